@@ -1,0 +1,135 @@
+"""``kortfaktura demo``: demo data and the whole story, end to end."""
+
+import argparse
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from rich.table import Table
+
+from kortfaktura.cli.importing import print_result
+from kortfaktura.cli.output import console, format_count, print_json, progress_bar
+from kortfaktura.cli.parsing import Subparsers, date_argument, positive_int_argument
+from kortfaktura.cli.setup import describe_database, initialize_database
+from kortfaktura.demo import generator
+from kortfaktura.demo.selectors import loaded_data_summary
+from kortfaktura.demo.services import load_demo_data, reset_database
+
+
+def _progress(description: str) -> Any:
+    return progress_bar(description, unit_is_bytes=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    initialize_database()
+    if args.reset:
+        reset_database()
+    today = args.today or timezone.localdate()
+    directory = settings.DATA_DIR / "demo"
+    quiet = args.json
+    if not quiet:
+        console.rule("[bold]Kortfaktura – demo[/]")
+        console.print(
+            f"Databas: {describe_database()}\n"
+            f"Demofiler skrivs till {directory} (DEMODATA: påhittade organisationsnummer och "
+            "demopriser enligt DOMAIN.md §6, inte GITS riktiga prislista)."
+        )
+    files, results = load_demo_data(
+        directory,
+        today,
+        progress=None if quiet else _progress,
+        orders_per_year=args.orders_per_year,
+    )
+    summary = loaded_data_summary()
+    if quiet:
+        print_json(
+            {
+                "database": describe_database(),
+                "files": str(files.directory),
+                "cutoff": files.cutoff,
+                "imports": [result.as_json() for result in results],
+                "loaded": summary,
+            }
+        )
+        return 0
+    console.rule("1. Import av kunder, priser, beställningar och tidigare fakturerat")
+    for result in results:
+        print_result(result)
+        console.print()
+    console.rule("2. Det som nu finns i databasen")
+    print_summary(summary, files.cutoff)
+    return 0
+
+
+def print_summary(summary: dict[str, Any], cutoff: dt.date) -> None:
+    customers = summary["customers"]
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(customers["by_kind"].items()))
+    console.print(
+        f"[bold]Kunder:[/] {customers['total']} ({kinds}), "
+        f"{customers['billing_accounts']} fakturamottagare, "
+        f"{customers['unit_codes']} enhetskoder kopplade till förvaltningar; "
+        f"{customers['demo_orgnr']} organisationsnummer är demodata."
+    )
+    for account in customers["incomplete_accounts"]:
+        console.print(
+            f"  [yellow]Ofullständig mottagare[/] {account['account_code']} {account['name']}: "
+            + "; ".join(account["problems"])
+        )
+    prices = Table(title="Prislista (demopriser)", title_justify="left")
+    for column in ("Artikel", "Benämning", "Pris exkl. moms", "Moms", "Gäller"):
+        prices.add_column(column)
+    for price in summary["prices"]:
+        until = price["valid_to"].isoformat() if price["valid_to"] else "tills vidare"
+        prices.add_row(
+            price["product_code"],
+            price["product_name"],
+            f"{price['unit_price']:.2f} kr".replace(".", ","),
+            f"{price['vat_rate']:.0f} %",
+            f"{price['valid_from'].isoformat()} – {until}",
+        )
+    console.print(prices)
+    orders = summary["orders"]
+    by_year = Table(title="Beställningar per år", title_justify="left")
+    by_year.add_column("År")
+    by_year.add_column("Antal", justify="right")
+    for year, count in orders["by_year"].items():
+        by_year.add_row(year, format_count(count))
+    console.print(by_year)
+    statuses = ", ".join(f"{label} {format_count(n)}" for label, n in orders["by_status"].items())
+    console.print(
+        f"[bold]Beställningar:[/] {format_count(orders['total'])} från "
+        f"{orders['first_order_date']} till {orders['last_order_date']} "
+        f"(till och med {cutoff.isoformat()}). Status: {statuses}."
+    )
+    console.print(
+        f"Okänd kund: {format_count(orders['unknown_customer'])} beställningar (sparas och hålls "
+        f"tillbaka tills kunden finns); okänd artikel: {format_count(orders['unknown_product'])}."
+    )
+    console.print(
+        f"[bold]Tidigare fakturerat:[/] {format_count(summary['previously_invoiced'])} "
+        "beställningar fakturerades av det tidigare systemet och faktureras inte igen."
+    )
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="läs in demodata och visa hela förloppet",
+        description=(
+            "Skapar databasen om den saknas, skriver demofiler under datakatalogen och läser in "
+            "dem som en användare skulle. Kan köras flera gånger: samma filer ändrar ingenting."
+        ),
+    )
+    parser.add_argument("--reset", action="store_true", help="töm databasen först (all data!)")
+    parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
+    parser.add_argument(
+        "--today", type=date_argument, help="låtsas att dagens datum är DATUM (ÅÅÅÅ-MM-DD)"
+    )
+    parser.add_argument(
+        "--orders-per-year",
+        type=positive_int_argument,
+        default=generator.ORDERS_PER_YEAR,
+        help=f"antal beställningar per år (standard {generator.ORDERS_PER_YEAR})",
+    )
+    parser.set_defaults(handler=run)

@@ -1,0 +1,81 @@
+"""``kortfaktura import customers|prices|orders|billed FILE``."""
+
+import argparse
+import getpass
+from pathlib import Path
+
+from rich.table import Table
+
+from kortfaktura.cli.output import console, fail, format_count, print_json, progress_bar
+from kortfaktura.cli.parsing import Subparsers
+from kortfaktura.imports.engine import ImportFailed, ImportResult
+from kortfaktura.imports.services import IMPORTERS, import_file
+
+KIND_NAMES = {
+    "customers": "kunder",
+    "prices": "priser",
+    "orders": "beställningar",
+    "billed": "tidigare fakturerade beställningar",
+}
+SHOWN_QUARANTINE_ROWS = 20
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        with progress_bar(f"Läser {path.name}", unit_is_bytes=True) as progress:
+            result = import_file(args.kind, path, created_by=getpass.getuser(), progress=progress)
+    except ImportFailed as error:
+        if args.json:
+            print_json({"error": str(error), "batch_id": error.batch_id})
+        fail(f"{error}\nIngenting importerades.")
+        return 1
+    if args.json:
+        print_json(result.as_json())
+    else:
+        print_result(result)
+    return 0
+
+
+def print_result(result: ImportResult) -> None:
+    console.print(
+        f"[bold]Import av {KIND_NAMES[result.kind]}[/] från {result.file_name} "
+        f"({result.file_format}), import nr {result.batch_id}"
+    )
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_row("Nya", format_count(result.imported))
+    table.add_row("Ändrade", format_count(result.updated))
+    table.add_row("Oförändrade", format_count(result.unchanged))
+    table.add_row("I karantän", format_count(result.quarantined))
+    table.add_row("Rader totalt", format_count(result.total))
+    if result.blank_lines:
+        table.add_row("Tomma rader (hoppades över)", format_count(result.blank_lines))
+    console.print(table)
+    if result.unknown_columns:
+        console.print(
+            "[yellow]Okända kolumner lästes inte:[/] " + ", ".join(result.unknown_columns)
+        )
+    if result.rows:
+        console.print(
+            f"[yellow]{format_count(result.quarantined)} rader hölls tillbaka i karantän[/] – "
+            "rätta dem i källfilen och importera den igen:"
+        )
+        for entry in result.rows[:SHOWN_QUARANTINE_ROWS]:
+            console.print(f"  rad {entry.line}: {entry.reason}")
+        if len(result.rows) > SHOWN_QUARANTINE_ROWS:
+            console.print(
+                f"  … och {format_count(len(result.rows) - SHOWN_QUARANTINE_ROWS)} till "
+                "(alla finns med i --json och i granskningen)"
+            )
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "import",
+        help="importera kunder, priser, beställningar eller tidigare fakturerat",
+        description="Importerar en CSV- eller XLSX-fil. Samma fil två gånger ändrar ingenting.",
+    )
+    parser.add_argument("kind", choices=sorted(IMPORTERS), help="vad filen innehåller")
+    parser.add_argument("file", help="sökväg till CSV- eller XLSX-filen")
+    parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
+    parser.set_defaults(handler=run, needs_database=True)

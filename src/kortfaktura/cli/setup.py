@@ -1,0 +1,79 @@
+"""``kortfaktura init``: create or upgrade the database."""
+
+import argparse
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+
+from kortfaktura.cli.output import console, fail, print_json
+from kortfaktura.cli.parsing import Subparsers
+
+
+def describe_database() -> str:
+    config = settings.DATABASES["default"]
+    if connection.vendor == "sqlite":
+        return f"SQLite-filen {config['NAME']}"
+    return f"PostgreSQL-databasen {config['NAME']} på {config.get('HOST') or 'lokal socket'}"
+
+
+def database_problem() -> str | None:
+    """Why commands cannot use the database yet, or None when it is ready."""
+    if connection.vendor == "sqlite" and not Path(str(connection.settings_dict["NAME"])).exists():
+        return (
+            f"Databasen ({describe_database()}) finns inte ännu. Kör först: kortfaktura init "
+            "(eller ange DATABASE_URL för att använda PostgreSQL)."
+        )
+    try:
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as error:
+        return (
+            f"Databasen ({describe_database()}) går inte att nå: {error}. "
+            "Kontrollera DATABASE_URL och att databasservern är igång."
+        )
+    if pending:
+        return (
+            f"Databasen ({describe_database()}) är inte skapad eller behöver uppgraderas. "
+            "Kör först: kortfaktura init"
+        )
+    return None
+
+
+def initialize_database() -> int:
+    """Apply all migrations; returns how many were applied."""
+    if connection.vendor == "sqlite":
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    call_command("migrate", interactive=False, verbosity=0)
+    return len(pending)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        applied = initialize_database()
+    except DatabaseError as error:
+        message = (
+            f"Databasen ({describe_database()}) kunde inte skapas: {error}. "
+            "Kontrollera DATABASE_URL och behörigheterna."
+        )
+        if args.json:
+            print_json({"error": message})
+        fail(message)
+        return 1
+    if args.json:
+        print_json({"database": describe_database(), "migrations_applied": applied})
+    elif applied:
+        console.print(f"Databasen är klar: {describe_database()} ({applied} ändringar gjorda).")
+    else:
+        console.print(f"Databasen är redan aktuell: {describe_database()}.")
+    return 0
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser("init", help="skapa eller uppgradera databasen")
+    parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
+    parser.set_defaults(handler=run)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ImportsConfig(AppConfig):
+    name = "kortfaktura.imports"
+    verbose_name = "Importer"

@@ -1,0 +1,287 @@
+"""Runs one import: reads a file, hands its rows to the kind's importer, records the outcome.
+
+Every row ends as exactly one of imported, updated, unchanged or quarantined (DOMAIN.md R14).
+The whole file is imported in one transaction: a file that cannot be read to the end leaves
+nothing behind but a failed batch record that says why.
+"""
+
+import csv
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from django.db import transaction
+from django.utils import timezone
+
+from kortfaktura.imports.models import ImportBatch, QuarantinedRow
+from kortfaktura.imports.readers import TableReader, UnreadableFile, open_table
+
+ProgressCallback = Callable[[int, int], None]
+PROGRESS_EVERY_ROWS = 20_000
+QUARANTINE_INSERT_CHUNK = 2_000
+
+
+class ImportFailed(Exception):
+    """The file could not be used at all; nothing of it was imported."""
+
+    def __init__(self, message: str, batch_id: int | None = None) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+
+
+@dataclass
+class QuarantineEntry:
+    line: int
+    reason: str
+    raw: dict[str, str]
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    file_name: str
+    batch_id: int
+    file_format: str
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    blank_lines: int = 0
+    unknown_columns: list[str] = field(default_factory=list)
+    rows: list[QuarantineEntry] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.imported + self.updated + self.unchanged + self.quarantined
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "file": self.file_name,
+            "batch_id": self.batch_id,
+            "format": self.file_format,
+            "imported": self.imported,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "quarantined": self.quarantined,
+            "blank_lines": self.blank_lines,
+            "unknown_columns": self.unknown_columns,
+            "rows": [{"line": entry.line, "reason": entry.reason} for entry in self.rows],
+        }
+
+
+class Importer:
+    """One kind of input file. Subclasses declare their columns and implement ``process``."""
+
+    kind: ClassVar[str]
+    required_columns: ClassVar[tuple[str, ...]]
+    optional_columns: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, batch: ImportBatch, header: list[str]) -> None:
+        self.batch = batch
+        self.header = header
+        self.columns = {name: index for index, name in enumerate(header) if name}
+        self.imported = 0
+        self.updated = 0
+        self.unchanged = 0
+        self.quarantine_entries: list[QuarantineEntry] = []
+
+    @classmethod
+    def known_columns(cls) -> frozenset[str]:
+        return frozenset(cls.required_columns) | frozenset(cls.optional_columns)
+
+    def has(self, column: str) -> bool:
+        return column in self.columns
+
+    def quarantine(self, line: int, values: list[str], reason: str) -> None:
+        raw = {name: values[index] for name, index in self.columns.items() if index < len(values)}
+        extra = values[len(self.header) :]
+        if any(extra):
+            raw["_extra"] = ";".join(extra)
+        self.quarantine_entries.append(QuarantineEntry(line, reason, raw))
+
+    def process(self, rows: Iterator[tuple[int, list[str]]]) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Work after the last row (e.g. resolving references); inside the transaction."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _missing_columns_message(
+    path: Path, importer_class: type[Importer], header: list[str], missing: list[str]
+) -> str:
+    plural = "Kolumnerna" if len(missing) > 1 else "Kolumnen"
+    found = ", ".join(name for name in header if name) or "inga"
+    required = ", ".join(importer_class.required_columns)
+    return (
+        f"{plural} {', '.join(missing)} saknas i rubrikraden i {path.name}. "
+        f"Filen har kolumnerna: {found}. En fil av typen '{importer_class.kind}' måste ha: "
+        f"{required}. Kontrollera att första raden är rubrikraden och att rätt fil valts."
+    )
+
+
+def _rows_with_shape(
+    reader: TableReader,
+    importer: Importer,
+    result: ImportResult,
+    progress: ProgressCallback | None,
+) -> Iterator[tuple[int, list[str]]]:
+    """Pads short rows, counts blank ones and quarantines rows with surplus fields."""
+    width = len(importer.header)
+    count = 0
+    for line, given in reader.rows():
+        count += 1
+        if progress is not None and count % PROGRESS_EVERY_ROWS == 0:
+            progress(*reader.progress())
+        values = given
+        size = len(values)
+        if size != width:
+            if size < width:
+                values = [*given, *([""] * (width - size))]
+            elif any(value.strip() for value in values[width:]):
+                importer.quarantine(
+                    line,
+                    values,
+                    f"Raden har {size} fält men rubrikraden har {width} – kontrollera "
+                    "avgränsare och citattecken på raden (ett fält med semikolon eller komma "
+                    "måste stå inom citattecken).",
+                )
+                continue
+        if not "".join(values).strip():
+            result.blank_lines += 1
+            continue
+        yield line, values
+    if progress is not None:
+        progress(*reader.progress())
+
+
+def import_file(
+    importer_class: type[Importer],
+    path: Path,
+    *,
+    created_by: str = "",
+    user_id: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportResult:
+    """Import ``path``; raises ``ImportFailed`` (with a Swedish message) if it cannot be used."""
+    path = Path(path)
+    try:
+        reader = open_table(path, importer_class.known_columns())
+    except UnreadableFile as error:
+        raise ImportFailed(
+            str(error), _record_failure(importer_class, path, str(error), created_by, user_id)
+        ) from error
+    try:
+        header = reader.header
+        duplicates = sorted({name for name in header if name and header.count(name) > 1})
+        if duplicates:
+            raise UnreadableFile(
+                f"Rubrikraden i {path.name} har kolumnen {', '.join(duplicates)} mer än en gång. "
+                "Ta bort eller byt namn på dubbletten."
+            )
+        missing = [name for name in importer_class.required_columns if name not in header]
+        if missing:
+            raise UnreadableFile(_missing_columns_message(path, importer_class, header, missing))
+        known = importer_class.known_columns()
+        unknown = [name for name in header if name and name not in known]
+        return _import_rows(importer_class, path, reader, unknown, created_by, user_id, progress)
+    except (UnreadableFile, csv.Error, UnicodeDecodeError) as error:
+        message = str(error)
+        if isinstance(error, csv.Error):
+            message = (
+                f"Filen {path.name} kunde inte läsas som CSV ({error}). Kontrollera citattecken "
+                "och radbrytningar, eller spara filen på nytt från Excel."
+            )
+        raise ImportFailed(
+            message, _record_failure(importer_class, path, message, created_by, user_id)
+        ) from error
+    finally:
+        reader.close()
+
+
+def _import_rows(
+    importer_class: type[Importer],
+    path: Path,
+    reader: TableReader,
+    unknown: list[str],
+    created_by: str,
+    user_id: int | None,
+    progress: ProgressCallback | None,
+) -> ImportResult:
+    with transaction.atomic():
+        batch = ImportBatch.objects.create(
+            kind=importer_class.kind,
+            file_name=path.name,
+            sha256=file_sha256(path),
+            size_bytes=path.stat().st_size,
+            unknown_columns=unknown,
+            created_by=created_by,
+            user_id=user_id,
+        )
+        result = ImportResult(
+            kind=importer_class.kind,
+            file_name=path.name,
+            batch_id=batch.pk,
+            file_format=reader.description,
+            unknown_columns=unknown,
+        )
+        importer = importer_class(batch, reader.header)
+        importer.process(_rows_with_shape(reader, importer, result, progress))
+        importer.finish()
+        entries = sorted(importer.quarantine_entries, key=lambda entry: entry.line)
+        for start in range(0, len(entries), QUARANTINE_INSERT_CHUNK):
+            QuarantinedRow.objects.bulk_create(
+                QuarantinedRow(batch=batch, line=entry.line, raw=entry.raw, reason=entry.reason)
+                for entry in entries[start : start + QUARANTINE_INSERT_CHUNK]
+            )
+        result.imported = importer.imported
+        result.updated = importer.updated
+        result.unchanged = importer.unchanged
+        result.quarantined = len(entries)
+        result.rows = entries
+        batch.imported = result.imported
+        batch.updated = result.updated
+        batch.unchanged = result.unchanged
+        batch.quarantined = result.quarantined
+        batch.blank_lines = result.blank_lines
+        batch.status = ImportBatch.Status.COMPLETED
+        batch.finished_at = timezone.now()
+        batch.save()
+    return result
+
+
+def _record_failure(
+    importer_class: type[Importer],
+    path: Path,
+    message: str,
+    created_by: str,
+    user_id: int | None,
+) -> int | None:
+    """Keep an audit record of the failed attempt; the data itself was rolled back."""
+    try:
+        digest = file_sha256(path) if path.is_file() else ""
+        size = path.stat().st_size if path.is_file() else 0
+    except OSError:
+        digest, size = "", 0
+    batch = ImportBatch.objects.create(
+        kind=importer_class.kind,
+        file_name=path.name,
+        sha256=digest,
+        size_bytes=size,
+        status=ImportBatch.Status.FAILED,
+        error=message,
+        created_by=created_by,
+        user_id=user_id,
+        finished_at=timezone.now(),
+    )
+    return batch.pk

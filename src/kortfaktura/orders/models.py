@@ -1,0 +1,134 @@
+"""Orders (beställning) as the card system reports them, and what an earlier system invoiced."""
+
+from django.db import models
+from django.db.models import Q
+
+from kortfaktura.catalog.models import Product
+from kortfaktura.customers.models import Customer
+from kortfaktura.imports.models import ImportBatch
+
+
+class OrderStatus(models.TextChoices):
+    ORDERED = "ordered", "Beställd"
+    PHOTOGRAPHED = "photographed", "Fotograferad"
+    PRODUCED = "produced", "Producerad"
+    COLLECTED = "collected", "Uthämtad"
+    EXPIRED = "expired", "Utgången"
+    REVOKED = "revoked", "Spärrad"
+    CANCELLED = "cancelled", "Makulerad"
+
+
+class Order(models.Model):
+    """One ordered card.
+
+    ``orgnr``, ``unit_code`` and ``product_code`` are kept as given in the file; ``customer`` and
+    ``product`` are the resolved references, empty while unknown, so that an order of a customer
+    that is not yet in the customer data is kept and billed once it is (DOMAIN.md R14).
+    """
+
+    order_id = models.CharField("beställnings-id", max_length=64, unique=True)
+    ordered_at = models.CharField("beställd (som angiven)", max_length=40)
+    order_date = models.DateField("beställningsdatum", db_index=True)
+    orgnr = models.CharField("organisationsnummer", max_length=10)
+    unit_code = models.CharField("enhetskod", max_length=64, blank=True)
+    product_code = models.CharField("artikelkod", max_length=32)
+    # No index on the references: billing selects by order date, and every index costs each of
+    # the million rows an import writes.
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
+    )
+    product = models.ForeignKey(
+        Product,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
+    )
+    holder_name = models.CharField("kortinnehavare", max_length=200, blank=True)
+    holder_hsa_id = models.CharField("HSA-id", max_length=64, blank=True)
+    status = models.CharField(
+        "status", max_length=16, choices=OrderStatus.choices, default=OrderStatus.ORDERED
+    )
+    status_at = models.CharField("status nådd (som angiven)", max_length=40, blank=True)
+    first_batch = models.ForeignKey(
+        ImportBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    last_batch = models.ForeignKey(
+        ImportBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        verbose_name = "beställning"
+        verbose_name_plural = "beställningar"
+        ordering = ["order_date", "order_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[choice.value for choice in OrderStatus]),
+                name="order_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} ({self.order_date.isoformat()})"
+
+
+class OrderChange(models.Model):
+    """A change that an import made (or proposes) to an existing order."""
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Genomförd"
+        PENDING = "pending", "Väntar på beslut"
+        REJECTED = "rejected", "Avvisad"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="changes")
+    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="order_changes")
+    field = models.CharField("fält", max_length=32)
+    old_value = models.CharField("före", max_length=200, blank=True)
+    new_value = models.CharField("efter", max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPLIED)
+
+    class Meta:
+        verbose_name = "ändring av beställning"
+        verbose_name_plural = "ändringar av beställningar"
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order.order_id}: {self.field} {self.old_value!r} → {self.new_value!r}"
+
+
+class PreviouslyInvoiced(models.Model):
+    """An order that an earlier system already invoiced (tidigare fakturerad).
+
+    Keyed by the card system's order id, not a foreign key: the record may arrive before the order.
+    """
+
+    order_id = models.CharField("beställnings-id", max_length=64, unique=True)
+    invoice_number = models.CharField("fakturanummer", max_length=64)
+    invoice_date = models.DateField("fakturadatum", null=True, blank=True)
+    batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "tidigare fakturerad beställning"
+        verbose_name_plural = "tidigare fakturerade beställningar"
+        ordering = ["order_id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} → {self.invoice_number}"
