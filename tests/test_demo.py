@@ -1,0 +1,79 @@
+"""``kortfaktura demo``: the demo data goes through the same imports a user runs."""
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from kortfaktura.orders.models import Order, PreviouslyInvoiced
+from processes import drop_database, fresh_database_environment, run
+
+TODAY = "2026-11-27"
+
+
+@pytest.mark.django_db
+def test_demo_loads_everything_and_is_idempotent(
+    cli: Callable[..., tuple[int, str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "DATA_DIR", tmp_path)
+    code, out, err = cli("demo", "--orders-per-year", "400", "--today", TODAY, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    customers, orders, imports = (
+        report["loaded"]["customers"],
+        report["loaded"]["orders"],
+        report["imports"],
+    )
+    assert customers["by_kind"] == {"kommun": 49, "region": 1, "privat vårdgivare": 3}
+    assert customers["billing_accounts"] == 55
+    assert customers["demo_orgnr"] == 50  # all but Göteborg, Vårgårda and VGR
+    assert [a["account_code"] for a in customers["incomplete_accounts"]] == ["1438"]
+    assert orders["first_order_date"] == "2019-01-01"
+    assert orders["last_order_date"] <= "2026-10-31"
+    assert orders["unknown_customer"] == 12
+    assert len(orders["by_status"]) == 7
+    assert [price["product_code"] for price in report["loaded"]["prices"]] == [
+        "ETK",
+        "MOBIL",
+        "PUK",
+        "RESERV",
+    ]
+    order_import = next(result for result in imports if result["kind"] == "orders")
+    assert order_import["quarantined"] == 5
+    reasons = " ".join(row["reason"] for row in order_import["rows"])
+    for expected in ("2021-02-30", "order_id saknas", "orgnr saknas", "kontrollsiffran", "tappad"):
+        assert expected in reasons
+    assert orders["total"] == order_import["imported"] == Order.objects.count()
+
+    billed = set(PreviouslyInvoiced.objects.values_list("order_id", flat=True))
+    billed_dates = Order.objects.filter(order_id__in=billed).values_list("order_date", flat=True)
+    assert billed and max(billed_dates) <= dt.date(2019, 10, 31)
+
+    code, out, _ = cli("demo", "--orders-per-year", "400", "--today", TODAY, "--json")
+    assert code == 0
+    for result in json.loads(out)["imports"]:
+        assert (result["imported"], result["updated"]) == (0, 0), result["kind"]
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    env, database = fresh_database_environment(tmp_path / "var")
+    try:
+        yield env, tmp_path
+    finally:
+        drop_database(database)
+
+
+def test_demo_through_the_console_script_on_a_fresh_database(
+    fresh: tuple[dict[str, str], Path],
+) -> None:
+    env, cwd = fresh
+    result = run(env, cwd, "demo", "--orders-per-year", "1500", "--today", TODAY)
+    assert result.returncode == 0, result.stderr
+    assert "Kunder: 53 (49 kommun, 3 privat vårdgivare, 1 region)" in result.stdout
+    assert "Ofullständig mottagare 1438 Dals-Eds kommun" in result.stdout
+    assert "5 rader hölls tillbaka i karantän" in result.stdout
+    assert (cwd / "var" / "demo" / "bestallningar.csv").is_file()
