@@ -9,18 +9,28 @@ from openpyxl import Workbook
 
 from conftest import CUSTOMER_HEADER, ORDER_HEADER, PRICE_HEADER, VARGARDA, customer_row, order_row
 from kortfaktura.customers.models import Customer
+from kortfaktura.imports import pipeline
 from kortfaktura.imports.engine import ImportFailed
 from kortfaktura.imports.models import ImportBatch, QuarantinedRow
 from kortfaktura.imports.services import import_file
-from kortfaktura.orders.models import Order, OrderChange
+from kortfaktura.orders.models import Order, OrderChange, OrderStatus
+from kortfaktura.orders.parsing import ORDER_STATUSES
 
 pytestmark = pytest.mark.django_db
 
 MakeCsv = Callable[..., Path]
 
 
+@pytest.fixture(params=["in-process", "helper-process"])
+def parsing_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Large files are parsed in a helper process; run the same checks both ways."""
+    if request.param == "helper-process":
+        monkeypatch.setattr(pipeline, "HELPER_PROCESS_MIN_BYTES", 0)
+    return str(request.param)
+
+
 def test_bad_rows_are_quarantined_with_line_and_reason_and_the_rest_imported(
-    csv_file: MakeCsv,
+    csv_file: MakeCsv, parsing_mode: str
 ) -> None:
     path = csv_file(
         ORDER_HEADER,
@@ -206,7 +216,9 @@ def test_unknown_columns_are_reported(csv_file: MakeCsv) -> None:
     assert result.unknown_columns == ["photo_date", "kommentar"]
 
 
-def test_a_file_that_breaks_half_way_leaves_nothing_behind(tmp_path: Path) -> None:
+def test_a_file_that_breaks_half_way_leaves_nothing_behind(
+    tmp_path: Path, parsing_mode: str
+) -> None:
     good = "".join(f"B{n};2020-03-01;2120001454;ETK\n" for n in range(20_000))
     path = tmp_path / "broken.csv"
     # An unterminated quote swallows the rest of the file into one field, past the CSV field
@@ -250,3 +262,41 @@ def test_windows_1252_comma_file(csv_file: MakeCsv) -> None:
     result = import_file("orders", path)
     assert result.imported == 1
     assert Order.objects.get().holder_name == "Örjan Åberg"
+
+
+def test_quarantine_entries_from_every_chunk_are_kept(tmp_path: Path, parsing_mode: str) -> None:
+    rows = "".join(
+        f"B{n};{'2020-02-30' if n % 1000 == 7 else '2020-03-01'};2120001454;ETK\n"
+        for n in range(23_000)
+    )
+    path = tmp_path / "many.csv"
+    path.write_text("order_id;ordered_at;orgnr;product_code\n" + rows, encoding="utf-8")
+    result = import_file("orders", path)
+    assert result.quarantined == 23
+    assert [entry.line for entry in result.rows] == [n + 2 for n in range(7, 23_000, 1000)]
+    assert result.imported == 23_000 - 23
+    assert QuarantinedRow.objects.filter(batch_id=result.batch_id).count() == 23
+
+
+def test_status_values_match_the_model() -> None:
+    assert tuple(OrderStatus.values) == ORDER_STATUSES
+
+
+def test_bulk_insert_keeps_awkward_text_exactly() -> None:
+    """PostgreSQL gets COPY text built by hand; it must escape what COPY would misread."""
+    from kortfaktura.imports import bulk
+
+    awkward = ["back\\slash", "tab\there", "new\nline", "cr\rhere", "\\N", "\\.", "åäö – ok"]
+    bulk.insert_rows(
+        Order._meta.db_table,
+        ("order_id", "ordered_at", "order_date", "orgnr", "unit_code", "product_code",
+         "holder_name", "holder_hsa_id", "status", "status_at", "customer_id"),
+        [
+            (f"X{n}", "2020-03-01", "2020-03-01", "2120001454", "", "ETK", text, "", "ordered",
+             "", None)
+            for n, text in enumerate(awkward)
+        ],
+    )  # fmt: skip
+    stored = dict(Order.objects.values_list("order_id", "holder_name"))
+    assert stored == {f"X{n}": text for n, text in enumerate(awkward)}
+    assert Order.objects.filter(customer__isnull=True).count() == len(awkward)

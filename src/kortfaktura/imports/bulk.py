@@ -11,6 +11,17 @@ from typing import Any
 from django.db import connection
 
 
+def prefer_index_lookups() -> None:
+    """Within the current transaction on PostgreSQL, look rows up by index, never by scanning.
+
+    A table that grows by a million rows inside one import transaction has no fresh statistics,
+    so the planner would scan the whole table for every chunk's key lookup (quadratic time).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+
+
 def _placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
@@ -21,15 +32,43 @@ def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     column_list = ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            raw_cursor = cursor.cursor
-            with raw_cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+                copy.write(copy_text(rows))
         else:
             cursor.executemany(
                 f"INSERT INTO {table} ({column_list}) VALUES ({_placeholders(len(columns))})",
                 rows,
             )
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return (
+            text.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return text
+
+
+def copy_text(rows: Sequence[Sequence[Any]]) -> str:
+    """Rows in PostgreSQL's COPY text format.
+
+    Built with one join per row; psycopg's ``write_row`` costs several microseconds a row in
+    Python. Only values that need it (backslash, tab, newline, carriage return, NULL) are escaped.
+    """
+    lines = []
+    for row in rows:
+        line = "\t".join([value if type(value) is str else _copy_value(value) for value in row])
+        if line.count("\t") != len(row) - 1 or "\\" in line or "\n" in line or "\r" in line:
+            line = "\t".join([_copy_value(value) for value in row])
+        lines.append(line)
+    lines.append("")
+    return "\n".join(lines)
 
 
 def update_rows(
@@ -45,7 +84,7 @@ def update_rows(
 
 
 def select_by_keys(
-    table: str, key_column: str, columns: Sequence[str], keys: Sequence[str]
+    table: str, key_column: str, columns: Sequence[str], keys: Sequence[Any]
 ) -> list[tuple[Any, ...]]:
     """Rows of ``table`` whose ``key_column`` is one of ``keys``; the key comes first."""
     if not keys:
@@ -63,3 +102,64 @@ def select_by_keys(
                 list(keys),
             )
         return list(cursor.fetchall())
+
+
+FINGERPRINT_SEPARATOR = "\x1f"
+KEY_SEPARATOR = "\x1e"
+
+
+def fingerprint(values: Sequence[str]) -> str:
+    return FINGERPRINT_SEPARATOR.join(values)
+
+
+def new_and_changed(
+    table: str, key_column: str, columns: Sequence[str], fingerprints: dict[str, str]
+) -> tuple[set[str], dict[str, int]]:
+    """Which keys are not in ``table`` yet, and the row ids of those that differ.
+
+    A fingerprint is the text ``columns`` joined by U+001F; the columns must be NOT NULL text, and
+    neither keys nor values may contain U+001E or U+001F (the order parser refuses control
+    characters). Returns ``(new keys, {changed key: row id})``.
+    """
+    if not fingerprints:
+        return set(), {}
+    if connection.vendor == "postgresql":
+        return _new_and_changed_by_server(table, key_column, columns, fingerprints)
+    return _new_and_changed_here(table, key_column, columns, fingerprints)
+
+
+def _new_and_changed_by_server(
+    table: str, key_column: str, columns: Sequence[str], fingerprints: dict[str, str]
+) -> tuple[set[str], dict[str, int]]:
+    """PostgreSQL compares: unchanged rows never travel back, which keeps re-importing a
+    million unchanged rows cheap."""
+    stored = f"concat_ws(chr(31), {', '.join(f'o.{column}' for column in columns)})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT k.key, o.id FROM unnest(string_to_array(%s, chr(30)), "
+            f"string_to_array(%s, chr(30))) AS k(key, fp) "
+            f"LEFT JOIN {table} o ON o.{key_column} = k.key "
+            f"WHERE o.id IS NULL OR {stored} IS DISTINCT FROM k.fp",
+            [KEY_SEPARATOR.join(fingerprints), KEY_SEPARATOR.join(fingerprints.values())],
+        )
+        rows = cursor.fetchall()
+    new = {key for key, pk in rows if pk is None}
+    return new, {key: pk for key, pk in rows if pk is not None}
+
+
+def _new_and_changed_here(
+    table: str, key_column: str, columns: Sequence[str], fingerprints: dict[str, str]
+) -> tuple[set[str], dict[str, int]]:
+    """SQLite runs in this process: fetching its fingerprints by key and comparing here is
+    cheaper than shipping ours to it (measured 4× cheaper on an empty table than json_each)."""
+    keys = list(fingerprints)
+    stored = " || char(31) || ".join(columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {key_column}, id, {stored} FROM {table} "
+            f"WHERE {key_column} IN ({_placeholders(len(keys))})",
+            keys,
+        )
+        found = {key: (pk, text) for key, pk, text in cursor.fetchall()}
+    changed = {key: pk for key, (pk, text) in found.items() if text != fingerprints[key]}
+    return set(fingerprints).difference(found), changed

@@ -16,10 +16,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from kortfaktura.imports.models import ImportBatch, QuarantinedRow
+from kortfaktura.imports.pipeline import (
+    ParseEnd,
+    QuarantineEntry,
+    ShapeCounter,
+    parsed_chunks,
+    quarantine_entry,
+    rows_with_shape,
+)
 from kortfaktura.imports.readers import TableReader, UnreadableFile, open_table
 
 ProgressCallback = Callable[[int, int], None]
-PROGRESS_EVERY_ROWS = 20_000
 QUARANTINE_INSERT_CHUNK = 2_000
 
 
@@ -29,13 +36,6 @@ class ImportFailed(Exception):
     def __init__(self, message: str, batch_id: int | None = None) -> None:
         super().__init__(message)
         self.batch_id = batch_id
-
-
-@dataclass
-class QuarantineEntry:
-    line: int
-    reason: str
-    raw: dict[str, str]
 
 
 @dataclass
@@ -96,17 +96,23 @@ class Importer:
         return column in self.columns
 
     def quarantine(self, line: int, values: list[str], reason: str) -> None:
-        raw = {name: values[index] for name, index in self.columns.items() if index < len(values)}
-        extra = values[len(self.header) :]
-        if any(extra):
-            raw["_extra"] = ";".join(extra)
-        self.quarantine_entries.append(QuarantineEntry(line, reason, raw))
+        self.quarantine_entries.append(quarantine_entry(self.header, line, values, reason))
 
     def process(self, rows: Iterator[tuple[int, list[str]]]) -> None:
         raise NotImplementedError
 
     def finish(self) -> None:
         """Work after the last row (e.g. resolving references); inside the transaction."""
+
+
+class ChunkedImporter(Importer):
+    """A kind whose rows a pure ``row_parser`` validates, possibly in a helper process
+    (``imports.pipeline``); the importer only writes the validated records."""
+
+    row_parser: ClassVar[str]
+
+    def write(self, records: list[tuple[Any, ...]]) -> None:
+        raise NotImplementedError
 
 
 def file_sha256(path: Path) -> str:
@@ -128,41 +134,6 @@ def _missing_columns_message(
         f"Filen har kolumnerna: {found}. En fil av typen '{importer_class.kind}' måste ha: "
         f"{required}. Kontrollera att första raden är rubrikraden och att rätt fil valts."
     )
-
-
-def _rows_with_shape(
-    reader: TableReader,
-    importer: Importer,
-    result: ImportResult,
-    progress: ProgressCallback | None,
-) -> Iterator[tuple[int, list[str]]]:
-    """Pads short rows, counts blank ones and quarantines rows with surplus fields."""
-    width = len(importer.header)
-    count = 0
-    for line, given in reader.rows():
-        count += 1
-        if progress is not None and count % PROGRESS_EVERY_ROWS == 0:
-            progress(*reader.progress())
-        values = given
-        size = len(values)
-        if size != width:
-            if size < width:
-                values = [*given, *([""] * (width - size))]
-            elif any(value.strip() for value in values[width:]):
-                importer.quarantine(
-                    line,
-                    values,
-                    f"Raden har {size} fält men rubrikraden har {width} – kontrollera "
-                    "avgränsare och citattecken på raden (ett fält med semikolon eller komma "
-                    "måste stå inom citattecken).",
-                )
-                continue
-        if not "".join(values).strip():
-            result.blank_lines += 1
-            continue
-        yield line, values
-    if progress is not None:
-        progress(*reader.progress())
 
 
 def import_file(
@@ -236,7 +207,14 @@ def _import_rows(
             unknown_columns=unknown,
         )
         importer = importer_class(batch, reader.header)
-        importer.process(_rows_with_shape(reader, importer, result, progress))
+        if isinstance(importer, ChunkedImporter):
+            reader.close()
+            result.blank_lines = _write_parsed_chunks(importer, path, progress)
+        else:
+            counter = ShapeCounter()
+            importer.process(rows_with_shape(reader, reader.header, counter, progress))
+            importer.quarantine_entries.extend(counter.quarantined)
+            result.blank_lines = counter.blank_lines
         importer.finish()
         entries = sorted(importer.quarantine_entries, key=lambda entry: entry.line)
         for start in range(0, len(entries), QUARANTINE_INSERT_CHUNK):
@@ -258,6 +236,21 @@ def _import_rows(
         batch.finished_at = timezone.now()
         batch.save()
     return result
+
+
+def _write_parsed_chunks(
+    importer: ChunkedImporter, path: Path, progress: ProgressCallback | None
+) -> int:
+    """Writes the parsed records chunk by chunk; returns the number of blank lines."""
+    for message in parsed_chunks(path, importer.row_parser, importer.known_columns()):
+        if isinstance(message, ParseEnd):
+            return message.blank_lines
+        importer.quarantine_entries.extend(message.quarantined)
+        if message.records:
+            importer.write(message.records)
+        if progress is not None:
+            progress(message.done, message.total)
+    raise RuntimeError("filen lästes inte till slut")
 
 
 def _record_failure(

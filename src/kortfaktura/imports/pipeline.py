@@ -1,0 +1,198 @@
+"""Reading and validating rows, in this process or in a helper process.
+
+Validating a million rows is Python work; writing them is database work. For a large file a
+spawned helper process reads and validates while this process writes, so the two overlap on two
+cores. Small files are parsed in-process, where starting a process would cost more than it saves.
+
+Nothing here touches Django or the database: the helper process imports only this module, the
+readers and the kind's pure row parser.
+"""
+
+import csv
+import importlib
+import multiprocessing
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Protocol
+
+from kortfaktura.imports.readers import TableReader, UnreadableFile, open_table
+
+HELPER_PROCESS_MIN_BYTES = 4_000_000
+
+
+@dataclass
+class QuarantineEntry:
+    line: int
+    reason: str
+    raw: dict[str, str]
+
+
+def quarantine_entry(
+    header: list[str], line: int, values: list[str], reason: str
+) -> QuarantineEntry:
+    raw = {name: values[index] for index, name in enumerate(header) if name and index < len(values)}
+    extra = values[len(header) :]
+    if any(extra):
+        raw["_extra"] = ";".join(extra)
+    return QuarantineEntry(line, reason, raw)
+
+
+class RowParser(Protocol):
+    """A pure parser for one kind of file: rows in, chunks of validated records out."""
+
+    quarantined: list[QuarantineEntry]
+
+    def chunks(self, rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[Any, ...]]]: ...
+
+
+@dataclass
+class ShapeCounter:
+    blank_lines: int = 0
+    quarantined: list[QuarantineEntry] = field(default_factory=list)
+
+
+def rows_with_shape(
+    reader: TableReader,
+    header: list[str],
+    counter: ShapeCounter,
+    progress: Callable[[int, int], None] | None = None,
+    progress_every: int = 20_000,
+) -> Iterator[tuple[int, list[str]]]:
+    """Pads short rows, counts blank ones and quarantines rows with surplus fields."""
+    width = len(header)
+    count = 0
+    for line, given in reader.rows():
+        count += 1
+        if progress is not None and count % progress_every == 0:
+            progress(*reader.progress())
+        values = given
+        size = len(values)
+        if size != width:
+            if size < width:
+                values = [*given, *([""] * (width - size))]
+            elif any(value.strip() for value in values[width:]):
+                counter.quarantined.append(
+                    quarantine_entry(
+                        header,
+                        line,
+                        values,
+                        f"Raden har {size} fält men rubrikraden har {width} – kontrollera "
+                        "avgränsare och citattecken på raden (ett fält med semikolon eller komma "
+                        "måste stå inom citattecken).",
+                    )
+                )
+                continue
+        if not "".join(values).strip():
+            counter.blank_lines += 1
+            continue
+        yield line, values
+    if progress is not None:
+        progress(*reader.progress())
+
+
+@dataclass
+class ParsedChunk:
+    records: list[tuple[Any, ...]]
+    quarantined: list[QuarantineEntry]
+    done: int
+    total: int
+
+
+@dataclass
+class ParseEnd:
+    blank_lines: int
+
+
+def _load_parser(parser_path: str, header: list[str]) -> RowParser:
+    module_name, _, class_name = parser_path.partition(":")
+    parser: RowParser = getattr(importlib.import_module(module_name), class_name)(header)
+    return parser
+
+
+def _take_quarantined(counter: ShapeCounter, parser: RowParser) -> list[QuarantineEntry]:
+    """Hands over the entries so far; the lists are emptied in place, as the parser's running
+    generator holds on to its own list."""
+    entries = [*counter.quarantined, *parser.quarantined]
+    counter.quarantined.clear()
+    parser.quarantined.clear()
+    return entries
+
+
+def _parse(
+    path: Path, parser_path: str, known_columns: frozenset[str]
+) -> Iterator[ParsedChunk | ParseEnd]:
+    reader = open_table(path, known_columns)
+    try:
+        parser = _load_parser(parser_path, reader.header)
+        counter = ShapeCounter()
+        for records in parser.chunks(rows_with_shape(reader, reader.header, counter)):
+            yield ParsedChunk(records, _take_quarantined(counter, parser), *reader.progress())
+        yield ParsedChunk([], _take_quarantined(counter, parser), *reader.progress())
+        yield ParseEnd(counter.blank_lines)
+    finally:
+        reader.close()
+
+
+def parsed_chunks(
+    path: Path, parser_path: str, known_columns: frozenset[str]
+) -> Iterator[ParsedChunk | ParseEnd]:
+    """The file's validated records in chunks; in a helper process when the file is large."""
+    if path.stat().st_size < HELPER_PROCESS_MIN_BYTES:
+        yield from _parse(path, parser_path, known_columns)
+        return
+    yield from _parse_in_helper(path, parser_path, known_columns)
+
+
+def _helper_main(
+    sender: Connection, path: str, parser_path: str, known_columns: frozenset[str]
+) -> None:
+    try:
+        for message in _parse(Path(path), parser_path, known_columns):
+            sender.send(message)
+    except (UnreadableFile, csv.Error, UnicodeDecodeError) as error:
+        sender.send(("unreadable", type(error).__name__, str(error)))
+    except BaseException:
+        sender.send(("crash", "", traceback.format_exc()))
+    finally:
+        sender.close()
+
+
+def _parse_in_helper(
+    path: Path, parser_path: str, known_columns: frozenset[str]
+) -> Iterator[ParsedChunk | ParseEnd]:
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    helper = context.Process(
+        target=_helper_main,
+        args=(sender, str(path), parser_path, known_columns),
+        name="kortfaktura-parser",
+        daemon=True,
+    )
+    helper.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                message = receiver.recv()
+            except EOFError:
+                raise RuntimeError("Hjälpprocessen som läser filen avslutades oväntat.") from None
+            if isinstance(message, ParsedChunk):
+                yield message
+            elif isinstance(message, ParseEnd):
+                yield message
+                return
+            else:
+                status, error_type, text = message
+                if status == "unreadable":
+                    if error_type == "Error":
+                        raise csv.Error(text)
+                    raise UnreadableFile(text)
+                raise RuntimeError(f"Hjälpprocessen som läser filen föll:\n{text}")
+    finally:
+        receiver.close()
+        if helper.is_alive():
+            helper.terminate()
+        helper.join()
