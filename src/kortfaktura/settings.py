@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "kortfaktura.customers",
     "kortfaktura.catalog",
     "kortfaktura.orders",
+    "kortfaktura.billing",
 ]
 
 MIDDLEWARE = [
@@ -100,6 +101,29 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+
+# The seller on every invoice (DOMAIN.md §6). Bankgiro and terms are settings, not code; the
+# default Bankgiro number is a demo number with a valid check digit, not VGR's.
+SELLER = {
+    "name": os.environ.get("KORTFAKTURA_SELLER_NAME", "Västra Götalandsregionen"),
+    "department": os.environ.get("KORTFAKTURA_SELLER_DEPARTMENT", "GITS"),
+    "street": os.environ.get("KORTFAKTURA_SELLER_STREET", "Regionens Hus"),
+    "postal_code": os.environ.get("KORTFAKTURA_SELLER_POSTAL_CODE", "405 44"),
+    "city": os.environ.get("KORTFAKTURA_SELLER_CITY", "Göteborg"),
+    "country": "SE",
+    "orgnr": os.environ.get("KORTFAKTURA_SELLER_ORGNR", "2321000131"),
+    "vat_number": os.environ.get("KORTFAKTURA_SELLER_VAT", "SE232100013101"),
+    "bankgiro": os.environ.get("KORTFAKTURA_BANKGIRO", "123-4566"),
+    "email": os.environ.get("KORTFAKTURA_SELLER_EMAIL", "gits@vgregion.se"),
+    "f_skatt": os.environ.get("KORTFAKTURA_F_SKATT", "") == "1",
+}
+PAYMENT_TERMS_DAYS = int(os.environ.get("KORTFAKTURA_PAYMENT_TERMS_DAYS", "30"))
+FIRST_INVOICE_NUMBER = int(os.environ.get("KORTFAKTURA_FIRST_INVOICE_NUMBER", "100001"))
+# Orders of this period are billed only by separate (--legacy) runs (DOMAIN.md R7).
+LEGACY_PERIOD = (
+    os.environ.get("KORTFAKTURA_LEGACY_FROM", "2019-01-01"),
+    os.environ.get("KORTFAKTURA_LEGACY_TO", "2020-02-28"),
+)
 
 LOGGING = {
     "version": 1,

@@ -2,19 +2,23 @@
 
 import argparse
 import datetime as dt
+from collections import Counter
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 from rich.table import Table
 
+from kortfaktura import swedish
+from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason
+from kortfaktura.billing.selectors import held_back_of, invoices_json, run_json, run_totals
 from kortfaktura.cli.importing import print_result
 from kortfaktura.cli.output import console, format_count, print_json, progress_bar
 from kortfaktura.cli.parsing import Subparsers, date_argument, positive_int_argument
 from kortfaktura.cli.setup import describe_database, initialize_database
 from kortfaktura.demo import generator
 from kortfaktura.demo.selectors import loaded_data_summary
-from kortfaktura.demo.services import load_demo_data, reset_database
+from kortfaktura.demo.services import StoryStep, load_demo_data, reset_database, run_billing_story
 
 
 def _progress(description: str) -> Any:
@@ -42,6 +46,14 @@ def run(args: argparse.Namespace) -> int:
         orders_per_year=args.orders_per_year,
     )
     summary = loaded_data_summary()
+    if not quiet:
+        console.rule("1. Import av kunder, priser, beställningar och tidigare fakturerat")
+        for result in results:
+            print_result(result)
+            console.print()
+        console.rule("2. Det som nu finns i databasen")
+        print_summary(summary, files.cutoff)
+    steps = run_billing_story(files, today)
     if quiet:
         print_json(
             {
@@ -50,16 +62,66 @@ def run(args: argparse.Namespace) -> int:
                 "cutoff": files.cutoff,
                 "imports": [result.as_json() for result in results],
                 "loaded": summary,
+                "story": [step_json(step) for step in steps],
             }
         )
         return 0
-    console.rule("1. Import av kunder, priser, beställningar och tidigare fakturerat")
-    for result in results:
-        print_result(result)
-        console.print()
-    console.rule("2. Det som nu finns i databasen")
-    print_summary(summary, files.cutoff)
+    for number, step in enumerate(steps, start=3):
+        console.rule(f"{number}. {step.title}")
+        print_step(step)
+    console.rule("Klart")
+    console.print(
+        "Se fakturorna med: kortfaktura invoice list · en körning: kortfaktura run show RUN_ID"
+    )
     return 0
+
+
+def step_json(step: StoryStep) -> dict[str, Any]:
+    data: dict[str, Any] = {"title": step.title, "explanation": step.explanation}
+    if step.run is not None:
+        data["run"] = run_json(step.run, with_invoices=False)
+        data["run"]["invoice_count"] = step.run.invoices.count()
+        data["run"]["totals"] = run_totals(step.run)
+    if step.credit_note is not None:
+        data["credit_note"] = invoices_json([step.credit_note])[0]
+    if step.import_result is not None:
+        data["import"] = step.import_result.as_json()
+    return data
+
+
+def print_step(step: StoryStep) -> None:
+    console.print(step.explanation)
+    if step.import_result is not None:
+        print_result(step.import_result)
+    if step.credit_note is not None:
+        note = step.credit_note
+        credited = note.credits.number if note.credits else ""
+        console.print(
+            f"Kreditfaktura {note.number} krediterar faktura {credited} ({note.reason}): "
+            f"att betala {swedish.money(note.payable)}."
+        )
+    if step.run is None:
+        return
+    totals = run_totals(step.run)
+    if step.discarded_empty:
+        console.print(f"Körning {step.run.pk}: inget nytt att fakturera – utkastet kasserades.")
+    else:
+        console.print(
+            f"Körning {step.run.pk} utfärdad: {swedish.count(totals['invoices'])} fakturor "
+            f"(nr {totals['first_number']}–{totals['last_number']}), "
+            f"{swedish.count(totals['orders'])} beställningar, "
+            f"netto {swedish.money(totals['net'])}, "
+            f"moms {swedish.money(totals['vat'])}, att betala {swedish.money(totals['payable'])}."
+        )
+    held = Counter(entry["reason"] for entry in held_back_of(step.run))
+    if held:
+        console.print(
+            "Hålls tillbaka: "
+            + "; ".join(
+                f"{HELD_BACK_LABELS[HeldBackReason(reason)]} {swedish.count(number)}"
+                for reason, number in held.most_common()
+            )
+        )
 
 
 def print_summary(summary: dict[str, Any], cutoff: dt.date) -> None:

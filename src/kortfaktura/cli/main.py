@@ -11,7 +11,7 @@ EXIT_INPUT = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kortfaktura.cli import demo, importing, setup
+    from kortfaktura.cli import billing, demo, importing, setup
 
     parser = SwedishArgumentParser(
         prog="kortfaktura",
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     setup.add_parser(subparsers)
     importing.add_parser(subparsers)
+    billing.add_parsers(subparsers)
     demo.add_parser(subparsers)
     return parser
 

@@ -18,7 +18,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-console = Console(highlight=False)
+# soft_wrap: long lines are left to the terminal; Rich would otherwise break them at the
+# no-break space inside Swedish amounts ("79 900,00 kr").
+console = Console(highlight=False, soft_wrap=True)
 error_console = Console(stderr=True, highlight=False)
 
 

@@ -476,9 +476,17 @@ def _format_time(rng: random.Random, moment: dt.datetime) -> str:
 
 
 def generate(
-    directory: Path, today: dt.date, *, orders_per_year: int = ORDERS_PER_YEAR
+    directory: Path,
+    today: dt.date,
+    *,
+    orders_per_year: int = ORDERS_PER_YEAR,
+    corrected: bool = False,
 ) -> DemoFiles:
-    """Write the demo files for orders from 2019-01 up to the month before ``today``."""
+    """Write the demo files for orders from 2019-01 up to the month before ``today``.
+
+    ``corrected``: the customer register as it stands after the story's corrections (used when
+    the demo runs again, so that it does not undo them).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     cutoff = last_month_end(today)
     rng = random.Random(f"kortfaktura-demo-{orders_per_year}")
@@ -492,7 +500,7 @@ def generate(
         cutoff=cutoff,
         demo_orgnrs=[customer.orgnr for customer in customers if customer.is_demo],
     )
-    write_customers(files.customers, customers)
+    write_customers(files.customers, corrected_customers() if corrected else customers)
     write_prices(files.prices)
     weights = [customer.weight for customer in customers]
     units = {customer.orgnr: customer.unit_choices() for customer in customers}
@@ -659,3 +667,50 @@ def _write_bad_rows(writer: Any) -> None:
             ],
         ]
     )
+
+
+def _corrections() -> list[DemoCustomer]:
+    """Customer data that arrives after the first runs: the care provider whose orders were held
+    back as an unknown customer, and the buyer reference that Dals-Eds kommun was missing."""
+    dals_ed = next(
+        customer
+        for customer in demo_customers()
+        if customer.accounts[0]["account_code"] == MISSING_BUYER_REFERENCE
+    )
+    fixed = {**dals_ed.accounts[0], "buyer_reference": f"GITS-{MISSING_BUYER_REFERENCE}"}
+    new_provider = DemoCustomer(
+        orgnr=UNKNOWN_CUSTOMER_ORGNR,
+        name="Nya Vårdbolaget i Väst AB",
+        is_demo=True,
+        accounts=[
+            {
+                "account_code": "P-NYVB",
+                "account_name": "Nya Vårdbolaget i Väst AB",
+                "unit_codes": "",
+                "buyer_reference": "Inköp",
+                "peppol_id": f"0007:{UNKNOWN_CUSTOMER_ORGNR}",
+                "email": "",
+                "street": "Lilla Torget 1",
+                "postal_code": "411 18",
+                "city": "Göteborg",
+                "delivery": "peppol",
+            }
+        ],
+    )
+    return [
+        DemoCustomer(dals_ed.orgnr, dals_ed.name, dals_ed.is_demo, accounts=[fixed]),
+        new_provider,
+    ]
+
+
+def corrected_customers() -> list[DemoCustomer]:
+    """The customer register after the story's corrections."""
+    corrections = {customer.orgnr: customer for customer in _corrections()}
+    customers = [corrections.pop(customer.orgnr, customer) for customer in demo_customers()]
+    return customers + list(corrections.values())
+
+
+def write_corrections(files: DemoFiles) -> Path:
+    path = files.directory / "kunder-rattelser.csv"
+    write_customers(path, _corrections())
+    return path

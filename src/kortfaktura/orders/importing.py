@@ -7,6 +7,7 @@ files); this module writes the validated records in chunks through ``imports.bul
 from operator import itemgetter
 from typing import Any, ClassVar
 
+from kortfaktura.billing.selectors import invoiced_order_pks
 from kortfaktura.catalog.models import Product
 from kortfaktura.customers.models import Customer
 from kortfaktura.imports import bulk
@@ -14,7 +15,12 @@ from kortfaktura.imports.engine import ChunkedImporter
 from kortfaktura.imports.models import ImportBatch, ImportKind
 from kortfaktura.imports.values import parse_local_date
 from kortfaktura.orders import parsing
-from kortfaktura.orders.models import Order, OrderChange, PreviouslyInvoiced
+from kortfaktura.orders.models import (
+    BILLING_RELEVANT_FIELDS,
+    Order,
+    OrderChange,
+    PreviouslyInvoiced,
+)
 
 ORDER_TABLE = Order._meta.db_table
 CHANGE_TABLE = OrderChange._meta.db_table
@@ -48,6 +54,18 @@ INSERT_COLUMNS = (
     "first_batch_id",
     "last_batch_id",
 )
+
+
+def _pending_values(order_pks: set[int]) -> dict[tuple[int, str], str]:
+    """The newest waiting value per (order, field)."""
+    waiting: dict[tuple[int, str], str] = {}
+    for order_pk, name, value in (
+        OrderChange.objects.filter(order_id__in=order_pks, status=OrderChange.Status.PENDING)
+        .order_by("id")
+        .values_list("order_id", "field", "new_value")
+    ):
+        waiting[(order_pk, name)] = value
+    return waiting
 
 
 class OrderImporter(ChunkedImporter):
@@ -111,29 +129,47 @@ class OrderImporter(ChunkedImporter):
             self._apply_changes(changed)
 
     def _apply_changes(self, changed: list[tuple[int, tuple[Any, ...]]]) -> None:
+        """Apply and record field changes. For an order on an issued invoice, a change of its
+        billing data is recorded as pending and not applied (DOMAIN.md R14)."""
+        pks = [pk for pk, _ in changed]
         old_values = {
             found[0]: found[1:]
-            for found in bulk.select_by_keys(
-                ORDER_TABLE, "id", self.fields, [pk for pk, _ in changed]
-            )
+            for found in bulk.select_by_keys(ORDER_TABLE, "id", self.fields, pks)
         }
+        invoiced = invoiced_order_pks(pks)
+        waiting = _pending_values(invoiced)
         batch_id = self.batch.pk
         updates, changes = [], []
         for order_pk, record in changed:
+            old_record = old_values[order_pk]
+            merged = list(record)
+            recorded = []
             for name, old, new in zip(
-                self.fields, old_values[order_pk], self.new_values(record), strict=True
+                self.fields, old_record, self.new_values(record), strict=True
             ):
                 if old == new:
                     continue
-                changes.append((order_pk, batch_id, name, old[:200], new[:200], "applied"))
+                pending = order_pk in invoiced and name in BILLING_RELEVANT_FIELDS
+                if pending:
+                    merged[parsing.ORDER_FIELDS.index(name)] = old
+                    if waiting.get((order_pk, name)) == new:
+                        continue  # the same change already waits for a decision
+                status = "pending" if pending else "applied"
+                recorded.append((order_pk, batch_id, name, old[:200], new[:200], status))
                 if name == "ordered_at":
                     old_date = parse_local_date(old, "ordered_at").isoformat()
                     if old_date != record[parsing.ORDER_DATE]:
-                        changes.append(
+                        recorded.append(
                             (order_pk, batch_id, "order_date", old_date,
-                             record[parsing.ORDER_DATE], "applied")
+                             record[parsing.ORDER_DATE], status)
                         )  # fmt: skip
-            updates.append((*self._update_values(record), batch_id, order_pk))
+                    if pending:
+                        merged[parsing.ORDER_DATE] = old_date
+            if not recorded:
+                self.unchanged += 1
+                continue
+            changes.extend(recorded)
+            updates.append((*self._update_values(tuple(merged)), batch_id, order_pk))
         self.updated += len(updates)
         bulk.update_rows(ORDER_TABLE, "id", (*self._update_columns(), "last_batch_id"), updates)
         bulk.insert_rows(

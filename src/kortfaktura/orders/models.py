@@ -96,8 +96,14 @@ class Order(models.Model):
         return f"{self.order_id} ({self.order_date.isoformat()})"
 
 
+# Fields whose change alters what or when an order is billed (DOMAIN.md R14); the order date
+# follows ``ordered_at``.
+BILLING_RELEVANT_FIELDS = ("ordered_at", "order_date", "orgnr", "unit_code", "product_code")
+
+
 class OrderChange(models.Model):
-    """A change that an import made (or proposes) to an existing order."""
+    """A change that an import made to an existing order – or, for an order that is already
+    invoiced, a change of billing data that waits (pending) until the order is credited."""
 
     class Status(models.TextChoices):
         APPLIED = "applied", "Genomförd"

@@ -4,7 +4,8 @@ from django.db import connection
 
 from kortfaktura.catalog.models import Product
 from kortfaktura.customers.models import Customer
-from kortfaktura.orders.models import Order
+from kortfaktura.imports.values import parse_local_date
+from kortfaktura.orders.models import Order, OrderChange
 
 
 def resolve_order_references() -> int:
@@ -28,3 +29,38 @@ def resolve_order_references() -> int:
             )
             resolved += max(cursor.rowcount, 0)
     return resolved
+
+
+def apply_pending_changes(order_pks: list[int]) -> int:
+    """Carry out the import changes that waited because the orders were invoiced (R12, R14).
+
+    Called when the orders are credited; the next run bills them with the corrected data.
+    Returns the number of changes applied.
+    """
+    pending = list(
+        OrderChange.objects.filter(order_id__in=order_pks, status=OrderChange.Status.PENDING)
+        .select_related("order")
+        .order_by("id")
+    )
+    latest: dict[int, dict[str, str]] = {}
+    orders: dict[int, Order] = {}
+    for change in pending:
+        latest.setdefault(change.order_id, {})[change.field] = change.new_value
+        orders[change.order_id] = change.order
+    customers = dict(Customer.objects.values_list("orgnr", "id"))
+    products = dict(Product.objects.values_list("code", "id"))
+    for order_pk, fields in latest.items():
+        order = orders[order_pk]
+        for name, value in fields.items():
+            if name == "order_date":
+                continue
+            setattr(order, name, value)
+        if "ordered_at" in fields:
+            order.order_date = parse_local_date(order.ordered_at, "ordered_at")
+        order.customer_id = customers.get(order.orgnr)
+        order.product_id = products.get(order.product_code)
+        order.save()
+    OrderChange.objects.filter(pk__in=[change.pk for change in pending]).update(
+        status=OrderChange.Status.APPLIED
+    )
+    return len(pending)

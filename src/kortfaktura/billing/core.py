@@ -1,0 +1,327 @@
+"""The billing core: a pure function from facts to proposed invoices (DOMAIN.md R2–R10).
+
+No ORM, no clock, no I/O: the service loads the facts, calls ``propose_invoices`` and persists
+what it returns in one transaction. A preview is the same call with nothing persisted.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+CENT = Decimal("0.01")
+KRONA = Decimal("1")
+HUNDRED = Decimal("100")
+
+
+class Grouping(StrEnum):
+    MONTH = "month"  # one invoice per billing account and order month (the default, R6)
+    RUN = "run"  # one invoice per billing account, one section per order month
+
+
+class HeldBackReason(StrEnum):
+    UNKNOWN_CUSTOMER = "unknown_customer"
+    UNKNOWN_UNIT = "unknown_unit"
+    UNKNOWN_PRODUCT = "unknown_product"
+    NO_PRICE = "no_price"
+    ACCOUNT_INCOMPLETE = "account_incomplete"
+    CHANGED_AFTER_INVOICING = "changed_after_invoicing"
+    IN_OTHER_DRAFT = "in_other_draft"
+
+
+HELD_BACK_LABELS = {
+    HeldBackReason.UNKNOWN_CUSTOMER: "okänd kund",
+    HeldBackReason.UNKNOWN_UNIT: "okänd enhet",
+    HeldBackReason.UNKNOWN_PRODUCT: "okänd artikel",
+    HeldBackReason.NO_PRICE: "inget pris gäller",
+    HeldBackReason.ACCOUNT_INCOMPLETE: "ofullständig fakturamottagare",
+    HeldBackReason.CHANGED_AFTER_INVOICING: "ändrad efter fakturering",
+    HeldBackReason.IN_OTHER_DRAFT: "i en annan körnings utkast",
+}
+
+
+class NotBillable(StrEnum):
+    CANCELLED = "cancelled"
+    PREVIOUSLY_INVOICED = "previously_invoiced"
+    ALREADY_INVOICED = "already_invoiced"
+    CUSTOMER_NOT_SELECTED = "customer_not_selected"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    pk: int
+    order_id: str
+    order_date: dt.date
+    customer_id: int | None
+    orgnr: str
+    unit_code: str
+    product_id: int | None
+    product_code: str
+    status: str
+    previously_invoiced: bool = False
+    invoiced: bool = False  # on an issued, uncredited invoice
+    in_draft_of_run: int | None = None  # on an invoice of another run's draft
+    pending_change: bool = False  # a billing-relevant change waits for a decision (R14)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceFacts:
+    valid_from: dt.date
+    valid_to: dt.date | None
+    unit_price: Decimal
+    vat_rate: Decimal
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    id: int
+    code: str
+    name: str
+    cancelled_billable: bool
+    prices: tuple[PriceFacts, ...]
+
+    def price_on(self, day: dt.date) -> PriceFacts | None:
+        for price in self.prices:
+            if price.valid_from <= day and (price.valid_to is None or day <= price.valid_to):
+                return price
+        return None
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    id: int
+    customer_id: int
+    code: str
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    id: int
+    orgnr: str
+    default_account_id: int | None
+    unit_accounts: Mapping[str, int] = field(default_factory=dict)
+
+    def account_for(self, unit_code: str) -> int | None:
+        """The account of the unit's mapping, else the customer's default account (R6)."""
+        return self.unit_accounts.get(unit_code, self.default_account_id)
+
+
+@dataclass(frozen=True)
+class BillingRequest:
+    period_from: dt.date
+    period_to: dt.date
+    customer_ids: frozenset[int] | None = None
+    grouping: Grouping = Grouping.MONTH
+
+
+@dataclass
+class ProposedLine:
+    order_month: dt.date  # the first day of the month
+    product_id: int
+    product_code: str
+    product_name: str
+    unit_price: Decimal
+    vat_rate: Decimal
+    order_pks: list[int] = field(default_factory=list)
+    # Prices per order, parallel to order_pks; all equal to unit_price.
+
+    @property
+    def quantity(self) -> int:
+        return len(self.order_pks)
+
+    @property
+    def net(self) -> Decimal:
+        return (self.unit_price * self.quantity).quantize(CENT)
+
+
+@dataclass(frozen=True)
+class Totals:
+    net: Decimal
+    vat_by_rate: tuple[tuple[Decimal, Decimal, Decimal], ...]  # (rate, taxable net, vat)
+    vat: Decimal
+    rounding: Decimal
+    payable: Decimal
+
+
+def compute_totals(lines: Iterable[tuple[Decimal, Decimal]]) -> Totals:
+    """Totals per DOMAIN.md R10 from ``(net, vat_rate)`` pairs.
+
+    VAT per rate on the sum of that rate's line nets, half-up to öre; the amount payable rounded
+    to whole kronor (50 öre up, away from zero) with the difference kept as the rounding amount.
+    Works for credit notes too, whose nets are negative.
+    """
+    net_by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
+    for net, rate in lines:
+        net_by_rate[rate] += net
+    vat_by_rate = tuple(
+        (rate, base, (base * rate / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP))
+        for rate, base in sorted(net_by_rate.items())
+    )
+    net = sum((base for _, base, _ in vat_by_rate), Decimal("0.00")).quantize(CENT)
+    vat = sum((tax for _, _, tax in vat_by_rate), Decimal("0.00")).quantize(CENT)
+    exact = net + vat
+    payable = exact.quantize(KRONA, rounding=ROUND_HALF_UP).quantize(CENT)
+    return Totals(net, vat_by_rate, vat, payable - exact, payable)
+
+
+@dataclass
+class ProposedInvoice:
+    account_id: int
+    customer_id: int
+    lines: list[ProposedLine]
+
+    @property
+    def order_months(self) -> list[dt.date]:
+        return sorted({line.order_month for line in self.lines})
+
+    @property
+    def order_pks(self) -> list[int]:
+        return [pk for line in self.lines for pk in line.order_pks]
+
+    @property
+    def totals(self) -> Totals:
+        return compute_totals((line.net, line.vat_rate) for line in self.lines)
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    order_pk: int
+    order_id: str
+    reason: HeldBackReason
+    detail: str
+
+
+@dataclass
+class Proposal:
+    invoices: list[ProposedInvoice]
+    held_back: list[HeldBack]
+    not_billable: dict[NotBillable, int]
+
+
+def month_of(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def propose_invoices(
+    orders: Iterable[OrderFacts],
+    products: Mapping[int, ProductFacts],
+    customers: Mapping[int, CustomerFacts],
+    accounts: Mapping[int, AccountFacts],
+    request: BillingRequest,
+) -> Proposal:
+    """Every billable, not yet invoiced order in the period on exactly one proposed invoice line,
+    or held back with a reason (DOMAIN.md R2–R6, R14, R15)."""
+    held_back: list[HeldBack] = []
+    not_billable: dict[NotBillable, int] = defaultdict(int)
+    # (account, invoice key) → (month, product, price, rate) → line
+    grouped: dict[tuple[int, dt.date | None], dict[tuple[object, ...], ProposedLine]] = {}
+    period_from, period_to = request.period_from, request.period_to
+    selected = request.customer_ids
+    per_month = request.grouping == Grouping.MONTH
+
+    for order in orders:
+        if not period_from <= order.order_date <= period_to:
+            continue
+        if selected is not None and order.customer_id not in selected:
+            not_billable[NotBillable.CUSTOMER_NOT_SELECTED] += 1
+            continue
+        if order.invoiced:
+            not_billable[NotBillable.ALREADY_INVOICED] += 1
+            continue
+        if order.previously_invoiced:
+            not_billable[NotBillable.PREVIOUSLY_INVOICED] += 1
+            continue
+        product = products.get(order.product_id) if order.product_id is not None else None
+        if order.status == "cancelled" and not (product and product.cancelled_billable):
+            not_billable[NotBillable.CANCELLED] += 1
+            continue
+        problem = _hold_back(order, product, customers, accounts)
+        if problem is not None:
+            held_back.append(problem)
+            continue
+        assert product is not None and order.customer_id is not None
+        account_id = customers[order.customer_id].account_for(order.unit_code)
+        assert account_id is not None
+        price = product.price_on(order.order_date)
+        assert price is not None
+        month = month_of(order.order_date)
+        lines = grouped.setdefault((account_id, month if per_month else None), {})
+        key = (month, product.code, price.unit_price, price.vat_rate)
+        line = lines.get(key)
+        if line is None:
+            line = lines[key] = ProposedLine(
+                month, product.id, product.code, product.name, price.unit_price, price.vat_rate
+            )
+        line.order_pks.append(order.pk)
+
+    invoices = []
+    for (account_id, _), lines in sorted(
+        grouped.items(), key=lambda item: (accounts[item[0][0]].code, item[0][1] or dt.date.min)
+    ):
+        ordered_lines = [lines[key] for key in sorted(lines)]
+        for line in ordered_lines:
+            line.order_pks.sort()
+        invoices.append(
+            ProposedInvoice(account_id, accounts[account_id].customer_id, ordered_lines)
+        )
+    held_back.sort(key=lambda entry: (entry.reason, entry.order_id))
+    return Proposal(invoices, held_back, dict(not_billable))
+
+
+def _hold_back(
+    order: OrderFacts,
+    product: ProductFacts | None,
+    customers: Mapping[int, CustomerFacts],
+    accounts: Mapping[int, AccountFacts],
+) -> HeldBack | None:
+    def held(reason: HeldBackReason, detail: str) -> HeldBack:
+        return HeldBack(order.pk, order.order_id, reason, detail)
+
+    if order.in_draft_of_run is not None:
+        return held(
+            HeldBackReason.IN_OTHER_DRAFT,
+            f"ingår i utkastet till körning {order.in_draft_of_run} – utfärda eller kassera den",
+        )
+    if order.pending_change:
+        return held(
+            HeldBackReason.CHANGED_AFTER_INVOICING,
+            "beställningen ändrades i en import efter att den fakturerats – ändringen väntar på "
+            "beslut i granskningen",
+        )
+    customer = customers.get(order.customer_id) if order.customer_id is not None else None
+    if customer is None:
+        return held(
+            HeldBackReason.UNKNOWN_CUSTOMER,
+            f"organisationsnumret {order.orgnr[:6]}-{order.orgnr[6:]} finns inte i "
+            "kunduppgifterna – läs in kunden, så faktureras beställningen i nästa körning",
+        )
+    account_id = customer.account_for(order.unit_code)
+    if account_id is None:
+        unit = f"enheten '{order.unit_code}'" if order.unit_code else "beställningen utan enhet"
+        return held(
+            HeldBackReason.UNKNOWN_UNIT,
+            f"{unit} hör inte till någon fakturamottagare och kunden har ingen "
+            "standardmottagare – lägg till enhetskoden i kunduppgifterna",
+        )
+    if product is None:
+        return held(
+            HeldBackReason.UNKNOWN_PRODUCT,
+            f"artikeln '{order.product_code}' finns inte i prislistan – läs in ett pris för den",
+        )
+    if product.price_on(order.order_date) is None:
+        return held(
+            HeldBackReason.NO_PRICE,
+            f"inget pris för {product.code} gäller beställningsdatumet "
+            f"{order.order_date.isoformat()} – komplettera prislistan",
+        )
+    problems = accounts[account_id].problems
+    if problems:
+        return held(
+            HeldBackReason.ACCOUNT_INCOMPLETE,
+            f"fakturamottagaren {accounts[account_id].code} är ofullständig: "
+            + "; ".join(problems),
+        )
+    return None

@@ -1,0 +1,243 @@
+"""Billing runs, invoices and credit notes (DOMAIN.md R4–R13).
+
+The database itself guards the two promises finance relies on:
+- an order is on at most one uncredited invoice item (partial unique index ``order_invoiced_once``);
+- issued invoices, their lines and items never change (triggers, migration ``billing/0002``), and
+  numbers are unique and come from one locked counter row in the issuing transaction.
+"""
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+
+from kortfaktura.catalog.models import Product
+from kortfaktura.customers.models import BillingAccount, Customer
+from kortfaktura.orders.models import Order
+
+
+class Grouping(models.TextChoices):
+    MONTH = "month", "en faktura per mottagare och beställningsmånad"
+    RUN = "run", "en faktura per mottagare, ett avsnitt per beställningsmånad"
+
+
+class BillingRun(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "utkast"
+        ISSUED = "issued", "utfärdad"
+        DISCARDED = "discarded", "kasserad"
+
+    title = models.CharField("rubrik", max_length=300)
+    period_from = models.DateField("beställda från")
+    period_to = models.DateField("beställda till och med")
+    customers = models.ManyToManyField(Customer, blank=True, related_name="+")
+    is_legacy = models.BooleanField("separat fakturering av äldre period", default=False)
+    grouping = models.CharField(max_length=8, choices=Grouping.choices, default=Grouping.MONTH)
+    issue_date = models.DateField("fakturadatum", null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.CharField("skapad av", max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    discarded_at = models.DateTimeField(null=True, blank=True)
+    not_billable = models.JSONField("ej fakturerbara per orsak", default=dict)
+
+    class Meta:
+        verbose_name = "faktureringskörning"
+        verbose_name_plural = "faktureringskörningar"
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_from__lte=models.F("period_to")), name="run_period_not_reversed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Körning {self.pk}: {self.title} ({self.get_status_display()})"
+
+
+class HeldBackOrder(models.Model):
+    """An order that a run could not bill, with the reason a person can act on."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="held_back")
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    reason = models.CharField(max_length=32)
+    detail = models.TextField()
+
+    class Meta:
+        verbose_name = "tillbakahållen beställning"
+        verbose_name_plural = "tillbakahållna beställningar"
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.detail}"
+
+
+class InvoiceNumberSeries(models.Model):
+    """The one number series shared by invoices and credit notes (R11); its row is locked while
+    numbers are handed out, so concurrent issuing can neither skip nor repeat a number."""
+
+    name = models.CharField(max_length=32, unique=True)
+    next_number = models.PositiveBigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: nästa {self.next_number}"
+
+
+class ImmutableDocumentError(Exception):
+    """An issued invoice or credit note was about to change."""
+
+
+class Invoice(models.Model):
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "faktura"
+        CREDIT_NOTE = "credit_note", "kreditfaktura"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "utkast"
+        ISSUED = "issued", "utfärdad"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.INVOICE)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    run = models.ForeignKey(
+        BillingRun, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+    )
+    credits = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    number = models.PositiveBigIntegerField("fakturanummer", null=True, blank=True, unique=True)
+    ocr = models.CharField("OCR-nummer", max_length=30, blank=True)
+    account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="invoices")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    title = models.CharField("rubrik", max_length=300)
+    is_legacy = models.BooleanField(default=False)
+    period_start = models.DateField("första beställningsdag i perioden")
+    period_end = models.DateField("sista beställningsdag i perioden")
+    issue_date = models.DateField("fakturadatum", null=True, blank=True)
+    due_date = models.DateField("förfallodatum", null=True, blank=True)
+    currency = models.CharField(max_length=3, default="SEK")
+    net = models.DecimalField("netto", max_digits=14, decimal_places=2)
+    vat = models.DecimalField("moms", max_digits=14, decimal_places=2)
+    rounding = models.DecimalField("öresavrundning", max_digits=6, decimal_places=2)
+    payable = models.DecimalField("att betala", max_digits=14, decimal_places=2)
+    reason = models.TextField("orsak (kreditfaktura)", blank=True)
+    seller = models.JSONField("säljare vid utfärdandet", default=dict)
+    buyer = models.JSONField("köpare vid utfärdandet", default=dict)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "faktura"
+        verbose_name_plural = "fakturor"
+        ordering = ["number", "id"]
+        indexes = [models.Index(fields=["run"], name="invoice_run_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="credit_note") & Q(credits__isnull=False))
+                | (Q(kind="invoice") & Q(credits__isnull=True)),
+                name="credit_note_refers_to_invoice",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft")
+                | (Q(number__isnull=False) & Q(issue_date__isnull=False) & ~Q(ocr="")),
+                name="issued_invoice_has_number",
+            ),
+        ]
+
+    _stored_status: str | None = None
+
+    def __str__(self) -> str:
+        label = self.get_kind_display()
+        return f"{label} {self.number}" if self.number else f"{label} (utkast {self.pk})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if getattr(self, "_stored_status", None) == self.Status.ISSUED:
+            raise ImmutableDocumentError(f"{self} är utfärdad och kan inte ändras")
+        super().save(*args, **kwargs)
+        self._stored_status = self.status
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        if self.status == self.Status.ISSUED:
+            raise ImmutableDocumentError(f"{self} är utfärdad och kan inte tas bort")
+        return super().delete(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, *args: Any, **kwargs: Any) -> "Invoice":
+        instance = super().from_db(*args, **kwargs)
+        instance._stored_status = instance.status
+        return instance
+
+
+class InvoiceLine(models.Model):
+    """Quantity of one product ordered in one month, at one price (R6, R9)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    order_month = models.DateField("beställningsmånad")  # the first day of the month
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    product_code = models.CharField(max_length=32)
+    product_name = models.CharField(max_length=200)
+    quantity = models.IntegerField("antal")  # negative on a credit note
+    unit_price = models.DecimalField("à-pris", max_digits=12, decimal_places=2)
+    vat_rate = models.DecimalField("momssats", max_digits=5, decimal_places=2)
+    net = models.DecimalField("belopp", max_digits=14, decimal_places=2)
+
+    class Meta:
+        verbose_name = "fakturarad"
+        verbose_name_plural = "fakturarader"
+        ordering = ["invoice", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.order_month:%Y-%m} {self.product_code} {self.quantity} × {self.unit_price}"
+
+
+class InvoiceItem(models.Model):
+    """One order on one invoice line: the specification, and the exactly-once guard (R4)."""
+
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="items", db_constraint=False
+    )
+    # No database foreign keys or extra indexes on a table that gets a row per billed order: the
+    # partial unique index below serves lookups by order, ``invoice`` serves the specification.
+    line = models.ForeignKey(
+        InvoiceLine,
+        on_delete=models.CASCADE,
+        related_name="items",
+        db_constraint=False,
+        db_index=False,
+    )
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.PROTECT,
+        related_name="invoice_items",
+        db_constraint=False,
+        db_index=False,
+    )
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    is_credit = models.BooleanField(default=False)  # an item of a credit note
+    credited = models.BooleanField(default=False)  # this invoice item has been credited
+    credited_by = models.ForeignKey(
+        Invoice,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+
+    class Meta:
+        verbose_name = "fakturerad beställning"
+        verbose_name_plural = "fakturerade beställningar"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(is_credit=False, credited=False),
+                name="order_invoiced_once",
+                violation_error_message="Beställningen finns redan på en okrediterad faktura.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} på faktura {self.invoice_id}"

@@ -1,0 +1,167 @@
+"""Reads about runs, invoices and what is invoiced."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Max, Min, Sum
+
+from kortfaktura.billing.facts import ACTIVE_ITEM
+from kortfaktura.billing.models import BillingRun, HeldBackOrder, Invoice, InvoiceItem, InvoiceLine
+from kortfaktura.orders.models import Order
+
+ITEMS = InvoiceItem._meta.db_table
+INVOICES = Invoice._meta.db_table
+ORDERS = Order._meta.db_table
+
+
+def invoiced_order_pks(order_pks: Iterable[int]) -> set[int]:
+    """Those of the orders that are on an issued, uncredited invoice."""
+    pks = list(order_pks)
+    found: set[int] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(pks), 500):
+            chunk = pks[start : start + 500]
+            cursor.execute(
+                f"SELECT i.order_id FROM {ITEMS} i JOIN {INVOICES} inv ON inv.id = i.invoice_id "
+                f"WHERE i.order_id IN ({', '.join(['%s'] * len(chunk))}) "
+                f"AND {ACTIVE_ITEM} AND inv.status = 'issued'",
+                chunk,
+            )
+            found.update(pk for (pk,) in cursor.fetchall())
+    return found
+
+
+def _money(value: Any) -> str:
+    return f"{value:.2f}"
+
+
+def invoice_json(
+    invoice: Invoice, lines: list[InvoiceLine], order_ids: list[str]
+) -> dict[str, Any]:
+    """The shape INTERFACES.md gives for ``invoice list --json`` (plus a few additions)."""
+    return {
+        "number": str(invoice.number) if invoice.number is not None else None,
+        "type": invoice.kind,
+        "status": invoice.status,
+        "credits": str(invoice.credits.number) if invoice.credits_id and invoice.credits else None,
+        "orgnr": invoice.customer.orgnr,
+        "customer_name": invoice.customer.name,
+        "account_code": invoice.account.code,
+        "run_id": invoice.run_id,
+        "title": invoice.title,
+        "legacy": invoice.is_legacy,
+        "period_start": invoice.period_start.isoformat(),
+        "period_end": invoice.period_end.isoformat(),
+        "issue_date": invoice.issue_date.isoformat() if invoice.issue_date else None,
+        "due_date": invoice.due_date.isoformat() if invoice.due_date else None,
+        "ocr": invoice.ocr or None,
+        "net": _money(invoice.net),
+        "vat": _money(invoice.vat),
+        "rounding": _money(invoice.rounding),
+        "payable": _money(invoice.payable),
+        "reason": invoice.reason or None,
+        "lines": [
+            {
+                "order_month": f"{line.order_month:%Y-%m}",
+                "product_code": line.product_code,
+                "product_name": line.product_name,
+                "quantity": line.quantity,
+                "unit_price": _money(line.unit_price),
+                "net": _money(line.net),
+                "vat_rate": _money(line.vat_rate),
+            }
+            for line in lines
+        ],
+        "order_ids": order_ids,
+    }
+
+
+def invoices_json(invoices: list[Invoice]) -> list[dict[str, Any]]:
+    """Several invoices with their lines and order ids, in three queries."""
+    ids = [invoice.pk for invoice in invoices]
+    lines: dict[int, list[InvoiceLine]] = defaultdict(list)
+    orders: dict[int, list[str]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for line in InvoiceLine.objects.filter(invoice_id__in=chunk).order_by(
+            "invoice", "position"
+        ):
+            lines[line.invoice_id].append(line)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT i.invoice_id, o.order_id FROM {ITEMS} i JOIN {ORDERS} o "
+                f"ON o.id = i.order_id WHERE i.invoice_id IN ({', '.join(['%s'] * len(chunk))}) "
+                f"ORDER BY i.invoice_id, o.order_id",
+                chunk,
+            )
+            for invoice_id, order_id in cursor.fetchall():
+                orders[invoice_id].append(order_id)
+    return [invoice_json(invoice, lines[invoice.pk], orders[invoice.pk]) for invoice in invoices]
+
+
+def issued_documents(run_id: int | None = None) -> list[Invoice]:
+    documents = Invoice.objects.filter(status=Invoice.Status.ISSUED).select_related(
+        "customer", "account", "credits"
+    )
+    if run_id is not None:
+        documents = documents.filter(run_id=run_id)
+    return list(documents.order_by("number"))
+
+
+def run_invoices(run: BillingRun) -> list[Invoice]:
+    return list(
+        run.invoices.select_related("customer", "account", "credits").order_by(
+            "number", "account__code", "period_start", "id"
+        )
+    )
+
+
+def held_back_of(run: BillingRun) -> list[dict[str, Any]]:
+    return [
+        {"order_id": order_id, "reason": reason, "detail": detail}
+        for order_id, reason, detail in HeldBackOrder.objects.filter(run=run)
+        .order_by("reason", "order__order_id")
+        .values_list("order__order_id", "reason", "detail")
+    ]
+
+
+def run_json(run: BillingRun, *, with_invoices: bool = True) -> dict[str, Any]:
+    invoices = run_invoices(run)
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "title": run.title,
+        "legacy": run.is_legacy,
+        "period_from": run.period_from.isoformat(),
+        "period_to": run.period_to.isoformat(),
+        "per": run.grouping,
+        "issue_date": run.issue_date.isoformat() if run.issue_date else None,
+        "customers": sorted(run.customers.values_list("orgnr", flat=True)),
+        "invoices": invoices_json(invoices) if with_invoices else [],
+        "held_back": held_back_of(run),
+        "not_billable": run.not_billable,
+    }
+
+
+def run_totals(run: BillingRun) -> dict[str, Any]:
+    """Counts and sums of a run's invoices, computed by the database."""
+    invoices = Invoice.objects.filter(run=run)
+    sums = invoices.aggregate(
+        net=Sum("net"),
+        vat=Sum("vat"),
+        payable=Sum("payable"),
+        first=Min("number"),
+        last=Max("number"),
+    )
+    return {
+        "invoices": invoices.count(),
+        "orders": InvoiceItem.objects.filter(invoice__run=run).count(),
+        "net": sums["net"] or Decimal("0"),
+        "vat": sums["vat"] or Decimal("0"),
+        "payable": sums["payable"] or Decimal("0"),
+        "first_number": sums["first"],
+        "last_number": sums["last"],
+    }

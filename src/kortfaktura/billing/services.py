@@ -1,0 +1,517 @@
+"""Billing runs: draft, regenerate, discard, issue; credit notes (DOMAIN.md R4–R13).
+
+Each service loads facts, calls the pure core and persists the result in one transaction.
+"""
+
+import datetime as dt
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from kortfaktura.billing import core
+from kortfaktura.billing.facts import load_facts
+from kortfaktura.billing.models import (
+    BillingRun,
+    Grouping,
+    HeldBackOrder,
+    Invoice,
+    InvoiceItem,
+    InvoiceLine,
+)
+from kortfaktura.billing.numbering import ocr_reference, take_numbers
+from kortfaktura.customers.identifiers import InvalidIdentifier, normalize_orgnr
+from kortfaktura.customers.models import BillingAccount, Customer
+from kortfaktura.imports import bulk
+from kortfaktura.orders.models import BILLING_RELEVANT_FIELDS, OrderChange
+from kortfaktura.orders.services import apply_pending_changes
+
+DRAFT_ATTEMPTS = 3
+ITEMS = InvoiceItem._meta.db_table
+HELD_BACK = HeldBackOrder._meta.db_table
+
+
+class BillingError(Exception):
+    """A billing request that cannot be carried out; the message is Swedish and actionable."""
+
+
+class UsageError(BillingError):
+    """The request itself is wrong (a period, an option): the command line exits with 2."""
+
+
+def legacy_period() -> tuple[dt.date, dt.date]:
+    start, end = settings.LEGACY_PERIOD
+    return dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+
+
+def legacy_title(title: str, period_from: dt.date, period_to: dt.date) -> str:
+    """R7: a legacy invoice names its period and that its orders were not invoiced before."""
+    note = (
+        f"beställda {period_from.isoformat()} – {period_to.isoformat()} "
+        "som inte fakturerats tidigare"
+    )
+    if not title:
+        return f"eTjänstekort {note}"
+    if period_from.isoformat() in title and period_to.isoformat() in title:
+        return title
+    return f"{title} – {note}"
+
+
+def default_title(period_from: dt.date, period_to: dt.date) -> str:
+    return f"eTjänstekort beställda {period_from.isoformat()} – {period_to.isoformat()}"
+
+
+def _check_period(period_from: dt.date, period_to: dt.date, legacy: bool) -> None:
+    if period_from > period_to:
+        raise UsageError(
+            f"--from {period_from.isoformat()} ligger efter --to {period_to.isoformat()}"
+        )
+    legacy_from, legacy_to = legacy_period()
+    overlaps = period_from <= legacy_to and legacy_from <= period_to
+    if legacy and not (legacy_from <= period_from and period_to <= legacy_to):
+        raise UsageError(
+            f"en separat körning (--legacy) ska ligga inom den äldre perioden "
+            f"{legacy_from.isoformat()} – {legacy_to.isoformat()}"
+        )
+    if not legacy and overlaps:
+        raise UsageError(
+            f"perioden överlappar den äldre perioden {legacy_from.isoformat()} – "
+            f"{legacy_to.isoformat()}, som faktureras separat: använd --legacy för den, "
+            "och en period som börjar efter den för vanliga körningar"
+        )
+
+
+def _customer_ids(orgnrs: Iterable[str]) -> frozenset[int] | None:
+    wanted = list(orgnrs)
+    if not wanted:
+        return None
+    normalized = []
+    for text in wanted:
+        try:
+            normalized.append(normalize_orgnr(text))
+        except InvalidIdentifier as error:
+            raise UsageError(f"--customer: {error}") from None
+    found = dict(Customer.objects.filter(orgnr__in=normalized).values_list("orgnr", "id"))
+    missing = [orgnr for orgnr in normalized if orgnr not in found]
+    if missing:
+        raise UsageError(
+            "okänd kund: " + ", ".join(missing) + " – läs in kunden först (import customers)"
+        )
+    return frozenset(found.values())
+
+
+@dataclass
+class DraftResult:
+    run: BillingRun
+    proposal: core.Proposal
+
+
+def create_run(
+    period_from: dt.date,
+    period_to: dt.date,
+    *,
+    title: str = "",
+    legacy: bool = False,
+    grouping: str = Grouping.MONTH,
+    issue_date: dt.date | None = None,
+    customers: Iterable[str] = (),
+    created_by: str = "",
+    preview: bool = False,
+) -> DraftResult:
+    """A draft run for the period (R5); with ``preview`` nothing is stored."""
+    _check_period(period_from, period_to, legacy)
+    customer_ids = _customer_ids(customers)
+    title = (
+        legacy_title(title, period_from, period_to)
+        if legacy
+        else (title or default_title(period_from, period_to))
+    )
+    run = BillingRun(
+        title=title,
+        period_from=period_from,
+        period_to=period_to,
+        is_legacy=legacy,
+        grouping=grouping,
+        issue_date=issue_date,
+        created_by=created_by,
+    )
+    if preview:
+        with transaction.atomic():
+            proposal = _propose(run, customer_ids, run_id=0)
+            transaction.set_rollback(True)
+        return DraftResult(run, proposal)
+    for attempt in range(DRAFT_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                run.pk = None
+                run.save()
+                if customer_ids:
+                    run.customers.set(customer_ids)
+                proposal = _propose(run, customer_ids, run_id=run.pk)
+                _persist(run, proposal)
+            return DraftResult(run, proposal)
+        except IntegrityError:
+            # A concurrent run took some of the same orders between our read and our write;
+            # the next attempt sees them as held in that run's draft (R4).
+            if attempt == DRAFT_ATTEMPTS - 1:
+                raise BillingError(
+                    "en annan körning tog samma beställningar samtidigt – försök igen"
+                ) from None
+    raise AssertionError("unreachable")
+
+
+def _request(run: BillingRun, customer_ids: frozenset[int] | None) -> core.BillingRequest:
+    return core.BillingRequest(
+        run.period_from, run.period_to, customer_ids, core.Grouping(run.grouping)
+    )
+
+
+def _propose(run: BillingRun, customer_ids: frozenset[int] | None, *, run_id: int) -> core.Proposal:
+    request = _request(run, customer_ids)
+    facts = load_facts(request, run_id)
+    proposal = core.propose_invoices(
+        facts.orders, facts.products, facts.customers, facts.accounts, request
+    )
+    for reason, count in facts.not_billable.items():
+        proposal.not_billable[reason] = proposal.not_billable.get(reason, 0) + count
+    return proposal
+
+
+def _month_end(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def _persist(run: BillingRun, proposal: core.Proposal) -> None:
+    invoices = []
+    for proposed in proposal.invoices:
+        totals = proposed.totals
+        months = proposed.order_months
+        invoices.append(
+            Invoice(
+                kind=Invoice.Kind.INVOICE,
+                status=Invoice.Status.DRAFT,
+                run=run,
+                account_id=proposed.account_id,
+                customer_id=proposed.customer_id,
+                title=run.title,
+                is_legacy=run.is_legacy,
+                period_start=max(months[0], run.period_from),
+                period_end=min(_month_end(months[-1]), run.period_to),
+                issue_date=run.issue_date,
+                net=totals.net,
+                vat=totals.vat,
+                rounding=totals.rounding,
+                payable=totals.payable,
+                created_by=run.created_by,
+            )
+        )
+    Invoice.objects.bulk_create(invoices, batch_size=1000)
+    lines = [
+        InvoiceLine(
+            invoice=invoice,
+            position=position,
+            order_month=line.order_month,
+            product_id=line.product_id,
+            product_code=line.product_code,
+            product_name=line.product_name,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            vat_rate=line.vat_rate,
+            net=line.net,
+        )
+        for invoice, proposed in zip(invoices, proposal.invoices, strict=True)
+        for position, line in enumerate(proposed.lines, start=1)
+    ]
+    InvoiceLine.objects.bulk_create(lines, batch_size=2000)
+    proposed_lines = [line for proposed in proposal.invoices for line in proposed.lines]
+    items = [
+        (line.invoice_id, line.pk, order_pk, proposed_line.unit_price, False, False)
+        for line, proposed_line in zip(lines, proposed_lines, strict=True)
+        for order_pk in proposed_line.order_pks
+    ]
+    bulk.insert_rows(
+        ITEMS, ("invoice_id", "line_id", "order_id", "unit_price", "is_credit", "credited"), items
+    )
+    run.not_billable = {str(reason): count for reason, count in proposal.not_billable.items()}
+    run.save(update_fields=["not_billable"])
+    bulk.insert_rows(
+        HELD_BACK,
+        ("run_id", "order_id", "reason", "detail"),
+        [(run.pk, entry.order_pk, str(entry.reason), entry.detail) for entry in proposal.held_back],
+    )
+
+
+def _delete_drafts(run: BillingRun) -> None:
+    draft_ids = list(run.invoices.values_list("id", flat=True))
+    with connection.cursor() as cursor:
+        for start in range(0, len(draft_ids), 500):
+            chunk = draft_ids[start : start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(f"DELETE FROM {ITEMS} WHERE invoice_id IN ({marks})", chunk)
+    InvoiceLine.objects.filter(invoice__run=run).delete()
+    Invoice.objects.filter(run=run).delete()
+    HeldBackOrder.objects.filter(run=run).delete()
+
+
+def _locked_draft(run_id: int) -> BillingRun:
+    run = BillingRun.objects.select_for_update().filter(pk=run_id).first()
+    if run is None:
+        raise BillingError(f"körning {run_id} finns inte – se kortfaktura invoice list")
+    if run.status != BillingRun.Status.DRAFT:
+        raise BillingError(
+            f"körning {run_id} är {run.get_status_display()} – bara ett utkast kan ändras"
+        )
+    return run
+
+
+def regenerate_run(run_id: int) -> DraftResult:
+    """Proposes the draft again from the data as it is now (after corrections)."""
+    with transaction.atomic():
+        run = _locked_draft(run_id)
+        _delete_drafts(run)
+        customer_ids = frozenset(run.customers.values_list("id", flat=True)) or None
+        proposal = _propose(run, customer_ids, run_id=run.pk)
+        _persist(run, proposal)
+    return DraftResult(run, proposal)
+
+
+def discard_run(run_id: int) -> BillingRun:
+    """Throws a draft away; its orders become free for the next run."""
+    with transaction.atomic():
+        run = _locked_draft(run_id)
+        _delete_drafts(run)
+        run.status = BillingRun.Status.DISCARDED
+        run.discarded_at = timezone.now()
+        run.save(update_fields=["status", "discarded_at"])
+    return run
+
+
+def seller_snapshot() -> dict[str, Any]:
+    return dict(settings.SELLER)
+
+
+def buyer_snapshot(account: BillingAccount) -> dict[str, Any]:
+    customer = account.customer
+    return {
+        "name": customer.name,
+        "orgnr": customer.orgnr,
+        "account_code": account.code,
+        "account_name": account.name,
+        "street": account.street,
+        "postal_code": account.postal_code,
+        "city": account.city,
+        "country": "SE",
+        "buyer_reference": account.buyer_reference,
+        "peppol_scheme": account.peppol_scheme,
+        "peppol_id": account.peppol_id,
+        "email": account.email,
+        "delivery": account.delivery,
+        "is_public_body": customer.is_public_body,
+    }
+
+
+def _pause_for_tests() -> None:
+    """Fault injection for the crash test: hold the issuing transaction open (seconds)."""
+    pause = os.environ.get("KORTFAKTURA_TEST_PAUSE_IN_ISSUE")
+    if pause:
+        time.sleep(float(pause))
+
+
+def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
+    """Numbers the run's invoices and makes them final, all or nothing (R5, R9, R11, R13)."""
+    with transaction.atomic():
+        run = _locked_draft(run_id)
+        invoices = list(
+            run.invoices.select_related("account__customer").order_by(
+                "account__code", "period_start", "id"
+            )
+        )
+        _check_still_valid(run, invoices)
+        day = issue_date or run.issue_date or timezone.localdate()
+        due = day + dt.timedelta(days=settings.PAYMENT_TERMS_DAYS)
+        now = timezone.now()
+        seller = seller_snapshot()
+        for invoice, number in zip(invoices, take_numbers(len(invoices)), strict=True):
+            invoice.number = number
+            invoice.ocr = ocr_reference(number)
+            invoice.issue_date = day
+            invoice.due_date = due
+            invoice.seller = seller
+            invoice.buyer = buyer_snapshot(invoice.account)
+            invoice.status = Invoice.Status.ISSUED
+            invoice.issued_at = now
+        Invoice.objects.bulk_update(
+            invoices,
+            ["number", "ocr", "issue_date", "due_date", "seller", "buyer", "status", "issued_at"],
+            batch_size=500,
+        )
+        _pause_for_tests()
+        run.status = BillingRun.Status.ISSUED
+        run.issue_date = day
+        run.issued_at = now
+        run.save(update_fields=["status", "issue_date", "issued_at"])
+    return run
+
+
+def _check_still_valid(run: BillingRun, invoices: list[Invoice]) -> None:
+    changed = (
+        OrderChange.objects.filter(
+            status=OrderChange.Status.APPLIED,
+            field__in=BILLING_RELEVANT_FIELDS,
+            batch__started_at__gt=run.created_at,
+            order_id__in=InvoiceItem.objects.filter(invoice__run=run).values("order_id"),
+        )
+        .values_list("order__order_id", flat=True)
+        .distinct()
+    )
+    stale = sorted(changed[:6])
+    if stale:
+        raise BillingError(
+            f"beställningar i utkastet har ändrats sedan det skapades ({', '.join(stale[:5])}"
+            f"{' …' if len(stale) > 5 else ''}) – kör kortfaktura run regenerate {run.pk}"
+        )
+    incomplete = sorted(
+        {
+            f"{invoice.account.code} ({'; '.join(invoice.account.missing_data())})"
+            for invoice in invoices
+            if invoice.account.missing_data()
+        }
+    )
+    if incomplete:
+        raise BillingError(
+            "fakturamottagare har blivit ofullständiga sedan utkastet skapades: "
+            + ", ".join(incomplete)
+            + f" – rätta kunduppgifterna och kör kortfaktura run regenerate {run.pk}"
+        )
+
+
+def _lines_for(items: list[InvoiceItem]) -> list[tuple[InvoiceLine, list[InvoiceItem]]]:
+    by_line: dict[int, list[InvoiceItem]] = defaultdict(list)
+    for item in items:
+        by_line[item.line_id].append(item)
+    lines = {line.pk: line for line in InvoiceLine.objects.filter(pk__in=by_line)}
+    return [(lines[pk], by_line[pk]) for pk in sorted(by_line, key=lambda pk: lines[pk].position)]
+
+
+def credit_invoice(
+    number: int,
+    *,
+    order_ids: Iterable[str] = (),
+    reason: str,
+    created_by: str = "",
+    issue_date: dt.date | None = None,
+) -> Invoice:
+    """An issued credit note for the whole invoice or the chosen orders (R12).
+
+    The credited orders become billable again, and import changes that waited because the orders
+    were invoiced are applied now, so the next run bills the corrected orders.
+    """
+    if not reason.strip():
+        raise UsageError("ange en orsak med --reason, t.ex. --reason 'Fel kund'")
+    wanted = list(dict.fromkeys(order_ids))
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.select_for_update()
+            .select_related("account__customer")
+            .filter(number=number)
+            .first()
+        )
+        if invoice is None:
+            raise BillingError(f"faktura {number} finns inte bland de utfärdade")
+        if invoice.kind != Invoice.Kind.INVOICE:
+            raise BillingError(f"{number} är en kreditfaktura och kan inte krediteras")
+        items = list(
+            InvoiceItem.objects.filter(invoice=invoice, credited=False).select_related("order")
+        )
+        if wanted:
+            by_order = {item.order.order_id: item for item in items}
+            missing = [order_id for order_id in wanted if order_id not in by_order]
+            if missing:
+                raise BillingError(
+                    f"beställningarna {', '.join(missing)} finns inte okrediterade på faktura "
+                    f"{number}"
+                )
+            items = [by_order[order_id] for order_id in wanted]
+        if not items:
+            raise BillingError(f"faktura {number} är redan helt krediterad")
+        credit_note = _create_credit_note(invoice, items, reason, created_by, issue_date)
+        item_ids = [item.pk for item in items]
+        for start in range(0, len(item_ids), 500):
+            InvoiceItem.objects.filter(pk__in=item_ids[start : start + 500]).update(
+                credited=True, credited_by=credit_note
+            )
+        apply_pending_changes([item.order_id for item in items])
+    return credit_note
+
+
+def _create_credit_note(
+    invoice: Invoice,
+    items: list[InvoiceItem],
+    reason: str,
+    created_by: str,
+    issue_date: dt.date | None,
+) -> Invoice:
+    grouped = _lines_for(items)
+    nets = [
+        ((line.unit_price * -len(line_items)).quantize(core.CENT), line.vat_rate)
+        for line, line_items in grouped
+    ]
+    totals = core.compute_totals(nets)
+    day = issue_date or timezone.localdate()
+    number = take_numbers(1)[0]
+    months = sorted(line.order_month for line, _ in grouped)
+    credit_note = Invoice(
+        kind=Invoice.Kind.CREDIT_NOTE,
+        status=Invoice.Status.ISSUED,
+        credits=invoice,
+        number=number,
+        ocr=ocr_reference(number),
+        account=invoice.account,
+        customer=invoice.customer,
+        title=f"Kreditering av faktura {invoice.number}: {invoice.title}",
+        is_legacy=invoice.is_legacy,
+        period_start=max(months[0], invoice.period_start),
+        period_end=min(_month_end(months[-1]), invoice.period_end),
+        issue_date=day,
+        due_date=day,
+        net=totals.net,
+        vat=totals.vat,
+        rounding=totals.rounding,
+        payable=totals.payable,
+        reason=reason.strip(),
+        seller=seller_snapshot(),
+        buyer=dict(invoice.buyer),
+        created_by=created_by,
+        issued_at=timezone.now(),
+    )
+    credit_note.save()
+    for position, ((line, line_items), (net, _)) in enumerate(zip(grouped, nets, strict=True), 1):
+        credit_line = InvoiceLine.objects.create(
+            invoice=credit_note,
+            position=position,
+            order_month=line.order_month,
+            product_id=line.product_id,
+            product_code=line.product_code,
+            product_name=line.product_name,
+            quantity=-len(line_items),
+            unit_price=line.unit_price,
+            vat_rate=line.vat_rate,
+            net=net,
+        )
+        InvoiceItem.objects.bulk_create(
+            InvoiceItem(
+                invoice=credit_note,
+                line=credit_line,
+                order_id=item.order_id,
+                unit_price=item.unit_price,
+                is_credit=True,
+            )
+            for item in line_items
+        )
+    return credit_note

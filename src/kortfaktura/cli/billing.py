@@ -1,0 +1,320 @@
+"""``bill``, ``run show|issue|discard|regenerate``, ``invoice list`` and ``credit``."""
+
+import argparse
+import getpass
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from rich.table import Table
+
+from kortfaktura import swedish
+from kortfaktura.billing import selectors, services
+from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason, NotBillable, Proposal
+from kortfaktura.billing.models import BillingRun, Grouping, Invoice
+from kortfaktura.cli.output import console, fail, print_json
+from kortfaktura.cli.parsing import Subparsers, date_argument
+
+SHOWN_INVOICES = 25
+SHOWN_HELD_BACK_PER_REASON = 5
+NOT_BILLABLE_LABELS = {
+    NotBillable.CANCELLED: "makulerade",
+    NotBillable.PREVIOUSLY_INVOICED: "fakturerade av tidigare system",
+    NotBillable.ALREADY_INVOICED: "redan fakturerade",
+    NotBillable.CUSTOMER_NOT_SELECTED: "andra kunder än de valda",
+}
+
+
+def _error(args: argparse.Namespace, error: services.BillingError) -> int:
+    if args.json:
+        print_json({"error": str(error)})
+    fail(str(error))
+    return 2 if isinstance(error, services.UsageError) else 1
+
+
+def _run(args: argparse.Namespace, run: BillingRun) -> int:
+    if args.json:
+        print_json(selectors.run_json(run))
+    else:
+        print_run(run)
+    return 0
+
+
+def bill(args: argparse.Namespace) -> int:
+    try:
+        result = services.create_run(
+            args.period_from,
+            args.period_to,
+            title=args.title or "",
+            legacy=args.legacy,
+            grouping=args.per,
+            issue_date=args.issue_date,
+            customers=args.customer or (),
+            created_by=getpass.getuser(),
+            preview=args.preview,
+        )
+    except services.BillingError as error:
+        return _error(args, error)
+    if args.preview:
+        if args.json:
+            print_json(preview_json(result.run, result.proposal))
+        else:
+            print_preview(result.run, result.proposal)
+        return 0
+    return _run(args, result.run)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        if args.action == "show":
+            run = BillingRun.objects.filter(pk=args.run_id).first()
+            if run is None:
+                raise services.BillingError(f"körning {args.run_id} finns inte")
+        elif args.action == "issue":
+            run = services.issue_run(args.run_id, args.issue_date)
+        elif args.action == "discard":
+            run = services.discard_run(args.run_id)
+        else:
+            run = services.regenerate_run(args.run_id).run
+    except services.BillingError as error:
+        return _error(args, error)
+    return _run(args, run)
+
+
+def invoice_list(args: argparse.Namespace) -> int:
+    documents = selectors.issued_documents(args.run)
+    if args.json:
+        print_json(selectors.invoices_json(documents))
+        return 0
+    if not documents:
+        console.print("Inga utfärdade fakturor" + (f" i körning {args.run}." if args.run else "."))
+        return 0
+    print_invoice_table(documents, limit=None)
+    return 0
+
+
+def credit(args: argparse.Namespace) -> int:
+    try:
+        credit_note = services.credit_invoice(
+            args.number,
+            order_ids=args.order or (),
+            reason=args.reason,
+            created_by=getpass.getuser(),
+        )
+    except services.BillingError as error:
+        return _error(args, error)
+    document = selectors.invoices_json([credit_note])[0]
+    if args.json:
+        print_json(document)
+        return 0
+    console.print(
+        f"[bold]Kreditfaktura {credit_note.number}[/] krediterar faktura {args.number}: "
+        f"{swedish.count(len(document['order_ids']))} "
+        f"{'beställning' if len(document['order_ids']) == 1 else 'beställningar'}, "
+        f"att betala {swedish.money(credit_note.payable)}. Orsak: {credit_note.reason}"
+    )
+    console.print(
+        "De krediterade beställningarna faktureras igen i nästa körning som omfattar deras "
+        "beställningsmånad."
+    )
+    return 0
+
+
+def _months(invoice: Invoice) -> str:
+    start, end = invoice.period_start, invoice.period_end
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start:%Y-%m}"
+    return f"{start:%Y-%m} – {end:%Y-%m}"
+
+
+def print_invoice_table(invoices: list[Invoice], *, limit: int | None = SHOWN_INVOICES) -> None:
+    table = Table()
+    for column, justify in (
+        ("Nr", "right"),
+        ("Typ", "left"),
+        ("Mottagare", "left"),
+        ("Beställt", "left"),
+        ("Netto", "right"),
+        ("Moms", "right"),
+        ("Att betala", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    shown = invoices if limit is None else invoices[:limit]
+    for invoice in shown:
+        table.add_row(
+            str(invoice.number) if invoice.number else "–",
+            "kredit" if invoice.kind == Invoice.Kind.CREDIT_NOTE else "faktura",
+            f"{invoice.account.code} {invoice.account.name}",
+            _months(invoice),
+            swedish.money(invoice.net, currency=False),
+            swedish.money(invoice.vat, currency=False),
+            swedish.money(invoice.payable, currency=False),
+        )
+    console.print(table)
+    if limit is not None and len(invoices) > limit:
+        console.print(f"… och {swedish.count(len(invoices) - limit)} fakturor till (se --json).")
+
+
+def _held_back_summary(entries: list[dict[str, Any]]) -> None:
+    if not entries:
+        console.print("Inga beställningar hölls tillbaka.")
+        return
+    reasons = Counter(entry["reason"] for entry in entries)
+    console.print(f"[yellow]Hålls tillbaka: {swedish.count(len(entries))} beställningar[/]")
+    for reason, number in reasons.most_common():
+        label = HELD_BACK_LABELS.get(HeldBackReason(reason), reason)
+        console.print(f"  {label}: {swedish.count(number)}")
+        examples = [entry for entry in entries if entry["reason"] == reason]
+        for entry in examples[:SHOWN_HELD_BACK_PER_REASON]:
+            console.print(f"    {entry['order_id']}: {entry['detail']}")
+        if len(examples) > SHOWN_HELD_BACK_PER_REASON:
+            console.print(
+                f"    … och {swedish.count(len(examples) - SHOWN_HELD_BACK_PER_REASON)} till"
+            )
+
+
+def _not_billable_text(counts: dict[str, int]) -> str:
+    parts = [
+        f"{NOT_BILLABLE_LABELS.get(NotBillable(reason), reason)} {swedish.count(number)}"
+        for reason, number in sorted(counts.items())
+        if number
+    ]
+    return "; ".join(parts) if parts else "inga"
+
+
+def print_run(run: BillingRun) -> None:
+    invoices = selectors.run_invoices(run)
+    orders = (
+        sum(abs(line.quantity) for invoice in invoices for line in invoice.lines.all())
+        if len(invoices) < 2000
+        else None
+    )
+    total = sum((invoice.payable for invoice in invoices), Decimal("0"))
+    status = {"draft": "utkast", "issued": "utfärdad", "discarded": "kasserad"}[run.status]
+    console.print(
+        f"[bold]Körning {run.pk}[/] ({status}): {run.title}\n"
+        f"Beställda {run.period_from.isoformat()} – {run.period_to.isoformat()}"
+        + (" · separat fakturering av äldre period" if run.is_legacy else "")
+        + f" · {dict(Grouping.choices)[run.grouping]}"
+    )
+    summary = f"{swedish.count(len(invoices))} fakturor"
+    if orders is not None:
+        summary += f", {swedish.count(orders)} beställningar"
+    console.print(f"{summary}, att betala totalt {swedish.money(total)}.")
+    if invoices:
+        print_invoice_table(invoices)
+    _held_back_summary(selectors.held_back_of(run))
+    console.print(f"Ej fakturerbara i perioden: {_not_billable_text(run.not_billable)}.")
+    if run.status == BillingRun.Status.DRAFT:
+        console.print(
+            f"Utfärda: kortfaktura run issue {run.pk} · kassera: kortfaktura run discard "
+            f"{run.pk} · gör om efter rättningar: kortfaktura run regenerate {run.pk}"
+        )
+
+
+def preview_json(run: BillingRun, proposal: Proposal) -> dict[str, Any]:
+    return {
+        "id": None,
+        "status": "preview",
+        "title": run.title,
+        "period_from": run.period_from.isoformat(),
+        "period_to": run.period_to.isoformat(),
+        "invoices": [
+            {
+                "account_id": invoice.account_id,
+                "order_months": [f"{month:%Y-%m}" for month in invoice.order_months],
+                "net": f"{invoice.totals.net:.2f}",
+                "vat": f"{invoice.totals.vat:.2f}",
+                "rounding": f"{invoice.totals.rounding:.2f}",
+                "payable": f"{invoice.totals.payable:.2f}",
+                "orders": len(invoice.order_pks),
+            }
+            for invoice in proposal.invoices
+        ],
+        "held_back": [
+            {"order_id": entry.order_id, "reason": str(entry.reason), "detail": entry.detail}
+            for entry in proposal.held_back
+        ],
+        "not_billable": {str(key): value for key, value in proposal.not_billable.items()},
+    }
+
+
+def print_preview(run: BillingRun, proposal: Proposal) -> None:
+    total = sum((invoice.totals.payable for invoice in proposal.invoices), Decimal("0"))
+    orders = sum(len(invoice.order_pks) for invoice in proposal.invoices)
+    console.print(
+        f"[bold]Förhandsgranskning[/] (ingenting sparat): {run.title}\n"
+        f"{swedish.count(len(proposal.invoices))} fakturor, {swedish.count(orders)} beställningar, "
+        f"att betala totalt {swedish.money(total)}."
+    )
+    _held_back_summary(
+        [
+            {"order_id": entry.order_id, "reason": str(entry.reason), "detail": entry.detail}
+            for entry in proposal.held_back
+        ]
+    )
+    console.print(
+        "Ej fakturerbara i perioden: "
+        + _not_billable_text({str(k): v for k, v in proposal.not_billable.items()})
+        + "."
+    )
+
+
+def add_parsers(subparsers: Subparsers) -> None:
+    bill_parser = subparsers.add_parser(
+        "bill",
+        help="skapa en faktureringskörning (utkast) för en period",
+        description=(
+            "Föreslår fakturor för alla fakturerbara, ännu inte fakturerade beställningar med "
+            "beställningsdatum i perioden, en per fakturamottagare och beställningsmånad."
+        ),
+    )
+    bill_parser.add_argument("--from", dest="period_from", type=date_argument, required=True)
+    bill_parser.add_argument("--to", dest="period_to", type=date_argument, required=True)
+    bill_parser.add_argument("--title", help="fakturornas rubrik")
+    bill_parser.add_argument(
+        "--legacy", action="store_true", help="separat fakturering av den äldre perioden (R7)"
+    )
+    bill_parser.add_argument(
+        "--per",
+        choices=[choice.value for choice in Grouping],
+        default=Grouping.MONTH.value,
+        help="month: en faktura per mottagare och månad (standard); run: en per mottagare",
+    )
+    bill_parser.add_argument("--issue-date", type=date_argument, help="fakturadatum")
+    bill_parser.add_argument(
+        "--customer", nargs="+", metavar="ORGNR", help="bara dessa kunder (organisationsnummer)"
+    )
+    bill_parser.add_argument(
+        "--preview", action="store_true", help="visa förslaget utan att spara något"
+    )
+    bill_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
+    bill_parser.set_defaults(handler=bill, needs_database=True)
+
+    run_parser = subparsers.add_parser(
+        "run", help="visa, utfärda, kassera eller göra om en körning"
+    )
+    run_parser.add_argument("action", choices=["show", "issue", "discard", "regenerate"])
+    run_parser.add_argument("run_id", type=int, metavar="RUN_ID")
+    run_parser.add_argument(
+        "--issue-date", type=date_argument, help="fakturadatum vid issue (standard: körningens)"
+    )
+    run_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
+    run_parser.set_defaults(handler=run_command, needs_database=True)
+
+    invoice_parser = subparsers.add_parser("invoice", help="utfärdade fakturor och kreditfakturor")
+    invoice_actions = invoice_parser.add_subparsers(dest="invoice_action", metavar="ÅTGÄRD")
+    invoice_actions.required = True
+    list_parser = invoice_actions.add_parser("list", help="lista utfärdade dokument")
+    list_parser.add_argument("--run", type=int, metavar="RUN_ID")
+    list_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
+    list_parser.set_defaults(handler=invoice_list, needs_database=True)
+
+    credit_parser = subparsers.add_parser(
+        "credit", help="utfärda en kreditfaktura för en hel faktura eller valda beställningar"
+    )
+    credit_parser.add_argument("number", type=int, metavar="NUMBER")
+    credit_parser.add_argument("--order", nargs="+", metavar="ORDER_ID")
+    credit_parser.add_argument("--reason", required=True, help="varför krediteringen görs")
+    credit_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
+    credit_parser.set_defaults(handler=credit, needs_database=True)

@@ -1,0 +1,22 @@
+"""Swedish presentation: amounts ``1 234,50 kr``, counts ``12 345``, months ``mars 2020``."""
+
+import datetime as dt
+from decimal import Decimal
+
+from babel.dates import format_date
+from babel.numbers import format_decimal
+
+LOCALE = "sv_SE"
+
+
+def money(value: Decimal, *, currency: bool = True) -> str:
+    text = format_decimal(value, format="#,##0.00", locale=LOCALE)
+    return f"{text} kr" if currency else text
+
+
+def count(number: int) -> str:
+    return format_decimal(number, format="#,##0", locale=LOCALE)
+
+
+def month(day: dt.date) -> str:
+    return format_date(day, format="LLLL yyyy", locale=LOCALE)
