@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from kortfaktura.billing.models import Invoice, InvoiceItem
 from kortfaktura.orders.models import Order, PreviouslyInvoiced
 from processes import drop_database, fresh_database_environment, run
 
@@ -52,10 +53,50 @@ def test_demo_loads_everything_and_is_idempotent(
     billed_dates = Order.objects.filter(order_id__in=billed).values_list("order_date", flat=True)
     assert billed and max(billed_dates) <= dt.date(2019, 10, 31)
 
+    story = {step["title"]: step for step in report["story"]}
+    legacy = story["Separat fakturering av äldre period"]["run"]
+    assert legacy["status"] == "issued" and legacy["legacy"] and legacy["invoice_count"] > 0
+    assert "som inte fakturerats tidigare" in legacy["title"]
+    backlog = story["Det pausade flödet, månad för månad"]["run"]
+    assert backlog["status"] == "issued"
+    assert (backlog["period_from"], backlog["period_to"]) == ("2020-02-29", "2026-10-31")
+    held = {}
+    for entry in backlog["held_back"]:
+        held.setdefault(entry["reason"], []).append(entry["order_id"])
+    assert set(held) >= {"no_price", "unknown_customer"}
+    assert len(held["unknown_customer"]) == 12
+    correction = story["Rättade kunduppgifter"]["import"]
+    assert (correction["imported"], correction["updated"]) == (1, 1)
+    credit = story["Kreditering av en beställning"]["credit_note"]
+    assert credit["type"] == "credit_note" and len(credit["order_ids"]) == 1
+    rebilled = story["Nästa körning tar det som nu är fakturerbart"]["run"]
+    expected = {
+        *held["unknown_customer"],
+        *held.get("account_incomplete", []),
+        *credit["order_ids"],
+    }
+    rebilled_orders = set(
+        InvoiceItem.objects.filter(invoice__run_id=rebilled["id"]).values_list(
+            "order__order_id", flat=True
+        )
+    )
+    assert rebilled_orders == expected
+    assert [entry["reason"] for entry in rebilled["held_back"]] == ["no_price"] * len(
+        held["no_price"]
+    )
+    assert story["Körningen igen – inget nytt"]["run"]["status"] == "discarded"
+    issued_before = Invoice.objects.filter(status="issued").count()
+
     code, out, _ = cli("demo", "--orders-per-year", "400", "--today", TODAY, "--json")
     assert code == 0
-    for result in json.loads(out)["imports"]:
+    second = json.loads(out)
+    for result in second["imports"]:
         assert (result["imported"], result["updated"]) == (0, 0), result["kind"]
+    for step in second["story"]:
+        if "run" in step:
+            assert step["run"]["status"] == "discarded", step["title"]
+        assert "credit_note" not in step
+    assert Invoice.objects.filter(status="issued").count() == issued_before
 
 
 @pytest.fixture
@@ -76,4 +117,7 @@ def test_demo_through_the_console_script_on_a_fresh_database(
     assert "Kunder: 53 (49 kommun, 3 privat vårdgivare, 1 region)" in result.stdout
     assert "Ofullständig mottagare 1438 Dals-Eds kommun" in result.stdout
     assert "5 rader hölls tillbaka i karantän" in result.stdout
+    assert "Körning 1 utfärdad" in result.stdout
+    assert "Kreditfaktura" in result.stdout
+    assert "inget nytt att fakturera" in result.stdout
     assert (cwd / "var" / "demo" / "bestallningar.csv").is_file()

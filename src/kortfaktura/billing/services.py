@@ -5,6 +5,7 @@ Each service loads facts, calls the pure core and persists the result in one tra
 
 import datetime as dt
 import os
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -154,6 +155,7 @@ def create_run(
                 if customer_ids:
                     run.customers.set(customer_ids)
                 proposal = _propose(run, customer_ids, run_id=run.pk)
+                _pause_for_tests("DRAFT")
                 _persist(run, proposal)
             return DraftResult(run, proposal)
         except IntegrityError:
@@ -316,10 +318,13 @@ def buyer_snapshot(account: BillingAccount) -> dict[str, Any]:
     }
 
 
-def _pause_for_tests() -> None:
-    """Fault injection for the crash test: hold the issuing transaction open (seconds)."""
-    pause = os.environ.get("KORTFAKTURA_TEST_PAUSE_IN_ISSUE")
+def _pause_for_tests(step: str) -> None:
+    """Fault injection for the concurrency and crash tests: hold the transaction open for
+    ``KORTFAKTURA_TEST_PAUSE_IN_<STEP>`` seconds. Unset in normal use."""
+    pause = os.environ.get(f"KORTFAKTURA_TEST_PAUSE_IN_{step}")
     if pause:
+        sys.stderr.write(f"kortfaktura: testpaus i {step.lower()}\n")
+        sys.stderr.flush()
         time.sleep(float(pause))
 
 
@@ -351,7 +356,7 @@ def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
             ["number", "ocr", "issue_date", "due_date", "seller", "buyer", "status", "issued_at"],
             batch_size=500,
         )
-        _pause_for_tests()
+        _pause_for_tests("ISSUE")
         run.status = BillingRun.Status.ISSUED
         run.issue_date = day
         run.issued_at = now

@@ -21,7 +21,11 @@ def describe_database() -> str:
 
 def database_problem() -> str | None:
     """Why commands cannot use the database yet, or None when it is ready."""
-    if connection.vendor == "sqlite" and not Path(str(connection.settings_dict["NAME"])).exists():
+    if (
+        connection.vendor == "sqlite"
+        and not connection.is_in_memory_db()  # type: ignore[attr-defined]
+        and not Path(str(connection.settings_dict["NAME"])).exists()
+    ):
         return (
             f"Databasen ({describe_database()}) finns inte ännu. Kör först: kortfaktura init "
             "(eller ange DATABASE_URL för att använda PostgreSQL)."

@@ -32,7 +32,11 @@ def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     column_list = ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+            # The raw psycopg cursor: wrap its errors so callers see Django's IntegrityError.
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy,
+            ):
                 copy.write(copy_text(rows))
         else:
             cursor.executemany(
