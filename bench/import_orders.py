@@ -17,18 +17,15 @@ import argparse
 import csv
 import datetime as dt
 import json
-import os
 import random
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+from common import median_of, peak_mb, run_worker, setup_django
+
 HEADER = [
     "order_id",
     "ordered_at",
@@ -79,15 +76,6 @@ def generate_orders(path: Path, rows: int, orgnrs: list[str]) -> None:
             )
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def helper_peak_mb() -> float:
-    """The largest finished child: the helper process that parses large files."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-
 def floor_insert(path: Path) -> float:
     """Read the rows with csv and bulk-insert them as text into a bare table."""
     from django.db import connection, transaction
@@ -123,20 +111,10 @@ def floor_insert(path: Path) -> float:
 
 
 def worker(backend: str, orders_file: Path, data_dir: Path) -> dict[str, object]:
-    os.environ["KORTFAKTURA_DATA_DIR"] = str(data_dir)
-    if backend == "postgresql":
-        os.environ["DATABASE_URL"] = f"{POSTGRES_URL}/kortfaktura_bench"
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kortfaktura.settings")
-    import django
-
-    django.setup()
-    from kortfaktura.cli.setup import initialize_database
+    setup_django(backend, data_dir)
     from kortfaktura.demo import generator
     from kortfaktura.imports.services import import_file
 
-    initialize_database()
     files = generator.generate(data_dir / "demo", dt.date(2019, 2, 1), orders_per_year=12)
     import_file("customers", files.customers)
     import_file("prices", files.prices)
@@ -156,19 +134,9 @@ def worker(backend: str, orders_file: Path, data_dir: Path) -> dict[str, object]
         "reimport_s": reimported,
         "imported": first.imported,
         "unchanged_on_reimport": second.unchanged,
-        "peak_mb": peak_mb() + helper_peak_mb(),
-        "parent_peak_mb": peak_mb(),
-        "helper_peak_mb": helper_peak_mb(),
+        "peak_mb": peak_mb(),
         "baseline_mb": baseline,
     }
-
-
-def recreate_postgres_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS kortfaktura_bench WITH (FORCE)")
-        admin.execute("CREATE DATABASE kortfaktura_bench")
 
 
 def main() -> None:
@@ -200,40 +168,25 @@ def main() -> None:
             f"Genererade {args.rows:,} rader ({size_mb:.0f} MB) på "
             f"{time.perf_counter() - started:.1f} s"
         )
-        results = []
-        for backend in backends:
-            runs = [run_worker(backend, orders_file, Path(temp), n) for n in range(args.repeat)]
-            results.append(
-                {
-                    key: (statistics.median(run[key] for run in runs) if key.endswith(("_s", "_mb"))
-                          else runs[0][key])
-                    for key in runs[0]
-                }
-            )  # fmt: skip
+        results = [
+            median_of(
+                [
+                    run_worker(
+                        __file__,
+                        backend,
+                        [
+                            "--file",
+                            str(orders_file),
+                            "--data-dir",
+                            str(Path(temp) / f"{backend}-{n}"),
+                        ],
+                    )
+                    for n in range(args.repeat)
+                ]
+            )
+            for backend in backends
+        ]
     report(results, args.repeat)
-
-
-def run_worker(backend: str, orders_file: Path, temp: Path, number: int) -> dict[str, Any]:
-    if backend == "postgresql":
-        recreate_postgres_database()
-    data_dir = temp / f"{backend}-{number}"
-    output = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--worker",
-            backend,
-            "--file",
-            str(orders_file),
-            "--data-dir",
-            str(data_dir),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
-    return result
 
 
 def report(results: list[dict[str, Any]], repeat: int) -> None:

@@ -222,6 +222,9 @@ def propose_invoices(
     selected = request.customer_ids
     per_month = request.grouping == Grouping.MONTH
 
+    # Accounts and prices repeat for thousands of orders: resolve each combination once.
+    account_of: dict[tuple[int, str], int | None] = {}
+    price_of: dict[tuple[int, dt.date], PriceFacts | None] = {}
     for order in orders:
         if not period_from <= order.order_date <= period_to:
             continue
@@ -238,16 +241,29 @@ def propose_invoices(
         if order.status == "cancelled" and not (product and product.cancelled_billable):
             not_billable[NotBillable.CANCELLED] += 1
             continue
-        problem = _hold_back(order, product, customers, accounts)
-        if problem is not None:
-            held_back.append(problem)
+        account_id = price = None
+        customer = customers.get(order.customer_id) if order.customer_id is not None else None
+        if customer is not None:
+            account_key = (customer.id, order.unit_code)
+            if account_key not in account_of:
+                account_of[account_key] = customer.account_for(order.unit_code)
+            account_id = account_of[account_key]
+        if product is not None:
+            price_key = (product.id, order.order_date)
+            if price_key not in price_of:
+                price_of[price_key] = product.price_on(order.order_date)
+            price = price_of[price_key]
+        if (
+            account_id is None
+            or price is None
+            or order.in_draft_of_run is not None
+            or order.pending_change
+            or accounts[account_id].problems
+        ):
+            held_back.append(_held_back(order, customer, account_id, product, accounts))
             continue
-        assert product is not None and order.customer_id is not None
-        account_id = customers[order.customer_id].account_for(order.unit_code)
-        assert account_id is not None
-        price = product.price_on(order.order_date)
-        assert price is not None
-        month = month_of(order.order_date)
+        assert product is not None
+        month = order.order_date.replace(day=1)
         lines = grouped.setdefault((account_id, month if per_month else None), {})
         key = (month, product.code, price.unit_price, price.vat_rate)
         line = lines.get(key)
@@ -271,12 +287,15 @@ def propose_invoices(
     return Proposal(invoices, held_back, dict(not_billable))
 
 
-def _hold_back(
+def _held_back(
     order: OrderFacts,
+    customer: CustomerFacts | None,
+    account_id: int | None,
     product: ProductFacts | None,
-    customers: Mapping[int, CustomerFacts],
     accounts: Mapping[int, AccountFacts],
-) -> HeldBack | None:
+) -> HeldBack:
+    """Why a billable order cannot be billed now, in the order a person should fix it."""
+
     def held(reason: HeldBackReason, detail: str) -> HeldBack:
         return HeldBack(order.pk, order.order_id, reason, detail)
 
@@ -291,14 +310,12 @@ def _hold_back(
             "beställningen ändrades i en import efter att den fakturerats – ändringen väntar på "
             "beslut i granskningen",
         )
-    customer = customers.get(order.customer_id) if order.customer_id is not None else None
     if customer is None:
         return held(
             HeldBackReason.UNKNOWN_CUSTOMER,
             f"organisationsnumret {order.orgnr[:6]}-{order.orgnr[6:]} finns inte i "
             "kunduppgifterna – läs in kunden, så faktureras beställningen i nästa körning",
         )
-    account_id = customer.account_for(order.unit_code)
     if account_id is None:
         unit = f"enheten '{order.unit_code}'" if order.unit_code else "beställningen utan enhet"
         return held(
@@ -317,11 +334,8 @@ def _hold_back(
             f"inget pris för {product.code} gäller beställningsdatumet "
             f"{order.order_date.isoformat()} – komplettera prislistan",
         )
-    problems = accounts[account_id].problems
-    if problems:
-        return held(
-            HeldBackReason.ACCOUNT_INCOMPLETE,
-            f"fakturamottagaren {accounts[account_id].code} är ofullständig: "
-            + "; ".join(problems),
-        )
-    return None
+    account = accounts[account_id]
+    return held(
+        HeldBackReason.ACCOUNT_INCOMPLETE,
+        f"fakturamottagaren {account.code} är ofullständig: " + "; ".join(account.problems),
+    )

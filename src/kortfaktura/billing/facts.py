@@ -2,7 +2,9 @@
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -28,6 +30,7 @@ CHANGES = OrderChange._meta.db_table
 # The condition of the partial unique index ``order_invoiced_once``, written the same way so
 # that SQLite, too, sees that the index can serve.
 ACTIVE_ITEM = "NOT i.credited AND NOT i.is_credit"
+FETCH_ROWS = 20_000
 
 
 @dataclass
@@ -37,10 +40,6 @@ class BillingFacts:
     customers: dict[int, CustomerFacts]
     accounts: dict[int, AccountFacts]
     not_billable: dict[NotBillable, int]
-
-
-def _date(value: object) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def load_facts(request: BillingRequest, run_id: int) -> BillingFacts:
@@ -57,26 +56,32 @@ def load_facts(request: BillingRequest, run_id: int) -> BillingFacts:
         customer_clause = f" AND o.customer_id IN ({', '.join(['%s'] * len(ids))})"
         customer_params = ids
     pending = _pending_change_orders()
+    day_of = _day_parser()
+    columns = (
+        f"o.id, o.order_id, {_date_text('o.order_date')}, o.customer_id, o.orgnr, o.unit_code, "
+        "o.product_id, o.product_code, o.status"
+    )
+    # Orgnr, unit and product codes and statuses repeat: share one string for each value.
+    shared: dict[str, str] = {}
+    share = shared.setdefault
     orders = []
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT o.id, o.order_id, o.order_date, o.customer_id, o.orgnr, o.unit_code, "
-            f"o.product_id, o.product_code, o.status FROM {ORDERS} o "
+            f"SELECT {columns} FROM {ORDERS} o "
             f"WHERE o.order_date BETWEEN %s AND %s{customer_clause} "
             f"AND NOT EXISTS (SELECT 1 FROM {ITEMS} i WHERE i.order_id = o.id AND {ACTIVE_ITEM}) "
             f"AND NOT EXISTS (SELECT 1 FROM {EARLIER} p WHERE p.order_id = o.order_id)",
             [*period, *customer_params],
         )
-        for pk, order_id, day, customer, orgnr, unit, product, code, status in cursor.fetchall():
-            orders.append(
-                OrderFacts(
-                    pk, order_id, _date(day), customer, orgnr, unit, product, code, status,
-                    pending_change=pk in pending,
-                )
-            )  # fmt: skip
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            for pk, order_id, day, customer, orgnr, unit, product, code, status in rows:
+                orders.append(
+                    OrderFacts(pk, order_id, day_of(day), customer, share(orgnr, orgnr),
+                               share(unit, unit), product, share(code, code), share(status, status),
+                               False, False, None, pk in pending)
+                )  # fmt: skip
         cursor.execute(
-            f"SELECT o.id, o.order_id, o.order_date, o.customer_id, o.orgnr, o.unit_code, "
-            f"o.product_id, o.product_code, o.status, inv.run_id FROM {ITEMS} i "
+            f"SELECT {columns}, inv.run_id FROM {ITEMS} i "
             f"JOIN {INVOICES} inv ON inv.id = i.invoice_id JOIN {ORDERS} o ON o.id = i.order_id "
             f"WHERE inv.status = 'draft' AND inv.run_id <> %s AND {ACTIVE_ITEM} "
             f"AND o.order_date BETWEEN %s AND %s{customer_clause}",
@@ -85,18 +90,39 @@ def load_facts(request: BillingRequest, run_id: int) -> BillingFacts:
         for row in cursor.fetchall():
             pk, order_id, day, customer, orgnr, unit, product, code, status, other_run = row
             orders.append(
-                OrderFacts(
-                    pk, order_id, _date(day), customer, orgnr, unit, product, code, status,
-                    in_draft_of_run=other_run,
-                )
+                OrderFacts(pk, order_id, day_of(day), customer, orgnr, unit, product, code, status,
+                           False, False, other_run, False)
             )  # fmt: skip
+        not_billable = _not_billable_counts(
+            cursor, period, customer_clause, customer_params, accounted=len(orders)
+        )
     return BillingFacts(
         orders=orders,
         products=_products(),
         customers=_customers(),
         accounts=_accounts(),
-        not_billable=_not_billable_counts(request, customer_clause, customer_params),
+        not_billable=not_billable,
     )
+
+
+def _date_text(column: str) -> str:
+    """SQLite: the date as text, parsed once per distinct day (``_day_parser``) instead of once
+    per row by the driver's converter."""
+    return column if connection.vendor == "postgresql" else f"CAST({column} AS TEXT)"
+
+
+def _day_parser() -> Callable[[object], dt.date]:
+    days: dict[object, dt.date] = {}
+
+    def day_of(value: object) -> dt.date:
+        day = days.get(value)
+        if day is None:
+            day = days[value] = (
+                value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+            )
+        return day
+
+    return day_of
 
 
 def _pending_change_orders() -> set[int]:
@@ -108,26 +134,34 @@ def _pending_change_orders() -> set[int]:
 
 
 def _not_billable_counts(
-    request: BillingRequest, customer_clause: str, customer_params: list[int]
+    cursor: Any,
+    period: list[dt.date],
+    customer_clause: str,
+    customer_params: list[int],
+    *,
+    accounted: int,
 ) -> dict[NotBillable, int]:
-    period = [request.period_from, request.period_to]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT COUNT(*) FROM {ORDERS} o WHERE o.order_date BETWEEN %s AND %s"
-            f"{customer_clause} AND EXISTS (SELECT 1 FROM {ITEMS} i JOIN {INVOICES} inv "
-            f"ON inv.id = i.invoice_id WHERE i.order_id = o.id AND {ACTIVE_ITEM} "
-            f"AND inv.status = 'issued')",
-            [*period, *customer_params],
-        )
-        invoiced = cursor.fetchone()[0]
-        cursor.execute(
-            f"SELECT COUNT(*) FROM {EARLIER} p JOIN {ORDERS} o ON o.order_id = p.order_id "
-            f"WHERE o.order_date BETWEEN %s AND %s{customer_clause}",
-            [*period, *customer_params],
-        )
-        earlier = cursor.fetchone()[0]
+    """How many orders of the period the loader left out, and why.
+
+    Counted without a second pass over the invoice items: the orders of the period, less those
+    loaded (``accounted``) and those the earlier system invoiced, are on uncredited issued
+    invoices. (An order both invoiced here and recorded as invoiced earlier is counted once, as
+    earlier; the review reports such orders.)
+    """
+    cursor.execute(
+        f"SELECT COUNT(*) FROM {ORDERS} o WHERE o.order_date BETWEEN %s AND %s{customer_clause}",
+        [*period, *customer_params],
+    )
+    total = cursor.fetchone()[0]
+    cursor.execute(
+        f"SELECT COUNT(*) FROM {EARLIER} p JOIN {ORDERS} o ON o.order_id = p.order_id "
+        f"WHERE o.order_date BETWEEN %s AND %s{customer_clause}",
+        [*period, *customer_params],
+    )
+    earlier = cursor.fetchone()[0]
     counts = {}
-    if invoiced:
+    invoiced = total - accounted - earlier
+    if invoiced > 0:
         counts[NotBillable.ALREADY_INVOICED] = invoiced
     if earlier:
         counts[NotBillable.PREVIOUSLY_INVOICED] = earlier

@@ -13,6 +13,7 @@ from django.db.models import Q
 
 from kortfaktura.catalog.models import Product
 from kortfaktura.customers.models import BillingAccount, Customer
+from kortfaktura.imports.fields import BulkAutoField
 from kortfaktura.orders.models import Order
 
 
@@ -58,6 +59,7 @@ class BillingRun(models.Model):
 class HeldBackOrder(models.Model):
     """An order that a run could not bill, with the reason a person can act on."""
 
+    id = BulkAutoField(primary_key=True)
     run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="held_back")
     order = models.ForeignKey(
         Order, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
@@ -195,6 +197,7 @@ class InvoiceLine(models.Model):
 class InvoiceItem(models.Model):
     """One order on one invoice line: the specification, and the exactly-once guard (R4)."""
 
+    id = BulkAutoField(primary_key=True)
     invoice = models.ForeignKey(
         Invoice, on_delete=models.CASCADE, related_name="items", db_constraint=False
     )

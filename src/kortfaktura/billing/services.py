@@ -4,6 +4,7 @@ Each service loads facts, calls the pure core and persists the result in one tra
 """
 
 import datetime as dt
+import json
 import os
 import sys
 import time
@@ -34,6 +35,8 @@ from kortfaktura.orders.models import BILLING_RELEVANT_FIELDS, OrderChange
 from kortfaktura.orders.services import apply_pending_changes
 
 DRAFT_ATTEMPTS = 3
+INVOICES = Invoice._meta.db_table
+LINES = InvoiceLine._meta.db_table
 ITEMS = InvoiceItem._meta.db_table
 HELD_BACK = HeldBackOrder._meta.db_table
 
@@ -189,57 +192,57 @@ def _month_end(month: dt.date) -> dt.date:
     return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
 
 
+INVOICE_COLUMNS = (
+    "id", "kind", "status", "run_id", "account_id", "customer_id", "title", "is_legacy",
+    "period_start", "period_end", "issue_date", "currency", "net", "vat", "rounding", "payable",
+    "ocr", "reason", "seller", "buyer", "created_by", "created_at",
+)  # fmt: skip
+LINE_COLUMNS = (
+    "id", "invoice_id", "position", "order_month", "product_id", "product_code", "product_name",
+    "quantity", "unit_price", "vat_rate", "net",
+)  # fmt: skip
+
+
 def _persist(run: BillingRun, proposal: core.Proposal) -> None:
-    invoices = []
-    for proposed in proposal.invoices:
+    """Writes the draft in bulk: one row per invoice, line and order (a million orders are a
+    million items, which the ORM would take minutes to create)."""
+    invoice_ids = bulk.reserve_ids(INVOICES, len(proposal.invoices))
+    line_ids = iter(bulk.reserve_ids(LINES, sum(len(p.lines) for p in proposal.invoices)))
+    created = connection.ops.adapt_datetimefield_value(timezone.now())
+    issue_date = run.issue_date.isoformat() if run.issue_date else None
+    invoices: list[tuple[Any, ...]] = []
+    lines: list[tuple[Any, ...]] = []
+    items: list[tuple[Any, ...]] = []
+    for invoice_id, proposed in zip(invoice_ids, proposal.invoices, strict=True):
         totals = proposed.totals
         months = proposed.order_months
         invoices.append(
-            Invoice(
-                kind=Invoice.Kind.INVOICE,
-                status=Invoice.Status.DRAFT,
-                run=run,
-                account_id=proposed.account_id,
-                customer_id=proposed.customer_id,
-                title=run.title,
-                is_legacy=run.is_legacy,
-                period_start=max(months[0], run.period_from),
-                period_end=min(_month_end(months[-1]), run.period_to),
-                issue_date=run.issue_date,
-                net=totals.net,
-                vat=totals.vat,
-                rounding=totals.rounding,
-                payable=totals.payable,
-                created_by=run.created_by,
+            (invoice_id, Invoice.Kind.INVOICE.value, Invoice.Status.DRAFT.value, run.pk,
+             proposed.account_id, proposed.customer_id, run.title, run.is_legacy,
+             max(months[0], run.period_from).isoformat(),
+             min(_month_end(months[-1]), run.period_to).isoformat(), issue_date, "SEK",
+             totals.net, totals.vat, totals.rounding, totals.payable, "", "", "{}", "{}",
+             run.created_by, created)
+        )  # fmt: skip
+        for position, line in enumerate(proposed.lines, start=1):
+            line_id = next(line_ids)
+            lines.append(
+                (line_id, invoice_id, position, line.order_month.isoformat(), line.product_id,
+                 line.product_code, line.product_name, line.quantity, line.unit_price,
+                 line.vat_rate, line.net)
+            )  # fmt: skip
+            unit_price = str(line.unit_price)  # once per line, not once per item
+            items.extend(
+                (invoice_id, line_id, order_pk, unit_price, False, False)
+                for order_pk in line.order_pks
             )
-        )
-    Invoice.objects.bulk_create(invoices, batch_size=1000)
-    lines = [
-        InvoiceLine(
-            invoice=invoice,
-            position=position,
-            order_month=line.order_month,
-            product_id=line.product_id,
-            product_code=line.product_code,
-            product_name=line.product_name,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            vat_rate=line.vat_rate,
-            net=line.net,
-        )
-        for invoice, proposed in zip(invoices, proposal.invoices, strict=True)
-        for position, line in enumerate(proposed.lines, start=1)
-    ]
-    InvoiceLine.objects.bulk_create(lines, batch_size=2000)
-    proposed_lines = [line for proposed in proposal.invoices for line in proposed.lines]
-    items = [
-        (line.invoice_id, line.pk, order_pk, proposed_line.unit_price, False, False)
-        for line, proposed_line in zip(lines, proposed_lines, strict=True)
-        for order_pk in proposed_line.order_pks
-    ]
+    bulk.insert_rows(INVOICES, INVOICE_COLUMNS, invoices)
+    bulk.insert_rows(LINES, LINE_COLUMNS, lines)
     bulk.insert_rows(
         ITEMS, ("invoice_id", "line_id", "order_id", "unit_price", "is_credit", "credited"), items
     )
+    if len(items) >= bulk.ANALYZE_AFTER_ROWS:
+        bulk.refresh_statistics(ITEMS)
     run.not_billable = {str(reason): count for reason, count in proposal.not_billable.items()}
     run.save(update_fields=["not_billable"])
     bulk.insert_rows(
@@ -341,20 +344,25 @@ def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
         day = issue_date or run.issue_date or timezone.localdate()
         due = day + dt.timedelta(days=settings.PAYMENT_TERMS_DAYS)
         now = timezone.now()
-        seller = seller_snapshot()
+        seller = json.dumps(seller_snapshot(), ensure_ascii=False)
+        buyers: dict[int, str] = {}
+        issued_at = connection.ops.adapt_datetimefield_value(now)
+        updates = []
         for invoice, number in zip(invoices, take_numbers(len(invoices)), strict=True):
-            invoice.number = number
-            invoice.ocr = ocr_reference(number)
-            invoice.issue_date = day
-            invoice.due_date = due
-            invoice.seller = seller
-            invoice.buyer = buyer_snapshot(invoice.account)
-            invoice.status = Invoice.Status.ISSUED
-            invoice.issued_at = now
-        Invoice.objects.bulk_update(
-            invoices,
-            ["number", "ocr", "issue_date", "due_date", "seller", "buyer", "status", "issued_at"],
-            batch_size=500,
+            if invoice.account_id not in buyers:
+                buyers[invoice.account_id] = json.dumps(
+                    buyer_snapshot(invoice.account), ensure_ascii=False
+                )
+            updates.append(
+                (number, ocr_reference(number), day.isoformat(), due.isoformat(), seller,
+                 buyers[invoice.account_id], Invoice.Status.ISSUED.value, issued_at, invoice.pk)
+            )  # fmt: skip
+        bulk.update_rows(
+            INVOICES,
+            "id",
+            ("number", "ocr", "issue_date", "due_date", "seller", "buyer", "status", "issued_at"),
+            updates,
+            json_columns=("seller", "buyer"),
         )
         _pause_for_tests("ISSUE")
         run.status = BillingRun.Status.ISSUED

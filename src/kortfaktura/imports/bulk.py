@@ -22,6 +22,22 @@ def prefer_index_lookups() -> None:
             cursor.execute("SET LOCAL enable_seqscan = off")
 
 
+ANALYZE_AFTER_ROWS = 50_000
+
+
+def refresh_statistics(*tables: str) -> None:
+    """After a bulk write, let PostgreSQL's planner see the new size of the tables.
+
+    Without it, a query right after loading a million rows is planned for the old, small table
+    (measured: an empty re-run 3.97 s before, 0.37 s after). SQLite plans without statistics.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ANALYZE {table}")
+
+
 def _placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
@@ -75,11 +91,44 @@ def copy_text(rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def reserve_ids(table: str, count: int) -> list[int]:
+    """``count`` new primary keys for ``table``, so that related rows can be written in bulk.
+
+    PostgreSQL draws them from the table's sequence (safe under concurrency). SQLite takes the
+    next ones after the highest ever used; the caller's write transaction holds SQLite's lock.
+    """
+    if count <= 0:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT MAX(last) FROM (SELECT MAX(id) AS last FROM {table} "
+            "UNION ALL SELECT seq FROM sqlite_sequence WHERE name = %s)",
+            [table],
+        )
+        first = (cursor.fetchone()[0] or 0) + 1
+    return list(range(first, first + count))
+
+
 def update_rows(
-    table: str, key_column: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    table: str,
+    key_column: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    json_columns: Sequence[str] = (),
 ) -> None:
-    """Each row is the new values for ``columns`` followed by the key."""
-    assignments = ", ".join(f"{column} = %s" for column in columns)
+    """Each row is the new values for ``columns`` followed by the key. Values of
+    ``json_columns`` are JSON text."""
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    assignments = ", ".join(
+        f"{column} = %s{cast if column in json_columns else ''}" for column in columns
+    )
     rows = list(rows)
     if not rows:
         return

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from django.db import transaction
 from django.utils import timezone
 
+from kortfaktura.imports import bulk
 from kortfaktura.imports.models import ImportBatch, QuarantinedRow
 from kortfaktura.imports.pipeline import (
     ParseEnd,
@@ -76,6 +77,7 @@ class Importer:
     """One kind of input file. Subclasses declare their columns and implement ``process``."""
 
     kind: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]] = ()  # written in bulk: statistics refreshed afterwards
     required_columns: ClassVar[tuple[str, ...]]
     optional_columns: ClassVar[tuple[str, ...]] = ()
 
@@ -216,6 +218,8 @@ def _import_rows(
             importer.quarantine_entries.extend(counter.quarantined)
             result.blank_lines = counter.blank_lines
         importer.finish()
+        if importer.imported + importer.updated >= bulk.ANALYZE_AFTER_ROWS:
+            bulk.refresh_statistics(*importer.tables)
         entries = sorted(importer.quarantine_entries, key=lambda entry: entry.line)
         for start in range(0, len(entries), QUARANTINE_INSERT_CHUNK):
             QuarantinedRow.objects.bulk_create(

@@ -84,6 +84,7 @@ class OrderImporter(ChunkedImporter):
         "status_at",
     )
     row_parser = "kortfaktura.orders.parsing:OrderRowParser"
+    tables = (ORDER_TABLE,)
 
     def __init__(self, batch: ImportBatch, header: list[str]) -> None:
         super().__init__(batch, header)
@@ -206,6 +207,7 @@ class BilledImporter(ChunkedImporter):
     required_columns: ClassVar[tuple[str, ...]] = ("order_id", "invoice_number")
     optional_columns: ClassVar[tuple[str, ...]] = ("invoice_date",)
     row_parser = "kortfaktura.orders.parsing:BilledRowParser"
+    tables = (BILLED_TABLE,)
 
     def __init__(self, batch: ImportBatch, header: list[str]) -> None:
         super().__init__(batch, header)

@@ -5,6 +5,7 @@ from django.db.models import Q
 
 from kortfaktura.catalog.models import Product
 from kortfaktura.customers.models import Customer
+from kortfaktura.imports.fields import BulkAutoField
 from kortfaktura.imports.models import ImportBatch
 from kortfaktura.orders.parsing import ORDER_STATUSES
 
@@ -27,6 +28,7 @@ class Order(models.Model):
     that is not yet in the customer data is kept and billed once it is (DOMAIN.md R14).
     """
 
+    id = BulkAutoField(primary_key=True)
     order_id = models.CharField("beställnings-id", max_length=64, unique=True)
     ordered_at = models.CharField("beställd (som angiven)", max_length=40)
     order_date = models.DateField("beställningsdatum", db_index=True)
@@ -104,6 +106,8 @@ BILLING_RELEVANT_FIELDS = ("ordered_at", "order_date", "orgnr", "unit_code", "pr
 class OrderChange(models.Model):
     """A change that an import made to an existing order – or, for an order that is already
     invoiced, a change of billing data that waits (pending) until the order is credited."""
+
+    id = BulkAutoField(primary_key=True)
 
     class Status(models.TextChoices):
         APPLIED = "applied", "Genomförd"

@@ -1,0 +1,70 @@
+"""What the benchmarks share: a fresh database per backend in a child process, peak memory,
+medians over repeated runs."""
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+BENCH_DATABASE = "kortfaktura_bench"
+
+
+def peak_mb() -> float:
+    """This process's maximum resident set size, plus the largest finished child's (the helper
+    process that parses large files), in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) / 1024
+
+
+def setup_django(backend: str, data_dir: Path) -> None:
+    """Point Django at a fresh database of ``backend`` and create the schema."""
+    os.environ["KORTFAKTURA_DATA_DIR"] = str(data_dir)
+    if backend == "postgresql":
+        os.environ["DATABASE_URL"] = f"{POSTGRES_URL}/{BENCH_DATABASE}"
+    else:
+        os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kortfaktura.settings")
+    import django
+
+    django.setup()
+    from kortfaktura.cli.setup import initialize_database
+
+    initialize_database()
+
+
+def recreate_postgres_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+
+
+def run_worker(script: str, backend: str, arguments: list[str]) -> dict[str, Any]:
+    """Runs ``script --worker BACKEND ARGUMENTS`` on a fresh database; returns its JSON line."""
+    if backend == "postgresql":
+        recreate_postgres_database()
+    output = subprocess.run(
+        [sys.executable, script, "--worker", backend, *arguments],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
+    return result
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of every timing (``*_s``) and memory (``*_mb``) figure; others from run 1."""
+    return {
+        key: statistics.median(run[key] for run in runs)
+        if key.endswith(("_s", "_mb"))
+        else runs[0][key]
+        for key in runs[0]
+    }
