@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "kortfaktura.catalog",
     "kortfaktura.orders",
     "kortfaktura.billing",
+    "kortfaktura.documents",
 ]
 
 MIDDLEWARE = [
@@ -123,6 +124,13 @@ FIRST_INVOICE_NUMBER = int(os.environ.get("KORTFAKTURA_FIRST_INVOICE_NUMBER", "1
 LEGACY_PERIOD = (
     os.environ.get("KORTFAKTURA_LEGACY_FROM", "2019-01-01"),
     os.environ.get("KORTFAKTURA_LEGACY_TO", "2020-02-28"),
+)
+
+# The official OpenPEPPOL validation artefacts (rules/, xsd/); by default those next to a checkout.
+PEPPOL_RULES_DIR = Path(
+    os.environ.get(
+        "KORTFAKTURA_PEPPOL_RULES_DIR", Path(__file__).resolve().parents[3] / "shared" / "peppol"
+    )
 )
 
 LOGGING = {

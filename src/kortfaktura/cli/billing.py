@@ -12,6 +12,7 @@ from kortfaktura import swedish
 from kortfaktura.billing import selectors, services
 from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason, NotBillable, Proposal
 from kortfaktura.billing.models import BillingRun, Grouping, Invoice
+from kortfaktura.cli.documents import add_export_parser
 from kortfaktura.cli.output import console, fail, print_json
 from kortfaktura.cli.parsing import Subparsers, date_argument
 
@@ -309,6 +310,7 @@ def add_parsers(subparsers: Subparsers) -> None:
     list_parser.add_argument("--run", type=int, metavar="RUN_ID")
     list_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
     list_parser.set_defaults(handler=invoice_list, needs_database=True)
+    add_export_parser(invoice_actions)
 
     credit_parser = subparsers.add_parser(
         "credit", help="utfärda en kreditfaktura för en hel faktura eller valda beställningar"

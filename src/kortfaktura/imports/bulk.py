@@ -83,7 +83,14 @@ def copy_text(rows: Sequence[Sequence[Any]]) -> str:
     """
     lines = []
     for row in rows:
-        line = "\t".join([value if type(value) is str else _copy_value(value) for value in row])
+        # Inline, not a call per value: str() writes ints, Decimals and booleans ("True") in a
+        # form COPY reads; NULL is \N.
+        line = "\t".join(
+            [
+                value if type(value) is str else ("\\N" if value is None else str(value))
+                for value in row
+            ]
+        )
         if line.count("\t") != len(row) - 1 or "\\" in line or "\n" in line or "\r" in line:
             line = "\t".join([_copy_value(value) for value in row])
         lines.append(line)

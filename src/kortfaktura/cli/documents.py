@@ -1,0 +1,78 @@
+"""``kortfaktura invoice export (--run RUN_ID | NUMBER …) --format FORMAT --out DIR``."""
+
+import argparse
+from pathlib import Path
+
+from kortfaktura import swedish
+from kortfaktura.cli.output import console, fail, print_json, progress_bar
+from kortfaktura.cli.parsing import Subparsers
+from kortfaktura.documents.services import (
+    RENDERERS,
+    ExportError,
+    export_documents,
+    select_documents,
+)
+
+
+def export(args: argparse.Namespace) -> int:
+    if (args.run is None) == (not args.numbers):
+        message = "ange antingen --run RUN_ID eller ett eller flera fakturanummer"
+        if args.json:
+            print_json({"error": message})
+        fail(message)
+        return 2
+    try:
+        invoices = select_documents(args.run, args.numbers)
+    except ExportError as error:
+        if args.json:
+            print_json({"error": str(error)})
+        fail(str(error))
+        return 1
+    directory = Path(args.out)
+    with progress_bar(f"Skriver {args.format}", unit_is_bytes=False) as progress:
+        result = export_documents(invoices, args.format, directory, progress=progress)
+    if args.json:
+        print_json(
+            {
+                "format": result.format,
+                "out": str(result.directory),
+                "files": [str(path) for path in result.files],
+                "validated": result.validated,
+                "invalid": [
+                    {"number": str(number), "findings": [str(f) for f in findings]}
+                    for number, findings in sorted(result.invalid.items())
+                ],
+            }
+        )
+    else:
+        console.print(
+            f"{swedish.count(len(result.files))} filer ({result.format}) skrivna till {directory}."
+        )
+        if result.validated:
+            console.print(
+                "Varje UBL-dokument klarade Peppols och EN 16931:s regler och UBL-schemat."
+            )
+        elif result.validated is False:
+            console.print(
+                "[yellow]Peppol-reglerna finns inte på den här datorn: dokumenten är inte "
+                "validerade.[/] Ange KORTFAKTURA_PEPPOL_RULES_DIR."
+            )
+    if result.invalid:
+        for number, findings in sorted(result.invalid.items()):
+            fail(f"{number} skrevs inte – det bryter mot reglerna:")
+            for finding in findings[:10]:
+                fail(f"  {finding}")
+        return 1
+    return 0
+
+
+def add_export_parser(actions: Subparsers) -> None:
+    parser = actions.add_parser(
+        "export", help="skriv utfärdade fakturor som UBL (Peppol), PDF, XLSX eller CSV"
+    )
+    parser.add_argument("numbers", nargs="*", type=int, metavar="NUMBER")
+    parser.add_argument("--run", type=int, metavar="RUN_ID")
+    parser.add_argument("--format", required=True, choices=sorted(RENDERERS))
+    parser.add_argument("--out", required=True, metavar="DIR")
+    parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
+    parser.set_defaults(handler=export, needs_database=True)

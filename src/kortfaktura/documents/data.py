@@ -1,0 +1,182 @@
+"""What a rendered invoice or credit note shows: one read of an issued document and its
+specification, shared by every renderer (UBL, PDF, XLSX, CSV).
+
+Everything about seller and buyer comes from the snapshot taken when the document was issued
+(DOMAIN.md R13). The specification lists every order behind the document (R6); a holder's name and
+HSA-id appear only when the order belongs to the document's customer (R16).
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from kortfaktura.billing.core import compute_totals
+from kortfaktura.billing.models import Invoice, InvoiceItem, InvoiceLine
+from kortfaktura.orders.models import Order
+
+ITEMS = InvoiceItem._meta.db_table
+ORDERS = Order._meta.db_table
+
+
+@dataclass(frozen=True)
+class LineData:
+    position: int
+    order_month: dt.date
+    product_code: str
+    product_name: str
+    quantity: int  # positive, also on a credit note (the document type says which way)
+    unit_price: Decimal
+    vat_rate: Decimal
+    net: Decimal  # positive, also on a credit note
+
+    @property
+    def month_end(self) -> dt.date:
+        return (self.order_month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SpecificationRow:
+    order_id: str
+    order_date: dt.date
+    order_month: dt.date
+    product_code: str
+    unit_code: str
+    holder_name: str
+    holder_hsa_id: str
+    unit_price: Decimal
+
+
+@dataclass
+class DocumentData:
+    number: int
+    kind: str  # "invoice" | "credit_note"
+    issue_date: dt.date
+    due_date: dt.date
+    ocr: str
+    title: str
+    is_legacy: bool
+    period_start: dt.date
+    period_end: dt.date
+    currency: str
+    seller: dict[str, Any]
+    buyer: dict[str, Any]
+    net: Decimal  # the amounts are positive, also on a credit note
+    vat: Decimal
+    rounding: Decimal  # signed: the rounding of the amount as the document states it
+    payable: Decimal
+    vat_breakdown: list[tuple[Decimal, Decimal, Decimal]]  # (rate, taxable, tax)
+    lines: list[LineData]
+    specification: list[SpecificationRow] = field(default_factory=list)
+    credited_number: int | None = None
+    credited_issue_date: dt.date | None = None
+    reason: str = ""
+    payment_terms_days: int = 30
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind == Invoice.Kind.CREDIT_NOTE
+
+    @property
+    def type_label(self) -> str:
+        return "Kreditfaktura" if self.is_credit_note else "Faktura"
+
+    @property
+    def tax_inclusive(self) -> Decimal:
+        return self.net + self.vat
+
+
+def _specifications(invoices: list[Invoice]) -> dict[int, list[SpecificationRow]]:
+    rows: dict[int, list[SpecificationRow]] = defaultdict(list)
+    ids = [invoice.pk for invoice in invoices]
+    customer_of = {invoice.pk: invoice.customer_id for invoice in invoices}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            cursor.execute(
+                f"SELECT i.invoice_id, o.order_id, o.order_date, o.product_code, o.unit_code, "
+                f"o.holder_name, o.holder_hsa_id, o.customer_id, i.unit_price "
+                f"FROM {ITEMS} i JOIN {ORDERS} o ON o.id = i.order_id "
+                f"WHERE i.invoice_id IN ({', '.join(['%s'] * len(chunk))}) "
+                f"ORDER BY i.invoice_id, o.order_date, o.order_id",
+                chunk,
+            )
+            for (
+                invoice_id,
+                order_id,
+                given,
+                code,
+                unit,
+                name,
+                hsa,
+                owner,
+                price,
+            ) in cursor.fetchall():
+                day = given if isinstance(given, dt.date) else dt.date.fromisoformat(str(given))
+                own = owner == customer_of[invoice_id]
+                rows[invoice_id].append(
+                    SpecificationRow(
+                        order_id, day, day.replace(day=1), code, unit,
+                        name if own else "", hsa if own else "", Decimal(price),
+                    )
+                )  # fmt: skip
+    return rows
+
+
+def _line(line: InvoiceLine, sign: int) -> LineData:
+    return LineData(
+        position=line.position,
+        order_month=line.order_month,
+        product_code=line.product_code,
+        product_name=line.product_name,
+        quantity=line.quantity * sign,
+        unit_price=line.unit_price,
+        vat_rate=line.vat_rate,
+        net=line.net * sign,
+    )
+
+
+def documents_for(invoices: list[Invoice]) -> list[DocumentData]:
+    """The render data of issued documents, in three queries for any number of them."""
+    lines: dict[int, list[InvoiceLine]] = defaultdict(list)
+    for line in InvoiceLine.objects.filter(invoice__in=invoices).order_by("invoice", "position"):
+        lines[line.invoice_id].append(line)
+    specifications = _specifications(invoices)
+    documents = []
+    for invoice in invoices:
+        if invoice.status != Invoice.Status.ISSUED or invoice.number is None:
+            raise ValueError(f"{invoice} är inte utfärdad och har inget dokument")
+        assert invoice.issue_date is not None and invoice.due_date is not None
+        sign = -1 if invoice.kind == Invoice.Kind.CREDIT_NOTE else 1
+        totals = compute_totals((line.net * sign, line.vat_rate) for line in lines[invoice.pk])
+        documents.append(
+            DocumentData(
+                number=invoice.number,
+                kind=invoice.kind,
+                issue_date=invoice.issue_date,
+                due_date=invoice.due_date,
+                ocr=invoice.ocr,
+                title=invoice.title,
+                is_legacy=invoice.is_legacy,
+                period_start=invoice.period_start,
+                period_end=invoice.period_end,
+                currency=invoice.currency,
+                seller=invoice.seller,
+                buyer=invoice.buyer,
+                net=invoice.net * sign,
+                vat=invoice.vat * sign,
+                rounding=invoice.rounding * sign,
+                payable=invoice.payable * sign,
+                vat_breakdown=list(totals.vat_by_rate),
+                lines=[_line(line, sign) for line in lines[invoice.pk]],
+                specification=specifications[invoice.pk],
+                credited_number=invoice.credits.number if invoice.credits else None,
+                credited_issue_date=invoice.credits.issue_date if invoice.credits else None,
+                reason=invoice.reason,
+                payment_terms_days=(invoice.due_date - invoice.issue_date).days,
+            )
+        )
+    return documents
