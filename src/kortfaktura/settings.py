@@ -133,6 +133,9 @@ PEPPOL_RULES_DIR = Path(
     )
 )
 
+# Processes that render and validate documents in large exports.
+DOCUMENT_WORKERS = int(os.environ.get("KORTFAKTURA_DOCUMENT_WORKERS", min(2, os.cpu_count() or 1)))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -18,11 +18,17 @@ from kortfaktura.cli.parsing import Subparsers, date_argument, positive_int_argu
 from kortfaktura.cli.setup import describe_database, initialize_database
 from kortfaktura.demo import generator
 from kortfaktura.demo.selectors import loaded_data_summary
-from kortfaktura.demo.services import StoryStep, load_demo_data, reset_database, run_billing_story
+from kortfaktura.demo.services import (
+    StoryStep,
+    export_story_documents,
+    load_demo_data,
+    reset_database,
+    run_billing_story,
+)
 
 
 def _progress(description: str) -> Any:
-    return progress_bar(description, unit_is_bytes=True)
+    return progress_bar(description, unit_is_bytes=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
         console.rule("2. Det som nu finns i databasen")
         print_summary(summary, files.cutoff)
     steps = run_billing_story(files, today)
+    exports = []
+    if args.documents:
+        exports = export_story_documents(
+            directory / "dokument", progress=None if quiet else _progress
+        )
     if quiet:
         print_json(
             {
@@ -63,12 +74,36 @@ def run(args: argparse.Namespace) -> int:
                 "imports": [result.as_json() for result in results],
                 "loaded": summary,
                 "story": [step_json(step) for step in steps],
+                "documents": [
+                    {
+                        "format": export.format,
+                        "out": str(export.directory),
+                        "files": len(export.files),
+                        "validated": export.validated,
+                        "invalid": sorted(str(number) for number in export.invalid),
+                    }
+                    for export in exports
+                ],
             }
         )
         return 0
     for number, step in enumerate(steps, start=3):
         console.rule(f"{number}. {step.title}")
         print_step(step)
+    if exports:
+        console.rule(f"{len(steps) + 3}. Fakturadokument")
+        for export in exports:
+            check = ""
+            if export.validated:
+                check = " – alla klarade Peppols och EN 16931:s regler och UBL-schemat"
+            elif export.validated is False:
+                check = " – inte validerade: Peppol-reglerna finns inte på den här datorn"
+            console.print(
+                f"{swedish.count(len(export.files))} {export.format.upper()}-filer i "
+                f"{export.directory}{check}."
+            )
+            for number, findings in export.invalid.items():
+                console.print(f"[red]{number} skrevs inte:[/] {findings[0]}")
     console.rule("Klart")
     console.print(
         "Se fakturorna med: kortfaktura invoice list · en körning: kortfaktura run show RUN_ID"
@@ -187,6 +222,12 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
     parser.add_argument(
         "--today", type=date_argument, help="låtsas att dagens datum är DATUM (ÅÅÅÅ-MM-DD)"
+    )
+    parser.add_argument(
+        "--no-documents",
+        dest="documents",
+        action="store_false",
+        help="skriv inte fakturadokumenten (UBL och PDF) under datakatalogen/demo/dokument",
     )
     parser.add_argument(
         "--orders-per-year",

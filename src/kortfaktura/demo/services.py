@@ -13,6 +13,7 @@ from kortfaktura.billing import services as billing
 from kortfaktura.billing.models import BillingRun, Invoice, InvoiceItem
 from kortfaktura.customers.models import Customer
 from kortfaktura.demo import generator
+from kortfaktura.documents.services import ExportResult, export_documents
 from kortfaktura.imports.engine import ImportResult, ProgressCallback
 from kortfaktura.imports.services import import_file
 
@@ -195,3 +196,20 @@ def _credit_one_order() -> Invoice | None:
         created_by="demo",
         issue_date=invoice.issue_date,
     )
+
+
+def export_story_documents(
+    directory: Path, *, progress: ProgressFactory | None = None
+) -> list[ExportResult]:
+    """Every issued invoice and credit note as a Peppol UBL file and as a PDF."""
+    documents = list(Invoice.objects.filter(status=Invoice.Status.ISSUED).order_by("number"))
+    results = []
+    for file_format in ("ubl", "pdf"):
+        if progress is None:
+            results.append(export_documents(documents, file_format, directory / file_format))
+            continue
+        with progress(f"Skriver {file_format.upper()}") as callback:
+            results.append(
+                export_documents(documents, file_format, directory / file_format, progress=callback)
+            )
+    return results

@@ -192,6 +192,9 @@ class PdfRenderer:
             format="pdf",
             sys_inputs={"data": data},
             pdf_standards=["a-2b"],
+            # Tagging (needed for PDF/A-2a, not 2b) makes a long specification 20 times larger
+            # and costs gigabytes while rendering.
+            pdf_tags=False,
             timestamp=int(moment.timestamp()),
         )
         assert isinstance(pdf, bytes)

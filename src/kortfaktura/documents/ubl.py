@@ -117,9 +117,11 @@ class UblRenderer:
                 unitCode=UNIT_CODE,
             )
             cbc(element, "LineExtensionAmount", _amount(line.net), **currency)
+            # The line's order month, within the invoice period (a run may start mid-month).
             line_period = cac(element, "InvoicePeriod")
-            cbc(line_period, "StartDate", line.order_month.isoformat())
-            cbc(line_period, "EndDate", line.month_end.isoformat())
+            start = max(line.order_month, document.period_start)
+            cbc(line_period, "StartDate", start.isoformat())
+            cbc(line_period, "EndDate", min(line.month_end, document.period_end).isoformat())
             item = cac(element, "Item")
             cbc(item, "Description", f"Beställda i {month_name(line.order_month)}")
             cbc(item, "Name", f"{line.product_name}, beställda {line.order_month:%Y-%m}")
@@ -130,10 +132,10 @@ class UblRenderer:
 
     @staticmethod
     def _notes(document: DocumentData) -> list[str]:
-        notes = [document.title]
+        """One document-level note (PEPPOL-EN16931-R002): the title, and a credit's reason."""
         if document.is_credit_note and document.reason:
-            notes.append(f"Orsak till krediteringen: {document.reason}")
-        return notes
+            return [f"{document.title}. Orsak till krediteringen: {document.reason}"]
+        return [document.title]
 
     def _attachment(self, builder: _Builder, document: DocumentData) -> None:
         if self.attachment == "pdf":
@@ -189,12 +191,11 @@ class UblRenderer:
     def _buyer(self, builder: _Builder, buyer: dict[str, Any]) -> None:
         cbc, cac = builder.cbc, builder.cac
         party = cac(cac(builder.root, "AccountingCustomerParty"), "Party")
-        # BIS 3 requires an electronic address (BT-49). A buyer without a Peppol address gets
-        # its e-mail, or else its organisation number; neither is used to deliver the document.
+        # BIS 3 requires an electronic address (BT-49). A buyer without a Peppol address (e-mail
+        # or paper delivery) gets its organisation number, which is not used to deliver the
+        # document; the e-mail scheme "EM" is not in the code list of Peppol 2026.5.
         if buyer.get("peppol_scheme"):
             cbc(party, "EndpointID", buyer["peppol_id"], schemeID=buyer["peppol_scheme"])
-        elif buyer.get("email"):
-            cbc(party, "EndpointID", buyer["email"], schemeID="EM")
         else:
             cbc(party, "EndpointID", buyer["orgnr"], schemeID="0007")
         cbc(cac(party, "PartyName"), "Name", buyer["account_name"] or buyer["name"])
