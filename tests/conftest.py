@@ -39,6 +39,12 @@ def write_csv(
     return path
 
 
+@pytest.fixture(autouse=True)
+def documents_in_this_process(settings: object) -> None:
+    """Worker processes would open the configured database, not the test database."""
+    settings.DOCUMENT_WORKERS = 1  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def csv_file(tmp_path: Path) -> Callable[..., Path]:
     counter = iter(range(1000))

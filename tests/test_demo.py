@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 
 from kortfaktura.billing.models import Invoice, InvoiceItem
+from kortfaktura.documents.validation import get_validator
 from kortfaktura.orders.models import Order, PreviouslyInvoiced
 from processes import drop_database, fresh_database_environment, run
 
@@ -20,7 +21,9 @@ def test_demo_loads_everything_and_is_idempotent(
     cli: Callable[..., tuple[int, str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(settings, "DATA_DIR", tmp_path)
-    code, out, err = cli("demo", "--orders-per-year", "400", "--today", TODAY, "--json")
+    code, out, err = cli(
+        "demo", "--orders-per-year", "400", "--today", TODAY, "--json", "--no-documents"
+    )
     assert code == 0, err
     report = json.loads(out)
     customers, orders, imports = (
@@ -87,7 +90,9 @@ def test_demo_loads_everything_and_is_idempotent(
     assert story["Körningen igen – inget nytt"]["run"]["status"] == "discarded"
     issued_before = Invoice.objects.filter(status="issued").count()
 
-    code, out, _ = cli("demo", "--orders-per-year", "400", "--today", TODAY, "--json")
+    code, out, _ = cli(
+        "demo", "--orders-per-year", "400", "--today", TODAY, "--json", "--no-documents"
+    )
     assert code == 0
     second = json.loads(out)
     for result in second["imports"]:
@@ -112,7 +117,7 @@ def test_demo_through_the_console_script_on_a_fresh_database(
     fresh: tuple[dict[str, str], Path],
 ) -> None:
     env, cwd = fresh
-    result = run(env, cwd, "demo", "--orders-per-year", "1500", "--today", TODAY)
+    result = run(env, cwd, "demo", "--orders-per-year", "300", "--today", TODAY)
     assert result.returncode == 0, result.stderr
     assert "Kunder: 53 (49 kommun, 3 privat vårdgivare, 1 region)" in result.stdout
     assert "Ofullständig mottagare 1438 Dals-Eds kommun" in result.stdout
@@ -121,3 +126,18 @@ def test_demo_through_the_console_script_on_a_fresh_database(
     assert "Kreditfaktura" in result.stdout
     assert "inget nytt att fakturera" in result.stdout
     assert (cwd / "var" / "demo" / "bestallningar.csv").is_file()
+    assert "alla klarade Peppols och EN 16931:s regler" in result.stdout
+
+    # Every invoice and credit note the demo issued, checked again here with the official rules.
+    listed = json.loads(run(env, cwd, "invoice", "list", "--json").stdout)
+    numbers = {document["number"] for document in listed}
+    assert any(document["type"] == "credit_note" for document in listed)
+    documents = cwd / "var" / "demo" / "dokument"
+    ubl_files = sorted((documents / "ubl").glob("*.xml"))
+    assert {path.stem for path in ubl_files} == numbers
+    assert {path.stem for path in (documents / "pdf").glob("*.pdf")} == numbers
+    validator = get_validator()
+    assert validator is not None, "the official Peppol rules are missing"
+    for path in ubl_files:
+        findings = validator.validate(path.read_bytes())
+        assert validator.fatal(findings) == [], (path.name, [str(f) for f in findings])
