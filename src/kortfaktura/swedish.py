@@ -20,3 +20,8 @@ def count(number: int) -> str:
 
 def month(day: dt.date) -> str:
     return format_date(day, format="LLLL yyyy", locale=LOCALE)
+
+
+def counted(number: int, singular: str, plural: str) -> str:
+    """``1 faktura``, ``2 fakturor``, ``12 345 beställningar``."""
+    return f"{count(number)} {singular if number == 1 else plural}"

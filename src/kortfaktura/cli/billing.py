@@ -110,8 +110,7 @@ def credit(args: argparse.Namespace) -> int:
         return 0
     console.print(
         f"[bold]Kreditfaktura {credit_note.number}[/] krediterar faktura {args.number}: "
-        f"{swedish.count(len(document['order_ids']))} "
-        f"{'beställning' if len(document['order_ids']) == 1 else 'beställningar'}, "
+        f"{swedish.counted(len(document['order_ids']), 'beställning', 'beställningar')}, "
         f"att betala {swedish.money(credit_note.payable)}. Orsak: {credit_note.reason}"
     )
     console.print(
@@ -198,9 +197,9 @@ def print_run(run: BillingRun) -> None:
         + (" · separat fakturering av äldre period" if run.is_legacy else "")
         + f" · {dict(Grouping.choices)[run.grouping]}"
     )
-    summary = f"{swedish.count(len(invoices))} fakturor"
+    summary = swedish.counted(len(invoices), "faktura", "fakturor")
     if orders is not None:
-        summary += f", {swedish.count(orders)} beställningar"
+        summary += f", {swedish.counted(orders, 'beställning', 'beställningar')}"
     console.print(f"{summary}, att betala totalt {swedish.money(total)}.")
     if invoices:
         print_invoice_table(invoices)
@@ -245,7 +244,8 @@ def print_preview(run: BillingRun, proposal: Proposal) -> None:
     orders = sum(len(invoice.order_pks) for invoice in proposal.invoices)
     console.print(
         f"[bold]Förhandsgranskning[/] (ingenting sparat): {run.title}\n"
-        f"{swedish.count(len(proposal.invoices))} fakturor, {swedish.count(orders)} beställningar, "
+        f"{swedish.counted(len(proposal.invoices), 'faktura', 'fakturor')}, "
+        f"{swedish.counted(orders, 'beställning', 'beställningar')}, "
         f"att betala totalt {swedish.money(total)}."
     )
     _held_back_summary(

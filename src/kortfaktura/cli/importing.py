@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from kortfaktura import swedish
 from kortfaktura.cli.output import console, fail, format_count, print_json, progress_bar
 from kortfaktura.cli.parsing import Subparsers
 from kortfaktura.imports.engine import ImportFailed, ImportResult
@@ -57,8 +58,8 @@ def print_result(result: ImportResult) -> None:
         )
     if result.rows:
         console.print(
-            f"[yellow]{format_count(result.quarantined)} rader hölls tillbaka i karantän[/] – "
-            "rätta dem i källfilen och importera den igen:"
+            f"[yellow]{swedish.counted(result.quarantined, 'rad', 'rader')} hölls tillbaka i "
+            "karantän[/] – rätta dem i källfilen och importera den igen:"
         )
         for entry in result.rows[:SHOWN_QUARANTINE_ROWS]:
             console.print(f"  rad {entry.line}: {entry.reason}")
