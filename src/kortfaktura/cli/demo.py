@@ -13,7 +13,7 @@ from kortfaktura import swedish
 from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason
 from kortfaktura.billing.selectors import held_back_of, invoices_json, run_json, run_totals
 from kortfaktura.cli.importing import print_result
-from kortfaktura.cli.output import console, format_count, print_json, progress_bar
+from kortfaktura.cli.output import console, print_json, progress_bar
 from kortfaktura.cli.parsing import Subparsers, date_argument, positive_int_argument
 from kortfaktura.cli.setup import describe_database, initialize_database
 from kortfaktura.demo import generator
@@ -27,7 +27,11 @@ from kortfaktura.demo.services import (
 )
 
 
-def _progress(description: str) -> Any:
+def _file_progress(description: str) -> Any:
+    return progress_bar(description, unit_is_bytes=True)
+
+
+def _document_progress(description: str) -> Any:
     return progress_bar(description, unit_is_bytes=False)
 
 
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     files, results = load_demo_data(
         directory,
         today,
-        progress=None if quiet else _progress,
+        progress=None if quiet else _file_progress,
         orders_per_year=args.orders_per_year,
     )
     summary = loaded_data_summary()
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     exports = []
     if args.documents:
         exports = export_story_documents(
-            directory / "dokument", progress=None if quiet else _progress
+            directory / "dokument", progress=None if quiet else _document_progress
         )
     if quiet:
         print_json(
@@ -191,20 +195,20 @@ def print_summary(summary: dict[str, Any], cutoff: dt.date) -> None:
     by_year.add_column("År")
     by_year.add_column("Antal", justify="right")
     for year, count in orders["by_year"].items():
-        by_year.add_row(year, format_count(count))
+        by_year.add_row(year, swedish.count(count))
     console.print(by_year)
-    statuses = ", ".join(f"{label} {format_count(n)}" for label, n in orders["by_status"].items())
+    statuses = ", ".join(f"{label} {swedish.count(n)}" for label, n in orders["by_status"].items())
     console.print(
-        f"[bold]Beställningar:[/] {format_count(orders['total'])} från "
+        f"[bold]Beställningar:[/] {swedish.count(orders['total'])} från "
         f"{orders['first_order_date']} till {orders['last_order_date']} "
         f"(till och med {cutoff.isoformat()}). Status: {statuses}."
     )
     console.print(
-        f"Okänd kund: {format_count(orders['unknown_customer'])} beställningar (sparas och hålls "
-        f"tillbaka tills kunden finns); okänd artikel: {format_count(orders['unknown_product'])}."
+        f"Okänd kund: {swedish.count(orders['unknown_customer'])} beställningar (sparas och hålls "
+        f"tillbaka tills kunden finns); okänd artikel: {swedish.count(orders['unknown_product'])}."
     )
     console.print(
-        f"[bold]Tidigare fakturerat:[/] {format_count(summary['previously_invoiced'])} "
+        f"[bold]Tidigare fakturerat:[/] {swedish.count(summary['previously_invoiced'])} "
         "beställningar fakturerades av det tidigare systemet och faktureras inte igen."
     )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.table import Table
 
 from kortfaktura import swedish
-from kortfaktura.cli.output import console, fail, format_count, print_json, progress_bar
+from kortfaktura.cli.output import console, fail, print_json, progress_bar
 from kortfaktura.cli.parsing import Subparsers
 from kortfaktura.imports.engine import ImportFailed, ImportResult
 from kortfaktura.imports.services import IMPORTERS, import_file
@@ -44,13 +44,13 @@ def print_result(result: ImportResult) -> None:
         f"({result.file_format}), import nr {result.batch_id}"
     )
     table = Table(show_header=False, box=None, padding=(0, 2))
-    table.add_row("Nya", format_count(result.imported))
-    table.add_row("Ändrade", format_count(result.updated))
-    table.add_row("Oförändrade", format_count(result.unchanged))
-    table.add_row("I karantän", format_count(result.quarantined))
-    table.add_row("Rader totalt", format_count(result.total))
+    table.add_row("Nya", swedish.count(result.imported))
+    table.add_row("Ändrade", swedish.count(result.updated))
+    table.add_row("Oförändrade", swedish.count(result.unchanged))
+    table.add_row("I karantän", swedish.count(result.quarantined))
+    table.add_row("Rader totalt", swedish.count(result.total))
     if result.blank_lines:
-        table.add_row("Tomma rader (hoppades över)", format_count(result.blank_lines))
+        table.add_row("Tomma rader (hoppades över)", swedish.count(result.blank_lines))
     console.print(table)
     if result.unknown_columns:
         console.print(
@@ -65,7 +65,7 @@ def print_result(result: ImportResult) -> None:
             console.print(f"  rad {entry.line}: {entry.reason}")
         if len(result.rows) > SHOWN_QUARANTINE_ROWS:
             console.print(
-                f"  … och {format_count(len(result.rows) - SHOWN_QUARANTINE_ROWS)} till "
+                f"  … och {swedish.count(len(result.rows) - SHOWN_QUARANTINE_ROWS)} till "
                 "(alla finns med i --json och i granskningen)"
             )
 

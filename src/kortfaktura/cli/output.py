@@ -57,8 +57,3 @@ def progress_bar(description: str, *, unit_is_bytes: bool) -> Iterator[Any]:
             progress.update(task, completed=done, total=total)
 
         yield update
-
-
-def format_count(number: int) -> str:
-    """``12345`` → ``12 345`` (Swedish digit grouping with a no-break space)."""
-    return f"{number:,}".replace(",", "\u00a0")
