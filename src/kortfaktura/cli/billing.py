@@ -184,12 +184,7 @@ def _not_billable_text(counts: dict[str, int]) -> str:
 
 def print_run(run: BillingRun) -> None:
     invoices = selectors.run_invoices(run)
-    orders = (
-        sum(abs(line.quantity) for invoice in invoices for line in invoice.lines.all())
-        if len(invoices) < 2000
-        else None
-    )
-    total = sum((invoice.payable for invoice in invoices), Decimal("0"))
+    totals = selectors.run_totals(run)
     status = {"draft": "utkast", "issued": "utfärdad", "discarded": "kasserad"}[run.status]
     console.print(
         f"[bold]Körning {run.pk}[/] ({status}): {run.title}\n"
@@ -197,10 +192,11 @@ def print_run(run: BillingRun) -> None:
         + (" · separat fakturering av äldre period" if run.is_legacy else "")
         + f" · {dict(Grouping.choices)[run.grouping]}"
     )
-    summary = swedish.counted(len(invoices), "faktura", "fakturor")
-    if orders is not None:
-        summary += f", {swedish.counted(orders, 'beställning', 'beställningar')}"
-    console.print(f"{summary}, att betala totalt {swedish.money(total)}.")
+    console.print(
+        f"{swedish.counted(totals['invoices'], 'faktura', 'fakturor')}, "
+        f"{swedish.counted(totals['orders'], 'beställning', 'beställningar')}, "
+        f"att betala totalt {swedish.money(totals['payable'])}."
+    )
     if invoices:
         print_invoice_table(invoices)
     _held_back_summary(selectors.held_back_of(run))
