@@ -205,6 +205,11 @@ def month_of(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
+def month_end(day: dt.date) -> dt.date:
+    """The last day of ``day``'s month."""
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
 def propose_invoices(
     orders: Iterable[OrderFacts],
     products: Mapping[int, ProductFacts],
@@ -263,7 +268,7 @@ def propose_invoices(
             held_back.append(_held_back(order, customer, account_id, product, accounts))
             continue
         assert product is not None
-        month = order.order_date.replace(day=1)
+        month = month_of(order.order_date)
         lines = grouped.setdefault((account_id, month if per_month else None), {})
         key = (month, product.code, price.unit_price, price.vat_rate)
         line = lines.get(key)

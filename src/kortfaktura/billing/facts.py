@@ -56,7 +56,7 @@ def load_facts(request: BillingRequest, run_id: int) -> BillingFacts:
         customer_clause = f" AND o.customer_id IN ({', '.join(['%s'] * len(ids))})"
         customer_params = ids
     pending = _pending_change_orders()
-    day_of = _day_parser()
+    day_of = day_parser()
     columns = (
         f"o.id, o.order_id, {_date_text('o.order_date')}, o.customer_id, o.orgnr, o.unit_code, "
         "o.product_id, o.product_code, o.status"
@@ -106,12 +106,14 @@ def load_facts(request: BillingRequest, run_id: int) -> BillingFacts:
 
 
 def _date_text(column: str) -> str:
-    """SQLite: the date as text, parsed once per distinct day (``_day_parser``) instead of once
+    """SQLite: the date as text, parsed once per distinct day (``day_parser``) instead of once
     per row by the driver's converter."""
     return column if connection.vendor == "postgresql" else f"CAST({column} AS TEXT)"
 
 
-def _day_parser() -> Callable[[object], dt.date]:
+def day_parser() -> Callable[[object], dt.date]:
+    """Turns a date column's value (a date, or ISO text from SQLite) into a date, parsing each
+    distinct day once."""
     days: dict[object, dt.date] = {}
 
     def day_of(value: object) -> dt.date:

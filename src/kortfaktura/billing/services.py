@@ -188,10 +188,6 @@ def _propose(run: BillingRun, customer_ids: frozenset[int] | None, *, run_id: in
     return proposal
 
 
-def _month_end(month: dt.date) -> dt.date:
-    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-
-
 INVOICE_COLUMNS = (
     "id", "kind", "status", "run_id", "account_id", "customer_id", "title", "is_legacy",
     "period_start", "period_end", "issue_date", "currency", "net", "vat", "rounding", "payable",
@@ -220,7 +216,7 @@ def _persist(run: BillingRun, proposal: core.Proposal) -> None:
             (invoice_id, Invoice.Kind.INVOICE.value, Invoice.Status.DRAFT.value, run.pk,
              proposed.account_id, proposed.customer_id, run.title, run.is_legacy,
              max(months[0], run.period_from).isoformat(),
-             min(_month_end(months[-1]), run.period_to).isoformat(), issue_date, "SEK",
+             min(core.month_end(months[-1]), run.period_to).isoformat(), issue_date, "SEK",
              totals.net, totals.vat, totals.rounding, totals.payable, "", "", "{}", "{}",
              run.created_by, created)
         )  # fmt: skip
@@ -490,7 +486,7 @@ def _create_credit_note(
         title=f"Kreditering av faktura {invoice.number}: {invoice.title}",
         is_legacy=invoice.is_legacy,
         period_start=max(months[0], invoice.period_start),
-        period_end=min(_month_end(months[-1]), invoice.period_end),
+        period_end=min(core.month_end(months[-1]), invoice.period_end),
         issue_date=day,
         due_date=day,
         net=totals.net,

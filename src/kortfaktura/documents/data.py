@@ -14,7 +14,8 @@ from typing import Any
 
 from django.db import connection
 
-from kortfaktura.billing.core import compute_totals
+from kortfaktura.billing.core import compute_totals, month_end
+from kortfaktura.billing.facts import day_parser
 from kortfaktura.billing.models import Invoice, InvoiceItem, InvoiceLine
 from kortfaktura.orders.models import Order
 
@@ -35,7 +36,7 @@ class LineData:
 
     @property
     def month_end(self) -> dt.date:
-        return (self.order_month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        return month_end(self.order_month)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def _specifications(invoices: list[Invoice]) -> dict[int, list[SpecificationRow]
     rows: dict[int, list[SpecificationRow]] = defaultdict(list)
     ids = [invoice.pk for invoice in invoices]
     customer_of = {invoice.pk: invoice.customer_id for invoice in invoices}
+    day_of = day_parser()
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
@@ -115,7 +117,7 @@ def _specifications(invoices: list[Invoice]) -> dict[int, list[SpecificationRow]
                 owner,
                 price,
             ) in cursor.fetchall():
-                day = given if isinstance(given, dt.date) else dt.date.fromisoformat(str(given))
+                day = day_of(given)
                 own = owner == customer_of[invoice_id]
                 rows[invoice_id].append(
                     SpecificationRow(
