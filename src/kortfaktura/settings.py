@@ -134,6 +134,9 @@ PEPPOL_RULES_DIR = Path(
 )
 
 # Processes that render and validate documents in large exports.
+# Without the rules, issuing refuses (a document that could never be valid must not get a
+# number); set to 1 to issue anyway, recording the documents as "unchecked".
+ISSUE_WITHOUT_VALIDATION = os.environ.get("KORTFAKTURA_ISSUE_WITHOUT_VALIDATION", "") == "1"
 DOCUMENT_WORKERS = int(os.environ.get("KORTFAKTURA_DOCUMENT_WORKERS", min(2, os.cpu_count() or 1)))
 
 LOGGING = {

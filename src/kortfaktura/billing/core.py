@@ -185,6 +185,11 @@ class ProposedInvoice:
     def totals(self) -> Totals:
         return compute_totals((line.net, line.vat_rate) for line in self.lines)
 
+    def period(self, period_from: dt.date, period_to: dt.date) -> tuple[dt.date, dt.date]:
+        """The order dates this invoice covers: its months, within the run's period."""
+        months = self.order_months
+        return max(months[0], period_from), min(month_end(months[-1]), period_to)
+
 
 @dataclass(frozen=True)
 class HeldBack:
@@ -199,6 +204,7 @@ class Proposal:
     invoices: list[ProposedInvoice]
     held_back: list[HeldBack]
     not_billable: dict[NotBillable, int]
+    customer_ids: frozenset[int] | None = None  # the customers asked for; None: all
 
 
 def month_of(day: dt.date) -> dt.date:
@@ -206,8 +212,10 @@ def month_of(day: dt.date) -> dt.date:
 
 
 def month_end(day: dt.date) -> dt.date:
-    """The last day of ``day``'s month."""
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    """The last day of ``day``'s month (also in December of year 9999)."""
+    if day.month == 12:
+        return day.replace(day=31)
+    return day.replace(month=day.month + 1, day=1) - dt.timedelta(days=1)
 
 
 def propose_invoices(
@@ -289,7 +297,7 @@ def propose_invoices(
             ProposedInvoice(account_id, accounts[account_id].customer_id, ordered_lines)
         )
     held_back.sort(key=lambda entry: (entry.reason, entry.order_id))
-    return Proposal(invoices, held_back, dict(not_billable))
+    return Proposal(invoices, held_back, dict(not_billable), selected)
 
 
 def _held_back(

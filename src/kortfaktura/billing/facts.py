@@ -55,10 +55,10 @@ def load_facts(request: BillingRequest, run_id: int) -> BillingFacts:
         ids = sorted(request.customer_ids) or [-1]
         customer_clause = f" AND o.customer_id IN ({', '.join(['%s'] * len(ids))})"
         customer_params = ids
-    pending = _pending_change_orders()
+    pending = pending_change_orders()
     day_of = day_parser()
     columns = (
-        f"o.id, o.order_id, {_date_text('o.order_date')}, o.customer_id, o.orgnr, o.unit_code, "
+        f"o.id, o.order_id, {date_text('o.order_date')}, o.customer_id, o.orgnr, o.unit_code, "
         "o.product_id, o.product_code, o.status"
     )
     # Orgnr, unit and product codes and statuses repeat: share one string for each value.
@@ -96,16 +96,22 @@ def load_facts(request: BillingRequest, run_id: int) -> BillingFacts:
         not_billable = _not_billable_counts(
             cursor, period, customer_clause, customer_params, accounted=len(orders)
         )
+    products, customers = catalogue_facts()
     return BillingFacts(
         orders=orders,
-        products=_products(),
-        customers=_customers(),
-        accounts=_accounts(),
+        products=products,
+        customers=customers,
+        accounts=account_facts(),
         not_billable=not_billable,
     )
 
 
-def _date_text(column: str) -> str:
+def catalogue_facts() -> tuple[dict[int, ProductFacts], dict[int, CustomerFacts]]:
+    """Products with their prices, and customers with their accounts' unit codes."""
+    return _products(), _customers()
+
+
+def date_text(column: str) -> str:
     """SQLite: the date as text, parsed once per distinct day (``day_parser``) instead of once
     per row by the driver's converter."""
     return column if connection.vendor == "postgresql" else f"CAST({column} AS TEXT)"
@@ -127,7 +133,7 @@ def day_parser() -> Callable[[object], dt.date]:
     return day_of
 
 
-def _pending_change_orders() -> set[int]:
+def pending_change_orders() -> set[int]:
     return set(
         OrderChange.objects.filter(status=OrderChange.Status.PENDING).values_list(
             "order_id", flat=True
@@ -201,7 +207,7 @@ def _customers() -> dict[int, CustomerFacts]:
     }
 
 
-def _accounts() -> dict[int, AccountFacts]:
+def account_facts() -> dict[int, AccountFacts]:
     return {
         account.pk: AccountFacts(
             account.pk, account.customer_id, account.code, tuple(account.missing_data())

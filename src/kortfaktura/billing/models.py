@@ -125,6 +125,10 @@ class Invoice(models.Model):
     reason = models.TextField("orsak (kreditfaktura)", blank=True)
     seller = models.JSONField("säljare vid utfärdandet", default=dict)
     buyer = models.JSONField("köpare vid utfärdandet", default=dict)
+    # Set when issuing: the SHA-256 of the Peppol document as issued, and whether it passed the
+    # official rules then, so that the review checks a hash instead of validating again.
+    content_sha256 = models.CharField(max_length=64, blank=True, db_default="")
+    validation = models.CharField(max_length=16, blank=True, db_default="")
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     issued_at = models.DateTimeField(null=True, blank=True)
@@ -195,40 +199,36 @@ class InvoiceLine(models.Model):
 
 
 class InvoiceItem(models.Model):
-    """One order on one invoice line: the specification, and the exactly-once guard (R4)."""
+    """One order on one invoice line: the specification, and the exactly-once guard (R4).
+
+    ``credited`` can only become true together with ``credited_by``, an issued credit note of
+    this invoice that has an item for the same order; the database checks it (billing/0003).
+    """
 
     id = BulkAutoField(primary_key=True)
-    invoice = models.ForeignKey(
-        Invoice, on_delete=models.CASCADE, related_name="items", db_constraint=False
-    )
-    # No database foreign keys or extra indexes on a table that gets a row per billed order: the
-    # partial unique index below serves lookups by order, ``invoice`` serves the specification.
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="items")
+    # No extra indexes on a table that gets a row per billed order: the partial unique index
+    # below serves lookups by order, ``invoice`` serves the specification.
     line = models.ForeignKey(
-        InvoiceLine,
-        on_delete=models.CASCADE,
-        related_name="items",
-        db_constraint=False,
-        db_index=False,
+        InvoiceLine, on_delete=models.CASCADE, related_name="items", db_index=False
     )
     order = models.ForeignKey(
-        Order,
-        on_delete=models.PROTECT,
-        related_name="invoice_items",
-        db_constraint=False,
-        db_index=False,
+        Order, on_delete=models.PROTECT, related_name="invoice_items", db_index=False
     )
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     is_credit = models.BooleanField(default=False)  # an item of a credit note
     credited = models.BooleanField(default=False)  # this invoice item has been credited
     credited_by = models.ForeignKey(
-        Invoice,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
+    # The specification as issued (R13): copied from the order when the invoice is issued (from
+    # the credited item for a credit note), so that later imports never alter the document.
+    order_ref = models.CharField("beställnings-id", max_length=64, blank=True, db_default="")
+    order_date = models.DateField("beställningsdatum", null=True, blank=True)
+    product_code = models.CharField(max_length=32, blank=True, db_default="")
+    unit_code = models.CharField(max_length=64, blank=True, db_default="")
+    holder_name = models.CharField(max_length=200, blank=True, db_default="")
+    holder_hsa_id = models.CharField(max_length=64, blank=True, db_default="")
 
     class Meta:
         verbose_name = "fakturerad beställning"
@@ -239,6 +239,11 @@ class InvoiceItem(models.Model):
                 condition=Q(is_credit=False, credited=False),
                 name="order_invoiced_once",
                 violation_error_message="Beställningen finns redan på en okrediterad faktura.",
+            ),
+            models.CheckConstraint(
+                condition=Q(credited=False, credited_by__isnull=True)
+                | Q(credited=True, credited_by__isnull=False, is_credit=False),
+                name="credited_names_its_credit_note",
             ),
         ]
 

@@ -19,18 +19,24 @@ def ocr_reference(number: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
+def lock_series() -> InvoiceNumberSeries:
+    """The series row, locked until the caller's transaction ends: a concurrent issue waits
+    here, so checks made after this call (e.g. of the issue date) still hold at commit."""
+    if connection.in_atomic_block is False:
+        raise RuntimeError("the series is locked inside the issuing transaction")
+    InvoiceNumberSeries.objects.get_or_create(
+        name=SERIES, defaults={"next_number": settings.FIRST_INVOICE_NUMBER}
+    )  # created by migration billing/0002; again only after all data was flushed
+    return InvoiceNumberSeries.objects.select_for_update().get(name=SERIES)
+
+
 def take_numbers(count: int) -> range:
     """The next ``count`` numbers of the one series, inside the caller's transaction.
 
     The series row is locked until the transaction ends, so a concurrent issue waits; if the
     transaction rolls back, the numbers are given back with it. Nothing is skipped or repeated.
     """
-    if connection.in_atomic_block is False:
-        raise RuntimeError("take_numbers must run inside the issuing transaction")
-    InvoiceNumberSeries.objects.get_or_create(
-        name=SERIES, defaults={"next_number": settings.FIRST_INVOICE_NUMBER}
-    )  # created by migration billing/0002; again only after all data was flushed
-    series = InvoiceNumberSeries.objects.select_for_update().get(name=SERIES)
+    series = lock_series()
     first = series.next_number
     series.next_number = first + count
     series.save(update_fields=["next_number"])

@@ -8,8 +8,10 @@ from typing import Any
 from django.db import connection
 from django.db.models import Max, Min, Sum
 
+from kortfaktura.billing.core import Proposal
 from kortfaktura.billing.facts import ACTIVE_ITEM
 from kortfaktura.billing.models import BillingRun, HeldBackOrder, Invoice, InvoiceItem, InvoiceLine
+from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.orders.models import Order
 
 ITEMS = InvoiceItem._meta.db_table
@@ -146,12 +148,97 @@ def run_json(run: BillingRun, *, with_invoices: bool = True) -> dict[str, Any]:
     }
 
 
+def proposal_json(run: BillingRun, proposal: Proposal, *, status: str) -> dict[str, Any]:
+    """A proposal that was not stored (a preview, or a period with nothing to bill) in the shape
+    of ``run_json``, without an id (INTERFACES.md)."""
+    accounts = {
+        account.pk: account
+        for account in BillingAccount.objects.select_related("customer").filter(
+            pk__in={invoice.account_id for invoice in proposal.invoices}
+        )
+    }
+    order_ids = _order_ids(pk for invoice in proposal.invoices for pk in invoice.order_pks)
+    invoices = []
+    for proposed in proposal.invoices:
+        account = accounts[proposed.account_id]
+        totals = proposed.totals
+        first_day, last_day = proposed.period(run.period_from, run.period_to)
+        invoices.append(
+            {
+                "number": None,
+                "type": Invoice.Kind.INVOICE.value,
+                "status": status,
+                "credits": None,
+                "orgnr": account.customer.orgnr,
+                "customer_name": account.customer.name,
+                "account_code": account.code,
+                "run_id": None,
+                "title": run.title,
+                "legacy": run.is_legacy,
+                "period_start": first_day.isoformat(),
+                "period_end": last_day.isoformat(),
+                "issue_date": run.issue_date.isoformat() if run.issue_date else None,
+                "due_date": None,
+                "ocr": None,
+                "net": _money(totals.net),
+                "vat": _money(totals.vat),
+                "rounding": _money(totals.rounding),
+                "payable": _money(totals.payable),
+                "reason": None,
+                "lines": [
+                    {
+                        "order_month": f"{line.order_month:%Y-%m}",
+                        "product_code": line.product_code,
+                        "product_name": line.product_name,
+                        "quantity": line.quantity,
+                        "unit_price": _money(line.unit_price),
+                        "net": _money(line.net),
+                        "vat_rate": _money(line.vat_rate),
+                    }
+                    for line in proposed.lines
+                ],
+                "order_ids": sorted(order_ids[pk] for pk in proposed.order_pks),
+            }
+        )
+    return {
+        "status": status,
+        "title": run.title,
+        "legacy": run.is_legacy,
+        "period_from": run.period_from.isoformat(),
+        "period_to": run.period_to.isoformat(),
+        "per": run.grouping,
+        "issue_date": run.issue_date.isoformat() if run.issue_date else None,
+        "customers": sorted(
+            Customer.objects.filter(pk__in=proposal.customer_ids or ()).values_list(
+                "orgnr", flat=True
+            )
+        ),
+        "invoices": invoices,
+        "held_back": [
+            {"order_id": entry.order_id, "reason": str(entry.reason), "detail": entry.detail}
+            for entry in proposal.held_back
+        ],
+        "not_billable": {str(key): value for key, value in proposal.not_billable.items()},
+    }
+
+
+def _order_ids(pks: Iterable[int]) -> dict[int, str]:
+    wanted = list(pks)
+    found: dict[int, str] = {}
+    for start in range(0, len(wanted), 500):
+        found.update(
+            Order.objects.filter(pk__in=wanted[start : start + 500]).values_list("id", "order_id")
+        )
+    return found
+
+
 def run_totals(run: BillingRun) -> dict[str, Any]:
     """Counts and sums of a run's invoices, computed by the database."""
     invoices = Invoice.objects.filter(run=run)
     sums = invoices.aggregate(
         net=Sum("net"),
         vat=Sum("vat"),
+        rounding=Sum("rounding"),
         payable=Sum("payable"),
         first=Min("number"),
         last=Max("number"),
@@ -161,6 +248,7 @@ def run_totals(run: BillingRun) -> dict[str, Any]:
         "orders": InvoiceItem.objects.filter(invoice__run=run).count(),
         "net": sums["net"] or Decimal("0"),
         "vat": sums["vat"] or Decimal("0"),
+        "rounding": sums["rounding"] or Decimal("0"),
         "payable": sums["payable"] or Decimal("0"),
         "first_number": sums["first"],
         "last_number": sums["last"],

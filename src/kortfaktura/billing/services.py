@@ -11,14 +11,15 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from kortfaktura.billing import core
-from kortfaktura.billing.facts import load_facts
+from kortfaktura.billing import core, issuing
+from kortfaktura.billing.facts import account_facts, load_facts
 from kortfaktura.billing.models import (
     BillingRun,
     Grouping,
@@ -27,14 +28,18 @@ from kortfaktura.billing.models import (
     InvoiceItem,
     InvoiceLine,
 )
-from kortfaktura.billing.numbering import ocr_reference, take_numbers
+from kortfaktura.billing.numbering import lock_series, ocr_reference, take_numbers
 from kortfaktura.customers.identifiers import InvalidIdentifier, normalize_orgnr
 from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.imports import bulk
-from kortfaktura.orders.models import BILLING_RELEVANT_FIELDS, OrderChange
+from kortfaktura.locks import hold_billing_data_lock
 from kortfaktura.orders.services import apply_pending_changes
 
 DRAFT_ATTEMPTS = 3
+# What an invoice's amount columns can hold (Invoice.net, .vat, .payable: max_digits=14), and
+# the highest unit price the price list accepts (catalog import); older rows are checked here.
+LARGEST_AMOUNT = Decimal("999999999999.99")
+LARGEST_UNIT_PRICE = Decimal("1000000")
 INVOICES = Invoice._meta.db_table
 LINES = InvoiceLine._meta.db_table
 ITEMS = InvoiceItem._meta.db_table
@@ -128,8 +133,16 @@ def create_run(
     created_by: str = "",
     preview: bool = False,
 ) -> DraftResult:
-    """A draft run for the period (R5); with ``preview`` nothing is stored."""
+    """A draft run for the period (R5); with ``preview`` nothing is stored, and neither is a run
+    that finds nothing to bill (its ``run.pk`` stays None)."""
     _check_period(period_from, period_to, legacy)
+    today = timezone.localdate()
+    try:
+        if issue_date is not None:
+            issuing.check_issue_date(issue_date, today)
+        issuing.check_period_ended(period_to, issue_date or today)
+    except issuing.IssueRefused as error:
+        raise UsageError(str(error)) from None
     customer_ids = _customer_ids(customers)
     title = (
         legacy_title(title, period_from, period_to)
@@ -149,6 +162,7 @@ def create_run(
         with transaction.atomic():
             proposal = _propose(run, customer_ids, run_id=0)
             transaction.set_rollback(True)
+        _check_amounts(proposal)
         return DraftResult(run, proposal)
     for attempt in range(DRAFT_ATTEMPTS):
         try:
@@ -158,6 +172,12 @@ def create_run(
                 if customer_ids:
                     run.customers.set(customer_ids)
                 proposal = _propose(run, customer_ids, run_id=run.pk)
+                _check_amounts(proposal)
+                if not proposal.invoices:
+                    # R5: nothing billable is an answer, not a run; keep no empty draft.
+                    transaction.set_rollback(True)
+                    run.pk = None
+                    return DraftResult(run, proposal)
                 _pause_for_tests("DRAFT")
                 _persist(run, proposal)
             return DraftResult(run, proposal)
@@ -188,6 +208,24 @@ def _propose(run: BillingRun, customer_ids: frozenset[int] | None, *, run_id: in
     return proposal
 
 
+def _check_amounts(proposal: core.Proposal) -> None:
+    """Amounts that the invoice columns cannot hold are refused before anything is stored."""
+    for invoice in proposal.invoices:
+        for line in invoice.lines:
+            if line.unit_price > LARGEST_UNIT_PRICE or abs(line.net) > LARGEST_AMOUNT:
+                raise BillingError(
+                    f"à-priset {line.unit_price} kr för {line.product_code} är högre än "
+                    "prislistan tillåter (högst 1 000 000 kr per styck) eller ger ett belopp "
+                    "som ingen faktura kan bära – rätta prislistan och kör bill igen"
+                )
+        totals = invoice.totals
+        if max(abs(totals.net), abs(totals.vat), abs(totals.payable)) > LARGEST_AMOUNT:
+            raise BillingError(
+                f"en faktura skulle bli {totals.payable} kr, mer än en faktura kan bära – "
+                "kontrollera prislistan eller dela körningen per kund (--customer)"
+            )
+
+
 INVOICE_COLUMNS = (
     "id", "kind", "status", "run_id", "account_id", "customer_id", "title", "is_legacy",
     "period_start", "period_end", "issue_date", "currency", "net", "vat", "rounding", "payable",
@@ -211,12 +249,11 @@ def _persist(run: BillingRun, proposal: core.Proposal) -> None:
     items: list[tuple[Any, ...]] = []
     for invoice_id, proposed in zip(invoice_ids, proposal.invoices, strict=True):
         totals = proposed.totals
-        months = proposed.order_months
+        first_day, last_day = proposed.period(run.period_from, run.period_to)
         invoices.append(
             (invoice_id, Invoice.Kind.INVOICE.value, Invoice.Status.DRAFT.value, run.pk,
              proposed.account_id, proposed.customer_id, run.title, run.is_legacy,
-             max(months[0], run.period_from).isoformat(),
-             min(core.month_end(months[-1]), run.period_to).isoformat(), issue_date, "SEK",
+             first_day.isoformat(), last_day.isoformat(), issue_date, "SEK",
              totals.net, totals.vat, totals.rounding, totals.payable, "", "", "{}", "{}",
              run.created_by, created)
         )  # fmt: skip
@@ -328,37 +365,71 @@ def _pause_for_tests(step: str) -> None:
 
 
 def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
-    """Numbers the run's invoices and makes them final, all or nothing (R5, R9, R11, R13)."""
+    """Numbers the run's invoices and makes them final, all or nothing (R5, R8, R9, R11, R13).
+
+    Everything is checked again before a number is final: the issue date, that the period has
+    ended, every order of the draft against today's data, the accounts, and every document
+    against the official rules. A refusal leaves the draft as it was and uses no number.
+    """
     with transaction.atomic():
+        hold_billing_data_lock()
         run = _locked_draft(run_id)
         invoices = list(
             run.invoices.select_related("account__customer").order_by(
                 "account__code", "period_start", "id"
             )
         )
-        _check_still_valid(run, invoices)
+        if not invoices:
+            raise BillingError(
+                f"körning {run_id} har inga fakturor att utfärda – kassera den med "
+                f"kortfaktura run discard {run_id}"
+            )
+        lock_series()
         day = issue_date or run.issue_date or timezone.localdate()
+        try:
+            issuing.check_issue_date(day)
+            issuing.check_period_ended(run.period_to, day)
+        except issuing.IssueRefused as error:
+            raise UsageError(str(error)) from None
+        _check_still_valid(run, invoices)
+        issuing.snapshot_specification(run.pk)
         due = day + dt.timedelta(days=settings.PAYMENT_TERMS_DAYS)
         now = timezone.now()
-        seller = json.dumps(seller_snapshot(), ensure_ascii=False)
-        buyers: dict[int, str] = {}
-        issued_at = connection.ops.adapt_datetimefield_value(now)
+        seller = seller_snapshot()
+        seller_text = json.dumps(seller, ensure_ascii=False)
+        buyers: dict[int, tuple[dict[str, Any], str]] = {}
         updates = []
         for invoice, number in zip(invoices, take_numbers(len(invoices)), strict=True):
             if invoice.account_id not in buyers:
-                buyers[invoice.account_id] = json.dumps(
-                    buyer_snapshot(invoice.account), ensure_ascii=False
-                )
+                buyer = buyer_snapshot(invoice.account)
+                buyers[invoice.account_id] = (buyer, json.dumps(buyer, ensure_ascii=False))
+            # The same values in memory, for the documents rendered before the commit.
+            invoice.number, invoice.ocr = number, ocr_reference(number)
+            invoice.issue_date, invoice.due_date = day, due
+            invoice.seller, invoice.buyer = seller, buyers[invoice.account_id][0]
             updates.append(
-                (number, ocr_reference(number), day.isoformat(), due.isoformat(), seller,
-                 buyers[invoice.account_id], Invoice.Status.ISSUED.value, issued_at, invoice.pk)
+                (number, invoice.ocr, day.isoformat(), due.isoformat(), seller_text,
+                 buyers[invoice.account_id][1], invoice.pk)
             )  # fmt: skip
         bulk.update_rows(
             INVOICES,
             "id",
-            ("number", "ocr", "issue_date", "due_date", "seller", "buyer", "status", "issued_at"),
+            ("number", "ocr", "issue_date", "due_date", "seller", "buyer"),
             updates,
             json_columns=("seller", "buyer"),
+        )
+        try:
+            verdicts = issuing.check_documents(invoices)
+        except issuing.IssueRefused as error:
+            raise BillingError(str(error)) from None
+        issued_at = connection.ops.adapt_datetimefield_value(now)
+        final = [
+            (Invoice.Status.ISSUED.value, issued_at, *_verdict_columns(verdicts, invoice.pk),
+             invoice.pk)
+            for invoice in invoices
+        ]  # fmt: skip
+        bulk.update_rows(
+            INVOICES, "id", ("status", "issued_at", "content_sha256", "validation"), final
         )
         _pause_for_tests("ISSUE")
         run.status = BillingRun.Status.ISSUED
@@ -368,23 +439,13 @@ def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
     return run
 
 
+def _verdict_columns(verdicts: dict[int, issuing.DocumentVerdict], pk: int) -> tuple[str, str]:
+    verdict = verdicts.get(pk)
+    return (verdict.sha256, verdict.validation) if verdict else ("", "")
+
+
 def _check_still_valid(run: BillingRun, invoices: list[Invoice]) -> None:
-    changed = (
-        OrderChange.objects.filter(
-            status=OrderChange.Status.APPLIED,
-            field__in=BILLING_RELEVANT_FIELDS,
-            batch__started_at__gt=run.created_at,
-            order_id__in=InvoiceItem.objects.filter(invoice__run=run).values("order_id"),
-        )
-        .values_list("order__order_id", flat=True)
-        .distinct()
-    )
-    stale = sorted(changed[:6])
-    if stale:
-        raise BillingError(
-            f"beställningar i utkastet har ändrats sedan det skapades ({', '.join(stale[:5])}"
-            f"{' …' if len(stale) > 5 else ''}) – kör kortfaktura run regenerate {run.pk}"
-        )
+    """R13: what was valid when the draft was made must still be valid now."""
     incomplete = sorted(
         {
             f"{invoice.account.code} ({'; '.join(invoice.account.missing_data())})"
@@ -398,6 +459,10 @@ def _check_still_valid(run: BillingRun, invoices: list[Invoice]) -> None:
             + ", ".join(incomplete)
             + f" – rätta kunduppgifterna och kör kortfaktura run regenerate {run.pk}"
         )
+    customer_ids = frozenset(run.customers.values_list("id", flat=True)) or None
+    stale = issuing.stale_orders(run.pk, _request(run, customer_ids), account_facts())
+    if stale:
+        raise BillingError(issuing.describe_stale(run.pk, stale))
 
 
 def _lines_for(items: list[InvoiceItem]) -> list[tuple[InvoiceLine, list[InvoiceItem]]]:
@@ -425,31 +490,38 @@ def credit_invoice(
         raise UsageError("ange en orsak med --reason, t.ex. --reason 'Fel kund'")
     wanted = list(dict.fromkeys(order_ids))
     with transaction.atomic():
+        hold_billing_data_lock()
         invoice = (
             Invoice.objects.select_for_update()
             .select_related("account__customer")
-            .filter(number=number)
+            .filter(number=number, status=Invoice.Status.ISSUED)
             .first()
         )
         if invoice is None:
             raise BillingError(f"faktura {number} finns inte bland de utfärdade")
         if invoice.kind != Invoice.Kind.INVOICE:
             raise BillingError(f"{number} är en kreditfaktura och kan inte krediteras")
-        items = list(
-            InvoiceItem.objects.filter(invoice=invoice, credited=False).select_related("order")
-        )
+        items = list(InvoiceItem.objects.filter(invoice=invoice, credited=False).order_by("id"))
         if wanted:
-            by_order = {item.order.order_id: item for item in items}
+            by_order = {item.order_ref: item for item in items}
             missing = [order_id for order_id in wanted if order_id not in by_order]
             if missing:
+                one = len(missing) == 1
                 raise BillingError(
-                    f"beställningarna {', '.join(missing)} finns inte okrediterade på faktura "
-                    f"{number}"
+                    f"{'beställningen' if one else 'beställningarna'} {', '.join(missing)} "
+                    f"finns inte okrediterad{'' if one else 'e'} på faktura {number} – se "
+                    f"kortfaktura invoice list --json för fakturans order_ids"
                 )
             items = [by_order[order_id] for order_id in wanted]
         if not items:
             raise BillingError(f"faktura {number} är redan helt krediterad")
-        credit_note = _create_credit_note(invoice, items, reason, created_by, issue_date)
+        lock_series()
+        day = issue_date or timezone.localdate()
+        try:
+            issuing.check_issue_date(day)
+        except issuing.IssueRefused as error:
+            raise UsageError(str(error)) from None
+        credit_note = _create_credit_note(invoice, items, reason, created_by, day)
         item_ids = [item.pk for item in items]
         for start in range(0, len(item_ids), 500):
             InvoiceItem.objects.filter(pk__in=item_ids[start : start + 500]).update(
@@ -459,25 +531,27 @@ def credit_invoice(
     return credit_note
 
 
+SNAPSHOT_FIELDS = (
+    "order_ref", "order_date", "product_code", "unit_code", "holder_name", "holder_hsa_id"
+)  # fmt: skip
+
+
 def _create_credit_note(
-    invoice: Invoice,
-    items: list[InvoiceItem],
-    reason: str,
-    created_by: str,
-    issue_date: dt.date | None,
+    invoice: Invoice, items: list[InvoiceItem], reason: str, created_by: str, day: dt.date
 ) -> Invoice:
+    """Born a draft, filled, checked like every document, then issued (the database refuses
+    lines and items added to an issued document)."""
     grouped = _lines_for(items)
     nets = [
         ((line.unit_price * -len(line_items)).quantize(core.CENT), line.vat_rate)
         for line, line_items in grouped
     ]
     totals = core.compute_totals(nets)
-    day = issue_date or timezone.localdate()
     number = take_numbers(1)[0]
     months = sorted(line.order_month for line, _ in grouped)
     credit_note = Invoice(
         kind=Invoice.Kind.CREDIT_NOTE,
-        status=Invoice.Status.ISSUED,
+        status=Invoice.Status.DRAFT,
         credits=invoice,
         number=number,
         ocr=ocr_reference(number),
@@ -497,7 +571,6 @@ def _create_credit_note(
         seller=seller_snapshot(),
         buyer=dict(invoice.buyer),
         created_by=created_by,
-        issued_at=timezone.now(),
     )
     credit_note.save()
     for position, ((line, line_items), (net, _)) in enumerate(zip(grouped, nets, strict=True), 1):
@@ -520,7 +593,17 @@ def _create_credit_note(
                 order_id=item.order_id,
                 unit_price=item.unit_price,
                 is_credit=True,
+                **{name: getattr(item, name) for name in SNAPSHOT_FIELDS},
             )
             for item in line_items
         )
+    try:
+        verdict = issuing.check_documents([credit_note]).get(credit_note.pk)
+    except issuing.IssueRefused as error:
+        raise BillingError(str(error)) from None
+    credit_note.status = Invoice.Status.ISSUED
+    credit_note.issued_at = timezone.now()
+    credit_note.content_sha256 = verdict.sha256 if verdict else ""
+    credit_note.validation = verdict.validation if verdict else ""
+    credit_note.save(update_fields=["status", "issued_at", "content_sha256", "validation"])
     return credit_note

@@ -56,11 +56,12 @@ def bill(args: argparse.Namespace) -> int:
         )
     except services.BillingError as error:
         return _error(args, error)
-    if args.preview:
+    if args.preview or result.run.pk is None:
+        status = "preview" if args.preview else "empty"
         if args.json:
-            print_json(preview_json(result.run, result.proposal))
+            print_json(selectors.proposal_json(result.run, result.proposal, status=status))
         else:
-            print_preview(result.run, result.proposal)
+            print_proposal(result.run, result.proposal, stored=False if args.preview else None)
         return 0
     return _run(args, result.run)
 
@@ -194,56 +195,42 @@ def print_run(run: BillingRun) -> None:
     )
     console.print(
         f"{swedish.counted(totals['invoices'], 'faktura', 'fakturor')}, "
-        f"{swedish.counted(totals['orders'], 'beställning', 'beställningar')}, "
-        f"att betala totalt {swedish.money(totals['payable'])}."
+        f"{swedish.counted(totals['orders'], 'beställning', 'beställningar')}."
     )
+    _print_amounts(totals["net"], totals["vat"], totals["rounding"], totals["payable"])
     if invoices:
         print_invoice_table(invoices)
     _held_back_summary(selectors.held_back_of(run))
     console.print(f"Ej fakturerbara i perioden: {_not_billable_text(run.not_billable)}.")
-    if run.status == BillingRun.Status.DRAFT:
+    if run.status == BillingRun.Status.DRAFT and totals["invoices"]:
         console.print(
             f"Utfärda: kortfaktura run issue {run.pk} · kassera: kortfaktura run discard "
             f"{run.pk} · gör om efter rättningar: kortfaktura run regenerate {run.pk}"
         )
 
 
-def preview_json(run: BillingRun, proposal: Proposal) -> dict[str, Any]:
-    return {
-        "id": None,
-        "status": "preview",
-        "title": run.title,
-        "period_from": run.period_from.isoformat(),
-        "period_to": run.period_to.isoformat(),
-        "invoices": [
-            {
-                "account_id": invoice.account_id,
-                "order_months": [f"{month:%Y-%m}" for month in invoice.order_months],
-                "net": f"{invoice.totals.net:.2f}",
-                "vat": f"{invoice.totals.vat:.2f}",
-                "rounding": f"{invoice.totals.rounding:.2f}",
-                "payable": f"{invoice.totals.payable:.2f}",
-                "orders": len(invoice.order_pks),
-            }
-            for invoice in proposal.invoices
-        ],
-        "held_back": [
-            {"order_id": entry.order_id, "reason": str(entry.reason), "detail": entry.detail}
-            for entry in proposal.held_back
-        ],
-        "not_billable": {str(key): value for key, value in proposal.not_billable.items()},
-    }
-
-
-def print_preview(run: BillingRun, proposal: Proposal) -> None:
-    total = sum((invoice.totals.payable for invoice in proposal.invoices), Decimal("0"))
+def print_proposal(run: BillingRun, proposal: Proposal, *, stored: bool | None) -> None:
+    """A preview (``stored`` False), or a period with nothing to bill (None: no run kept)."""
+    totals = [invoice.totals for invoice in proposal.invoices]
     orders = sum(len(invoice.order_pks) for invoice in proposal.invoices)
-    console.print(
-        f"[bold]Förhandsgranskning[/] (ingenting sparat): {run.title}\n"
-        f"{swedish.counted(len(proposal.invoices), 'faktura', 'fakturor')}, "
-        f"{swedish.counted(orders, 'beställning', 'beställningar')}, "
-        f"att betala totalt {swedish.money(total)}."
-    )
+    if stored is None:
+        console.print(
+            f"[bold]Inget att fakturera[/] bland beställningarna "
+            f"{run.period_from.isoformat()} – {run.period_to.isoformat()}: ingen körning "
+            "sparades."
+        )
+    else:
+        console.print(
+            f"[bold]Förhandsgranskning[/] (ingenting sparat): {run.title}\n"
+            f"{swedish.counted(len(proposal.invoices), 'faktura', 'fakturor')}, "
+            f"{swedish.counted(orders, 'beställning', 'beställningar')}."
+        )
+        _print_amounts(
+            sum((t.net for t in totals), Decimal("0")),
+            sum((t.vat for t in totals), Decimal("0")),
+            sum((t.rounding for t in totals), Decimal("0")),
+            sum((t.payable for t in totals), Decimal("0")),
+        )
     _held_back_summary(
         [
             {"order_id": entry.order_id, "reason": str(entry.reason), "detail": entry.detail}
@@ -254,6 +241,14 @@ def print_preview(run: BillingRun, proposal: Proposal) -> None:
         "Ej fakturerbara i perioden: "
         + _not_billable_text({str(k): v for k, v in proposal.not_billable.items()})
         + "."
+    )
+
+
+def _print_amounts(net: Decimal, vat: Decimal, rounding: Decimal, payable: Decimal) -> None:
+    """Net + VAT + öresavrundning = payable, each shown (R10)."""
+    console.print(
+        f"Netto {swedish.money(net)} + moms {swedish.money(vat)} + öresavrundning "
+        f"{swedish.money(rounding)} = att betala {swedish.money(payable)}."
     )
 
 

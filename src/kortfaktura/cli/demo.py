@@ -11,7 +11,13 @@ from rich.table import Table
 
 from kortfaktura import swedish
 from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason
-from kortfaktura.billing.selectors import held_back_of, invoices_json, run_json, run_totals
+from kortfaktura.billing.selectors import (
+    held_back_of,
+    invoices_json,
+    proposal_json,
+    run_json,
+    run_totals,
+)
 from kortfaktura.cli.importing import print_result
 from kortfaktura.cli.output import console, print_json, progress_bar
 from kortfaktura.cli.parsing import Subparsers, date_argument, positive_int_argument
@@ -117,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
 
 def step_json(step: StoryStep) -> dict[str, Any]:
     data: dict[str, Any] = {"title": step.title, "explanation": step.explanation}
+    if step.nothing_to_bill is not None:
+        empty = step.nothing_to_bill
+        data["run"] = proposal_json(empty.run, empty.proposal, status="empty")
     if step.run is not None:
         data["run"] = run_json(step.run, with_invoices=False)
         data["run"]["invoice_count"] = step.run.invoices.count()
@@ -139,19 +148,26 @@ def print_step(step: StoryStep) -> None:
             f"Kreditfaktura {note.number} krediterar faktura {credited} ({note.reason}): "
             f"att betala {swedish.money(note.payable)}."
         )
+    if step.nothing_to_bill is not None:
+        empty = step.nothing_to_bill
+        console.print(
+            "Inget nytt att fakturera – ingen körning sparades"
+            + (
+                f"; {swedish.count(len(empty.proposal.held_back))} beställningar hålls tillbaka."
+                if empty.proposal.held_back
+                else "."
+            )
+        )
     if step.run is None:
         return
     totals = run_totals(step.run)
-    if step.discarded_empty:
-        console.print(f"Körning {step.run.pk}: inget nytt att fakturera – utkastet kasserades.")
-    else:
-        console.print(
-            f"Körning {step.run.pk} utfärdad: {swedish.count(totals['invoices'])} fakturor "
-            f"(nr {totals['first_number']}–{totals['last_number']}), "
-            f"{swedish.count(totals['orders'])} beställningar, "
-            f"netto {swedish.money(totals['net'])}, "
-            f"moms {swedish.money(totals['vat'])}, att betala {swedish.money(totals['payable'])}."
-        )
+    console.print(
+        f"Körning {step.run.pk} utfärdad: {swedish.count(totals['invoices'])} fakturor "
+        f"(nr {totals['first_number']}–{totals['last_number']}), "
+        f"{swedish.count(totals['orders'])} beställningar, "
+        f"netto {swedish.money(totals['net'])}, "
+        f"moms {swedish.money(totals['vat'])}, att betala {swedish.money(totals['payable'])}."
+    )
     held = Counter(entry["reason"] for entry in held_back_of(step.run))
     if held:
         console.print(

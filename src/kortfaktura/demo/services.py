@@ -23,8 +23,9 @@ ProgressFactory = Callable[[str], AbstractContextManager[ProgressCallback]]
 def reset_database() -> None:
     """Remove all data; only for the demo.
 
-    SQLite: the file is deleted and created again (its triggers refuse to delete issued
-    invoices row by row, as they should). PostgreSQL: the tables are truncated.
+    The database refuses to delete issued documents, row by row or by TRUNCATE, as it should;
+    so the demo's database is made anew. SQLite: the file is deleted. PostgreSQL: the schema is
+    dropped and created again.
     """
     if connection.vendor == "sqlite":
         path = Path(str(connection.settings_dict["NAME"]))
@@ -33,7 +34,10 @@ def reset_database() -> None:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         return
-    call_command("flush", interactive=False, verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA public CASCADE")
+        cursor.execute("CREATE SCHEMA public")
+    call_command("migrate", interactive=False, verbosity=0)
 
 
 def load_demo_data(
@@ -71,7 +75,7 @@ class StoryStep:
     explanation: str
     run: BillingRun | None = None
     credit_note: Invoice | None = None
-    discarded_empty: bool = False
+    nothing_to_bill: billing.DraftResult | None = None  # a run that found nothing: none is kept
     import_result: ImportResult | None = None
 
 
@@ -93,11 +97,10 @@ def _bill_and_issue(
         issue_date=issue_date,
         created_by="demo",
     )
-    if not result.proposal.invoices:
-        # Nothing new to bill (as on a second demo run): a draft without invoices is discarded,
-        # but its held-back orders are still shown.
-        run = billing.discard_run(result.run.pk)
-        return StoryStep(title, explanation, run=run, discarded_empty=True)
+    if result.run.pk is None:
+        # Nothing new to bill (as on a second demo run): no run is kept, but the held-back
+        # orders are still shown.
+        return StoryStep(title, explanation, nothing_to_bill=result)
     return StoryStep(title, explanation, run=billing.issue_run(result.run.pk))
 
 

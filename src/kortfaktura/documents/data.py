@@ -15,12 +15,10 @@ from typing import Any
 from django.db import connection
 
 from kortfaktura.billing.core import compute_totals, month_end
-from kortfaktura.billing.facts import day_parser
+from kortfaktura.billing.facts import date_text, day_parser
 from kortfaktura.billing.models import Invoice, InvoiceItem, InvoiceLine
-from kortfaktura.orders.models import Order
 
 ITEMS = InvoiceItem._meta.db_table
-ORDERS = Order._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -91,40 +89,28 @@ class DocumentData:
 
 
 def _specifications(invoices: list[Invoice]) -> dict[int, list[SpecificationRow]]:
+    """The specification as it was issued: read from the items' snapshot, never from the
+    orders as they are today (R13)."""
     rows: dict[int, list[SpecificationRow]] = defaultdict(list)
     ids = [invoice.pk for invoice in invoices]
-    customer_of = {invoice.pk: invoice.customer_id for invoice in invoices}
     day_of = day_parser()
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             cursor.execute(
-                f"SELECT i.invoice_id, o.order_id, o.order_date, o.product_code, o.unit_code, "
-                f"o.holder_name, o.holder_hsa_id, o.customer_id, i.unit_price "
-                f"FROM {ITEMS} i JOIN {ORDERS} o ON o.id = i.order_id "
-                f"WHERE i.invoice_id IN ({', '.join(['%s'] * len(chunk))}) "
-                f"ORDER BY i.invoice_id, o.order_date, o.order_id",
+                f"SELECT i.invoice_id, i.order_ref, {date_text('i.order_date')}, "
+                "i.product_code, i.unit_code, i.holder_name, i.holder_hsa_id, i.unit_price "
+                f"FROM {ITEMS} i WHERE i.invoice_id IN ({', '.join(['%s'] * len(chunk))}) "
+                "ORDER BY i.invoice_id, i.order_date, i.order_ref",
                 chunk,
             )
-            for (
-                invoice_id,
-                order_id,
-                given,
-                code,
-                unit,
-                name,
-                hsa,
-                owner,
-                price,
-            ) in cursor.fetchall():
+            for invoice_id, order_id, given, code, unit, name, hsa, price in cursor.fetchall():
                 day = day_of(given)
-                own = owner == customer_of[invoice_id]
                 rows[invoice_id].append(
                     SpecificationRow(
-                        order_id, day, day.replace(day=1), code, unit,
-                        name if own else "", hsa if own else "", Decimal(price),
+                        order_id, day, day.replace(day=1), code, unit, name, hsa, Decimal(price)
                     )
-                )  # fmt: skip
+                )
     return rows
 
 
@@ -141,15 +127,19 @@ def _line(line: InvoiceLine, sign: int) -> LineData:
     )
 
 
-def documents_for(invoices: list[Invoice]) -> list[DocumentData]:
-    """The render data of issued documents, in three queries for any number of them."""
+def documents_for(invoices: list[Invoice], *, being_issued: bool = False) -> list[DocumentData]:
+    """The render data of issued documents, in three queries for any number of them.
+
+    ``being_issued``: documents numbered inside the issuing transaction, not yet final, which
+    are rendered to be validated before they are."""
     lines: dict[int, list[InvoiceLine]] = defaultdict(list)
     for line in InvoiceLine.objects.filter(invoice__in=invoices).order_by("invoice", "position"):
         lines[line.invoice_id].append(line)
     specifications = _specifications(invoices)
     documents = []
     for invoice in invoices:
-        if invoice.status != Invoice.Status.ISSUED or invoice.number is None:
+        final = invoice.status == Invoice.Status.ISSUED or being_issued
+        if not final or invoice.number is None:
             raise ValueError(f"{invoice} är inte utfärdad och har inget dokument")
         assert invoice.issue_date is not None and invoice.due_date is not None
         sign = -1 if invoice.kind == Invoice.Kind.CREDIT_NOTE else 1

@@ -21,3 +21,9 @@ def export_chunk(invoice_ids: list[int], file_format: str, directory: Path) -> A
     from kortfaktura.documents.services import export_chunk as export
 
     return export(invoice_ids, file_format, directory)
+
+
+def validate_chunk(documents: list[tuple[int, bytes]]) -> Any:
+    from kortfaktura.documents.issuing import validate_chunk as validate
+
+    return validate(documents)

@@ -26,6 +26,7 @@ from kortfaktura.imports.pipeline import (
     rows_with_shape,
 )
 from kortfaktura.imports.readers import TableReader, UnreadableFile, open_table
+from kortfaktura.locks import hold_billing_data_lock
 
 ProgressCallback = Callable[[int, int], None]
 QUARANTINE_INSERT_CHUNK = 2_000
@@ -192,6 +193,7 @@ def _import_rows(
     progress: ProgressCallback | None,
 ) -> ImportResult:
     with transaction.atomic():
+        hold_billing_data_lock()
         batch = ImportBatch.objects.create(
             kind=importer_class.kind,
             file_name=path.name,

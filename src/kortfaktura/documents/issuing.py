@@ -1,0 +1,110 @@
+"""The check that every document passes before its number becomes final (issue 7, R9, R11).
+
+Billing numbers the documents inside its issuing transaction and asks this check, which renders
+each one as Peppol BIS 3 UBL, validates it with the official rules (schema, EN 16931, Peppol and
+the Swedish SE-R rules) and returns its SHA-256. Validation of a large run is shared among
+``settings.DOCUMENT_WORKERS`` processes; rendering stays here, where the uncommitted documents
+can be read.
+"""
+
+import hashlib
+import multiprocessing
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from django.conf import settings
+
+from kortfaktura.billing.issuing import DocumentVerdict, IssueRefused
+from kortfaktura.billing.models import Invoice
+from kortfaktura.documents.data import documents_for
+from kortfaktura.documents.ubl import UblRenderer
+from kortfaktura.documents.validation import get_validator, rules_directory
+from kortfaktura.documents.workers import start as workers_start
+from kortfaktura.documents.workers import validate_chunk as worker_validate
+
+CHUNK = 100
+PARALLEL_FROM = 300  # documents; below that, starting processes costs more than it saves
+PASSED = "passed"
+UNCHECKED = "unchecked"
+
+
+def validate_before_issue(invoices: list[Invoice]) -> dict[int, DocumentVerdict]:
+    """A verdict per invoice id: its UBL's hash and, if it fails, the fatal findings."""
+    ubl_kinds = [invoice for invoice in invoices if invoice.kind in UBL_KINDS]
+    if not ubl_kinds:
+        return {}
+    validator_ready = get_validator() is not None
+    if not validator_ready and not settings.ISSUE_WITHOUT_VALIDATION:
+        raise IssueRefused(
+            f"OpenPeppols valideringsregler finns inte i {rules_directory()}, så dokumenten kan "
+            "inte kontrolleras innan de får nummer – ange katalogen med "
+            "KORTFAKTURA_PEPPOL_RULES_DIR (se docs/operations.md)"
+        )
+    pk_of = {invoice.number: invoice.pk for invoice in ubl_kinds}
+    verdicts: dict[int, DocumentVerdict] = {}
+    hashes: dict[int, str] = {}
+    if not validator_ready:
+        for number, xml in _rendered(ubl_kinds):
+            verdicts[pk_of[number]] = DocumentVerdict(hashlib.sha256(xml).hexdigest(), UNCHECKED)
+        return verdicts
+    for number, problems in _validated(_hashed(_rendered(ubl_kinds), hashes), len(ubl_kinds)):
+        verdicts[pk_of[number]] = DocumentVerdict(hashes[number], PASSED, tuple(problems))
+    return verdicts
+
+
+UBL_KINDS = (Invoice.Kind.INVOICE, Invoice.Kind.CREDIT_NOTE)
+
+
+def _rendered(invoices: list[Invoice]) -> Iterator[tuple[int, bytes]]:
+    renderer = UblRenderer()
+    for start in range(0, len(invoices), CHUNK):
+        for document in documents_for(invoices[start : start + CHUNK], being_issued=True):
+            yield document.number, renderer.render(document)
+
+
+def _hashed(
+    documents: Iterable[tuple[int, bytes]], hashes: dict[int, str]
+) -> Iterator[tuple[int, bytes]]:
+    for number, xml in documents:
+        hashes[number] = hashlib.sha256(xml).hexdigest()
+        yield number, xml
+
+
+def _chunks(documents: Iterable[tuple[int, bytes]]) -> Iterator[list[tuple[int, bytes]]]:
+    chunk: list[tuple[int, bytes]] = []
+    for document in documents:
+        chunk.append(document)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _validated(
+    documents: Iterable[tuple[int, bytes]], count: int
+) -> Iterator[tuple[int, list[str]]]:
+    workers = settings.DOCUMENT_WORKERS
+    if workers <= 1 or count < PARALLEL_FROM:
+        for chunk in _chunks(documents):
+            yield from validate_chunk(chunk)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=workers_start) as pool:
+        # Chunks go to the workers as soon as they are rendered, so rendering here overlaps
+        # validating there.
+        futures: list[Future[list[tuple[int, list[str]]]]] = [
+            pool.submit(worker_validate, chunk) for chunk in _chunks(documents)
+        ]
+        for future in futures:
+            yield from future.result()
+
+
+def validate_chunk(documents: list[tuple[int, bytes]]) -> list[tuple[int, list[str]]]:
+    """(number, fatal findings as text) for each document; runs in a worker process too."""
+    validator = get_validator()
+    assert validator is not None
+    return [
+        (number, [str(finding) for finding in validator.fatal(validator.validate(xml))])
+        for number, xml in documents
+    ]
