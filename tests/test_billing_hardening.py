@@ -302,7 +302,7 @@ def test_totals_beyond_the_columns_are_refused() -> None:
         list(range(1_000_000)),
     )  # fmt: skip
     proposal = core.Proposal([core.ProposedInvoice(1, 1, [line])], [], {})
-    with pytest.raises(services.BillingError, match="mer än en faktura kan bära|kan bära"):
+    with pytest.raises(services.BillingError, match="kan bära"):
         services._check_amounts(proposal)
 
 

@@ -291,9 +291,7 @@ def test_r6_unknown_unit_without_a_default_account_is_held_back(etk: make.Produc
     vgr = make.customer("Västra Götalandsregionen", number="2321000131")
     make.account(vgr, "VGR-SU", default=False, units=("SU-MED",))
     lost = make.order(vgr, "2020-03-10", etk, unit="NU-KIR")
-    assert held(bill("2020-03-01", "2020-03-31")) == {
-        lost.order_id: HeldBackReason.UNKNOWN_UNIT
-    }
+    assert held(bill("2020-03-01", "2020-03-31")) == {lost.order_id: HeldBackReason.UNKNOWN_UNIT}
 
 
 def test_r6_one_invoice_per_account_and_month_or_one_per_run_with_sections(
