@@ -90,7 +90,7 @@ def apply(operation: tuple) -> None:
     drafts = list(BillingRun.objects.filter(status="draft").order_by("id"))
     if kind == "bill":
         first, last = sorted(operation[1:])
-        services.create_run(MONTHS[first], month_end(MONTHS[last]), issue_date=LAST_DAY)
+        services.create_run(MONTHS[first], month_end(MONTHS[last]))
     elif kind == "issue" and drafts:
         services.issue_run(drafts[operation[1] % len(drafts)].pk)
     elif kind == "discard" and drafts:
@@ -146,8 +146,9 @@ def test_any_sequence_of_runs_ends_with_every_billable_order_invoiced_exactly_on
         # order exactly once and nothing else.
         for draft in BillingRun.objects.filter(status="draft"):
             services.discard_run(draft.pk)
-        final = services.create_run(MONTHS[0], LAST_DAY, issue_date=LAST_DAY)
-        services.issue_run(final.run.pk)
+        final = services.create_run(MONTHS[0], LAST_DAY)
+        if final.run.pk is not None:  # None: nothing was left to bill
+            services.issue_run(final.run.pk)
         active = Counter(
             InvoiceItem.objects.filter(
                 is_credit=False, credited=False, invoice__status="issued"
@@ -156,7 +157,7 @@ def test_any_sequence_of_runs_ends_with_every_billable_order_invoiced_exactly_on
         assert all(count == 1 for count in active.values())
         assert set(active) == {order.order_id for order in orders if billable(order)}
         check_documents()
-        again = services.create_run(MONTHS[0], LAST_DAY, issue_date=LAST_DAY)
+        again = services.create_run(MONTHS[0], LAST_DAY)
         assert again.proposal.invoices == []
         transaction.set_rollback(True)
 

@@ -207,6 +207,12 @@ class Proposal:
     customer_ids: frozenset[int] | None = None  # the customers asked for; None: all
 
 
+def cents(value: object) -> Decimal:
+    """A money or rate column's value as read by a raw query (SQLite gives a float, PostgreSQL a
+    Decimal), exact to the öre."""
+    return Decimal(str(value)).quantize(CENT)
+
+
 def month_of(day: dt.date) -> dt.date:
     return day.replace(day=1)
 

@@ -118,7 +118,7 @@ def stale_orders(
                                     code, status, bool(earlier), False, None, pk in pending)
                 )  # fmt: skip
                 placed[pk] = Placement(
-                    account, day_of(month), line_product, Decimal(price), Decimal(rate)
+                    account, day_of(month), line_product, core.cents(price), core.cents(rate)
                 )
     products, customers = catalogue_facts()
     proposal = core.propose_invoices(orders, products, customers, accounts, request)

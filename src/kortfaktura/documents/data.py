@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connection
 
-from kortfaktura.billing.core import compute_totals, month_end
+from kortfaktura.billing.core import cents, compute_totals, month_end
 from kortfaktura.billing.facts import date_text, day_parser
 from kortfaktura.billing.models import Invoice, InvoiceItem, InvoiceLine
 
@@ -108,7 +108,7 @@ def _specifications(invoices: list[Invoice]) -> dict[int, list[SpecificationRow]
                 day = day_of(given)
                 rows[invoice_id].append(
                     SpecificationRow(
-                        order_id, day, day.replace(day=1), code, unit, name, hsa, Decimal(price)
+                        order_id, day, day.replace(day=1), code, unit, name, hsa, cents(price)
                     )
                 )
     return rows
