@@ -87,7 +87,7 @@ def test_demo_loads_everything_and_is_idempotent(
     assert [entry["reason"] for entry in rebilled["held_back"]] == ["no_price"] * len(
         held["no_price"]
     )
-    assert story["Körningen igen – inget nytt"]["run"]["status"] == "discarded"
+    assert story["Körningen igen – inget nytt"]["run"]["status"] == "empty"
     issued_before = Invoice.objects.filter(status="issued").count()
 
     code, out, _ = cli(
@@ -99,7 +99,7 @@ def test_demo_loads_everything_and_is_idempotent(
         assert (result["imported"], result["updated"]) == (0, 0), result["kind"]
     for step in second["story"]:
         if "run" in step:
-            assert step["run"]["status"] == "discarded", step["title"]
+            assert step["run"]["status"] == "empty", step["title"]
         assert "credit_note" not in step
     assert Invoice.objects.filter(status="issued").count() == issued_before
 
@@ -124,7 +124,7 @@ def test_demo_through_the_console_script_on_a_fresh_database(
     assert "5 rader hölls tillbaka i karantän" in result.stdout
     assert "Körning 1 utfärdad" in result.stdout
     assert "Kreditfaktura" in result.stdout
-    assert "inget nytt att fakturera" in result.stdout
+    assert "Inget nytt att fakturera" in result.stdout
     assert (cwd / "var" / "demo" / "bestallningar.csv").is_file()
     assert "alla klarade Peppols och EN 16931:s regler" in result.stdout
 
