@@ -56,16 +56,26 @@ INSERT_COLUMNS = (
 )
 
 
-def _pending_values(order_pks: set[int]) -> dict[tuple[int, str], str]:
-    """The newest waiting value per (order, field)."""
+def _pending_values(
+    order_pks: set[int],
+) -> tuple[dict[tuple[int, str], str], set[tuple[int, str, str, str]]]:
+    """The newest waiting value per (order, field), and the changes (order, field, old, new)
+    that a person rejected: the same file again does not ask for the same decision twice."""
     waiting: dict[tuple[int, str], str] = {}
-    for order_pk, name, value in (
-        OrderChange.objects.filter(order_id__in=order_pks, status=OrderChange.Status.PENDING)
+    rejected: set[tuple[int, str, str, str]] = set()
+    for order_pk, name, old, new, status in (
+        OrderChange.objects.filter(
+            order_id__in=order_pks,
+            status__in=[OrderChange.Status.PENDING, OrderChange.Status.REJECTED],
+        )
         .order_by("id")
-        .values_list("order_id", "field", "new_value")
+        .values_list("order_id", "field", "old_value", "new_value", "status")
     ):
-        waiting[(order_pk, name)] = value
-    return waiting
+        if status == OrderChange.Status.PENDING:
+            waiting[(order_pk, name)] = new
+        else:
+            rejected.add((order_pk, name, old, new))
+    return waiting, rejected
 
 
 class OrderImporter(ChunkedImporter):
@@ -138,7 +148,7 @@ class OrderImporter(ChunkedImporter):
             for found in bulk.select_by_keys(ORDER_TABLE, "id", self.fields, pks)
         }
         invoiced = invoiced_order_pks(pks)
-        waiting = _pending_values(invoiced)
+        waiting, rejected = _pending_values(invoiced)
         batch_id = self.batch.pk
         updates, changes = [], []
         for order_pk, record in changed:
@@ -155,6 +165,8 @@ class OrderImporter(ChunkedImporter):
                     merged[parsing.ORDER_FIELDS.index(name)] = old
                     if waiting.get((order_pk, name)) == new:
                         continue  # the same change already waits for a decision
+                    if (order_pk, name, old[:200], new[:200]) in rejected:
+                        continue  # the same change was rejected: the invoice stands
                 status = "pending" if pending else "applied"
                 recorded.append((order_pk, batch_id, name, old[:200], new[:200], status))
                 if name == "ordered_at":
