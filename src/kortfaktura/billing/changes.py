@@ -16,6 +16,7 @@ cannot credit half an order, and a rejected customer with an accepted unit would
 combination nobody sent.
 """
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -116,12 +117,15 @@ def list_changes(status: str = "pending") -> list[dict[str, Any]]:
     return _as_json(changes)
 
 
-def pending_count(batch_id: int | None = None) -> int:
-    """Changes that wait for a decision (those an import recorded, with ``batch_id``)."""
-    pending = OrderChange.objects.filter(status=OrderChange.Status.PENDING)
-    if batch_id is not None:
-        pending = pending.filter(batch_id=batch_id)
-    return pending.count()
+def pending_count() -> int:
+    """Changes that wait for a decision."""
+    return OrderChange.objects.filter(status=OrderChange.Status.PENDING).count()
+
+
+def recorded_for_decision(batch_id: int) -> int:
+    """Changes of invoiced orders that an import recorded for a decision (whether or not it has
+    been made since)."""
+    return OrderChange.objects.filter(batch_id=batch_id, status__in=DECIDABLE).count()
 
 
 @dataclass
@@ -198,7 +202,13 @@ def _decided(change_ids: list[int], requested: list[int], status: str) -> Decisi
     return Decision(status, requested, [change_json(c, c.invoice_number) for c in changes])
 
 
-def accept_changes(change_ids: Iterable[int], *, reason: str, decided_by: str = "") -> Decision:
+def accept_changes(
+    change_ids: Iterable[int],
+    *,
+    reason: str,
+    decided_by: str = "",
+    issue_date: dt.date | None = None,
+) -> Decision:
     """Credit each changed order on its invoice and carry out its waiting changes (R12).
 
     One credit note per invoice, for the orders of the accepted changes on it. All or nothing.
@@ -214,7 +224,9 @@ def accept_changes(change_ids: Iterable[int], *, reason: str, decided_by: str = 
             if order_pk in numbers:
                 by_invoice[numbers[order_pk]].append(order_ids[order_pk])
         credit_notes = [
-            credit_invoice(number, order_ids=ids, reason=reason, created_by=decided_by)
+            credit_invoice(
+                number, order_ids=ids, reason=reason, created_by=decided_by, issue_date=issue_date
+            )
             for number, ids in sorted(by_invoice.items())
         ]
         # An order that is no longer on an issued invoice needs no credit note.

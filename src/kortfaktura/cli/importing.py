@@ -44,7 +44,7 @@ def _pending_changes(result: ImportResult) -> tuple[int, int]:
     """Changes of invoiced orders that this import recorded, and all that wait (R14)."""
     if result.kind != "orders":
         return 0, 0
-    return changes.pending_count(result.batch_id), changes.pending_count()
+    return changes.recorded_for_decision(result.batch_id), changes.pending_count()
 
 
 def import_json(result: ImportResult) -> dict[str, Any]:
