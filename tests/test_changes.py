@@ -1,12 +1,16 @@
 """``kortfaktura changes list|accept|reject``: changes to invoiced orders wait for a decision
 (DOMAIN.md R12, R14; issue 7 item 10). End to end through the command line on the real database."""
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import (
     CUSTOMER_HEADER,
@@ -17,8 +21,11 @@ from conftest import (
     VGR,
     customer_row,
     order_row,
+    write_csv,
 )
-from kortfaktura.billing.models import Invoice
+from kortfaktura.billing import changes, services
+from kortfaktura.billing.models import BillingRun, Invoice, InvoiceItem
+from kortfaktura.imports.services import import_file
 from kortfaktura.orders.models import Order, OrderChange
 
 pytestmark = pytest.mark.django_db
@@ -229,3 +236,152 @@ def test_an_applied_change_cannot_be_decided(cli: Cli, csv_file: CsvFile, invoic
     applied = OrderChange.objects.get(order__order_id="B3")
     code, _, err = cli("changes", "reject", str(applied.pk), "--reason", "x")
     assert code == 1 and "inget att besluta" in err
+
+
+def test_a_later_import_supersedes_a_waiting_change(
+    cli: Cli, csv_file: CsvFile, invoiced: str
+) -> None:
+    """The card system changes its mind before anyone decided: back to the invoiced value, the
+    change no longer waits; to a third value, that one waits instead."""
+    reimport(cli, csv_file, order_row("B1", "2020-03-10 09:00", GOTEBORG))
+    (first,) = as_json(cli, "changes", "list")[1]
+    reimport(cli, csv_file, order_row("B1", "2020-03-10 09:00", VARGARDA))
+    assert as_json(cli, "changes", "list")[1] == []
+    assert OrderChange.objects.get(pk=first["id"]).status == "superseded"
+    code, _, err = cli("changes", "accept", str(first["id"]), "--reason", "x")
+    assert code == 1 and "ersattes av en senare import" in err
+
+    reimport(cli, csv_file, order_row("B1", "2020-03-20 09:00", GOTEBORG))
+    waiting = as_json(cli, "changes", "list")[1]
+    assert sorted((c["field"], c["new"]) for c in waiting) == [
+        ("order_date", "2020-03-20"), ("ordered_at", "2020-03-20 09:00"), ("orgnr", "2120001355")
+    ]  # fmt: skip
+    reimport(cli, csv_file, order_row("B1", "2020-03-10 09:00", GOTEBORG))
+    (left,) = as_json(cli, "changes", "list")[1]
+    assert (left["field"], left["new"]) == ("orgnr", "2120001355")
+    assert Order.objects.get(order_id="B1").orgnr == "2120001454"  # still as invoiced
+
+
+# Property-based: random moves of invoiced orders, decisions, credits and runs -----------------
+
+ORDER_IDS = [f"P{number}" for number in range(6)]
+ORGNRS = [VARGARDA, GOTEBORG]
+change_steps = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("import"),
+            st.lists(
+                st.tuples(st.integers(0, 5), st.integers(0, 1), st.sampled_from(["ETK", "RESERV"])),
+                min_size=1,
+                max_size=4,
+            ),
+        ),
+        st.tuples(st.sampled_from(["accept", "reject"]), st.integers(0, 99)),
+        st.tuples(st.just("credit"), st.integers(0, 99)),
+        st.tuples(st.just("bill")),
+    ),
+    max_size=8,
+)
+
+
+def _import(tmp_path: Path, rows: list[list[str]]) -> None:
+    path = write_csv(tmp_path / f"orders-{OrderChange.objects.count()}.csv", ORDER_HEADER, rows)
+    import_file("orders", path)
+
+
+def _bill_and_issue() -> None:
+    draft = services.create_run(dt.date(2020, 3, 1), dt.date(2020, 4, 30), issue_date=ISSUE_DAY)
+    if draft.proposal.invoices:
+        services.issue_run(draft.run.pk)
+    elif BillingRun.objects.filter(pk=draft.run.pk, status="draft").exists():
+        services.discard_run(draft.run.pk)
+
+
+def _active_items() -> list[InvoiceItem]:
+    return list(
+        InvoiceItem.objects.filter(is_credit=False, credited=False, invoice__status="issued")
+        .select_related("order", "invoice__customer", "line")
+        .order_by("id")
+    )
+
+
+def _check_invariants() -> None:
+    items = _active_items()
+    assert len({item.order_id for item in items}) == len(items)  # R4
+    for item in items:
+        # R14: an invoiced order keeps the data it was invoiced with until someone decides.
+        assert item.order.orgnr == item.invoice.customer.orgnr
+        assert item.order.product_code == item.line.product_code
+    invoiced = {item.order_id for item in items}
+    for change in OrderChange.objects.filter(status="pending"):
+        assert change.order_id in invoiced
+    for change in OrderChange.objects.filter(status__in=["accepted", "rejected"]):
+        assert change.decided_at and change.decision_reason and change.invoice_number
+
+
+ISSUE_DAY = dt.date(2026, 11, 2)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(change_steps)
+def test_any_sequence_of_moves_and_decisions_keeps_invoices_true_to_their_orders(
+    tmp_path: Path, steps: list[tuple[Any, ...]]
+) -> None:
+    with transaction.atomic():
+        rows = [customer_row(), customer_row(GOTEBORG, "Göteborgs Stad", "1480")]
+        import_file("customers", write_csv(tmp_path / "customers.csv", CUSTOMER_HEADER, rows))
+        prices = [["ETK", "eTjänstekort", "350", "25", "2019-01-01", ""],
+                  ["RESERV", "Reservkort", "200", "25", "2019-01-01", ""]]  # fmt: skip
+        import_file("prices", write_csv(tmp_path / "prices.csv", PRICE_HEADER, prices))
+        current = {order_id: (VARGARDA, "ETK") for order_id in ORDER_IDS}
+
+        def row(order_id: str) -> list[str]:
+            orgnr, product = current[order_id]
+            day = f"2020-0{3 + ORDER_IDS.index(order_id) % 2}-1{ORDER_IDS.index(order_id)} 10:00"
+            return order_row(order_id, day, orgnr, product_code=product)
+
+        _import(tmp_path, [row(order_id) for order_id in ORDER_IDS])
+        _bill_and_issue()
+        for step in steps:
+            if step[0] == "import":
+                for index, orgnr, product in step[1]:
+                    current[ORDER_IDS[index]] = (ORGNRS[orgnr], product)
+                _import(tmp_path, [row(ORDER_IDS[index]) for index, _, _ in step[1]])
+            elif step[0] in ("accept", "reject"):
+                pending = list(
+                    OrderChange.objects.filter(status="pending").values_list("id", flat=True)
+                )
+                if pending:
+                    decide = (
+                        changes.accept_changes if step[0] == "accept" else changes.reject_changes
+                    )
+                    decide([pending[step[1] % len(pending)]], reason="egenskapstest")
+            elif step[0] == "credit":
+                invoices = [item.invoice.number for item in _active_items()]
+                if invoices:
+                    services.credit_invoice(invoices[step[1] % len(invoices)] or 0, reason="test")
+            else:
+                _bill_and_issue()
+            _check_invariants()
+        # Accept whatever still waits, bill: every order is invoiced once, with its latest data
+        # unless a decision rejected it.
+        waiting = list(OrderChange.objects.filter(status="pending").values_list("id", flat=True))
+        if waiting:
+            changes.accept_changes(waiting, reason="slutligt beslut")
+        _bill_and_issue()
+        _check_invariants()
+        items = {item.order.order_id: item for item in _active_items()}
+        assert set(items) == set(ORDER_IDS)
+        rejected = set(
+            OrderChange.objects.filter(status="rejected").values_list("order__order_id", flat=True)
+        )
+        for order_id, (orgnr, product) in current.items():
+            if order_id not in rejected:
+                billed = items[order_id]
+                assert billed.invoice.customer.orgnr == orgnr.replace("-", "")
+                assert billed.line.product_code == product
+        transaction.set_rollback(True)

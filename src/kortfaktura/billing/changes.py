@@ -162,6 +162,11 @@ def _pending_orders(change_ids: Iterable[int]) -> tuple[list[int], dict[int, str
                 f"ändring {change_id} gällde en beställning som inte var fakturerad och "
                 "genomfördes redan vid importen – det finns inget att besluta"
             )
+        elif change.status == OrderChange.Status.SUPERSEDED:
+            problems.append(
+                f"ändring {change_id} ersattes av en senare import innan något beslut fattades "
+                f"({change.decision_reason})"
+            )
         elif change.status != OrderChange.Status.PENDING:
             when = change.decided_at.date().isoformat() if change.decided_at else ""
             who = f" av {change.decided_by}" if change.decided_by else ""

@@ -111,7 +111,8 @@ class OrderChange(models.Model):
     ``pending`` until a person decides (DOMAIN.md R14). ``accepted``: the order was credited on
     its invoice and the change carried out, so the next run bills the order with the new data;
     ``rejected``: the invoice stands and the order keeps the data it was invoiced with. A decision
-    records who, when, why and on which invoice (and credit note).
+    records who, when, why and on which invoice (and credit note). ``superseded``: a later import
+    gave the field another value before anyone decided.
     """
 
     id = BulkAutoField(primary_key=True)
@@ -121,6 +122,9 @@ class OrderChange(models.Model):
         PENDING = "pending", "Väntar på beslut"
         ACCEPTED = "accepted", "Godkänd"
         REJECTED = "rejected", "Avvisad"
+        # A waiting change that a later import replaced (another value, or the invoiced one
+        # again) before anyone decided; not listed by ``changes list``.
+        SUPERSEDED = "superseded", "Ersatt av senare import"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="changes")
     batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="order_changes")
@@ -147,12 +151,17 @@ class OrderChange(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["applied", "pending", "accepted", "rejected"]),
+                condition=Q(
+                    status__in=["applied", "pending", "accepted", "rejected", "superseded"]
+                ),
                 name="order_change_status_known",
             ),
             models.CheckConstraint(
                 condition=(Q(status__in=["applied", "pending"]) & Q(decided_at__isnull=True))
-                | (Q(status__in=["accepted", "rejected"]) & Q(decided_at__isnull=False)),
+                | (
+                    Q(status__in=["accepted", "rejected", "superseded"])
+                    & Q(decided_at__isnull=False)
+                ),
                 name="order_change_decision_has_time",
             ),
         ]
