@@ -127,3 +127,45 @@ def test_a_discarded_run_cannot_be_issued(cli: Cli, data: Customer) -> None:
     code, _, err = cli("run", "issue", run_id)
     assert code == 1
     assert "kasserad" in err
+
+
+@pytest.mark.parametrize(
+    "orders",
+    [
+        ("--order", "B1", "--order", "B2"),
+        ("--order", "B1", "B2"),
+        ("--order", "B2", "--order", "B1"),
+    ],
+)
+def test_credit_takes_every_order_in_either_form(
+    cli: Cli, data: Customer, orders: tuple[str, ...]
+) -> None:
+    """Issue 7 item 1: ``--order A --order B`` credited only B."""
+    _, draft = json_out(cli, "bill", "--from", "2020-03-01", "--to", "2020-03-31")
+    assert json_out(cli, "run", "issue", str(draft["id"]))[0] == 0  # type: ignore[index]
+    code, note = json_out(cli, "credit", "100001", *orders, "--reason", "Fel enhet")
+    assert code == 0, note
+    assert note["order_ids"] == ["B1", "B2"]  # type: ignore[index]
+    assert note["lines"][0]["quantity"] == -2  # type: ignore[index]
+
+
+def test_bill_takes_every_customer_in_either_form(cli: Cli, data: Customer) -> None:
+    etk = make.Product.objects.get(code="ETK")
+    others = []
+    for name in ("Göteborgs Stad", "Alingsås kommun", "Borås Stad"):
+        other = make.customer(name)
+        make.account(other, name[:4])
+        make.order(other, "2020-03-12", etk)
+        others.append(other.orgnr)
+    for customers in (
+        ("--customer", data.orgnr, "--customer", others[0]),
+        ("--customer", data.orgnr, others[0]),
+    ):
+        code, draft = json_out(
+            cli, "bill", "--from", "2020-03-01", "--to", "2020-03-31", *customers
+        )
+        assert code == 0, draft
+        assert sorted(draft["customers"]) == sorted([data.orgnr, others[0]])  # type: ignore[index]
+        billed = {invoice["orgnr"] for invoice in draft["invoices"]}  # type: ignore[index]
+        assert billed == {data.orgnr, others[0]}
+        assert cli("run", "discard", str(draft["id"]))[0] == 0  # type: ignore[index]

@@ -84,13 +84,9 @@ class World:
         }
         values.update(changes)
         self.files += 1
-        path = write_csv(
-            self.tmp / f"o{self.files}.csv",
-            ORDER_HEADER,
-            [
-                order_row(current.order_id, values.pop("ordered_at"), values.pop("orgnr"), **values)
-            ],  # fmt: skip
-        )
+        ordered_at, orgnr = values.pop("ordered_at"), values.pop("orgnr")
+        row = order_row(current.order_id, ordered_at, orgnr, **values)
+        path = write_csv(self.tmp / f"o{self.files}.csv", ORDER_HEADER, [row])
         import_file("orders", path)
 
     def invoiced(self, order: Order) -> bool:

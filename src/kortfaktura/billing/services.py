@@ -527,7 +527,13 @@ def credit_invoice(
             InvoiceItem.objects.filter(pk__in=item_ids[start : start + 500]).update(
                 credited=True, credited_by=credit_note
             )
-        apply_pending_changes([item.order_id for item in items])
+        apply_pending_changes(
+            [item.order_id for item in items],
+            decided_by=created_by,
+            reason=reason.strip(),
+            invoice_number=number,
+            credit_note_number=credit_note.number,
+        )
     return credit_note
 
 

@@ -275,7 +275,11 @@ def add_parsers(subparsers: Subparsers) -> None:
     )
     bill_parser.add_argument("--issue-date", type=date_argument, help="fakturadatum")
     bill_parser.add_argument(
-        "--customer", nargs="+", metavar="ORGNR", help="bara dessa kunder (organisationsnummer)"
+        "--customer",
+        action="extend",
+        nargs="+",
+        metavar="ORGNR",
+        help="bara dessa kunder (organisationsnummer)",
     )
     bill_parser.add_argument(
         "--preview", action="store_true", help="visa förslaget utan att spara något"
@@ -307,7 +311,7 @@ def add_parsers(subparsers: Subparsers) -> None:
         "credit", help="utfärda en kreditfaktura för en hel faktura eller valda beställningar"
     )
     credit_parser.add_argument("number", type=int, metavar="NUMBER")
-    credit_parser.add_argument("--order", nargs="+", metavar="ORDER_ID")
+    credit_parser.add_argument("--order", action="extend", nargs="+", metavar="ORDER_ID")
     credit_parser.add_argument("--reason", required=True, help="varför krediteringen görs")
     credit_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
     credit_parser.set_defaults(handler=credit, needs_database=True)

@@ -18,7 +18,8 @@ from kortfaktura.billing.selectors import (
     run_json,
     run_totals,
 )
-from kortfaktura.cli.importing import print_result
+from kortfaktura.cli.changes import print_decision
+from kortfaktura.cli.importing import import_json, print_result
 from kortfaktura.cli.output import console, print_json, progress_bar
 from kortfaktura.cli.parsing import Subparsers, date_argument, positive_int_argument
 from kortfaktura.cli.setup import describe_database, initialize_database
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                 "database": describe_database(),
                 "files": str(files.directory),
                 "cutoff": files.cutoff,
-                "imports": [result.as_json() for result in results],
+                "imports": [import_json(result) for result in results],
                 "loaded": summary,
                 "story": [step_json(step) for step in steps],
                 "documents": [
@@ -117,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     console.rule("Klart")
     console.print(
         "Se fakturorna med: kortfaktura invoice list · en körning: kortfaktura run show RUN_ID"
+        " · besluten om ändrade beställningar: kortfaktura changes list --status all"
     )
     return 0
 
@@ -133,7 +135,29 @@ def step_json(step: StoryStep) -> dict[str, Any]:
     if step.credit_note is not None:
         data["credit_note"] = invoices_json([step.credit_note])[0]
     if step.import_result is not None:
-        data["import"] = step.import_result.as_json()
+        data["import"] = import_json(step.import_result)
+    if step.decisions:
+        data["decisions"] = [
+            {
+                "status": decision.status,
+                "changes": decision.changes,
+                "credit_notes": [str(note.number) for note in decision.credit_notes],
+            }
+            for decision in step.decisions
+        ]
+    if step.checks:
+        data["checks"] = [
+            {
+                "legacy": check.legacy,
+                "period_from": check.period_from.isoformat(),
+                "period_to": check.period_to.isoformat(),
+                "invoices": check.invoices,
+                "orders": check.orders,
+                "held_back": check.held_back,
+            }
+            for check in step.checks
+        ]
+        data["everything_billed"] = step.everything_billed
     return data
 
 
@@ -141,7 +165,10 @@ def print_step(step: StoryStep) -> None:
     console.print(step.explanation)
     if step.import_result is not None:
         print_result(step.import_result)
-    if step.credit_note is not None:
+    if step.decisions:
+        for decision in step.decisions:
+            print_decision(decision)
+    elif step.credit_note is not None:
         note = step.credit_note
         credited = note.credits.number if note.credits else ""
         console.print(
@@ -158,6 +185,8 @@ def print_step(step: StoryStep) -> None:
                 else "."
             )
         )
+    if step.checks:
+        print_checks(step)
     if step.run is None:
         return
     totals = run_totals(step.run)
@@ -177,6 +206,33 @@ def print_step(step: StoryStep) -> None:
                 for reason, number in held.most_common()
             )
         )
+
+
+def print_checks(step: StoryStep) -> None:
+    for check in step.checks:
+        kind = "Äldre perioden" if check.legacy else "Det vanliga flödet"
+        held = "; ".join(
+            f"{HELD_BACK_LABELS[HeldBackReason(reason)]} {swedish.count(number)}"
+            for reason, number in sorted(check.held_back.items())
+        )
+        console.print(
+            f"{kind} {check.period_from} – {check.period_to}: "
+            f"{swedish.counted(check.invoices, 'faktura', 'fakturor')} att föreslå"
+            + (
+                f", {swedish.counted(check.orders, 'beställning', 'beställningar')}"
+                if check.orders
+                else ""
+            )
+            + (f"; hålls tillbaka: {held}" if held else "")
+            + "."
+        )
+    if step.everything_billed:
+        console.print(
+            "[bold green]Varje fakturerbar beställning är fakturerad[/] – i båda perioderna. "
+            "Det som hålls tillbaka faktureras av nästa körning när orsaken är åtgärdad."
+        )
+    else:
+        console.print("[bold red]Det finns fakturerbara beställningar som inte är fakturerade.[/]")
 
 
 def print_summary(summary: dict[str, Any], cutoff: dt.date) -> None:

@@ -3,10 +3,12 @@
 import argparse
 import getpass
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
 from kortfaktura import swedish
+from kortfaktura.billing import changes
 from kortfaktura.cli.output import console, fail, print_json, progress_bar
 from kortfaktura.cli.parsing import Subparsers
 from kortfaktura.imports.engine import ImportFailed, ImportResult
@@ -32,10 +34,27 @@ def run(args: argparse.Namespace) -> int:
         fail(f"{error}\nIngenting importerades.")
         return 1
     if args.json:
-        print_json(result.as_json())
+        print_json(import_json(result))
     else:
         print_result(result)
     return 0
+
+
+def _pending_changes(result: ImportResult) -> tuple[int, int]:
+    """Changes of invoiced orders that this import recorded, and all that wait (R14)."""
+    if result.kind != "orders":
+        return 0, 0
+    return changes.recorded_for_decision(result.batch_id), changes.pending_count()
+
+
+def import_json(result: ImportResult) -> dict[str, Any]:
+    """``import --json``: the counts, and for orders the changes that wait for a decision."""
+    data = result.as_json()
+    if result.kind == "orders":
+        recorded, waiting = _pending_changes(result)
+        data["pending_changes"] = recorded
+        data["pending_changes_total"] = waiting
+    return data
 
 
 def print_result(result: ImportResult) -> None:
@@ -68,6 +87,19 @@ def print_result(result: ImportResult) -> None:
                 f"  … och {swedish.count(len(result.rows) - SHOWN_QUARANTINE_ROWS)} till "
                 "(alla finns med i --json och i granskningen)"
             )
+    recorded, waiting = _pending_changes(result)
+    if recorded:
+        console.print(
+            f"[yellow]{swedish.counted(recorded, 'ändring', 'ändringar')} av redan fakturerade "
+            f"beställningar väntar på beslut[/] (kund, enhet, "
+            "artikel eller beställningsdatum): de genomförs inte förrän någon godkänner dem."
+        )
+    if waiting:
+        others = f" (totalt {swedish.count(waiting)})" if waiting != recorded else ""
+        console.print(
+            f"Se ändringarna som väntar på beslut{others}: kortfaktura changes list · besluta "
+            "med kortfaktura changes accept|reject ID … --reason TEXT"
+        )
 
 
 def add_parser(subparsers: Subparsers) -> None:

@@ -11,7 +11,7 @@ EXIT_INPUT = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kortfaktura.cli import billing, demo, importing, setup
+    from kortfaktura.cli import billing, changes, demo, importing, setup
 
     parser = SwedishArgumentParser(
         prog="kortfaktura",
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_parser(subparsers)
     importing.add_parser(subparsers)
     billing.add_parsers(subparsers)
+    changes.add_parser(subparsers)
     demo.add_parser(subparsers)
     return parser
 

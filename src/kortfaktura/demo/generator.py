@@ -375,6 +375,8 @@ class DemoFiles:
     billed: Path
     cutoff: dt.date
     demo_orgnrs: list[str]
+    # Chosen from the orders as first exported, before the story's corrections.
+    order_corrections: "OrderCorrections | None" = None
 
 
 def write_customers(path: Path, customers: list[DemoCustomer]) -> None:
@@ -580,6 +582,9 @@ def generate(
         writer = csv.writer(handle, delimiter=";")
         writer.writerow(["order_id", "invoice_number", "invoice_date"])
         writer.writerows(billed_rows)
+    files.order_corrections = order_corrections(files.orders)
+    if corrected and files.order_corrections is not None:
+        _apply_accepted_correction(files.orders, files.order_corrections)
     return files
 
 
@@ -714,3 +719,74 @@ def write_corrections(files: DemoFiles) -> Path:
     path = files.directory / "kunder-rattelser.csv"
     write_customers(path, _corrections())
     return path
+
+
+# The card system's corrections of two orders that are already invoiced (DOMAIN.md R14): one moves
+# an order from Skaraborg to Sahlgrenska (right: accepted, credited and billed again), the other
+# turns an eTjänstekort into a reservkort by mistake (rejected: the invoice stands).
+MOVED_TO_UNIT = "SU-MED"
+MISTAKEN_PRODUCT = "RESERV"
+
+
+@dataclass
+class OrderCorrections:
+    header: list[str]
+    moved: list[str]  # the order as the card system reports it after the correction
+    mistaken: list[str]
+
+    @property
+    def moved_order_id(self) -> str:
+        return self.moved[0]
+
+    @property
+    def mistaken_order_id(self) -> str:
+        return self.mistaken[0]
+
+
+def order_corrections(orders: Path) -> OrderCorrections | None:
+    """The latest eTjänstekort (not cancelled) of Skaraborg, moved to Sahlgrenska, and the latest
+    of Sahlgrenska, turned into a reservkort; deterministic for a given orders file."""
+    with orders.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter=";")
+        header = next(reader)
+        unit, product, status = (header.index(name) for name in ("unit_code", "product_code",
+                                                                  "status"))  # fmt: skip
+        moved: list[str] | None = None
+        mistaken: list[str] | None = None
+        for row in reader:
+            # Only the regular orders (B0…), not the rows that show quarantine.
+            if not row[0].startswith("B0") or row[product] != "ETK" or row[status] == "cancelled":
+                continue
+            if row[unit] in VGR_UNITS["VGR-SKAS"]:
+                moved = row
+            elif row[unit] in VGR_UNITS["VGR-SU"]:
+                mistaken = row
+    if moved is None or mistaken is None:
+        return None
+    moved = [*moved]
+    moved[unit] = MOVED_TO_UNIT
+    mistaken = [*mistaken]
+    mistaken[product] = MISTAKEN_PRODUCT
+    return OrderCorrections(header, moved, mistaken)
+
+
+def _apply_accepted_correction(orders: Path, corrections: OrderCorrections) -> None:
+    """The orders file as the card system exports it after the story: with the moved order at
+    its new unit (the rejected mistake stays in the card system's corrections file only)."""
+    with orders.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter=";"))
+    with orders.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        for row in rows:
+            writer.writerow(corrections.moved if row[0] == corrections.moved_order_id else row)
+
+
+def write_order_corrections(files: DemoFiles) -> tuple[Path, OrderCorrections | None]:
+    path = files.directory / "bestallningar-rattelser.csv"
+    corrections = files.order_corrections
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        if corrections is not None:
+            writer.writerow(corrections.header)
+            writer.writerows([corrections.moved, corrections.mistaken])
+    return path, corrections

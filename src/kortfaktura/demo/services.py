@@ -3,19 +3,22 @@
 import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.core.management import call_command
 from django.db import connection
 
+from kortfaktura.billing import changes
 from kortfaktura.billing import services as billing
-from kortfaktura.billing.models import BillingRun, Invoice, InvoiceItem
+from kortfaktura.billing.changes import Decision
+from kortfaktura.billing.models import BillingRun, Invoice
 from kortfaktura.customers.models import Customer
 from kortfaktura.demo import generator
 from kortfaktura.documents.services import ExportResult, export_documents
 from kortfaktura.imports.engine import ImportResult, ProgressCallback
 from kortfaktura.imports.services import import_file
+from kortfaktura.orders.models import OrderChange
 
 ProgressFactory = Callable[[str], AbstractContextManager[ProgressCallback]]
 
@@ -68,6 +71,18 @@ def load_demo_data(
 
 
 @dataclass
+class PeriodCheck:
+    """What a preview of a period still finds after the story (it should find no invoice)."""
+
+    legacy: bool
+    period_from: dt.date
+    period_to: dt.date
+    invoices: int
+    orders: int
+    held_back: dict[str, int]
+
+
+@dataclass
 class StoryStep:
     """One step of the demo's billing story, as the summary prints it."""
 
@@ -77,6 +92,12 @@ class StoryStep:
     credit_note: Invoice | None = None
     nothing_to_bill: billing.DraftResult | None = None  # a run that found nothing: none is kept
     import_result: ImportResult | None = None
+    decisions: list[Decision] = field(default_factory=list)
+    checks: list[PeriodCheck] = field(default_factory=list)
+
+    @property
+    def everything_billed(self) -> bool:
+        return bool(self.checks) and all(check.invoices == 0 for check in self.checks)
 
 
 def _bill_and_issue(
@@ -106,7 +127,8 @@ def _bill_and_issue(
 
 def run_billing_story(files: generator.DemoFiles, today: dt.date) -> list[StoryStep]:
     """The whole story of DOMAIN.md §1: legacy period separately, the paused period month by
-    month, corrections and a credit note, and a re-run that finds nothing new."""
+    month, corrections of customer data and of invoiced orders (a credit note), runs that bill
+    what became billable – in both periods – and a check that nothing billable is left."""
     legacy_from, legacy_to = billing.legacy_period()
     backlog_from = legacy_to + dt.timedelta(days=1)
     cutoff = files.cutoff
@@ -139,16 +161,9 @@ def run_billing_story(files: generator.DemoFiles, today: dt.date) -> list[StoryS
             import_result=correction,
         )
     )
-    credit_note = _credit_one_order()
-    if credit_note is not None:
-        steps.append(
-            StoryStep(
-                "Kreditering av en beställning",
-                "En beställning krediteras; den blir fakturerbar igen och tas med i nästa "
-                "körning under sin egen beställningsmånad (R12).",
-                credit_note=credit_note,
-            )
-        )
+    decided = _decide_order_changes(files, today)
+    if decided is not None:
+        steps.append(decided)
     steps.append(
         _bill_and_issue(
             "Nästa körning tar det som nu är fakturerbart",
@@ -161,6 +176,19 @@ def run_billing_story(files: generator.DemoFiles, today: dt.date) -> list[StoryS
     )
     steps.append(
         _bill_and_issue(
+            "Äldre perioden igen: det som blivit fakturerbart",
+            f"Dals-Eds beställningar {legacy_from} – {legacy_to} hölls tillbaka för att "
+            "beställarreferensen saknades; nu faktureras de i en egen, separat körning med "
+            "perioden i rubriken (R7), inte tillsammans med de vanliga fakturorna.",
+            legacy_from,
+            legacy_to,
+            today,
+            legacy=True,
+            run_title="eTjänstekort, kompletterande",
+        )
+    )
+    steps.append(
+        _bill_and_issue(
             "Körningen igen – inget nytt",
             "Att köra en redan fakturerad period igen föreslår ingenting.",
             backlog_from,
@@ -168,36 +196,88 @@ def run_billing_story(files: generator.DemoFiles, today: dt.date) -> list[StoryS
             today,
         )
     )
+    steps.append(_check_everything_billed(cutoff, today))
     return steps
 
 
-def _credit_one_order() -> Invoice | None:
-    """Credits one order of the Skaraborg invoices, once per database (the demo is re-runnable)."""
-    if Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).exists():
+def _decide_order_changes(files: generator.DemoFiles, today: dt.date) -> StoryStep | None:
+    """The card system corrects two invoiced orders. The changes wait for a decision (R14): the
+    order that was placed by the wrong unit is accepted (credited, billed again to the right
+    unit); the mistaken change of a product is rejected (the invoice stands)."""
+    path, corrections = generator.write_order_corrections(files)
+    if corrections is None:
         return None
-    invoice = (
-        Invoice.objects.filter(
-            kind=Invoice.Kind.INVOICE, status=Invoice.Status.ISSUED, account__code="VGR-SKAS"
+    result = import_file("orders", path, created_by="demo")
+    waiting: dict[str, list[int]] = {}
+    for change_id, order_id in (
+        OrderChange.objects.filter(batch_id=result.batch_id, status=OrderChange.Status.PENDING)
+        .order_by("id")
+        .values_list("id", "order__order_id")
+    ):
+        waiting.setdefault(order_id, []).append(change_id)
+    decisions = []
+    if corrections.moved_order_id in waiting:
+        decisions.append(
+            changes.accept_changes(
+                waiting[corrections.moved_order_id],
+                reason="Kortet beställdes av Sahlgrenska, inte Skaraborg – krediteras och "
+                "faktureras Sahlgrenska",
+                decided_by="demo",
+                issue_date=today,
+            )
         )
-        .order_by("-number")
-        .first()
+    if corrections.mistaken_order_id in waiting:
+        decisions.append(
+            changes.reject_changes(
+                waiting[corrections.mistaken_order_id],
+                reason="Ett eTjänstekort levererades; artikeln ändrades av misstag i kortsystemet",
+                decided_by="demo",
+            )
+        )
+    credit_notes = [note for decision in decisions for note in decision.credit_notes]
+    return StoryStep(
+        "Ändringar av fakturerade beställningar",
+        "Kortsystemet rättar två beställningar som redan är fakturerade. Ändringarna genomförs "
+        "inte i tysthet utan väntar på beslut (R14, kortfaktura changes list): den ena godkänns "
+        "(kortfaktura changes accept) – beställningen krediteras och faktureras igen i nästa "
+        "körning på rätt enhet (R12); den andra avvisas (kortfaktura changes reject) – fakturan "
+        "står kvar.",
+        import_result=result,
+        credit_note=credit_notes[0] if credit_notes else None,
+        decisions=decisions,
     )
-    if invoice is None:
-        return None
-    order_id = (
-        InvoiceItem.objects.filter(invoice=invoice, credited=False)
-        .order_by("order__order_id")
-        .values_list("order__order_id", flat=True)
-        .first()
-    )
-    if order_id is None:
-        return None
-    return billing.credit_invoice(
-        invoice.number or 0,
-        order_ids=[order_id],
-        reason="Kortet beställdes av fel enhet – ska faktureras på nytt",
-        created_by="demo",
-        issue_date=invoice.issue_date,
+
+
+def _check_everything_billed(cutoff: dt.date, today: dt.date) -> StoryStep:
+    """A preview of both periods: after the story it proposes no invoice."""
+    legacy_from, legacy_to = billing.legacy_period()
+    checks = []
+    for legacy, period_from, period_to in (
+        (True, legacy_from, legacy_to),
+        (False, legacy_to + dt.timedelta(days=1), cutoff),
+    ):
+        proposal = billing.create_run(
+            period_from, period_to, legacy=legacy, issue_date=today, preview=True
+        ).proposal
+        held_back: dict[str, int] = {}
+        for entry in proposal.held_back:
+            held_back[str(entry.reason)] = held_back.get(str(entry.reason), 0) + 1
+        checks.append(
+            PeriodCheck(
+                legacy,
+                period_from,
+                period_to,
+                len(proposal.invoices),
+                sum(len(invoice.order_pks) for invoice in proposal.invoices),
+                held_back,
+            )
+        )
+    return StoryStep(
+        "Allt fakturerbart är fakturerat",
+        "En förhandsgranskning av den äldre perioden och av det vanliga flödet (ingenting "
+        "sparas): det som går att fakturera är fakturerat, det som återstår hålls tillbaka med "
+        "en orsak som någon kan åtgärda.",
+        checks=checks,
     )
 
 

@@ -7,6 +7,8 @@ files); this module writes the validated records in chunks through ``imports.bul
 from operator import itemgetter
 from typing import Any, ClassVar
 
+from django.utils import timezone
+
 from kortfaktura.billing.selectors import invoiced_order_pks
 from kortfaktura.catalog.models import Product
 from kortfaktura.customers.models import Customer
@@ -56,16 +58,26 @@ INSERT_COLUMNS = (
 )
 
 
-def _pending_values(order_pks: set[int]) -> dict[tuple[int, str], str]:
-    """The newest waiting value per (order, field)."""
+def _pending_values(
+    order_pks: set[int],
+) -> tuple[dict[tuple[int, str], str], set[tuple[int, str, str, str]]]:
+    """The newest waiting value per (order, field), and the changes (order, field, old, new)
+    that a person rejected: the same file again does not ask for the same decision twice."""
     waiting: dict[tuple[int, str], str] = {}
-    for order_pk, name, value in (
-        OrderChange.objects.filter(order_id__in=order_pks, status=OrderChange.Status.PENDING)
+    rejected: set[tuple[int, str, str, str]] = set()
+    for order_pk, name, old, new, status in (
+        OrderChange.objects.filter(
+            order_id__in=order_pks,
+            status__in=[OrderChange.Status.PENDING, OrderChange.Status.REJECTED],
+        )
         .order_by("id")
-        .values_list("order_id", "field", "new_value")
+        .values_list("order_id", "field", "old_value", "new_value", "status")
     ):
-        waiting[(order_pk, name)] = value
-    return waiting
+        if status == OrderChange.Status.PENDING:
+            waiting[(order_pk, name)] = new
+        else:
+            rejected.add((order_pk, name, old, new))
+    return waiting, rejected
 
 
 class OrderImporter(ChunkedImporter):
@@ -93,6 +105,16 @@ class OrderImporter(ChunkedImporter):
         self.fields = tuple(name for name in COMPARED_FIELDS if self.has(name))
         # At least the three required columns, so itemgetter always returns a tuple.
         self.new_values = itemgetter(*(parsing.ORDER_FIELDS.index(name) for name in self.fields))
+        # Changes of invoiced orders that wait for a decision (few, by the partial index): a file
+        # that now gives another value – or the invoiced one again – supersedes them.
+        self.waiting: dict[str, dict[str, tuple[int, str]]] = {}
+        for order_id, order_pk, name, value in (
+            OrderChange.objects.filter(status=OrderChange.Status.PENDING)
+            .order_by("id")
+            .values_list("order__order_id", "order_id", "field", "new_value")
+        ):
+            if name in self.fields:
+                self.waiting.setdefault(order_id, {})[name] = (order_pk, value)
         bulk.prefer_index_lookups()
 
     def write(self, records: list[tuple[Any, ...]]) -> None:
@@ -123,11 +145,45 @@ class OrderImporter(ChunkedImporter):
                 )
             elif order_id in changed_ids:
                 changed.append((changed_ids[order_id], record))
+        if self.waiting:
+            self._supersede_waiting(records)
         self.imported += len(inserts)
         self.unchanged += len(records) - len(inserts) - len(changed)
         bulk.insert_rows(ORDER_TABLE, INSERT_COLUMNS, inserts)
         if changed:
             self._apply_changes(changed)
+
+    def _supersede_waiting(self, records: list[tuple[Any, ...]]) -> None:
+        """A waiting change whose field the file now gives another value for (e.g. the value
+        that was invoiced, or a third one) no longer reflects the card system: it is marked
+        superseded; a different new value is recorded as a new waiting change by
+        ``_apply_changes``."""
+        stale: dict[str, list[int]] = {}
+        for record in records:
+            waiting = self.waiting.get(record[0])
+            if waiting is None:
+                continue
+            values = dict(zip(self.fields, self.new_values(record), strict=True))
+            for name, (order_pk, value) in list(waiting.items()):
+                if name != "order_date" and values[name][:200] != value:
+                    stale.setdefault(name, []).append(order_pk)
+                    del waiting[name]
+                    if name == "ordered_at":
+                        stale.setdefault("order_date", []).append(order_pk)
+                        waiting.pop("order_date", None)
+        for name, order_pks in stale.items():
+            for start in range(0, len(order_pks), 500):
+                OrderChange.objects.filter(
+                    order_id__in=order_pks[start : start + 500],
+                    field=name,
+                    status=OrderChange.Status.PENDING,
+                ).update(
+                    status=OrderChange.Status.SUPERSEDED,
+                    decided_at=timezone.now(),
+                    decided_by=self.batch.created_by,
+                    decision_reason=f"ersatt av import nr {self.batch.pk}: filen anger ett "
+                    "annat värde",
+                )
 
     def _apply_changes(self, changed: list[tuple[int, tuple[Any, ...]]]) -> None:
         """Apply and record field changes. For an order on an issued invoice, a change of its
@@ -138,7 +194,7 @@ class OrderImporter(ChunkedImporter):
             for found in bulk.select_by_keys(ORDER_TABLE, "id", self.fields, pks)
         }
         invoiced = invoiced_order_pks(pks)
-        waiting = _pending_values(invoiced)
+        waiting, rejected = _pending_values(invoiced)
         batch_id = self.batch.pk
         updates, changes = [], []
         for order_pk, record in changed:
@@ -155,6 +211,8 @@ class OrderImporter(ChunkedImporter):
                     merged[parsing.ORDER_FIELDS.index(name)] = old
                     if waiting.get((order_pk, name)) == new:
                         continue  # the same change already waits for a decision
+                    if (order_pk, name, old[:200], new[:200]) in rejected:
+                        continue  # the same change was rejected: the invoice stands
                 status = "pending" if pending else "applied"
                 recorded.append((order_pk, batch_id, name, old[:200], new[:200], status))
                 if name == "ordered_at":

@@ -104,15 +104,27 @@ BILLING_RELEVANT_FIELDS = ("ordered_at", "order_date", "orgnr", "unit_code", "pr
 
 
 class OrderChange(models.Model):
-    """A change that an import made to an existing order – or, for an order that is already
-    invoiced, a change of billing data that waits (pending) until the order is credited."""
+    """A change that an import made to an existing order.
+
+    A change of an order that is not on an issued invoice is carried out at once (``applied``).
+    A change of an invoiced order's billing data (``BILLING_RELEVANT_FIELDS``) is not: it is kept
+    ``pending`` until a person decides (DOMAIN.md R14). ``accepted``: the order was credited on
+    its invoice and the change carried out, so the next run bills the order with the new data;
+    ``rejected``: the invoice stands and the order keeps the data it was invoiced with. A decision
+    records who, when, why and on which invoice (and credit note). ``superseded``: a later import
+    gave the field another value before anyone decided.
+    """
 
     id = BulkAutoField(primary_key=True)
 
     class Status(models.TextChoices):
         APPLIED = "applied", "Genomförd"
         PENDING = "pending", "Väntar på beslut"
+        ACCEPTED = "accepted", "Godkänd"
         REJECTED = "rejected", "Avvisad"
+        # A waiting change that a later import replaced (another value, or the invoiced one
+        # again) before anyone decided; not listed by ``changes list``.
+        SUPERSEDED = "superseded", "Ersatt av senare import"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="changes")
     batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="order_changes")
@@ -120,11 +132,39 @@ class OrderChange(models.Model):
     old_value = models.CharField("före", max_length=200, blank=True)
     new_value = models.CharField("efter", max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPLIED)
+    # The decision on a change of an invoiced order. Imports write changes in bulk without these
+    # columns, hence the database defaults.
+    decided_at = models.DateTimeField("beslutad", null=True, blank=True)
+    decided_by = models.CharField("beslutad av", max_length=150, blank=True, db_default="")
+    decision_reason = models.TextField("beslutets orsak", blank=True, db_default="")
+    invoice_number = models.PositiveBigIntegerField("gäller faktura", null=True, blank=True)
+    credit_note_number = models.PositiveBigIntegerField("kreditfaktura", null=True, blank=True)
 
     class Meta:
         verbose_name = "ändring av beställning"
         verbose_name_plural = "ändringar av beställningar"
         ordering = ["order", "id"]
+        indexes = [
+            models.Index(
+                fields=["order"], condition=Q(status="pending"), name="order_change_pending"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["applied", "pending", "accepted", "rejected", "superseded"]
+                ),
+                name="order_change_status_known",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status__in=["applied", "pending"]) & Q(decided_at__isnull=True))
+                | (
+                    Q(status__in=["accepted", "rejected", "superseded"])
+                    & Q(decided_at__isnull=False)
+                ),
+                name="order_change_decision_has_time",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order.order_id}: {self.field} {self.old_value!r} → {self.new_value!r}"

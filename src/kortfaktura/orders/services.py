@@ -1,6 +1,7 @@
 """Writes on orders that other parts of the system trigger."""
 
 from django.db import connection
+from django.utils import timezone
 
 from kortfaktura.catalog.models import Product
 from kortfaktura.customers.models import Customer
@@ -31,10 +32,19 @@ def resolve_order_references() -> int:
     return resolved
 
 
-def apply_pending_changes(order_pks: list[int]) -> int:
+def apply_pending_changes(
+    order_pks: list[int],
+    *,
+    decided_by: str = "",
+    reason: str = "",
+    invoice_number: int | None = None,
+    credit_note_number: int | None = None,
+) -> int:
     """Carry out the import changes that waited because the orders were invoiced (R12, R14).
 
-    Called when the orders are credited; the next run bills them with the corrected data.
+    Called when the orders are credited: crediting an order accepts every change of it that
+    waits, and the next run bills it with the corrected data. The changes are marked
+    ``accepted`` with the decision (who, when, why, which invoice and credit note).
     Returns the number of changes applied.
     """
     pending = list(
@@ -61,6 +71,32 @@ def apply_pending_changes(order_pks: list[int]) -> int:
         order.product_id = products.get(order.product_code)
         order.save()
     OrderChange.objects.filter(pk__in=[change.pk for change in pending]).update(
-        status=OrderChange.Status.APPLIED
+        status=OrderChange.Status.ACCEPTED,
+        decided_at=timezone.now(),
+        decided_by=decided_by,
+        decision_reason=reason or "beställningen krediterades",
+        invoice_number=invoice_number,
+        credit_note_number=credit_note_number,
     )
     return len(pending)
+
+
+def reject_pending_changes(
+    invoice_numbers: dict[int, int | None], *, decided_by: str, reason: str
+) -> list[int]:
+    """Reject every waiting change of the orders (keys: order pks, values: the invoice that
+    stands). The orders keep the data they were invoiced with. Returns the changes' ids."""
+    rejected = []
+    now = timezone.now()
+    for order_pk, number in invoice_numbers.items():
+        changes = OrderChange.objects.filter(order_id=order_pk, status=OrderChange.Status.PENDING)
+        ids = list(changes.values_list("id", flat=True))
+        changes.update(
+            status=OrderChange.Status.REJECTED,
+            decided_at=now,
+            decided_by=decided_by,
+            decision_reason=reason,
+            invoice_number=number,
+        )
+        rejected.extend(ids)
+    return sorted(rejected)
