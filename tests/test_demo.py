@@ -111,7 +111,7 @@ def test_demo_loads_everything_and_is_idempotent(
         if entry["reason"] == "account_incomplete"
     }
     billed_again = set(
-        InvoiceItem.objects.filter(invoice__run_id=legacy_again["id"]).values_list(
+        InvoiceItem.objects.filter(invoice__run_id=legacy_again.get("id", -1)).values_list(
             "order__order_id", flat=True
         )
     )
