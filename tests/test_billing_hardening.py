@@ -134,25 +134,25 @@ def refused(sql: str, params: list[object]) -> None:
         connection.check_constraints(["billing_invoiceitem", "billing_invoiceline"])
 
 
+def empty_draft_like(invoice: Invoice, **fields: object) -> Invoice:
+    values: dict[str, object] = {
+        "account": invoice.account, "customer": invoice.customer, "title": "utkast",
+        "period_start": invoice.period_start, "period_end": invoice.period_end,
+        "net": 0, "vat": 0, "rounding": 0, "payable": 0,
+    }  # fmt: skip
+    return Invoice.objects.create(**{**values, **fields})
+
+
 def test_credited_cannot_be_set_without_a_credit_note(issued_invoice: Invoice) -> None:
     refused(
         "UPDATE billing_invoiceitem SET credited = %s WHERE invoice_id = %s",
         [True, issued_invoice.pk],
     )
     other = make.customer("Ale kommun")
-    unrelated = Invoice.objects.create(
-        kind="credit_note",
-        credits=issued_invoice,
-        account=make.account(other, "1440"),
-        customer=other,
-        title="falsk",
-        period_start=issued_invoice.period_start,
-        period_end=issued_invoice.period_end,
-        net=0,
-        vat=0,
-        rounding=0,
-        payable=0,
-    )
+    unrelated = empty_draft_like(
+        issued_invoice, kind="credit_note", credits=issued_invoice,
+        account=make.account(other, "1440"), customer=other,
+    )  # fmt: skip
     refused(
         "UPDATE billing_invoiceitem SET credited = %s, credited_by_id = %s WHERE invoice_id = %s",
         [True, unrelated.pk, issued_invoice.pk],
@@ -201,17 +201,7 @@ def test_nothing_can_be_added_to_an_issued_document(issued_invoice: Invoice) -> 
 
 def test_items_have_foreign_keys(issued_invoice: Invoice) -> None:
     line = issued_invoice.lines.get()
-    draft_invoice = Invoice.objects.create(
-        account=issued_invoice.account,
-        customer=issued_invoice.customer,
-        title="utkast",
-        period_start=issued_invoice.period_start,
-        period_end=issued_invoice.period_end,
-        net=0,
-        vat=0,
-        rounding=0,
-        payable=0,
-    )
+    draft_invoice = empty_draft_like(issued_invoice)
     refused(
         "INSERT INTO billing_invoiceitem (id, invoice_id, line_id, order_id, unit_price, "
         "is_credit, credited) VALUES (%s, %s, %s, %s, 350, %s, %s)",

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Max, Min, Sum
 
-from kortfaktura.billing.core import Proposal
+from kortfaktura.billing.core import Proposal, ProposedLine
 from kortfaktura.billing.facts import ACTIVE_ITEM
 from kortfaktura.billing.models import BillingRun, HeldBackOrder, Invoice, InvoiceItem, InvoiceLine
 from kortfaktura.customers.models import BillingAccount, Customer
@@ -40,6 +40,18 @@ def _money(value: Any) -> str:
     return f"{value:.2f}"
 
 
+def line_json(line: InvoiceLine | ProposedLine) -> dict[str, Any]:
+    return {
+        "order_month": f"{line.order_month:%Y-%m}",
+        "product_code": line.product_code,
+        "product_name": line.product_name,
+        "quantity": line.quantity,
+        "unit_price": _money(line.unit_price),
+        "net": _money(line.net),
+        "vat_rate": _money(line.vat_rate),
+    }
+
+
 def invoice_json(
     invoice: Invoice, lines: list[InvoiceLine], order_ids: list[str]
 ) -> dict[str, Any]:
@@ -65,18 +77,7 @@ def invoice_json(
         "rounding": _money(invoice.rounding),
         "payable": _money(invoice.payable),
         "reason": invoice.reason or None,
-        "lines": [
-            {
-                "order_month": f"{line.order_month:%Y-%m}",
-                "product_code": line.product_code,
-                "product_name": line.product_name,
-                "quantity": line.quantity,
-                "unit_price": _money(line.unit_price),
-                "net": _money(line.net),
-                "vat_rate": _money(line.vat_rate),
-            }
-            for line in lines
-        ],
+        "lines": [line_json(line) for line in lines],
         "order_ids": order_ids,
     }
 
@@ -185,18 +186,7 @@ def proposal_json(run: BillingRun, proposal: Proposal, *, status: str) -> dict[s
                 "rounding": _money(totals.rounding),
                 "payable": _money(totals.payable),
                 "reason": None,
-                "lines": [
-                    {
-                        "order_month": f"{line.order_month:%Y-%m}",
-                        "product_code": line.product_code,
-                        "product_name": line.product_name,
-                        "quantity": line.quantity,
-                        "unit_price": _money(line.unit_price),
-                        "net": _money(line.net),
-                        "vat_rate": _money(line.vat_rate),
-                    }
-                    for line in proposed.lines
-                ],
+                "lines": [line_json(line) for line in proposed.lines],
                 "order_ids": sorted(order_ids[pk] for pk in proposed.order_pks),
             }
         )
