@@ -93,11 +93,14 @@ def stale_orders(
     run_id: int, request: core.BillingRequest, accounts: dict[int, core.AccountFacts]
 ) -> list[tuple[str, str]]:
     """Orders of the draft that the core, run on today's data, would not bill where the draft
-    bills them, with the reason in Swedish. Empty when the draft still holds."""
-    placed: dict[int, Placement] = {}
-    orders: list[core.OrderFacts] = []
+    bills them, with the reason in Swedish. Empty when the draft still holds.
+
+    The core decides each order on its own, so the draft's orders are checked in chunks: a
+    million of them never need to be in memory at once."""
     pending = pending_change_orders()
+    products, customers = catalogue_facts()
     day_of = day_parser()
+    stale: list[tuple[str, str]] = []
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT o.id, o.order_id, {date_text('o.order_date')}, o.customer_id, o.orgnr, "
@@ -109,7 +112,9 @@ def stale_orders(
             "WHERE v.run_id = %s AND v.status = 'draft'",
             [run_id],
         )
-        while rows := cursor.fetchmany(20_000):
+        while rows := cursor.fetchmany(CHECK_CHUNK):
+            orders: list[core.OrderFacts] = []
+            placed: dict[int, Placement] = {}
             for row in rows:
                 (pk, order_id, day, customer, orgnr, unit, product, code, status, earlier,
                  account, month, line_product, price, rate) = row  # fmt: skip
@@ -120,26 +125,38 @@ def stale_orders(
                 placed[pk] = Placement(
                     account, day_of(month), line_product, core.cents(price), core.cents(rate)
                 )
-    products, customers = catalogue_facts()
+            stale.extend(_compare(orders, placed, products, customers, accounts, request))
+    return sorted(stale)
+
+
+CHECK_CHUNK = 50_000
+
+
+def _compare(
+    orders: list[core.OrderFacts],
+    placed: dict[int, Placement],
+    products: dict[int, core.ProductFacts],
+    customers: dict[int, core.CustomerFacts],
+    accounts: dict[int, core.AccountFacts],
+    request: core.BillingRequest,
+) -> list[tuple[str, str]]:
     proposal = core.propose_invoices(orders, products, customers, accounts, request)
     now: dict[int, Placement] = {}
     for invoice in proposal.invoices:
         for line in invoice.lines:
+            placement = Placement(
+                invoice.account_id, line.order_month, line.product_id, line.unit_price,
+                line.vat_rate,
+            )  # fmt: skip
             for pk in line.order_pks:
-                now[pk] = Placement(
-                    invoice.account_id,
-                    line.order_month,
-                    line.product_id,
-                    line.unit_price,
-                    line.vat_rate,
-                )
+                now[pk] = placement
     held = {entry.order_pk: entry.detail for entry in proposal.held_back}
     stale = []
     for order in orders:
         reason = _why_not_as_drafted(order, placed[order.pk], now.get(order.pk), held, request)
         if reason:
             stale.append((order.order_id, reason))
-    return sorted(stale)
+    return stale
 
 
 def _why_not_as_drafted(

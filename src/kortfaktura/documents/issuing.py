@@ -9,6 +9,7 @@ can be read.
 
 import hashlib
 import multiprocessing
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -24,6 +25,7 @@ from kortfaktura.documents.workers import validate_chunk as worker_validate
 
 CHUNK = 100
 PARALLEL_FROM = 300  # documents; below that, starting processes costs more than it saves
+IN_FLIGHT_PER_WORKER = 3
 PASSED = "passed"
 UNCHECKED = "unchecked"
 
@@ -92,12 +94,14 @@ def _validated(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=workers_start) as pool:
         # Chunks go to the workers as soon as they are rendered, so rendering here overlaps
-        # validating there.
-        futures: list[Future[list[tuple[int, list[str]]]]] = [
-            pool.submit(worker_validate, chunk) for chunk in _chunks(documents)
-        ]
-        for future in futures:
-            yield from future.result()
+        # validating there; at most a few chunks per worker wait, which bounds the memory.
+        waiting: deque[Future[list[tuple[int, list[str]]]]] = deque()
+        for chunk in _chunks(documents):
+            waiting.append(pool.submit(worker_validate, chunk))
+            while len(waiting) > IN_FLIGHT_PER_WORKER * workers:
+                yield from waiting.popleft().result()
+        while waiting:
+            yield from waiting.popleft().result()
 
 
 def validate_chunk(documents: list[tuple[int, bytes]]) -> list[tuple[int, list[str]]]:
