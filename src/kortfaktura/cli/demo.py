@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
                         "files": len(export.files),
                         "validated": export.validated,
                         "invalid": sorted(str(number) for number in export.invalid),
+                        "failed": sorted(str(number) for number in export.failed),
                     }
                     for export in exports
                 ],
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
             )
             for number, findings in export.invalid.items():
                 console.print(f"[red]{number} skrevs inte:[/] {findings[0]}")
+            for number, reason in export.failed.items():
+                console.print(f"[red]{number} skrevs inte:[/] {reason}")
     console.rule("Klart")
     console.print(
         "Se fakturorna med: kortfaktura invoice list · en körning: kortfaktura run show RUN_ID"

@@ -29,8 +29,14 @@ def export(args: argparse.Namespace) -> int:
         fail(str(error))
         return 1
     directory = Path(args.out)
-    with progress_bar(f"Skriver {args.format}", unit_is_bytes=False) as progress:
-        result = export_documents(invoices, args.format, directory, progress=progress)
+    try:
+        with progress_bar(f"Skriver {args.format}", unit_is_bytes=False) as progress:
+            result = export_documents(invoices, args.format, directory, progress=progress)
+    except ExportError as error:
+        if args.json:
+            print_json({"error": str(error)})
+        fail(str(error))
+        return 1
     if args.json:
         print_json(
             {
@@ -42,11 +48,16 @@ def export(args: argparse.Namespace) -> int:
                     {"number": str(number), "findings": [str(f) for f in findings]}
                     for number, findings in sorted(result.invalid.items())
                 ],
+                "failed": [
+                    {"number": str(number), "reason": reason}
+                    for number, reason in sorted(result.failed.items())
+                ],
             }
         )
     else:
         console.print(
-            f"{swedish.count(len(result.files))} filer ({result.format}) skrivna till {directory}."
+            f"{swedish.counted(len(result.files), 'fil', 'filer')} ({result.format}) skrivna "
+            f"till {directory}."
         )
         if result.validated:
             console.print(
@@ -57,11 +68,18 @@ def export(args: argparse.Namespace) -> int:
                 "[yellow]Peppol-reglerna finns inte på den här datorn: dokumenten är inte "
                 "validerade.[/] Ange KORTFAKTURA_PEPPOL_RULES_DIR."
             )
-    if result.invalid:
-        for number, findings in sorted(result.invalid.items()):
-            fail(f"{number} skrevs inte – det bryter mot reglerna:")
-            for finding in findings[:10]:
-                fail(f"  {finding}")
+    for number, findings in sorted(result.invalid.items()):
+        fail(f"{number} skrevs inte – det bryter mot reglerna:")
+        for finding in findings[:10]:
+            fail(f"  {finding}")
+    for number, reason in sorted(result.failed.items()):
+        fail(f"{number} skrevs inte – {reason}")
+    problems = len(result.invalid) + len(result.failed)
+    if problems:
+        fail(
+            f"{swedish.count(problems)} av {swedish.count(len(invoices))} dokument skrevs inte "
+            f"(se ovan); de övriga {swedish.count(len(result.files))} skrevs."
+        )
         return 1
     return 0
 
