@@ -228,18 +228,23 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.add_argument("--reset", action="store_true", help="töm databasen först (all data!)")
     parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
     parser.add_argument(
-        "--today", type=date_argument, help="låtsas att dagens datum är DATUM (ÅÅÅÅ-MM-DD)"
+        "--today",
+        type=date_argument,
+        metavar="DATUM",
+        help="låtsas att dagens datum är DATUM, ÅÅÅÅ-MM-DD, t.ex. 2026-11-28",
     )
     parser.add_argument(
         "--no-documents",
         dest="documents",
         action="store_false",
-        help="skriv inte fakturadokumenten (UBL och PDF) under datakatalogen/demo/dokument",
+        help="skriv inte fakturadokumenten (UBL och PDF) under var/demo/dokument",
     )
     parser.add_argument(
         "--orders-per-year",
         type=positive_int_argument,
         default=generator.ORDERS_PER_YEAR,
-        help=f"antal beställningar per år (standard {generator.ORDERS_PER_YEAR})",
+        metavar="ANTAL",
+        help=f"antal beställningar per år, ett positivt heltal, t.ex. 400 (standard "
+        f"{generator.ORDERS_PER_YEAR})",
     )
     parser.set_defaults(handler=run)

@@ -86,11 +86,37 @@ def export(args: argparse.Namespace) -> int:
 
 def add_export_parser(actions: Subparsers) -> None:
     parser = actions.add_parser(
-        "export", help="skriv utfärdade fakturor som UBL (Peppol), PDF, XLSX eller CSV"
+        "export",
+        help="skriv utfärdade fakturor som UBL (Peppol), PDF, XLSX eller CSV",
+        description=(
+            "Skriver en fil per utfärdad faktura eller kreditfaktura, med numret som filnamn "
+            "(t.ex. 100001.pdf). Ange antingen --run eller ett eller flera fakturanummer. "
+            "Slutkod 1 om katalogen inte går att skriva i eller om något dokument inte kunde "
+            "skrivas (de övriga skrivs ändå och felen listas)."
+        ),
     )
-    parser.add_argument("numbers", nargs="*", type=int, metavar="NUMBER")
-    parser.add_argument("--run", type=int, metavar="RUN_ID")
-    parser.add_argument("--format", required=True, choices=sorted(RENDERERS))
-    parser.add_argument("--out", required=True, metavar="DIR")
-    parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
+    parser.add_argument(
+        "numbers",
+        nargs="*",
+        type=int,
+        metavar="FAKTURANUMMER",
+        help="ett eller flera fakturanummer, t.ex. 100001 100002 (se invoice list)",
+    )
+    parser.add_argument(
+        "--run", type=int, metavar="KÖRNING", help="alla dokument i en körning, t.ex. --run 3"
+    )
+    parser.add_argument(
+        "--format",
+        required=True,
+        choices=sorted(RENDERERS),
+        help="ubl: Peppol BIS Billing 3.0 (XML), pdf: PDF/A med specifikation, xlsx: "
+        "specifikationen i Excel, csv: specifikationen som CSV; t.ex. --format pdf",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="KATALOG",
+        help="katalogen som filerna skrivs till (skapas vid behov), t.ex. /tmp/kortfaktura/pdf",
+    )
+    parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
     parser.set_defaults(handler=export, needs_database=True)
