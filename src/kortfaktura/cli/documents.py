@@ -56,8 +56,8 @@ def export(args: argparse.Namespace) -> int:
         )
     else:
         console.print(
-            f"{swedish.counted(len(result.files), 'fil', 'filer')} ({result.format}) skrivna "
-            f"till {directory}."
+            f"{swedish.counted(len(result.files), 'fil', 'filer')} ({result.format}) "
+            f"{'skriven' if len(result.files) == 1 else 'skrivna'} till {directory}."
         )
         if result.validated:
             console.print(
