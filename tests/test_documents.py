@@ -616,3 +616,34 @@ def test_a_directory_in_the_way_of_one_file_fails_only_that_document(
     report = json.loads(out)
     assert [entry["number"] for entry in report["failed"]] == [str(issued["1442"].number)]
     assert len(report["files"]) == Invoice.objects.filter(run_id=run_id).count() - 1
+
+
+def test_an_unexpected_render_error_fails_one_document_and_is_logged(
+    cli: Callable[..., tuple[int, str, str]],
+    issued: dict[str, Invoice],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broken = issued["1442"].number
+    render = CsvRenderer.render
+
+    def render_or_fail(self: CsvRenderer, doc: DocumentData) -> bytes:
+        if doc.number == broken:
+            raise KeyError("a bug in a renderer")
+        return render(self, doc)
+
+    monkeypatch.setattr(CsvRenderer, "render", render_or_fail)
+    monkeypatch.setattr(settings, "DATA_DIR", tmp_path / "var")
+    out = tmp_path / "ut"
+    code, text, err = cli(
+        "invoice", "export", "--run", str(issued["1442"].run_id), "--format", "csv",
+        "--out", str(out), "--json",
+    )  # fmt: skip
+    assert code == 1
+    report = json.loads(text)
+    assert [entry["number"] for entry in report["failed"]] == [str(broken)]
+    assert "a bug in a renderer" in report["failed"][0]["reason"]
+    assert len(report["files"]) == Invoice.objects.filter(run_id=issued["1442"].run_id).count() - 1
+    assert "Traceback" not in err
+    log = (tmp_path / "var" / "log" / "kortfaktura.log").read_text()
+    assert "Traceback" in log and "KeyError" in log

@@ -70,10 +70,36 @@ class _BriefFormatter(logging.Formatter):
         return super().format(brief)
 
 
-def _quiet_terminal_logging() -> None:
+class _ErrorLogFile(logging.FileHandler):
+    """Errors logged anywhere (with their tracebacks) also go to var/log/kortfaktura.log; the
+    file and its directory are made on the first error, and a log that cannot be written never
+    disturbs the command."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
+def _configure_logging() -> None:
+    from django.conf import settings
+
+    root = logging.getLogger()
+    path = str(Path(settings.DATA_DIR) / "log" / LOG_FILE)
+    for old in [h for h in root.handlers if isinstance(h, _ErrorLogFile)]:
+        if old.baseFilename != path:  # another data directory (tests): one log file only
+            root.removeHandler(old)
+            old.close()
+    if not any(isinstance(handler, _ErrorLogFile) for handler in root.handlers):
+        log_file = _ErrorLogFile(path, delay=True, encoding="utf-8")
+        log_file.setLevel(logging.ERROR)
+        log_file.setFormatter(logging.Formatter("--- %(asctime)s %(name)s: %(message)s"))
+        root.addHandler(log_file)
     if debugging():
         return
-    for handler in logging.getLogger().handlers:
+    for handler in root.handlers:
         stream = getattr(handler, "stream", None)
         if stream in (sys.stderr, sys.__stderr__) and not isinstance(
             handler.formatter, _BriefFormatter
@@ -144,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     wants_json = "--json" in arguments
     setup_django()
-    _quiet_terminal_logging()
+    _configure_logging()
     parser = build_parser()
     args = parser.parse_args(arguments)
     wants_json = bool(getattr(args, "json", wants_json))
