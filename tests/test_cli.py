@@ -258,3 +258,13 @@ def test_a_locked_sqlite_database_is_answered_in_swedish(
     assert "Traceback" not in result.stderr
     message = json.loads(result.stdout)["error"]
     assert "databasen är upptagen av en annan process – försök igen om en stund" in message
+
+
+@pytest.mark.parametrize("url", ["mysqlx://nope", "postgres://postgres@127.0.0.1:1/saknas"])
+def test_an_unusable_database_url_is_answered_in_swedish(tmp_path: Path, url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": url, "KORTFAKTURA_DATA_DIR": str(tmp_path / "var")}
+    result = run(env, tmp_path, "invoice", "list", "--json")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    message = json.loads(result.stdout)["error"]
+    assert "DATABASE_URL" in message

@@ -169,7 +169,17 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     wants_json = "--json" in arguments
-    setup_django()
+    try:
+        setup_django()
+    except Exception as error:  # e.g. a DATABASE_URL that cannot be read
+        if debugging():
+            traceback.print_exc()
+        _answer(
+            f"inställningarna går inte att läsa: {type(error).__name__}: {_first_line(error)} "
+            "– kontrollera miljövariablerna (t.ex. DATABASE_URL); KORTFAKTURA_DEBUG=1 visar mer",
+            wants_json,
+        )
+        return EXIT_INPUT
     _configure_logging()
     parser = build_parser()
     args = parser.parse_args(arguments)
