@@ -470,6 +470,7 @@ def test_credit_note_xlsx_names_the_credited_invoice(issued: dict[str, Invoice])
     block = {row[0]: row[1] for row in sheet.iter_rows(max_row=10, max_col=2, values_only=True)}
     assert block["Kreditfakturanummer"] == issued["credit"].number
     assert block["Krediterar"] == f"faktura {issued['VGR-SU'].number} av 2026-11-02"
+    assert block["Avser"] == "1 beställning med beställningsdatum 2020-03-01 – 2020-03-31"
 
 
 # Formula neutralising after Unicode normalisation (item 10) -------------------------------------

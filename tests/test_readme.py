@@ -3,11 +3,12 @@
 import json
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
+
+from processes import drop_database, fresh_database_environment, run
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # The README's demo is the full one (about a minute); this one has the same story, smaller.
@@ -40,13 +41,22 @@ def test_the_readme_has_a_walk_through() -> None:
             assert command[command.index("--out") + 1].startswith("var/"), command
 
 
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    env, database = fresh_database_environment(tmp_path / "var")
+    try:
+        yield env, tmp_path
+    finally:
+        drop_database(database)
+
+
 @pytest.mark.slow
-@pytest.mark.django_db
 def test_every_readme_command_runs_as_shown_against_the_demo_database(
-    cli: Callable[..., tuple[int, str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fresh: tuple[dict[str, str], Path],
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(settings, "DATA_DIR", tmp_path / "var")
+    """As a new user would: the console script in a directory of its own, on a new database (run
+    numbers then start at 1, as the README says)."""
+    env, cwd = fresh
     substitutions: dict[str, str] = {}
     for command in readme_commands():
         args = command[1:]
@@ -56,14 +66,14 @@ def test_every_readme_command_runs_as_shown_against_the_demo_database(
             # The README names the first invoice of run 3 and one of its orders, as the full demo
             # numbers them; the smaller demo numbers them otherwise. Find them as the README
             # tells the reader to: with invoice list --json.
-            code, out, _ = cli("invoice", "list", "--run", "3", "--json")
-            first = json.loads(out)[0]
+            listed = json.loads(run(env, cwd, "invoice", "list", "--run", "3", "--json").stdout)
+            first = listed[0]
             assert first["type"] == "invoice" and first["order_ids"]
             substitutions[args[1]] = first["number"]
             substitutions[args[args.index("--order") + 1]] = first["order_ids"][0]
         args = [substitutions.get(word, word) for word in args]
-        code, out, err = cli(*args)
-        assert code == 0, (command, err)
-        assert "Traceback" not in out + err, command
-    assert list((tmp_path / "var" / "ut" / "pdf").glob("*.pdf"))
-    assert list((tmp_path / "var" / "ut" / "excel").glob("*.xlsx"))
+        result = run(env, cwd, *args)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "Traceback" not in result.stdout + result.stderr, command
+    assert list((cwd / "var" / "ut" / "pdf").glob("*.pdf"))
+    assert list((cwd / "var" / "ut" / "excel").glob("*.xlsx"))

@@ -152,7 +152,7 @@ def template_data(document: DocumentData) -> dict[str, Any]:
         "type_label": document.type_label,
         "number": str(document.number),
         "heading": wording.heading(document),
-        "subtitle": " · ".join(subtitle),
+        "subtitle": subtitle,
         "running_header": f"{document.type_label} {document.number}",
         "notes": notes,
         "seller": {

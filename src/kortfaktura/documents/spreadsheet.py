@@ -166,7 +166,7 @@ def _header_block(document: DocumentData) -> list[tuple[str, object, str]]:
         ]
     rows += [
         ("Kund", f"{document.buyer['name']} ({document.buyer['account_code']})", ""),
-        ("Avser", wording.coverage(document), ""),
+        ("Avser", wording.covered_orders(document), ""),
     ]
     if wording.run_title(document):
         rows.append(("Rubrik", wording.run_title(document), ""))

@@ -45,14 +45,22 @@ def heading(document: DocumentData) -> str:
     return f"eTjänstekort beställda {months_covered(document)}"
 
 
-def coverage(document: DocumentData) -> str:
-    """What this document covers, e.g. ``12 beställningar med beställningsdatum 2026-10-01 –
-    2026-10-31`` (the document's own months within the run's period)."""
+def coverage_verb(document: DocumentData) -> str:
+    return "Krediterar" if document.is_credit_note else "Avser"
+
+
+def covered_orders(document: DocumentData) -> str:
+    """``12 beställningar med beställningsdatum 2026-10-01 – 2026-10-31``: the document's own
+    orders and dates within the run's period."""
     orders = swedish.counted(len(document.specification), "beställning", "beställningar")
     period = f"{document.period_start.isoformat()} – {document.period_end.isoformat()}"
-    if document.is_credit_note:
-        return f"Krediterar {orders} med beställningsdatum {period}"
-    return f"Avser {orders} med beställningsdatum {period}"
+    return f"{orders} med beställningsdatum {period}"
+
+
+def coverage(document: DocumentData) -> str:
+    """What this document covers, e.g. ``Avser 12 beställningar med beställningsdatum
+    2026-10-01 – 2026-10-31``."""
+    return f"{coverage_verb(document)} {covered_orders(document)}"
 
 
 def run_title(document: DocumentData) -> str:
