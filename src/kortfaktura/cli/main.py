@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         _stdout_to_devnull()
         return EXIT_OK
     except KeyboardInterrupt:
-        _answer("avbrutet – det som inte hunnit sparas ändrades inte", wants_json)
+        _answer("avbrutet – ändringar som pågick sparades inte", wants_json)
         return EXIT_INTERRUPTED
     except OperationalError as error:
         where = _log_traceback(arguments)
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         where = _log_traceback(arguments)
         _answer(
             f"ett oväntat fel stoppade kommandot ({type(error).__name__}: {_first_line(error)}). "
-            f"Det som inte hunnit sparas ändrades inte. Detaljer: {where} "
+            f"Ändringar som pågick sparades inte. Detaljer: {where} "
             "(KORTFAKTURA_DEBUG=1 visar dem här).",
             wants_json,
         )
