@@ -290,9 +290,10 @@ def test_xlsx_round_trip_keeps_orders_amounts_and_text(issued: dict[str, Invoice
     invoice = issued["VGR-SU"]
     workbook = load_workbook(io.BytesIO(XlsxRenderer().render(document(invoice))))
     sheet = workbook.active
-    assert sheet.freeze_panes == "A3"
-    assert sheet.auto_filter.ref == f"A2:H{sheet.max_row}"
-    rows = list(sheet.iter_rows(min_row=3, values_only=True))
+    header = next(row[0].row for row in sheet.iter_rows() if row[0].value == "Beställningsmånad")
+    assert sheet.freeze_panes == f"A{header + 1}"
+    assert sheet.auto_filter.ref == f"A{header}:I{sheet.max_row - 1}"  # the total row is below
+    rows = list(sheet.iter_rows(min_row=header + 1, max_row=sheet.max_row - 1, values_only=True))
     expected = {
         item.order.order_id: (item.order.holder_name, item.unit_price)
         for item in invoice.items.select_related("order")
@@ -301,8 +302,8 @@ def test_xlsx_round_trip_keeps_orders_amounts_and_text(issued: dict[str, Invoice
     assert all(isinstance(row[2], dt.datetime) for row in rows)
     hyperlink = next(cell for cell in sheet["F"] if cell.value == '=HYPERLINK("x")')
     assert hyperlink.data_type == "s"
-    assert sheet["H3"].number_format == '#,##0.00 "kr"'
-    assert sheet["C3"].number_format == "yyyy-mm-dd"
+    assert sheet[f"H{header + 1}"].number_format == '#,##0.00 "kr"'
+    assert sheet[f"C{header + 1}"].number_format == "yyyy-mm-dd"
 
 
 def test_csv_opens_in_swedish_excel_and_neutralises_formulas(issued: dict[str, Invoice]) -> None:
@@ -382,3 +383,273 @@ def test_export_errors(
     result, _, err = cli(*args)
     assert result == code
     assert message in err
+
+
+# What the customer reads (issue 8, item 13) ----------------------------------------------------
+
+
+def test_pdf_labels_the_number_in_swedish_and_names_the_credited_invoice_date(
+    issued: dict[str, Invoice],
+) -> None:
+    invoice_words = " ".join(pdf_text(PdfRenderer().render(document(issued["1442"]))).split())
+    assert f"Fakturanummer {issued['1442'].number}" in invoice_words
+    assert "Fakturadatum 2026-11-02" in invoice_words
+    credit_words = " ".join(pdf_text(PdfRenderer().render(document(issued["credit"]))).split())
+    credited = issued["VGR-SU"].number
+    assert f"Kreditfakturanummer {issued['credit'].number}" in credit_words
+    assert f"Kreditering av faktura {credited} av 2026-11-02" in credit_words
+    assert f"Krediterar faktura {credited} av 2026-11-02" in credit_words
+    for words in (invoice_words, credit_words):
+        assert "Fakturasnummer" not in words and "Kreditfakturasnummer" not in words
+
+
+@pytest.fixture
+def two_months() -> dict[str, Invoice]:
+    """One run over March–April 2020 with its default title, which names the whole period."""
+    etk = make.product("ETK", "eTjänstekort")
+    make.price(etk, "350")
+    kommun = make.customer("Vårgårda kommun", number="2120001454")
+    make.account(kommun, "1442")
+    for day in range(1, 29):
+        make.order(kommun, f"2020-03-{day:02d}", etk)
+        make.order(kommun, f"2020-03-{day:02d}", etk)
+    make.order(kommun, "2020-04-07", etk)
+    run = services.create_run(D("2020-03-01"), D("2020-04-30"), issue_date=ISSUE)
+    services.issue_run(run.run.pk)
+    march, april = run.run.invoices.order_by("period_start")
+    return {"march": march, "april": april}
+
+
+def test_a_document_says_what_it_covers_not_the_whole_runs_period(
+    two_months: dict[str, Invoice],
+) -> None:
+    march = two_months["march"]
+    assert "2020-03-01 – 2020-04-30" in march.title  # the run's default title
+    words = " ".join(pdf_text(PdfRenderer().render(document(march))).split())
+    assert "eTjänstekort beställda i mars 2020" in words
+    assert "Avser 56 beställningar med beställningsdatum 2020-03-01 – 2020-03-31" in words
+    assert "2020-04-30" not in words
+    sheet = load_workbook(io.BytesIO(XlsxRenderer().render(document(march)))).active
+    assert sheet["A1"].value == f"Faktura {march.number} – eTjänstekort beställda i mars 2020"
+    assert "2020-04-30" not in " ".join(
+        str(cell.value) for row in sheet.iter_rows() for cell in row if cell.value
+    )
+
+
+def test_specification_pages_after_the_first_carry_number_and_page(
+    two_months: dict[str, Invoice],
+) -> None:
+    march = two_months["march"]
+    reader = PdfReader(io.BytesIO(PdfRenderer().render(document(march))))
+    pages = [" ".join(page.extract_text().split()) for page in reader.pages]
+    assert len(pages) >= 3
+    assert f"Faktura {march.number} · Sida" not in pages[0]
+    for number, page in enumerate(pages[1:], start=2):
+        assert f"Faktura {march.number} · Sida {number} av {len(pages)}" in page
+
+
+def test_xlsx_has_a_header_block_product_names_and_a_total(issued: dict[str, Invoice]) -> None:
+    invoice = issued["1442"]
+    sheet = load_workbook(io.BytesIO(XlsxRenderer().render(document(invoice)))).active
+    block = {row[0]: row[1] for row in sheet.iter_rows(max_row=10, max_col=2, values_only=True)}
+    assert block["Fakturanummer"] == invoice.number
+    assert block["Fakturadatum"] == dt.datetime(2026, 11, 2)
+    assert block["OCR-nummer"] == invoice.ocr
+    assert Decimal(str(block["Att betala"])) == invoice.payable
+    assert block["Förfallodatum"] == dt.datetime(2026, 12, 2)
+    header = next(
+        index
+        for index, row in enumerate(sheet.iter_rows(values_only=True), start=1)
+        if row[0] == "Beställningsmånad"
+    )
+    rows = list(sheet.iter_rows(min_row=header + 1, values_only=True))
+    orders, total = rows[:-1], rows[-1]
+    assert {row[8] for row in orders} == {"eTjänstekort", "PUK-kod"}
+    assert total[0] == "Summa exkl. moms" and total[1] == "2 beställningar"
+    assert Decimal(str(total[7])) == invoice.net == Decimal("500.00")
+    assert sheet.freeze_panes == f"A{header + 1}"
+
+
+def test_credit_note_xlsx_names_the_credited_invoice(issued: dict[str, Invoice]) -> None:
+    sheet = load_workbook(io.BytesIO(XlsxRenderer().render(document(issued["credit"])))).active
+    block = {row[0]: row[1] for row in sheet.iter_rows(max_row=10, max_col=2, values_only=True)}
+    assert block["Kreditfakturanummer"] == issued["credit"].number
+    assert block["Krediterar"] == f"faktura {issued['VGR-SU'].number} av 2026-11-02"
+    assert block["Avser"] == "1 beställning med beställningsdatum 2020-03-01 – 2020-03-31"
+
+
+# Formula neutralising after Unicode normalisation (item 10) -------------------------------------
+
+
+@pytest.mark.parametrize("name", ["＝1+1", "＋46 70", "－2", "＠SUM(A1)", "﹦HYPERLINK(1)", " =1"])
+def test_full_width_formula_starts_are_neutralised(issued: dict[str, Invoice], name: str) -> None:
+    invoice = issued["1442"]
+    Order.objects.filter(customer=invoice.customer).update(holder_name=name)
+    content = CsvRenderer().render(document(invoice))
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
+    assert {row[5] for row in rows[1:]} == {f"'{name}"}
+    sheet = load_workbook(io.BytesIO(XlsxRenderer().render(document(invoice)))).active
+    cells = [cell for cell in sheet["F"] if cell.value == name]
+    assert cells and all(c.data_type == "s" and c.quotePrefix for c in cells)
+
+
+# Fonts and one bad document in a batch (item 9) -------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["王芳", "😀", "Anna 👩‍👩‍👧 Öberg", "שרה", "สมชาย"])
+def test_any_holder_name_renders_with_embedded_fallback_fonts(
+    issued: dict[str, Invoice], name: str
+) -> None:
+    invoice = issued["1442"]
+    Order.objects.filter(customer=invoice.customer).update(holder_name=name)
+    content = PdfRenderer().render(document(invoice))
+    reader = PdfReader(io.BytesIO(content))
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode("utf-8")
+    assert re.search(r"pdfaid:part(>|=\")2", xmp)
+    if name in ("王芳", "😀"):
+        assert name in pdf_text(content)
+    for page in reader.pages:
+        for reference in page["/Resources"]["/Font"].values():
+            font = reference.get_object()
+            for descendant in font.get("/DescendantFonts", [font]):
+                descriptor = descendant.get_object()["/FontDescriptor"]
+                assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+
+
+def test_one_document_that_cannot_be_rendered_does_not_stop_the_others(
+    cli: Callable[..., tuple[int, str, str]], issued: dict[str, Invoice], tmp_path: Path
+) -> None:
+    broken = issued["1442"]
+    Order.objects.filter(customer=broken.customer).update(holder_name="\U00013000 Egypt")
+    run_id = broken.run_id
+    code, out, err = cli(
+        "invoice", "export", "--run", str(run_id), "--format", "pdf", "--out", str(tmp_path),
+        "--json",
+    )  # fmt: skip
+    assert code == 1
+    report = json.loads(out)
+    assert [entry["number"] for entry in report["failed"]] == [str(broken.number)]
+    assert "finns inte i något av typsnitten" in report["failed"][0]["reason"]
+    others = Invoice.objects.filter(run_id=run_id).exclude(pk=broken.pk)
+    assert sorted(path.name for path in tmp_path.glob("*.pdf")) == sorted(
+        f"{invoice.number}.pdf" for invoice in others
+    )
+    assert f"{broken.number} skrevs inte" in err
+    assert "Traceback" not in err
+
+
+# Writing files safely (items 5 and 8) -----------------------------------------------------------
+
+
+def test_export_does_not_follow_a_planted_symlink_at_a_temporary_name(
+    cli: Callable[..., tuple[int, str, str]], issued: dict[str, Invoice], tmp_path: Path
+) -> None:
+    number = issued["1442"].number
+    out = tmp_path / "ut"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (out / f".{number}.csv.tmp").symlink_to(victim)  # the old, predictable temporary name
+    (out / f"{number}.csv").symlink_to(tmp_path / "also-victim.txt")
+    code, _, err = cli("invoice", "export", str(number), "--format", "csv", "--out", str(out))
+    assert code == 0, err
+    assert victim.read_text() == "keep me"
+    assert not (tmp_path / "also-victim.txt").exists()
+    written = out / f"{number}.csv"
+    assert not written.is_symlink() and written.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tmp") and not p.is_symlink()] == []
+
+
+@pytest.mark.parametrize("target", ["file", "devnull", "under-a-file"])
+def test_export_to_an_unusable_out_answers_in_swedish(
+    cli: Callable[..., tuple[int, str, str]], issued: dict[str, Invoice], tmp_path: Path,
+    target: str,
+) -> None:  # fmt: skip
+    existing = tmp_path / "finns.txt"
+    existing.write_text("x")
+    out = {"file": existing, "devnull": Path("/dev/null"), "under-a-file": existing / "ut"}[target]
+    number = str(issued["1442"].number)
+    code, out_text, err = cli(
+        "invoice", "export", number, "--format", "pdf", "--out", str(out), "--json"
+    )
+    assert code == 1
+    message = json.loads(out_text)["error"]
+    assert str(out) in message
+    assert "ingen katalog" in message or "kunde inte skapas" in message
+    assert "Traceback" not in err
+    assert existing.read_text() == "x"
+
+
+def test_export_to_a_read_only_directory_answers_in_swedish(
+    cli: Callable[..., tuple[int, str, str]], issued: dict[str, Invoice], tmp_path: Path
+) -> None:
+    import os
+    import tempfile
+
+    out = Path(tempfile.mkdtemp(prefix="kortfaktura-ro-"))  # not under root's private tmp_path
+    out.chmod(0o555)
+    number = str(issued["1442"].number)
+    dropped = os.geteuid() == 0
+    try:
+        if dropped:  # root writes anywhere: be nobody for the command, as a real user would be
+            os.setegid(65534)
+            os.seteuid(65534)
+        code, out_text, err = cli(
+            "invoice", "export", number, "--format", "csv", "--out", str(out), "--json"
+        )
+    finally:
+        if dropped:
+            os.seteuid(0)
+            os.setegid(0)
+        out.chmod(0o755)
+        out.rmdir()
+    assert code == 1, err
+    message = json.loads(out_text)["error"]
+    assert f"katalogen {out} går inte att skriva i" in message
+    assert "Traceback" not in err
+
+
+def test_a_directory_in_the_way_of_one_file_fails_only_that_document(
+    cli: Callable[..., tuple[int, str, str]], issued: dict[str, Invoice], tmp_path: Path
+) -> None:
+    run_id = issued["1442"].run_id
+    (tmp_path / f"{issued['1442'].number}.csv").mkdir()
+    code, out, _ = cli(
+        "invoice", "export", "--run", str(run_id), "--format", "csv", "--out", str(tmp_path),
+        "--json",
+    )  # fmt: skip
+    assert code == 1
+    report = json.loads(out)
+    assert [entry["number"] for entry in report["failed"]] == [str(issued["1442"].number)]
+    assert len(report["files"]) == Invoice.objects.filter(run_id=run_id).count() - 1
+
+
+def test_an_unexpected_render_error_fails_one_document_and_is_logged(
+    cli: Callable[..., tuple[int, str, str]],
+    issued: dict[str, Invoice],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broken = issued["1442"].number
+    render = CsvRenderer.render
+
+    def render_or_fail(self: CsvRenderer, doc: DocumentData) -> bytes:
+        if doc.number == broken:
+            raise KeyError("a bug in a renderer")
+        return render(self, doc)
+
+    monkeypatch.setattr(CsvRenderer, "render", render_or_fail)
+    monkeypatch.setattr(settings, "DATA_DIR", tmp_path / "var")
+    out = tmp_path / "ut"
+    code, text, err = cli(
+        "invoice", "export", "--run", str(issued["1442"].run_id), "--format", "csv",
+        "--out", str(out), "--json",
+    )  # fmt: skip
+    assert code == 1
+    report = json.loads(text)
+    assert [entry["number"] for entry in report["failed"]] == [str(broken)]
+    assert "a bug in a renderer" in report["failed"][0]["reason"]
+    assert len(report["files"]) == Invoice.objects.filter(run_id=issued["1442"].run_id).count() - 1
+    assert "Traceback" not in err
+    log = (tmp_path / "var" / "log" / "kortfaktura.log").read_text()
+    assert "Traceback" in log and "KeyError" in log

@@ -5,6 +5,8 @@ Environment variables:
 - ``KORTFAKTURA_DATA_DIR``: where the SQLite file and generated files live (default ``./var``).
 - ``SECRET_KEY``: required when ``DEBUG`` is off in production; a local default otherwise.
 - ``DEBUG``: ``1`` to enable Django's debug mode.
+- ``KORTFAKTURA_SQLITE_TIMEOUT``: seconds a SQLite writer waits for another (default 30).
+- ``KORTFAKTURA_DEBUG``: ``1`` shows the traceback of an unexpected error on stderr too.
 - ``ALLOWED_HOSTS``: comma-separated host names for ``serve``.
 """
 
@@ -81,7 +83,8 @@ def _database_from_environment() -> dict[str, object]:
         # instead of failing half-way with "database is locked".
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
-            "timeout": 30,
+            # Seconds a writer waits for another one before "database is locked".
+            "timeout": float(os.environ.get("KORTFAKTURA_SQLITE_TIMEOUT", "30")),
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                 "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"

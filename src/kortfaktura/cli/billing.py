@@ -261,57 +261,121 @@ def add_parsers(subparsers: Subparsers) -> None:
             "beställningsdatum i perioden, en per fakturamottagare och beställningsmånad."
         ),
     )
-    bill_parser.add_argument("--from", dest="period_from", type=date_argument, required=True)
-    bill_parser.add_argument("--to", dest="period_to", type=date_argument, required=True)
-    bill_parser.add_argument("--title", help="fakturornas rubrik")
     bill_parser.add_argument(
-        "--legacy", action="store_true", help="separat fakturering av den äldre perioden (R7)"
+        "--from",
+        dest="period_from",
+        type=date_argument,
+        required=True,
+        metavar="DATUM",
+        help="ÅÅÅÅ-MM-DD, första beställningsdagen som ingår, t.ex. 2026-10-01",
+    )
+    bill_parser.add_argument(
+        "--to",
+        dest="period_to",
+        type=date_argument,
+        required=True,
+        metavar="DATUM",
+        help="ÅÅÅÅ-MM-DD, sista beställningsdagen som ingår, t.ex. 2026-10-31 (högst sista dagen "
+        "i förra månaden)",
+    )
+    bill_parser.add_argument(
+        "--title",
+        metavar="TEXT",
+        help='fakturornas rubrik, t.ex. "eTjänstekort oktober 2026" (standard: perioden)',
+    )
+    bill_parser.add_argument(
+        "--legacy",
+        action="store_true",
+        help="separat fakturering av den äldre perioden, t.ex. 2019-01-01 – 2020-02-28 (R7)",
     )
     bill_parser.add_argument(
         "--per",
         choices=[choice.value for choice in Grouping],
         default=Grouping.MONTH.value,
-        help="month: en faktura per mottagare och månad (standard); run: en per mottagare",
+        help="month: en faktura per mottagare och beställningsmånad (standard); run: en faktura "
+        "per mottagare med ett avsnitt per månad, t.ex. --per run",
     )
-    bill_parser.add_argument("--issue-date", type=date_argument, help="fakturadatum")
+    bill_parser.add_argument(
+        "--issue-date",
+        type=date_argument,
+        metavar="DATUM",
+        help="fakturadatum ÅÅÅÅ-MM-DD, t.ex. 2026-11-02 (standard: dagens datum när körningen "
+        "utfärdas)",
+    )
     bill_parser.add_argument(
         "--customer",
         action="extend",
         nargs="+",
         metavar="ORGNR",
-        help="bara dessa kunder (organisationsnummer)",
+        help="bara dessa kunder, organisationsnummer med eller utan bindestreck, t.ex. "
+        "--customer 212000-1454 212000-1355",
     )
     bill_parser.add_argument(
         "--preview", action="store_true", help="visa förslaget utan att spara något"
     )
-    bill_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
+    bill_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
     bill_parser.set_defaults(handler=bill, needs_database=True)
 
     run_parser = subparsers.add_parser(
         "run", help="visa, utfärda, kassera eller göra om en körning"
     )
-    run_parser.add_argument("action", choices=["show", "issue", "discard", "regenerate"])
-    run_parser.add_argument("run_id", type=int, metavar="RUN_ID")
     run_parser.add_argument(
-        "--issue-date", type=date_argument, help="fakturadatum vid issue (standard: körningens)"
+        "action",
+        choices=["show", "issue", "discard", "regenerate"],
+        help="show: visa · issue: numrera och lås fakturorna · discard: kassera utkastet · "
+        "regenerate: föreslå om efter rättningar",
     )
-    run_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
+    run_parser.add_argument(
+        "run_id", type=int, metavar="KÖRNING", help="körningens nummer (ett heltal), t.ex. 3"
+    )
+    run_parser.add_argument(
+        "--issue-date",
+        type=date_argument,
+        metavar="DATUM",
+        help="fakturadatum ÅÅÅÅ-MM-DD vid issue, t.ex. 2026-11-02 (standard: körningens, annars "
+        "dagens datum)",
+    )
+    run_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
     run_parser.set_defaults(handler=run_command, needs_database=True)
 
     invoice_parser = subparsers.add_parser("invoice", help="utfärdade fakturor och kreditfakturor")
     invoice_actions = invoice_parser.add_subparsers(dest="invoice_action", metavar="ÅTGÄRD")
     invoice_actions.required = True
     list_parser = invoice_actions.add_parser("list", help="lista utfärdade dokument")
-    list_parser.add_argument("--run", type=int, metavar="RUN_ID")
-    list_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
+    list_parser.add_argument(
+        "--run",
+        type=int,
+        metavar="KÖRNING",
+        help="bara dokumenten från en körning, körningens nummer, t.ex. 3",
+    )
+    list_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
     list_parser.set_defaults(handler=invoice_list, needs_database=True)
     add_export_parser(invoice_actions)
 
     credit_parser = subparsers.add_parser(
         "credit", help="utfärda en kreditfaktura för en hel faktura eller valda beställningar"
     )
-    credit_parser.add_argument("number", type=int, metavar="NUMBER")
-    credit_parser.add_argument("--order", action="extend", nargs="+", metavar="ORDER_ID")
-    credit_parser.add_argument("--reason", required=True, help="varför krediteringen görs")
-    credit_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
+    credit_parser.add_argument(
+        "number",
+        type=int,
+        metavar="FAKTURANUMMER",
+        help="numret på fakturan som krediteras, t.ex. 100001 (se invoice list)",
+    )
+    credit_parser.add_argument(
+        "--order",
+        action="extend",
+        nargs="+",
+        metavar="BESTÄLLNING",
+        help="kreditera bara dessa beställningar (beställnings-id), t.ex. --order B00012345 "
+        "B00012346 (standard: hela fakturan)",
+    )
+    credit_parser.add_argument(
+        "--reason",
+        required=True,
+        metavar="TEXT",
+        help='varför krediteringen görs, t.ex. "Fel enhet" (krävs)',
+    )
+    credit_parser.add_argument(
+        "--json", action="store_true", help="maskinläsbart resultat på stdout"
+    )
     credit_parser.set_defaults(handler=credit, needs_database=True)

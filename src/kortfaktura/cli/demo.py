@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
                         "files": len(export.files),
                         "validated": export.validated,
                         "invalid": sorted(str(number) for number in export.invalid),
+                        "failed": sorted(str(number) for number in export.failed),
                     }
                     for export in exports
                 ],
@@ -115,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
             )
             for number, findings in export.invalid.items():
                 console.print(f"[red]{number} skrevs inte:[/] {findings[0]}")
+            for number, reason in export.failed.items():
+                console.print(f"[red]{number} skrevs inte:[/] {reason}")
     console.rule("Klart")
     console.print(
         "Se fakturorna med: kortfaktura invoice list · en körning: kortfaktura run show RUN_ID"
@@ -297,18 +300,23 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.add_argument("--reset", action="store_true", help="töm databasen först (all data!)")
     parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
     parser.add_argument(
-        "--today", type=date_argument, help="låtsas att dagens datum är DATUM (ÅÅÅÅ-MM-DD)"
+        "--today",
+        type=date_argument,
+        metavar="DATUM",
+        help="låtsas att dagens datum är DATUM, ÅÅÅÅ-MM-DD, t.ex. 2026-11-28",
     )
     parser.add_argument(
         "--no-documents",
         dest="documents",
         action="store_false",
-        help="skriv inte fakturadokumenten (UBL och PDF) under datakatalogen/demo/dokument",
+        help="skriv inte fakturadokumenten (UBL och PDF) under var/demo/dokument",
     )
     parser.add_argument(
         "--orders-per-year",
         type=positive_int_argument,
         default=generator.ORDERS_PER_YEAR,
-        help=f"antal beställningar per år (standard {generator.ORDERS_PER_YEAR})",
+        metavar="ANTAL",
+        help=f"antal beställningar per år, ett positivt heltal, t.ex. 400 (standard "
+        f"{generator.ORDERS_PER_YEAR})",
     )
     parser.set_defaults(handler=run)

@@ -29,8 +29,14 @@ def export(args: argparse.Namespace) -> int:
         fail(str(error))
         return 1
     directory = Path(args.out)
-    with progress_bar(f"Skriver {args.format}", unit_is_bytes=False) as progress:
-        result = export_documents(invoices, args.format, directory, progress=progress)
+    try:
+        with progress_bar(f"Skriver {args.format}", unit_is_bytes=False) as progress:
+            result = export_documents(invoices, args.format, directory, progress=progress)
+    except ExportError as error:
+        if args.json:
+            print_json({"error": str(error)})
+        fail(str(error))
+        return 1
     if args.json:
         print_json(
             {
@@ -42,11 +48,16 @@ def export(args: argparse.Namespace) -> int:
                     {"number": str(number), "findings": [str(f) for f in findings]}
                     for number, findings in sorted(result.invalid.items())
                 ],
+                "failed": [
+                    {"number": str(number), "reason": reason}
+                    for number, reason in sorted(result.failed.items())
+                ],
             }
         )
     else:
         console.print(
-            f"{swedish.count(len(result.files))} filer ({result.format}) skrivna till {directory}."
+            f"{swedish.counted(len(result.files), 'fil', 'filer')} ({result.format}) "
+            f"{'skriven' if len(result.files) == 1 else 'skrivna'} till {directory}."
         )
         if result.validated:
             console.print(
@@ -57,22 +68,55 @@ def export(args: argparse.Namespace) -> int:
                 "[yellow]Peppol-reglerna finns inte på den här datorn: dokumenten är inte "
                 "validerade.[/] Ange KORTFAKTURA_PEPPOL_RULES_DIR."
             )
-    if result.invalid:
-        for number, findings in sorted(result.invalid.items()):
-            fail(f"{number} skrevs inte – det bryter mot reglerna:")
-            for finding in findings[:10]:
-                fail(f"  {finding}")
+    for number, findings in sorted(result.invalid.items()):
+        fail(f"{number} skrevs inte – det bryter mot reglerna:")
+        for finding in findings[:10]:
+            fail(f"  {finding}")
+    for number, reason in sorted(result.failed.items()):
+        fail(f"{number} skrevs inte – {reason}")
+    problems = len(result.invalid) + len(result.failed)
+    if problems:
+        fail(
+            f"{swedish.count(problems)} av {swedish.count(len(invoices))} dokument skrevs inte "
+            f"(se ovan); de övriga {swedish.count(len(result.files))} skrevs."
+        )
         return 1
     return 0
 
 
 def add_export_parser(actions: Subparsers) -> None:
     parser = actions.add_parser(
-        "export", help="skriv utfärdade fakturor som UBL (Peppol), PDF, XLSX eller CSV"
+        "export",
+        help="skriv utfärdade fakturor som UBL (Peppol), PDF, XLSX eller CSV",
+        description=(
+            "Skriver en fil per utfärdad faktura eller kreditfaktura, med numret som filnamn "
+            "(t.ex. 100001.pdf). Ange antingen --run eller ett eller flera fakturanummer. "
+            "Slutkod 1 om katalogen inte går att skriva i eller om något dokument inte kunde "
+            "skrivas (de övriga skrivs ändå och felen listas)."
+        ),
     )
-    parser.add_argument("numbers", nargs="*", type=int, metavar="NUMBER")
-    parser.add_argument("--run", type=int, metavar="RUN_ID")
-    parser.add_argument("--format", required=True, choices=sorted(RENDERERS))
-    parser.add_argument("--out", required=True, metavar="DIR")
-    parser.add_argument("--json", action="store_true", help="maskinläsbart resultat")
+    parser.add_argument(
+        "numbers",
+        nargs="*",
+        type=int,
+        metavar="FAKTURANUMMER",
+        help="ett eller flera fakturanummer, t.ex. 100001 100002 (se invoice list)",
+    )
+    parser.add_argument(
+        "--run", type=int, metavar="KÖRNING", help="alla dokument i en körning, t.ex. --run 3"
+    )
+    parser.add_argument(
+        "--format",
+        required=True,
+        choices=sorted(RENDERERS),
+        help="ubl: Peppol BIS Billing 3.0 (XML), pdf: PDF/A med specifikation, xlsx: "
+        "specifikationen i Excel, csv: specifikationen som CSV; t.ex. --format pdf",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="KATALOG",
+        help="katalogen som filerna skrivs till (skapas vid behov), t.ex. /tmp/kortfaktura/pdf",
+    )
+    parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
     parser.set_defaults(handler=export, needs_database=True)

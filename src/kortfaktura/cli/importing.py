@@ -2,6 +2,7 @@
 
 import argparse
 import getpass
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from rich.table import Table
 from kortfaktura import swedish
 from kortfaktura.billing import changes
 from kortfaktura.cli.output import console, fail, print_json, progress_bar
-from kortfaktura.cli.parsing import Subparsers
+from kortfaktura.cli.parsing import Subparsers, SwedishRawEpilogFormatter
 from kortfaktura.imports.engine import ImportFailed, ImportResult
 from kortfaktura.imports.services import IMPORTERS, import_file
 
@@ -21,6 +22,7 @@ KIND_NAMES = {
     "billed": "tidigare fakturerade beställningar",
 }
 SHOWN_QUARANTINE_ROWS = 20
+HELP_WIDTH = 96
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,13 +104,53 @@ def print_result(result: ImportResult) -> None:
         )
 
 
+def columns_help() -> str:
+    """The columns of each kind, from the importers' own declarations."""
+    lines = ["Kolumner (rubrikraden; ordningen är fri, * = krävs):"]
+    for kind in sorted(IMPORTERS):
+        importer = IMPORTERS[kind]
+        columns = [f"{name}*" for name in importer.required_columns]
+        columns += [name for name in importer.optional_columns if name not in columns]
+        lines.append(
+            textwrap.fill(
+                f"{kind} ({KIND_NAMES[kind]}): {', '.join(columns)}",
+                width=HELP_WIDTH,
+                initial_indent="  ",
+                subsequent_indent="      ",
+                break_on_hyphens=False,
+            )
+        )
+    for paragraph in (
+        "CSV (UTF-8 eller Windows-1252, ; eller ,) eller XLSX. Datum ÅÅÅÅ-MM-DD, tider "
+        "ÅÅÅÅ-MM-DD TT:MM (svensk tid) eller ISO 8601 med tidszon. En kolumn som saknas lämnar "
+        "fältet orört; en tom cell tömmer det. Varje kolumn och kontroll beskrivs i "
+        "docs/formats.md.",
+        "Exempel: kortfaktura import orders var/demo/bestallningar.csv",
+        "Slutkod 0 även när rader hamnar i karantän (de listas); 1 om filen inte går att "
+        "använda (ingenting importeras).",
+    ):
+        lines += ["", textwrap.fill(paragraph, width=HELP_WIDTH, break_on_hyphens=False)]
+    return "\n".join(lines)
+
+
 def add_parser(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "import",
         help="importera kunder, priser, beställningar eller tidigare fakturerat",
         description="Importerar en CSV- eller XLSX-fil. Samma fil två gånger ändrar ingenting.",
+        epilog=columns_help(),
+        formatter_class=SwedishRawEpilogFormatter,
     )
-    parser.add_argument("kind", choices=sorted(IMPORTERS), help="vad filen innehåller")
-    parser.add_argument("file", help="sökväg till CSV- eller XLSX-filen")
+    parser.add_argument(
+        "kind",
+        choices=sorted(IMPORTERS),
+        help="vad filen innehåller: customers (kunder och fakturamottagare), prices (prislista), "
+        "orders (beställningar), billed (fakturerat av det tidigare systemet)",
+    )
+    parser.add_argument(
+        "file",
+        metavar="FIL",
+        help="sökväg till CSV- eller XLSX-filen, t.ex. var/demo/bestallningar.csv",
+    )
     parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
     parser.set_defaults(handler=run, needs_database=True)

@@ -1,13 +1,18 @@
 """A Swedish A4 invoice with its specification, as PDF/A-2b, rendered with Typst.
 
 The template (``templates/invoice.typ``) gets the document as JSON with every amount and date
-already written the Swedish way. One Typst compiler is kept per process; the font (Source Sans
-Pro, from the ``font-source-sans-pro`` package) is embedded, and system fonts are ignored so the
-output is the same on every machine.
+already written the Swedish way. One Typst compiler is kept per process. The text font is Source
+Sans Pro (``font-source-sans-pro``); what it lacks comes from the Noto fonts of
+``manimgx-fonts`` (Noto Sans, Emoji, Symbols and the scripts Latin faces lack) and
+``manimgx-fonts-cjk`` (Noto Sans CJK), all SIL OFL 1.1, so that a holder named 王芳 or 😀 does
+not stop the PDF. Only the glyphs used are embedded (PDF/A-2b), and system fonts are ignored so
+the output is the same on every machine.
 """
 
 import datetime as dt
 import json
+import re
+import unicodedata
 from collections import defaultdict
 from decimal import Decimal
 from functools import cache
@@ -16,22 +21,45 @@ from pathlib import Path
 from typing import Any
 
 import font_source_sans_pro
+import manimgx_fonts
+import manimgx_fonts_cjk
 import typst
 
 from kortfaktura import swedish
 from kortfaktura.customers.identifiers import format_orgnr
+from kortfaktura.documents import wording
 from kortfaktura.documents.data import DocumentData, SpecificationRow
 
 TEMPLATE_DIR = Path(str(resources.files("kortfaktura.documents") / "templates"))
+FONT_DIRS = (
+    Path(font_source_sans_pro.__file__).parent / "files",
+    Path(manimgx_fonts.__file__).parent,
+    Path(manimgx_fonts_cjk.__file__).parent,
+)
+# In this order: the first font that has a character shows it.
+FONTS = (
+    "Source Sans Pro",
+    "Noto Sans",
+    "Noto Sans CJK SC",
+    "Noto Sans Symbols",
+    "Noto Emoji",
+    *(
+        f"Noto Sans {script}"
+        for script in (
+            "Arabic", "Armenian", "Bengali", "Devanagari", "Ethiopic", "Georgian", "Gujarati",
+            "Gurmukhi", "Hebrew", "Kannada", "Khmer", "Lao", "Malayalam", "Myanmar", "Oriya",
+            "Sinhala", "Tamil", "Telugu", "Thai",
+        )
+    ),
+)  # fmt: skip
 
 
 @cache
 def _compiler() -> typst.Compiler:
-    fonts = Path(font_source_sans_pro.__file__).parent / "files"
     return typst.Compiler(
         input=str(TEMPLATE_DIR / "invoice.typ"),
         root=str(TEMPLATE_DIR),
-        font_paths=[str(fonts)],
+        font_paths=[str(directory) for directory in FONT_DIRS],
         ignore_system_fonts=True,
     )
 
@@ -56,8 +84,8 @@ def _specification(rows: list[SpecificationRow]) -> list[dict[str, Any]]:
                         entry.order_id,
                         entry.order_date.isoformat(),
                         entry.product_code,
-                        entry.holder_name,
-                        entry.holder_hsa_id,
+                        _printable(entry.holder_name),
+                        _printable(entry.holder_hsa_id),
                         entry.unit_code,
                         swedish.money(entry.unit_price),
                     ]
@@ -74,11 +102,11 @@ def template_data(document: DocumentData) -> dict[str, Any]:
     credit = document.is_credit_note
     seller, buyer = document.seller, document.buyer
     facts = [
-        [f"{document.type_label}snummer", str(document.number)],
-        [f"{document.type_label}datum", document.issue_date.isoformat()],
+        [wording.number_label(document), str(document.number)],
+        [wording.date_label(document), document.issue_date.isoformat()],
     ]
     if credit:
-        facts.append(["Krediterar faktura", str(document.credited_number)])
+        facts.append(["Krediterar", wording.credited_text(document)])
     else:
         facts += [
             ["Förfallodatum", document.due_date.isoformat()],
@@ -90,7 +118,7 @@ def template_data(document: DocumentData) -> dict[str, Any]:
         ["Kundnummer", buyer["account_code"]],
         ["Vår referens", f"{seller['department']}, {seller.get('email', '')}".strip(", ")],
         [
-            "Period (beställda)",
+            "Beställda",
             f"{document.period_start.isoformat()} – {document.period_end.isoformat()}",
         ],
     ]
@@ -105,7 +133,7 @@ def template_data(document: DocumentData) -> dict[str, Any]:
         notes.append(f"Orsak till krediteringen: {document.reason}")
     if credit:
         payment = (
-            f"Kreditfakturan krediterar faktura {document.credited_number} med "
+            f"Kreditfakturan krediterar {wording.credited_text(document)} med "
             f"{swedish.money(document.payable)}. Beloppet ska inte betalas."
         )
     else:
@@ -115,23 +143,17 @@ def template_data(document: DocumentData) -> dict[str, Any]:
             f"Betalningsvillkor {document.payment_terms_days} dagar netto."
         )
     count = len(document.specification)
-    months = sorted({line.order_month for line in document.lines})
-    covered = (
-        f"i {swedish.month(months[0])}"
-        if len(months) == 1
-        else f"{swedish.month(months[0])} – {swedish.month(months[-1])}"
-    )
-    heading = (
-        f"Kreditering av faktura {document.credited_number}"
-        if credit
-        else f"eTjänstekort beställda {covered}"
-    )
+    subtitle = [wording.coverage(document)]
+    if wording.run_title(document):
+        subtitle.append(wording.run_title(document))
     return {
         "document_title": f"{document.type_label} {document.number}",
+        "fonts": list(FONTS),
         "type_label": document.type_label,
         "number": str(document.number),
-        "heading": heading,
-        "subtitle": document.title,
+        "heading": wording.heading(document),
+        "subtitle": subtitle,
+        "running_header": f"{document.type_label} {document.number}",
         "notes": notes,
         "seller": {
             **{key: str(seller.get(key, "")) for key in ("name", "department", "street", "city")},
@@ -181,6 +203,18 @@ def template_data(document: DocumentData) -> dict[str, Any]:
     }
 
 
+class RenderError(Exception):
+    """A document that cannot be made into a PDF; the message is Swedish."""
+
+
+UNDISPLAYABLE = re.compile(r"the text `(?P<text>.*?)` could not be displayed")
+
+
+def _printable(text: str) -> str:
+    """Control characters (a stray BEL or form feed from the card system) are never text."""
+    return "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+
+
 class PdfRenderer:
     extension = "pdf"
     media_type = "application/pdf"
@@ -188,14 +222,25 @@ class PdfRenderer:
     def render(self, document: DocumentData) -> bytes:
         data = json.dumps(template_data(document), ensure_ascii=False)
         moment = dt.datetime.combine(document.issue_date, dt.time(12), tzinfo=dt.UTC)
-        pdf = _compiler().compile(
-            format="pdf",
-            sys_inputs={"data": data},
-            pdf_standards=["a-2b"],
-            # Tagging (needed for PDF/A-2a, not 2b) makes a long specification 20 times larger
-            # and costs gigabytes while rendering.
-            pdf_tags=False,
-            timestamp=int(moment.timestamp()),
-        )
+        try:
+            pdf = _compiler().compile(
+                format="pdf",
+                sys_inputs={"data": data},
+                pdf_standards=["a-2b"],
+                # Tagging (needed for PDF/A-2a, not 2b) makes a long specification 20 times
+                # larger and costs gigabytes while rendering.
+                pdf_tags=False,
+                timestamp=int(moment.timestamp()),
+            )
+        except typst.TypstError as error:
+            undisplayable = UNDISPLAYABLE.search(str(error))
+            if undisplayable:
+                raise RenderError(
+                    f"texten {undisplayable['text']} finns inte i något av typsnitten och kan "
+                    "inte bäddas in i PDF/A – rätta namnet i kortsystemet och läs in "
+                    "beställningen igen"
+                ) from error
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise RenderError(f"PDF:en kunde inte sättas: {first[:300]}") from error
         assert isinstance(pdf, bytes)
         return pdf

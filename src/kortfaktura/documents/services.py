@@ -1,7 +1,11 @@
 """Writing issued invoices and credit notes as files: one file per document, named by number."""
 
+import contextlib
+import errno
+import logging
 import multiprocessing
 import os
+import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -13,14 +17,17 @@ from django.conf import settings
 
 from kortfaktura.billing.models import Invoice
 from kortfaktura.documents.data import DocumentData, documents_for
-from kortfaktura.documents.pdf import PdfRenderer
+from kortfaktura.documents.pdf import PdfRenderer, RenderError
 from kortfaktura.documents.spreadsheet import CsvRenderer, XlsxRenderer
 from kortfaktura.documents.ubl import UblRenderer
 from kortfaktura.documents.validation import Finding, get_validator
 from kortfaktura.documents.workers import export_chunk as worker_chunk
 from kortfaktura.documents.workers import start as workers_start
 
+logger = logging.getLogger(__name__)
 CHUNK = 100
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 PARALLEL_FROM = 300  # documents; below that, starting processes costs more than it saves
 
 
@@ -50,6 +57,12 @@ class ExportResult:
     files: list[Path] = field(default_factory=list)
     validated: bool | None = None  # None: not a UBL export; False: the rules were absent
     invalid: dict[int, list[Finding]] = field(default_factory=dict)
+    # Documents that could not be rendered or written, with the reason in Swedish: one document
+    # never stops the others (a holder's name no font can show, a name taken by a directory).
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+ChunkOutcome = tuple[list[Path], dict[int, list[Finding]], dict[int, str]]
 
 
 def select_documents(run_id: int | None = None, numbers: Iterable[int] = ()) -> list[Invoice]:
@@ -74,11 +87,24 @@ def select_documents(run_id: int | None = None, numbers: Iterable[int] = ()) -> 
     return [found[number] for number in wanted]
 
 
-def _write(path: Path, content: bytes) -> None:
-    """Write next to the target and rename, so a reader never sees half a file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(content)
-    os.replace(temporary, path)
+def write_atomically(path: Path, content: bytes) -> None:
+    """Write next to the target and rename, so a reader never sees half a file.
+
+    The temporary file gets an unpredictable name and is created exclusively (``O_EXCL``, which
+    never follows a link planted at that name) in the target's own directory; ``os.replace``
+    then swaps it in, replacing a link at the final name rather than writing through it."""
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+            os.fchmod(handle.fileno(), 0o666 & ~_UMASK)  # as an ordinary new file, not 0600
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def export_documents(
@@ -90,13 +116,15 @@ def export_documents(
 ) -> ExportResult:
     """Render and write each document. A UBL document that fails the official rules is not
     written; it is listed in ``invalid`` with the findings (held back rather than sent wrong).
+    A document that cannot be rendered or written is listed in ``failed`` with the reason; the
+    others are written all the same. A directory that cannot take files raises ``ExportError``.
 
     Large exports are shared among ``settings.DOCUMENT_WORKERS`` processes (a PDF takes about
     30 ms, validating a UBL document about 15 ms; thousands of them add up)."""
     result = ExportResult(file_format, directory)
+    prepare_directory(directory)
     if file_format == "ubl":
         result.validated = get_validator() is not None
-    directory.mkdir(parents=True, exist_ok=True)
     chunks = [
         [invoice.pk for invoice in invoices[start : start + CHUNK]]
         for start in range(0, len(invoices), CHUNK)
@@ -113,35 +141,90 @@ def export_documents(
     return result
 
 
+def prepare_directory(directory: Path) -> None:
+    """Create the output directory, or say in Swedish why it cannot take the files."""
+    if directory.exists() and not directory.is_dir():
+        raise ExportError(
+            f"--out {directory} finns redan men är ingen katalog – ange en katalog, t.ex. "
+            f"{directory.parent / 'ut'}"
+        )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ExportError(f"katalogen {directory} kunde inte skapas: {_reason(error)}") from None
+    try:  # a real probe: permissions, ACLs and read-only file systems all answer here
+        descriptor, probe = tempfile.mkstemp(prefix=".kortfaktura-", suffix=".tmp", dir=directory)
+        os.close(descriptor)
+        os.unlink(probe)
+    except OSError as error:
+        raise ExportError(
+            f"katalogen {directory} går inte att skriva i: {_reason(error)} – ange en katalog "
+            "du får skriva i"
+        ) from None
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, PermissionError):
+        return "behörighet saknas"
+    if isinstance(error, IsADirectoryError):
+        return "en katalog har samma namn"
+    if isinstance(error, NotADirectoryError):
+        return "en del av sökvägen är ingen katalog"
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return "disken är full"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return f"{type(error).__name__}: {str(error)[:300]}"
+
+
 def _collect(
     result: ExportResult,
-    outcomes: Iterable[tuple[list[Path], dict[int, list[Finding]]]],
+    outcomes: Iterable[ChunkOutcome],
     total: int,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    for files, invalid in outcomes:
+    for files, invalid, failed in outcomes:
         result.files.extend(files)
         result.invalid.update(invalid)
+        result.failed.update(failed)
         if progress is not None:
-            progress(len(result.files) + len(result.invalid), total)
+            progress(len(result.files) + len(result.invalid) + len(result.failed), total)
 
 
-def export_chunk(
-    invoice_ids: list[int], file_format: str, directory: Path
-) -> tuple[list[Path], dict[int, list[Finding]]]:
+def export_chunk(invoice_ids: list[int], file_format: str, directory: Path) -> ChunkOutcome:
     renderer = RENDERERS[file_format]()
     validator = get_validator() if file_format == "ubl" else None
     invoices = list(Invoice.objects.select_related("credits").filter(pk__in=invoice_ids))
     invoices.sort(key=lambda invoice: invoice.number or 0)
-    files, invalid = [], {}
+    files: list[Path] = []
+    invalid: dict[int, list[Finding]] = {}
+    failed: dict[int, str] = {}
     for document in documents_for(invoices):
-        content = renderer.render(document)
+        try:
+            content = renderer.render(document)
+        except RenderError as error:
+            failed[document.number] = f"kunde inte skapas: {error}"
+            continue
+        except Exception as error:  # one document that cannot be rendered never stops the rest
+            logger.exception("dokument %s kunde inte skapas", document.number)
+            failed[document.number] = f"kunde inte skapas: {_render_reason(error)}"
+            continue
         if validator is not None:
             fatal = validator.fatal(validator.validate(content))
             if fatal:
                 invalid[document.number] = fatal
                 continue
         path = directory / f"{document.number}.{renderer.extension}"
-        _write(path, content)
+        try:
+            write_atomically(path, content)
+        except OSError as error:
+            failed[document.number] = f"{path} kunde inte skrivas: {_reason(error)}"
+            continue
         files.append(path)
-    return files, invalid
+    return files, invalid, failed
+
+
+def _render_reason(error: Exception) -> str:
+    """The first line of the renderer's message, e.g. Typst's "… could not be displayed …"."""
+    text = " ".join(str(error).split())
+    return (text[:300] + " …") if len(text) > 300 else (text or type(error).__name__)

@@ -2,17 +2,23 @@
 
 Holder names come from another system: a cell that starts with ``=``, ``+``, ``-`` or ``@`` must
 never become a formula. XLSX cells are written as typed text; in CSV such a value gets a leading
-apostrophe, the usual guard against formula injection.
+apostrophe, the usual guard against formula injection. The check is made on the NFKC form of the
+value, because spreadsheet programs also read the full-width ``＝ ＋ － ＠`` (and other
+compatibility forms, e.g. the small ``﹦``) as the start of a formula.
 """
 
 import csv
 import io
+import unicodedata
 from decimal import Decimal
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.styles import Alignment, Font
 
+from kortfaktura import swedish
+from kortfaktura.documents import wording
 from kortfaktura.documents.data import DocumentData
 
 COLUMNS = (
@@ -30,8 +36,16 @@ KRONOR_FORMAT = '#,##0.00 "kr"'
 DATE_FORMAT = "yyyy-mm-dd"
 
 
+def looks_like_formula(value: str) -> bool:
+    """True when a spreadsheet could take ``value`` for a formula, also after Unicode
+    normalisation (``＝SUM(A1)`` is ``=SUM(A1)`` to Excel's input layer)."""
+    if value.startswith(FORMULA_STARTS):
+        return True
+    return unicodedata.normalize("NFKC", value).lstrip(" ").startswith(FORMULA_STARTS)
+
+
 def csv_safe(value: str) -> str:
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+    return f"'{value}" if looks_like_formula(value) else value
 
 
 def _decimal_comma(value: Decimal) -> str:
@@ -65,7 +79,9 @@ class CsvRenderer:
 
 
 class XlsxRenderer:
-    """Typed cells: dates as dates, prices as numbers in kronor; header, frozen panes, filter."""
+    """A header block (number, date, OCR, amount payable, due date), then one row per order with
+    typed cells (dates as dates, prices as numbers in kronor), a frozen header row, a filter and
+    a total row."""
 
     extension = "xlsx"
     media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -74,13 +90,24 @@ class XlsxRenderer:
         workbook = Workbook()
         sheet = workbook.active
         sheet.title = "Specifikation"
-        label = "Kreditfaktura" if document.is_credit_note else "Faktura"
-        sheet.append([f"{label} {document.number}: {document.title}"])
-        sheet["A1"].font = Font(bold=True)
-        sheet.append(COLUMNS)
-        for cell in sheet[2]:
+        sheet.append([f"{document.type_label} {document.number} – {wording.heading(document)}"])
+        sheet["A1"].font = Font(bold=True, size=13)
+        for label, value, number_format in _header_block(document):
+            sheet.append([label, value])
+            cells = sheet[sheet.max_row]
+            cells[0].font = Font(bold=True)
+            cells[1].alignment = Alignment(horizontal="left")
+            if number_format:
+                cells[1].number_format = number_format
+            elif isinstance(value, str):
+                _as_text(cells[1])
+        sheet.append([])
+        sheet.append(COLUMNS_XLSX)
+        header_row = sheet.max_row
+        for cell in sheet[header_row]:
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+        names = {line.product_code: line.product_name for line in document.lines}
         for row in document.specification:
             sheet.append(
                 [
@@ -92,18 +119,63 @@ class XlsxRenderer:
                     row.holder_name,
                     row.holder_hsa_id,
                     row.unit_price,
+                    names.get(row.product_code, row.product_code),
                 ]
             )
             cells = sheet[sheet.max_row]
-            for index in (0, 1, 3, 4, 5, 6):
-                cells[index].data_type = TYPE_STRING  # text stays text, never a formula
+            for index in (0, 1, 3, 4, 5, 6, 8):
+                _as_text(cells[index])  # text stays text, never a formula
             cells[2].number_format = DATE_FORMAT
             cells[7].number_format = KRONOR_FORMAT
         last = sheet.max_row
-        sheet.freeze_panes = "A3"
-        sheet.auto_filter.ref = f"A2:H{max(last, 2)}"
-        for column, width in zip("ABCDEFGH", (18, 16, 18, 10, 14, 28, 30, 18), strict=True):
+        total = sum((row.unit_price for row in document.specification), Decimal("0"))
+        orders = swedish.counted(len(document.specification), "beställning", "beställningar")
+        sheet.append(["Summa exkl. moms", orders, None, None, None, None, None, total])
+        cells = sheet[sheet.max_row]
+        for cell in cells:
+            cell.font = Font(bold=True)
+        cells[7].number_format = KRONOR_FORMAT
+        sheet.freeze_panes = f"A{header_row + 1}"
+        sheet.auto_filter.ref = f"A{header_row}:I{max(last, header_row)}"
+        widths = (20, 16, 18, 10, 14, 28, 30, 18, 22)
+        for column, width in zip("ABCDEFGHI", widths, strict=True):
             sheet.column_dimensions[column].width = width
         buffer = io.BytesIO()
         workbook.save(buffer)
         return buffer.getvalue()
+
+
+# The XLSX also names the product (the CSV keeps its documented columns).
+COLUMNS_XLSX = (*COLUMNS, "Benämning")
+
+
+def _header_block(document: DocumentData) -> list[tuple[str, object, str]]:
+    """(label, value, number format) rows above the specification."""
+    rows: list[tuple[str, object, str]] = [
+        (wording.number_label(document), document.number, "0"),
+        (wording.date_label(document), document.issue_date, DATE_FORMAT),
+    ]
+    if document.is_credit_note:
+        rows.append(("Krediterar", wording.credited_text(document), ""))
+        rows.append(("Krediterat belopp", document.payable, KRONOR_FORMAT))
+    else:
+        rows += [
+            ("OCR-nummer", document.ocr, ""),
+            ("Att betala", document.payable, KRONOR_FORMAT),
+            ("Förfallodatum", document.due_date, DATE_FORMAT),
+        ]
+    rows += [
+        ("Kund", f"{document.buyer['name']} ({document.buyer['account_code']})", ""),
+        ("Avser", wording.covered_orders(document), ""),
+    ]
+    if wording.run_title(document):
+        rows.append(("Rubrik", wording.run_title(document), ""))
+    return rows
+
+
+def _as_text(cell: Any) -> None:
+    """A text cell stays text: typed as a string, and marked with Excel's quote prefix when it
+    looks like a formula (also in full-width form), so editing it does not make it one."""
+    cell.data_type = TYPE_STRING
+    if isinstance(cell.value, str) and looks_like_formula(cell.value):
+        cell.quotePrefix = True
