@@ -4,6 +4,7 @@ import argparse
 import getpass
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 from kortfaktura import swedish
@@ -54,12 +55,23 @@ def print_result(result: ImportResult) -> None:
     console.print(table)
     if result.unknown_columns:
         console.print(
-            "[yellow]Okända kolumner lästes inte:[/] " + ", ".join(result.unknown_columns)
+            "[yellow]Okända kolumner lästes inte (fälten lämnades som de var):[/] "
+            + escape(
+                ", ".join(
+                    f"{name} (menade du {result.suggestions[name]}?)"
+                    if name in result.suggestions
+                    else name
+                    for name in result.unknown_columns
+                )
+            )
         )
+    for warning in result.warnings:
+        console.print(f"[yellow]Obs:[/] {escape(warning)}")
     if result.rows:
+        pronoun = "den" if result.quarantined == 1 else "dem"
         console.print(
             f"[yellow]{swedish.counted(result.quarantined, 'rad', 'rader')} hölls tillbaka i "
-            "karantän[/] – rätta dem i källfilen och importera den igen:"
+            f"karantän[/] – rätta {pronoun} i källfilen och importera den igen:"
         )
         for entry in result.rows[:SHOWN_QUARANTINE_ROWS]:
             console.print(f"  rad {entry.line}: {entry.reason}")
