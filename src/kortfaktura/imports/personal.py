@@ -18,7 +18,10 @@ import functools
 import re
 
 # Digits that are not part of a longer run of digits: 6 or 8, an optional separator, 4.
-_CANDIDATE = re.compile(r"(?<!\d)(\d{8}|\d{6})([-+ ]?)(\d{4})(?!\d)")
+# The separator may be surrounded by spaces or tabs (a value's white space is collapsed before it
+# is stored, so ``19800101<tab>1234`` would become ``19800101 1234``); ``_`` is how a header name
+# shows a hyphen.
+_CANDIDATE = re.compile(r"(?<!\d)(\d{8}|\d{6})(\s*[-+_]?\s*)(\d{4})(?!\d)")
 _SIX_DIGITS = re.compile(r"\d{6}").search
 
 
@@ -66,7 +69,7 @@ def _mask_match(match: "re.Match[str]") -> str:
     date_part, separator, last_four = match.groups()
     if not _is_personal_number(date_part, last_four, separator):
         return match.group(0)
-    return f"{date_part}{separator or '-'}****"
+    return f"{date_part}{separator.strip() or '-'}****"
 
 
 @functools.lru_cache(maxsize=8192)
