@@ -412,7 +412,7 @@ def test_personal_numbers_in_every_kind(
 
 def test_personal_number_in_a_header_is_masked(csv_file: MakeCsv) -> None:
     result = import_file("orders", csv_file([*ORDER_HEADER, "19800101-1234"], []))
-    assert result.unknown_columns == ["19800101-****"]
+    assert result.unknown_columns == ["19800101_****"]
 
 
 # --- 11. messages -------------------------------------------------------------------------------
