@@ -468,3 +468,20 @@ def test_an_order_dated_after_the_day_of_import_is_quarantined(
     result = import_file("orders", csv_file(ORDER_HEADER, rows))
     assert (result.imported, result.quarantined) == (1, 2)
     assert all("kan inte ha lagts ännu" in entry.reason for entry in result.rows)
+
+
+def test_a_file_that_cannot_be_read_is_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "secret.csv"
+    path.write_text("order_id;ordered_at;orgnr;product_code\n", encoding="utf-8")
+    real_open = Path.open
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> object:
+        if self == path:
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(ImportFailed, match="kan inte läsas"):
+        import_file("orders", path)

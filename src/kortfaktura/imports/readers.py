@@ -58,8 +58,14 @@ def open_table(path: Path, known_columns: frozenset[str] = frozenset()) -> Table
         raise UnreadableFile(f"Filen {path} finns inte. Kontrollera sökvägen.")
     if not path.is_file():
         raise UnreadableFile(f"{path} är ingen fil.")
-    with path.open("rb") as probe:
-        head = probe.read(8)
+    try:
+        with path.open("rb") as probe:
+            head = probe.read(8)
+    except OSError as error:
+        raise UnreadableFile(
+            f"Filen {path.name} kan inte läsas ({error.strerror or error}). Kontrollera att du "
+            "har behörighet att läsa den."
+        ) from error
     if not head:
         raise UnreadableFile(
             f"Filen {path.name} är tom. Exportera filen på nytt med en rubrikrad och minst en rad."
