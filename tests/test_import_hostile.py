@@ -485,3 +485,20 @@ def test_a_file_that_cannot_be_read_is_a_message(
     monkeypatch.setattr(Path, "open", refuse)
     with pytest.raises(ImportFailed, match="kan inte läsas"):
         import_file("orders", path)
+
+
+def test_absent_price_columns_keep_the_period_and_rate(csv_file: MakeCsv) -> None:
+    from kortfaktura.catalog.models import Price
+
+    header = ["product_code", "product_name", "unit_price", "vat_rate", "valid_from", "valid_to"]
+    import_file("prices", csv_file(header, [["ETK", "eTjänstekort", "350", "12", "2020-01-01",
+                                             "2020-12-31"]]))  # fmt: skip
+    short = ["product_code", "product_name", "unit_price", "valid_from"]
+    result = import_file("prices", csv_file(short, [["ETK", "eTjänstekort", "360", "2020-01-01"]]))
+    assert (result.updated, result.quarantined) == (1, 0)
+    price = Price.objects.get()
+    assert (price.unit_price, price.vat_rate, price.valid_to) == (
+        360,
+        12,
+        dt.date(2020, 12, 31),
+    )

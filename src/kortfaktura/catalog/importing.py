@@ -144,6 +144,13 @@ class PriceImporter(Importer):
             if product is not None
             else None
         )
+        if price is not None:
+            # An absent column leaves the field as it is (INTERFACES.md): without a valid_to
+            # column an existing period is not reopened, without vat_rate its rate is kept.
+            if not self.has("valid_to"):
+                row.valid_to = price.valid_to
+            if not self.has("vat_rate"):
+                row.vat_rate = price.vat_rate
         overlap = Price.objects.filter(product=product).filter(
             Q(valid_to__isnull=True) | Q(valid_to__gte=row.valid_from)
         )
