@@ -187,7 +187,10 @@ class CustomerImporter(Importer):
         return row
 
     def process(self, rows: Iterator[tuple[int, list[str]]]) -> None:
-        accepted = self._check_within_file(self._with_known_units(rows))
+        # Without a unit_codes column an existing account keeps its unit codes (and with them
+        # whether it is the default account); the checks below must see them.
+        self._kept_units = {} if self.has("unit_codes") else self._existing_units()
+        accepted = self._check_within_file(rows)
         # A row held back may be one that other rows relied on (e.g. the old default account
         # that had to give up its flag): check again until no more rows are held back, so what
         # is applied is something the database constraints accept.
@@ -198,17 +201,12 @@ class CustomerImporter(Importer):
             accepted = checked
         self._apply(accepted)
 
-    def _with_known_units(
-        self, rows: Iterator[tuple[int, list[str]]]
-    ) -> Iterator[tuple[int, list[str]]]:
-        """Without a unit_codes column an existing account keeps its unit codes (and with them
-        whether it is the default); remembered here so the checks below see them."""
-        self._kept_units: dict[str, tuple[str, ...]] = {}
-        if not self.has("unit_codes"):
-            for code, unit in UnitCode.objects.values_list("account__code", "code"):
-                self._kept_units[code] = (*self._kept_units.get(code, ()), unit)
-            self._kept_units = {code: tuple(sorted(u)) for code, u in self._kept_units.items()}
-        yield from rows
+    @staticmethod
+    def _existing_units() -> dict[str, tuple[str, ...]]:
+        units: dict[str, list[str]] = {}
+        for account_code, code in UnitCode.objects.values_list("account__code", "code"):
+            units.setdefault(account_code, []).append(code)
+        return {account_code: tuple(sorted(codes)) for account_code, codes in units.items()}
 
     def _check_within_file(self, rows: Iterator[tuple[int, list[str]]]) -> list[AccountRow]:
         accepted: list[AccountRow] = []
