@@ -299,7 +299,9 @@ def test_database_locked_is_a_swedish_message(
     monkeypatch.setattr(engine.bulk, "refresh_statistics", locked)
     monkeypatch.setattr(engine.bulk, "ANALYZE_AFTER_ROWS", 0)
     path = csv_file(ORDER_HEADER, [order_row("L1")])
-    with pytest.raises(ImportFailed, match="databasen är upptagen av en annan process"):
+    with pytest.raises(
+        ImportFailed, match="atabasen är upptagen av en annan process – försök igen"
+    ):
         import_file("orders", path)
     assert not Order.objects.exists()
     code, _, err = cli("import", "orders", str(path))

@@ -198,7 +198,7 @@ def _failure_message(path: Path, error: Exception) -> str:
         )
     if isinstance(error, OperationalError) and "locked" in str(error).lower():
         return (
-            "databasen är upptagen av en annan process – försök igen om en stund "
+            "Databasen är upptagen av en annan process – försök igen om en stund "
             f"(en annan import eller körning skriver just nu; {path.name} importerades inte)"
         )
     if isinstance(error, IntegrityError):
