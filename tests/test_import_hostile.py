@@ -504,3 +504,16 @@ def test_absent_price_columns_keep_the_period_and_rate(csv_file: MakeCsv) -> Non
         12,
         dt.date(2020, 12, 31),
     )
+
+
+def test_an_overlong_field_quarantines_its_row_not_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id;ordered_at;orgnr;product_code;holder_name\n"
+        f"A1;2024-01-05;2120001355;ETK;{'x' * 500_000}\n"
+        "A2;2024-01-05;2120001355;ETK;Bo\n",
+        encoding="utf-8",
+    )
+    result = import_file("orders", path)
+    assert (result.imported, result.quarantined) == (1, 1)
+    assert "holder_name är för långt" in result.rows[0].reason

@@ -35,16 +35,27 @@ class QuarantineEntry:
 def quarantine_entry(
     header: list[str], line: int, values: list[str], reason: str
 ) -> QuarantineEntry:
-    """The row as it is kept in quarantine; personal identity numbers masked (R16)."""
+    """The row as it is kept in quarantine; personal identity numbers masked (R16), values cut
+    at ``RAW_VALUE_LIMIT`` characters (a 10 MB field is not worth keeping whole)."""
     raw = {
-        mask(name): mask(values[index])
+        mask(name): _kept(values[index])
         for index, name in enumerate(header)
         if name and index < len(values)
     }
     extra = values[len(header) :]
     if any(extra):
-        raw["_extra"] = mask(";".join(extra))
+        raw["_extra"] = _kept(";".join(extra))
     return QuarantineEntry(line, mask(reason), raw)
+
+
+RAW_VALUE_LIMIT = 2_000
+
+
+def _kept(value: str) -> str:
+    masked = mask(value)  # before cutting, so no number is cut in half and left unmasked
+    if len(masked) > RAW_VALUE_LIMIT:
+        return f"{masked[:RAW_VALUE_LIMIT]}… ({len(value)} tecken)"
+    return masked
 
 
 _INTEGER = re.compile(r"-?\d+").fullmatch

@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import IO, Protocol
 
 SCAN_CHUNK = 1 << 20
+# Python's csv module refuses fields over 128 KB by default, which would refuse a whole file for
+# one overlong value; with a higher limit such a row reaches the kind's length checks and is
+# quarantined. Beyond this limit the file is refused, naming the line.
+CSV_FIELD_LIMIT = 16_000_000
 DELIMITERS = (";", ",", "\t")
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"
@@ -200,6 +204,8 @@ class CsvReader:
     def __init__(self, path: Path, known_columns: frozenset[str]) -> None:
         self.path = path
         self.problems: dict[int, str] = {}
+        if csv.field_size_limit() < CSV_FIELD_LIMIT:
+            csv.field_size_limit(CSV_FIELD_LIMIT)
         self.encoding = detect_encoding(path)
         self._total = path.stat().st_size
         self._raw = path.open("rb")
@@ -246,7 +252,18 @@ class CsvReader:
                 yield text
 
         line = start
-        for values in csv.reader(physical(), delimiter=self.delimiter):
+        records = csv.reader(physical(), delimiter=self.delimiter)
+        while True:
+            try:
+                values = next(records)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                raise UnreadableFile(
+                    f"Filen {self.path.name} kunde inte läsas som CSV på rad {line} ({error}). "
+                    f"Ett fält får vara högst {CSV_FIELD_LIMIT // 1_000_000} MB; kontrollera "
+                    "raden eller spara filen på nytt från Excel."
+                ) from error
             span = len(taken)
             if span == 1 and not ('"' in taken[0] and _has_line_break(values)):
                 taken.clear()
