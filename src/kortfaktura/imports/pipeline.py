@@ -54,7 +54,7 @@ RAW_VALUE_LIMIT = 2_000
 def _kept(value: str) -> str:
     masked = mask(value)  # before cutting, so no number is cut in half and left unmasked
     if len(masked) > RAW_VALUE_LIMIT:
-        return f"{masked[:RAW_VALUE_LIMIT]}… ({len(value)} tecken)"
+        return f"{mask(masked[:RAW_VALUE_LIMIT])}… ({len(value)} tecken)"
     return masked
 
 
