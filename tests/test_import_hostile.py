@@ -517,3 +517,12 @@ def test_an_overlong_field_quarantines_its_row_not_the_file(tmp_path: Path) -> N
     result = import_file("orders", path)
     assert (result.imported, result.quarantined) == (1, 1)
     assert "holder_name är för långt" in result.rows[0].reason
+
+
+def test_a_new_incomplete_account_is_named(csv_file: MakeCsv) -> None:
+    result = import_file("customers", csv_file(CUSTOMER_HEADER, [customer_row(buyer_reference="")]))
+    assert result.imported == 1
+    assert result.warnings == [
+        "rad 2: fakturamottagaren 1442 är ny och ofullständig – beställarreferens saknas "
+        "(offentlig köpare returnerar fakturan). Dess fakturor hålls tillbaka tills uppgiften finns"
+    ]

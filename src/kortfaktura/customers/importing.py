@@ -378,9 +378,10 @@ class CustomerImporter(Importer):
                 for problem in account.missing_data()
                 if problem not in problems_before.get(row.code, set())
             ]
-            if became and row.code in problems_before:
+            if became:
+                what = "blev" if row.code in problems_before else "är ny och"
                 self.warnings.append(
-                    f"rad {row.line}: fakturamottagaren {row.code} blev ofullständig – "
+                    f"rad {row.line}: fakturamottagaren {row.code} {what} ofullständig – "
                     f"{'; '.join(became)}. Dess fakturor hålls tillbaka tills uppgiften finns"
                 )
 
