@@ -526,3 +526,21 @@ def test_a_new_incomplete_account_is_named(csv_file: MakeCsv) -> None:
         "rad 2: fakturamottagaren 1442 är ny och ofullständig – beställarreferens saknas "
         "(offentlig köpare returnerar fakturan). Dess fakturor hålls tillbaka tills uppgiften finns"
     ]
+
+
+def test_rich_markup_in_a_file_is_printed_as_text(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    path = tmp_path / "[bold]orders.csv"
+    path.write_text(
+        "order_id;ordered_at;orgnr;product_code;status\nA9;2024-01-05;2120001355;ETK;[/]\n",
+        encoding="utf-8",
+    )
+    code, out, _ = cli("import", "orders", str(path))
+    assert code == 0
+    assert "status '[/]' är okänd" in " ".join(out.split())
+    assert "[bold]orders.csv" in out
+    path.write_bytes(b"")
+    code, _, err = cli("import", "orders", str(path))
+    assert code == 1
+    assert "[bold]orders.csv är tom" in " ".join(err.split())

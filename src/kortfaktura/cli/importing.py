@@ -25,12 +25,12 @@ SHOWN_QUARANTINE_ROWS = 20
 def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        with progress_bar(f"Läser {path.name}", unit_is_bytes=True) as progress:
+        with progress_bar(f"Läser {escape(path.name)}", unit_is_bytes=True) as progress:
             result = import_file(args.kind, path, created_by=getpass.getuser(), progress=progress)
     except ImportFailed as error:
         if args.json:
             print_json({"error": str(error), "batch_id": error.batch_id})
-        fail(f"{error}\nIngenting importerades.")
+        fail(f"{escape(str(error))}\nIngenting importerades.")
         return 1
     if args.json:
         print_json(result.as_json())
@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
 def print_result(result: ImportResult) -> None:
     console.print(
-        f"[bold]Import av {KIND_NAMES[result.kind]}[/] från {result.file_name} "
-        f"({result.file_format}), import nr {result.batch_id}"
+        f"[bold]Import av {KIND_NAMES[result.kind]}[/] från {escape(result.file_name)} "
+        f"({escape(result.file_format)}), import nr {result.batch_id}"
     )
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_row("Nya", swedish.count(result.imported))
@@ -74,7 +74,7 @@ def print_result(result: ImportResult) -> None:
             f"karantän[/] – rätta {pronoun} i källfilen och importera den igen:"
         )
         for entry in result.rows[:SHOWN_QUARANTINE_ROWS]:
-            console.print(f"  rad {entry.line}: {entry.reason}")
+            console.print(f"  rad {entry.line}: {escape(entry.reason)}")
         if len(result.rows) > SHOWN_QUARANTINE_ROWS:
             console.print(
                 f"  … och {swedish.count(len(result.rows) - SHOWN_QUARANTINE_ROWS)} till "
