@@ -544,3 +544,13 @@ def test_rich_markup_in_a_file_is_printed_as_text(
     code, _, err = cli("import", "orders", str(path))
     assert code == 1
     assert "[bold]orders.csv är tom" in " ".join(err.split())
+
+
+def test_xlsx_with_only_a_chart_sheet_is_a_message(tmp_path: Path) -> None:
+    workbook = Workbook()
+    workbook.create_chartsheet("Diagram", 0)
+    workbook.remove(workbook.worksheets[0])
+    path = tmp_path / "orders.xlsx"
+    workbook.save(path)
+    with pytest.raises(ImportFailed, match=r"inget kalkylblad|går inte att"):
+        import_file("orders", path)

@@ -392,6 +392,20 @@ class XlsxReader:
                 f"Filen {path.name} ser ut som en Excel-fil men går inte att öppna ({error}). "
                 "Spara den på nytt som .xlsx eller CSV."
             ) from error
+        try:
+            self._open_first_sheet()
+        except UnreadableFile:
+            self.close()
+            raise
+        except Exception as error:  # e.g. a chart sheet first, a dimension openpyxl cannot read
+            self.close()
+            raise UnreadableFile(
+                f"Excel-filen {path.name} går inte att läsa ({type(error).__name__}: "
+                f"{str(error)[:200]}). Spara den på nytt som .xlsx eller CSV."
+            ) from error
+
+    def _open_first_sheet(self) -> None:
+        path = self.path
         if not self._workbook.worksheets:
             raise UnreadableFile(f"Excel-filen {path.name} har inget kalkylblad.")
         sheet = self._workbook.worksheets[0]
