@@ -23,7 +23,7 @@ from collections.abc import Iterator
 # stored, so ``19800101<tab>1234`` would become ``19800101 1234``); ``_`` is how a header name
 # shows a hyphen. A pattern that starts with a digit lets the regex engine skip text quickly
 # (a leading look-behind made it several times slower on every row of a large file).
-_RUNS = re.compile(r"(\d+)(?:(?=(\s*[-+_]?\s*)(\d+))|)")
+_RUNS = re.compile(r"(\d{6,})(?:(?=(\s*[-+_]?\s*)(\d+))|)")
 _SIX_DIGITS = re.compile(r"\d{6}").search
 
 
@@ -108,21 +108,49 @@ def mask(text: str) -> str:
     return "".join(parts)
 
 
+# Outcomes per value, so that what repeats on every row of a large file (organisation number,
+# unit, product, status, dates) is searched once; cleared when it grows large.
+_VALUE_OUTCOMES: dict[str, bool] = {}
+_VALUE_OUTCOMES_LIMIT = 100_000
+
+
+def _value_has_personal_number(value: str) -> bool:
+    found = _VALUE_OUTCOMES.get(value)
+    if found is None:
+        found = False
+        if _SIX_DIGITS(value):
+            for match in _RUNS.finditer(value):
+                run, separator, following = match.groups()
+                size = len(run)
+                if following is not None and size in (6, 8) and len(following) == 4:
+                    found = _is_personal_number(run, following, separator)
+                elif size in (10, 12):
+                    found = _is_personal_number(run[:-4], run[-4:], "")
+                if found:
+                    break
+        if len(_VALUE_OUTCOMES) >= _VALUE_OUTCOMES_LIMIT:
+            _VALUE_OUTCOMES.clear()
+        _VALUE_OUTCOMES[value] = found
+    return found
+
+
 def personal_number_problem(header: list[str], values: list[str]) -> str | None:
     """The Swedish reason to hold back a row that carries a personal identity number.
 
-    One search over the whole row (joined with NUL, which is neither a digit nor a separator, so
-    no number is found across two fields): this runs for every row of a million-row file."""
-    joined = "\x00".join(values)
-    if not _SIX_DIGITS(joined):
-        return None
-    for date_part, separator, last_four, start, _ in _candidates(joined):
-        if _is_personal_number(date_part, last_four, separator):
-            index = joined.count("\x00", 0, start)
+    Runs for every row of a million-row file, value by value (a number is never found across
+    two fields); what repeats from row to row is looked up, not searched again."""
+    outcomes = _VALUE_OUTCOMES
+    for index, value in enumerate(values):
+        if len(value) < 10:  # too short for the ten digits of a personnummer
+            continue
+        found = outcomes.get(value)
+        if found is None:
+            found = _value_has_personal_number(value)
+        if found:
             column = header[index] if index < len(header) and header[index] else f"fält {index + 1}"
             return (
                 f"{column} innehåller ett personnummer eller samordningsnummer "
-                f"({mask(values[index])}) – personnummer får inte lagras (DOMAIN.md R16); ta bort "
+                f"({mask(value)}) – personnummer får inte lagras (DOMAIN.md R16); ta bort "
                 "det ur källfilen, ange t.ex. kortinnehavarens HSA-id i stället, och importera "
                 "filen igen"
             )
