@@ -9,7 +9,7 @@ from openpyxl import Workbook
 
 from conftest import CUSTOMER_HEADER, ORDER_HEADER, PRICE_HEADER, VARGARDA, customer_row, order_row
 from kortfaktura.customers.models import Customer
-from kortfaktura.imports import pipeline
+from kortfaktura.imports import pipeline, readers
 from kortfaktura.imports.engine import ImportFailed
 from kortfaktura.imports.models import ImportBatch, QuarantinedRow
 from kortfaktura.imports.services import import_file
@@ -221,13 +221,12 @@ def test_a_file_that_breaks_half_way_leaves_nothing_behind(
 ) -> None:
     good = "".join(f"B{n};2020-03-01;2120001454;ETK\n" for n in range(20_000))
     path = tmp_path / "broken.csv"
-    # An unterminated quote swallows the rest of the file into one field, past the CSV field
-    # limit, after four chunks of orders were already written.
+    # A field past the CSV field limit (16 MB), after four chunks of orders were already written.
     path.write_bytes(
         b"order_id;ordered_at;orgnr;product_code\n"
         + good.encode()
         + b'B-late;"unterminated'
-        + b"x" * 200_000
+        + b"x" * (readers.CSV_FIELD_LIMIT + 1)
     )
     with pytest.raises(ImportFailed, match="kunde inte läsas som CSV") as failure:
         import_file("orders", path)

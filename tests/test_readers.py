@@ -66,10 +66,17 @@ def test_quoted_fields_keep_delimiters_and_line_numbers(tmp_path: Path) -> None:
         'order_id;holder_name;orgnr\nB1;"Holm; Per";1\nB2;"två\nrader";2\nB3;Eva;3\n',
         encoding="utf-8",
     )
-    _, rows, _ = read_all(path)
-    assert [line for line, _ in rows] == [2, 3, 5]
+    reader = open_table(path, KNOWN)
+    rows = list(reader.rows())
+    reader.close()
+    # No field may hold a line break: the record that spans lines 3–4 is a problem of line 3,
+    # and line 4 is read as a row of its own, so every physical line is one row.
+    assert [line for line, _ in rows] == [2, 3, 4, 5]
     assert rows[0][1][1] == "Holm; Per"
-    assert rows[1][1][1] == "två\nrader"
+    assert rows[1][1] == ["B2", "två"]
+    assert rows[2][1] == ['rader"', "2"]
+    assert list(reader.problems) == [3]
+    assert "raderna 3–4" in reader.problems[3]
 
 
 def test_header_names_are_normalised() -> None:

@@ -15,6 +15,11 @@ from kortfaktura.imports.models import ImportKind
 from kortfaktura.imports.values import InvalidValue, parse_date, parse_decimal, too_long
 from kortfaktura.orders.services import resolve_order_references
 
+# DOMAIN.md R3: the Swedish VAT rates, in percent. ``25``, ``25,0`` and ``25 %`` are 25; a
+# fraction such as ``0,25`` is refused rather than guessed (0,25 % is no rate either).
+VAT_RATES = frozenset(Decimal(rate) for rate in ("25", "12", "6", "0"))
+MAX_UNIT_PRICE = Decimal("1000000")
+
 
 @dataclass
 class PriceRow:
@@ -60,14 +65,18 @@ class PriceImporter(Importer):
             raise InvalidValue(
                 f"unit_price {get('unit_price')} är negativt – ange priset exkl. moms"
             )
-        if unit_price >= Decimal("1e10"):
-            raise InvalidValue(f"unit_price {get('unit_price')} är orimligt stort")
+        if unit_price > MAX_UNIT_PRICE:
+            raise InvalidValue(
+                f"unit_price {get('unit_price')} är större än högsta tillåtna styckpris "
+                "1 000 000 kr – kontrollera beloppet (exkl. moms, i kronor)"
+            )
         vat_rate = DEFAULT_VAT_RATE
         if get("vat_rate"):
             vat_rate = parse_decimal(get("vat_rate").rstrip("%").strip(), "vat_rate", places=2)
-            if not 0 <= vat_rate <= 100:
+            if vat_rate not in VAT_RATES:
                 raise InvalidValue(
-                    f"vat_rate {get('vat_rate')} ska vara en procentsats mellan 0 och 100, t.ex. 25"
+                    f"vat_rate {get('vat_rate')} är ingen svensk momssats – ange procent: "
+                    "25, 12, 6 eller 0 (inte andelar som 0,25)"
                 )
         valid_from = parse_date(get("valid_from"), "valid_from")
         valid_to = parse_date(get("valid_to"), "valid_to") if get("valid_to") else None
@@ -135,6 +144,13 @@ class PriceImporter(Importer):
             if product is not None
             else None
         )
+        if price is not None:
+            # An absent column leaves the field as it is (INTERFACES.md): without a valid_to
+            # column an existing period is not reopened, without vat_rate its rate is kept.
+            if not self.has("valid_to"):
+                row.valid_to = price.valid_to
+            if not self.has("vat_rate"):
+                row.vat_rate = price.vat_rate
         overlap = Price.objects.filter(product=product).filter(
             Q(valid_to__isnull=True) | Q(valid_to__gte=row.valid_from)
         )

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from kortfaktura import swedish
@@ -28,12 +29,12 @@ HELP_WIDTH = 96
 def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        with progress_bar(f"Läser {path.name}", unit_is_bytes=True) as progress:
+        with progress_bar(f"Läser {escape(path.name)}", unit_is_bytes=True) as progress:
             result = import_file(args.kind, path, created_by=getpass.getuser(), progress=progress)
     except ImportFailed as error:
         if args.json:
             print_json({"error": str(error), "batch_id": error.batch_id})
-        fail(f"{error}\nIngenting importerades.")
+        fail(f"{escape(str(error))}\nIngenting importerades.")
         return 1
     if args.json:
         print_json(import_json(result))
@@ -61,8 +62,8 @@ def import_json(result: ImportResult) -> dict[str, Any]:
 
 def print_result(result: ImportResult) -> None:
     console.print(
-        f"[bold]Import av {KIND_NAMES[result.kind]}[/] från {result.file_name} "
-        f"({result.file_format}), import nr {result.batch_id}"
+        f"[bold]Import av {KIND_NAMES[result.kind]}[/] från {escape(result.file_name)} "
+        f"({escape(result.file_format)}), import nr {result.batch_id}"
     )
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_row("Nya", swedish.count(result.imported))
@@ -75,15 +76,26 @@ def print_result(result: ImportResult) -> None:
     console.print(table)
     if result.unknown_columns:
         console.print(
-            "[yellow]Okända kolumner lästes inte:[/] " + ", ".join(result.unknown_columns)
+            "[yellow]Okända kolumner lästes inte (fälten lämnades som de var):[/] "
+            + escape(
+                ", ".join(
+                    f"{name} (menade du {result.suggestions[name]}?)"
+                    if name in result.suggestions
+                    else name
+                    for name in result.unknown_columns
+                )
+            )
         )
+    for warning in result.warnings:
+        console.print(f"[yellow]Obs:[/] {escape(warning)}")
     if result.rows:
+        pronoun = "den" if result.quarantined == 1 else "dem"
         console.print(
             f"[yellow]{swedish.counted(result.quarantined, 'rad', 'rader')} hölls tillbaka i "
-            "karantän[/] – rätta dem i källfilen och importera den igen:"
+            f"karantän[/] – rätta {pronoun} i källfilen och importera den igen:"
         )
         for entry in result.rows[:SHOWN_QUARANTINE_ROWS]:
-            console.print(f"  rad {entry.line}: {entry.reason}")
+            console.print(f"  rad {entry.line}: {escape(entry.reason)}")
         if len(result.rows) > SHOWN_QUARANTINE_ROWS:
             console.print(
                 f"  … och {swedish.count(len(result.rows) - SHOWN_QUARANTINE_ROWS)} till "

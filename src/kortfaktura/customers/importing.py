@@ -53,24 +53,33 @@ class AccountRow:
     postal_code: str
     city: str
     delivery: str
+    # The optional columns the file has: an absent column leaves its field as it is.
+    present: frozenset[str] = frozenset()
 
     @property
     def is_default(self) -> bool:
         return not self.unit_codes
 
-    def account_fields(self) -> dict[str, object]:
-        return {
-            "name": self.account_name,
+    def account_fields(self, *, new: bool) -> dict[str, object]:
+        fields: dict[str, object] = {
             "is_default": self.is_default,
-            "buyer_reference": self.buyer_reference,
-            "peppol_scheme": self.peppol_scheme,
-            "peppol_id": self.peppol_id,
-            "email": self.email,
             "street": self.street,
             "postal_code": self.postal_code,
             "city": self.city,
-            "delivery": self.delivery,
         }
+        given = self.present
+        if new or "account_name" in given:
+            fields["name"] = self.account_name
+        if new or "buyer_reference" in given:
+            fields["buyer_reference"] = self.buyer_reference
+        if new or "peppol_id" in given:
+            fields["peppol_scheme"] = self.peppol_scheme
+            fields["peppol_id"] = self.peppol_id
+        if new or "email" in given:
+            fields["email"] = self.email
+        if new or "delivery" in given:
+            fields["delivery"] = self.delivery
+        return fields
 
 
 def _postal_code(text: str) -> str:
@@ -161,6 +170,7 @@ class CustomerImporter(Importer):
             postal_code=_postal_code(get(values, "postal_code")),
             city=" ".join(get(values, "city").split()),
             delivery=delivery,
+            present=frozenset(column for column in self.optional_columns if self.has(column)),
         )
         for column, text in (
             ("name", row.name),
@@ -177,9 +187,26 @@ class CustomerImporter(Importer):
         return row
 
     def process(self, rows: Iterator[tuple[int, list[str]]]) -> None:
+        # Without a unit_codes column an existing account keeps its unit codes (and with them
+        # whether it is the default account); the checks below must see them.
+        self._kept_units = {} if self.has("unit_codes") else self._existing_units()
         accepted = self._check_within_file(rows)
-        accepted = self._check_against_database(accepted)
+        # A row held back may be one that other rows relied on (e.g. the old default account
+        # that had to give up its flag): check again until no more rows are held back, so what
+        # is applied is something the database constraints accept.
+        while True:
+            checked = self._check_against_database(accepted)
+            if len(checked) == len(accepted):
+                break
+            accepted = checked
         self._apply(accepted)
+
+    @staticmethod
+    def _existing_units() -> dict[str, tuple[str, ...]]:
+        units: dict[str, list[str]] = {}
+        for account_code, code in UnitCode.objects.values_list("account__code", "code"):
+            units.setdefault(account_code, []).append(code)
+        return {account_code: tuple(sorted(codes)) for account_code, codes in units.items()}
 
     def _check_within_file(self, rows: Iterator[tuple[int, list[str]]]) -> list[AccountRow]:
         accepted: list[AccountRow] = []
@@ -193,6 +220,8 @@ class CustomerImporter(Importer):
             except InvalidValue as error:
                 self.quarantine(line, values, str(error))
                 continue
+            if not self.has("unit_codes"):
+                row.unit_codes = self._kept_units.get(row.code, ())
             problem = None
             if row.code in code_lines:
                 problem = (
@@ -300,13 +329,16 @@ class CustomerImporter(Importer):
         }
         accounts = {
             account.code: account
-            for account in BillingAccount.objects.filter(code__in={row.code for row in rows})
+            for account in BillingAccount.objects.select_related("customer").filter(
+                code__in={row.code for row in rows}
+            )
         }
         old_units = {
             code: tuple(sorted(account.unit_codes.values_list("code", flat=True)))
             for code, account in accounts.items()
         }
         renamed: set[str] = set()
+        problems_before = {code: set(account.missing_data()) for code, account in accounts.items()}
         for row in rows:
             customer = customers.get(row.orgnr)
             if customer is None:
@@ -323,8 +355,8 @@ class CustomerImporter(Importer):
         )
         for row in rows:
             customer = customers[row.orgnr]
-            fields = row.account_fields()
             account = accounts.get(row.code)
+            fields = row.account_fields(new=account is None)
             if account is None:
                 account = BillingAccount.objects.create(customer=customer, code=row.code, **fields)
                 self.imported += 1
@@ -340,6 +372,18 @@ class CustomerImporter(Importer):
             UnitCode.objects.bulk_create(
                 UnitCode(customer=customer, account=account, code=code) for code in row.unit_codes
             )
+            account.customer = customer
+            became = [
+                problem
+                for problem in account.missing_data()
+                if problem not in problems_before.get(row.code, set())
+            ]
+            if became:
+                what = "blev" if row.code in problems_before else "är ny och"
+                self.warnings.append(
+                    f"rad {row.line}: fakturamottagaren {row.code} {what} ofullständig – "
+                    f"{'; '.join(became)}. Dess fakturor hålls tillbaka tills uppgiften finns"
+                )
 
     def finish(self) -> None:
         resolve_order_references()

@@ -6,17 +6,19 @@ nothing behind but a failed batch record that says why.
 """
 
 import csv
+import difflib
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from django.db import transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from kortfaktura.imports import bulk
 from kortfaktura.imports.models import ImportBatch, QuarantinedRow
+from kortfaktura.imports.personal import mask
 from kortfaktura.imports.pipeline import (
     ParseEnd,
     QuarantineEntry,
@@ -52,6 +54,10 @@ class ImportResult:
     quarantined: int = 0
     blank_lines: int = 0
     unknown_columns: list[str] = field(default_factory=list)
+    # unknown column → the known column it probably means ("menade du buyer_reference?")
+    suggestions: dict[str, str] = field(default_factory=dict)
+    # What a person should know although nothing was held back, e.g. accounts made incomplete.
+    warnings: list[str] = field(default_factory=list)
     rows: list[QuarantineEntry] = field(default_factory=list)
 
     @property
@@ -70,6 +76,8 @@ class ImportResult:
             "quarantined": self.quarantined,
             "blank_lines": self.blank_lines,
             "unknown_columns": self.unknown_columns,
+            "suggestions": self.suggestions,
+            "warnings": self.warnings,
             "rows": [{"line": entry.line, "reason": entry.reason} for entry in self.rows],
         }
 
@@ -90,6 +98,7 @@ class Importer:
         self.updated = 0
         self.unchanged = 0
         self.quarantine_entries: list[QuarantineEntry] = []
+        self.warnings: list[str] = []
 
     @classmethod
     def known_columns(cls) -> frozenset[str]:
@@ -113,6 +122,10 @@ class ChunkedImporter(Importer):
     (``imports.pipeline``); the importer only writes the validated records."""
 
     row_parser: ClassVar[str]
+
+    def parser_options(self) -> dict[str, Any]:
+        """Keyword arguments for the row parser (plain values: they may go to a helper process)."""
+        return {"today": timezone.localdate()}
 
     def write(self, records: list[tuple[Any, ...]]) -> None:
         raise NotImplementedError
@@ -167,20 +180,46 @@ def import_file(
         if missing:
             raise UnreadableFile(_missing_columns_message(path, importer_class, header, missing))
         known = importer_class.known_columns()
-        unknown = [name for name in header if name and name not in known]
+        unknown = [mask(name) for name in header if name and name not in known]
         return _import_rows(importer_class, path, reader, unknown, created_by, user_id, progress)
-    except (UnreadableFile, csv.Error, UnicodeDecodeError) as error:
-        message = str(error)
-        if isinstance(error, csv.Error):
-            message = (
-                f"Filen {path.name} kunde inte läsas som CSV ({error}). Kontrollera citattecken "
-                "och radbrytningar, eller spara filen på nytt från Excel."
-            )
+    except (UnreadableFile, csv.Error, UnicodeDecodeError, DatabaseError) as error:
+        message = mask(_failure_message(path, error))
         raise ImportFailed(
             message, _record_failure(importer_class, path, message, created_by, user_id)
         ) from error
     finally:
         reader.close()
+
+
+def _failure_message(path: Path, error: Exception) -> str:
+    if isinstance(error, csv.Error):
+        return (
+            f"Filen {path.name} kunde inte läsas som CSV ({error}). Kontrollera citattecken "
+            "och radbrytningar, eller spara filen på nytt från Excel."
+        )
+    if isinstance(error, OperationalError) and "locked" in str(error).lower():
+        return (
+            "Databasen är upptagen av en annan process – försök igen om en stund "
+            f"(en annan import eller körning skriver just nu; {path.name} importerades inte)"
+        )
+    if isinstance(error, IntegrityError):
+        return (
+            f"Filen {path.name} kunde inte sparas: databasen nekade en ändring ({error}). "
+            "Ingenting importerades; kontrollera filens rader mot befintliga data."
+        )
+    if isinstance(error, DatabaseError):
+        return f"Filen {path.name} kunde inte sparas i databasen ({error}). Försök igen."
+    return str(error)
+
+
+def column_suggestions(unknown: list[str], known: frozenset[str]) -> dict[str, str]:
+    """``buyer_ref`` → ``buyer_reference``: the known column an unknown one probably means."""
+    suggestions = {}
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        if close:
+            suggestions[name] = close[0]
+    return suggestions
 
 
 def _import_rows(
@@ -209,6 +248,7 @@ def _import_rows(
             batch_id=batch.pk,
             file_format=reader.description,
             unknown_columns=unknown,
+            suggestions=column_suggestions(unknown, importer_class.known_columns()),
         )
         importer = importer_class(batch, reader.header)
         if isinstance(importer, ChunkedImporter):
@@ -233,13 +273,14 @@ def _import_rows(
         result.unchanged = importer.unchanged
         result.quarantined = len(entries)
         result.rows = entries
+        result.warnings = [mask(text) for text in importer.warnings]
         batch.imported = result.imported
         batch.updated = result.updated
         batch.unchanged = result.unchanged
         batch.quarantined = result.quarantined
         batch.blank_lines = result.blank_lines
         batch.status = ImportBatch.Status.COMPLETED
-        batch.finished_at = timezone.now()
+        batch.finished_at = max(timezone.now(), batch.started_at)
         batch.save()
     return result
 
@@ -248,7 +289,10 @@ def _write_parsed_chunks(
     importer: ChunkedImporter, path: Path, progress: ProgressCallback | None
 ) -> int:
     """Writes the parsed records chunk by chunk; returns the number of blank lines."""
-    for message in parsed_chunks(path, importer.row_parser, importer.known_columns()):
+    chunks = parsed_chunks(
+        path, importer.row_parser, importer.known_columns(), importer.parser_options()
+    )
+    for message in chunks:
         if isinstance(message, ParseEnd):
             return message.blank_lines
         importer.quarantine_entries.extend(message.quarantined)
@@ -272,15 +316,22 @@ def _record_failure(
         size = path.stat().st_size if path.is_file() else 0
     except OSError:
         digest, size = "", 0
-    batch = ImportBatch.objects.create(
-        kind=importer_class.kind,
-        file_name=path.name,
-        sha256=digest,
-        size_bytes=size,
-        status=ImportBatch.Status.FAILED,
-        error=message,
-        created_by=created_by,
-        user_id=user_id,
-        finished_at=timezone.now(),
-    )
+    try:
+        with transaction.atomic():
+            batch = ImportBatch.objects.create(
+                kind=importer_class.kind,
+                file_name=path.name,
+                sha256=digest,
+                size_bytes=size,
+                status=ImportBatch.Status.FAILED,
+                error=message,
+                created_by=created_by,
+                user_id=user_id,
+            )
+            # After the insert: started_at is set when the row is written, so finished_at
+            # taken before it would be earlier.
+            batch.finished_at = max(timezone.now(), batch.started_at)
+            batch.save(update_fields=["finished_at"])
+    except DatabaseError:
+        return None  # e.g. the database is still locked; the message says what happened
     return batch.pk

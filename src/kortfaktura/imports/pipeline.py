@@ -11,6 +11,7 @@ readers and the kind's pure row parser.
 import csv
 import importlib
 import multiprocessing
+import re
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
+from kortfaktura.imports.personal import mask, personal_number_problem
 from kortfaktura.imports.readers import TableReader, UnreadableFile, open_table
 
 HELPER_PROCESS_MIN_BYTES = 4_000_000
@@ -33,11 +35,64 @@ class QuarantineEntry:
 def quarantine_entry(
     header: list[str], line: int, values: list[str], reason: str
 ) -> QuarantineEntry:
-    raw = {name: values[index] for index, name in enumerate(header) if name and index < len(values)}
+    """The row as it is kept in quarantine; personal identity numbers masked (R16), values cut
+    at ``RAW_VALUE_LIMIT`` characters (a 10 MB field is not worth keeping whole)."""
+    raw = {
+        mask(name): _kept(values[index])
+        for index, name in enumerate(header)
+        if name and index < len(values)
+    }
     extra = values[len(header) :]
     if any(extra):
-        raw["_extra"] = ";".join(extra)
-    return QuarantineEntry(line, reason, raw)
+        raw["_extra"] = _kept(";".join(extra))
+    return QuarantineEntry(line, mask(reason), raw)
+
+
+RAW_VALUE_LIMIT = 2_000
+
+
+def _kept(value: str) -> str:
+    masked = mask(value)  # before cutting, so no number is cut in half and left unmasked
+    if len(masked) > RAW_VALUE_LIMIT:
+        return f"{mask(masked[:RAW_VALUE_LIMIT])}… ({len(value)} tecken)"
+    return masked
+
+
+_INTEGER = re.compile(r"-?\d+").fullmatch
+_DECIMALS = re.compile(r"\d{1,2}").fullmatch
+
+
+def _decimal_comma_collides(values: list[str]) -> bool:
+    """Whether a comma-delimited row looks split at a decimal comma (``350,00`` → 350 | 00)."""
+    return any(
+        _INTEGER(values[index].strip()) and _DECIMALS(values[index + 1].strip())
+        for index in range(len(values) - 1)
+    )
+
+
+def _surplus_reason(size: int, width: int, delimiter: str, values: list[str]) -> str:
+    if delimiter == "," and _decimal_comma_collides(values):
+        return (
+            f"raden har fler fält än rubrikraden ({size} mot {width}) – filen använder komma som "
+            "avgränsare och decimalkomma krockar (350,00 blir två fält); använd semikolon som "
+            "avgränsare eller decimalpunkt (350.00), eller sätt talet inom citattecken"
+        )
+    return (
+        f"Raden har {size} fält men rubrikraden har {width} – kontrollera "
+        "avgränsare och citattecken på raden (ett fält med semikolon eller komma "
+        "måste stå inom citattecken)."
+    )
+
+
+def _line_break_reason(header: list[str], values: list[str]) -> str | None:
+    for index, value in enumerate(values):
+        if "\n" in value or "\r" in value:
+            column = header[index] if index < len(header) and header[index] else f"fält {index + 1}"
+            return (
+                f"{column} innehåller en radbrytning – inget fält får innehålla radbrytningar; "
+                "skriv värdet på en rad i källfilen"
+            )
+    return None
 
 
 class RowParser(Protocol):
@@ -64,29 +119,38 @@ def rows_with_shape(
     """Pads short rows, counts blank ones and quarantines rows with surplus fields."""
     width = len(header)
     count = 0
+    problems = reader.problems
+    delimiter = getattr(reader, "delimiter", "")
+    quarantined = counter.quarantined
     for line, given in reader.rows():
         count += 1
         if progress is not None and count % progress_every == 0:
             progress(*reader.progress())
         values = given
         size = len(values)
+        if problems and line in problems:
+            quarantined.append(quarantine_entry(header, line, values, problems.pop(line)))
+            continue
         if size != width:
             if size < width:
                 values = [*given, *([""] * (width - size))]
-            elif any(value.strip() for value in values[width:]):
-                counter.quarantined.append(
-                    quarantine_entry(
-                        header,
-                        line,
-                        values,
-                        f"Raden har {size} fält men rubrikraden har {width} – kontrollera "
-                        "avgränsare och citattecken på raden (ett fält med semikolon eller komma "
-                        "måste stå inom citattecken).",
-                    )
-                )
+            elif any(value.strip() for value in values[width:]) or (
+                delimiter == "," and _decimal_comma_collides(values)
+            ):
+                reason = _surplus_reason(size, width, delimiter, values)
+                quarantined.append(quarantine_entry(header, line, values, reason))
                 continue
-        if not "".join(values).strip():
+        joined = "".join(values)
+        if not joined.strip():
             counter.blank_lines += 1
+            continue
+        if "\n" in joined or "\r" in joined:
+            reason = _line_break_reason(header, values) or "raden innehåller en radbrytning"
+            quarantined.append(quarantine_entry(header, line, values, reason))
+            continue
+        problem = personal_number_problem(header, values)
+        if problem is not None:
+            quarantined.append(quarantine_entry(header, line, values, problem))
             continue
         yield line, values
     if progress is not None:
@@ -106,9 +170,9 @@ class ParseEnd:
     blank_lines: int
 
 
-def _load_parser(parser_path: str, header: list[str]) -> RowParser:
+def _load_parser(parser_path: str, header: list[str], options: dict[str, Any]) -> RowParser:
     module_name, _, class_name = parser_path.partition(":")
-    parser: RowParser = getattr(importlib.import_module(module_name), class_name)(header)
+    parser: RowParser = getattr(importlib.import_module(module_name), class_name)(header, **options)
     return parser
 
 
@@ -122,11 +186,11 @@ def _take_quarantined(counter: ShapeCounter, parser: RowParser) -> list[Quaranti
 
 
 def _parse(
-    path: Path, parser_path: str, known_columns: frozenset[str]
+    path: Path, parser_path: str, known_columns: frozenset[str], options: dict[str, Any]
 ) -> Iterator[ParsedChunk | ParseEnd]:
     reader = open_table(path, known_columns)
     try:
-        parser = _load_parser(parser_path, reader.header)
+        parser = _load_parser(parser_path, reader.header, options)
         counter = ShapeCounter()
         for records in parser.chunks(rows_with_shape(reader, reader.header, counter)):
             yield ParsedChunk(records, _take_quarantined(counter, parser), *reader.progress())
@@ -137,20 +201,28 @@ def _parse(
 
 
 def parsed_chunks(
-    path: Path, parser_path: str, known_columns: frozenset[str]
+    path: Path,
+    parser_path: str,
+    known_columns: frozenset[str],
+    options: dict[str, Any] | None = None,
 ) -> Iterator[ParsedChunk | ParseEnd]:
     """The file's validated records in chunks; in a helper process when the file is large."""
+    options = options or {}
     if path.stat().st_size < HELPER_PROCESS_MIN_BYTES:
-        yield from _parse(path, parser_path, known_columns)
+        yield from _parse(path, parser_path, known_columns, options)
         return
-    yield from _parse_in_helper(path, parser_path, known_columns)
+    yield from _parse_in_helper(path, parser_path, known_columns, options)
 
 
 def _helper_main(
-    sender: Connection, path: str, parser_path: str, known_columns: frozenset[str]
+    sender: Connection,
+    path: str,
+    parser_path: str,
+    known_columns: frozenset[str],
+    options: dict[str, Any],
 ) -> None:
     try:
-        for message in _parse(Path(path), parser_path, known_columns):
+        for message in _parse(Path(path), parser_path, known_columns, options):
             sender.send(message)
     except (UnreadableFile, csv.Error, UnicodeDecodeError) as error:
         sender.send(("unreadable", type(error).__name__, str(error)))
@@ -161,13 +233,13 @@ def _helper_main(
 
 
 def _parse_in_helper(
-    path: Path, parser_path: str, known_columns: frozenset[str]
+    path: Path, parser_path: str, known_columns: frozenset[str], options: dict[str, Any]
 ) -> Iterator[ParsedChunk | ParseEnd]:
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     helper = context.Process(
         target=_helper_main,
-        args=(sender, str(path), parser_path, known_columns),
+        args=(sender, str(path), parser_path, known_columns, options),
         name="kortfaktura-parser",
         daemon=True,
     )

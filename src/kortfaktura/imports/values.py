@@ -45,7 +45,13 @@ def parse_local_date(text: str, column: str) -> dt.date:
         raise InvalidValue(f"{column} '{value}' är ingen giltig tidpunkt – {_TIME_HINT}") from None
     if moment.tzinfo is None:
         return moment.date()
-    return moment.astimezone(STOCKHOLM).date()
+    try:
+        return moment.astimezone(STOCKHOLM).date()
+    except (OverflowError, ValueError):
+        raise InvalidValue(
+            f"{column} '{value}' ligger utanför de datum som kan anges (år 1–9999 i svensk "
+            f"tid) – {_TIME_HINT}"
+        ) from None
 
 
 def parse_decimal(text: str, column: str, *, places: int | None = None) -> Decimal:

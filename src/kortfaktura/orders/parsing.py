@@ -4,13 +4,20 @@ Runs in a helper process for large files (``imports.pipeline``), so it must not 
 A record is a plain tuple (cheap to send between processes) with the positions below.
 """
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from kortfaktura.customers.identifiers import InvalidIdentifier, normalize_orgnr
 from kortfaktura.imports.pipeline import QuarantineEntry, quarantine_entry
-from kortfaktura.imports.values import InvalidValue, parse_date, parse_local_date, too_long
+from kortfaktura.imports.values import (
+    STOCKHOLM,
+    InvalidValue,
+    parse_date,
+    parse_local_date,
+    too_long,
+)
 
 CHUNK_ROWS = 5_000
 
@@ -94,8 +101,14 @@ def orgnr_lookup() -> Callable[[str], str]:
     return orgnr_of
 
 
+def _today(today: dt.date | None) -> dt.date:
+    """The import's local date; the engine passes ``timezone.localdate()``."""
+    return today if today is not None else dt.datetime.now(STOCKHOLM).date()
+
+
 class OrderRowParser:
-    def __init__(self, header: list[str]) -> None:
+    def __init__(self, header: list[str], today: dt.date | None = None) -> None:
+        self.today = _today(today).isoformat()
         self.header = header
         self.columns = {name: index for index, name in enumerate(header) if name}
         self.quarantined: list[QuarantineEntry] = []
@@ -111,7 +124,7 @@ class OrderRowParser:
         statuses = frozenset(ORDER_STATUSES)
         seen: dict[str, int] = {}
         chunk: list[tuple[Any, ...]] = []
-        header, quarantined = self.header, self.quarantined
+        header, quarantined, today = self.header, self.quarantined, self.today
         for line, values in rows:
             try:
                 order_id = values[i_id].strip()
@@ -126,6 +139,12 @@ class OrderRowParser:
                         "t.ex. 2020-03-31 eller 2020-03-31 14:05"
                     )
                 order_date = parse_local_date(ordered_at, "ordered_at").isoformat()
+                if order_date > today:
+                    raise InvalidValue(
+                        f"ordered_at {ordered_at} ligger efter importdagen {today} – en "
+                        "beställning kan inte ha lagts ännu (DOMAIN.md R8); kontrollera datumet "
+                        "i kortsystemets export"
+                    )
                 orgnr = orgnr_of(values[i_orgnr])
                 product_code = values[i_product].strip()
                 if not product_code:
@@ -211,7 +230,7 @@ class OrderRowParser:
 class BilledRowParser:
     """Records ``(order_id, invoice_number, invoice_date or None)``."""
 
-    def __init__(self, header: list[str]) -> None:
+    def __init__(self, header: list[str], today: dt.date | None = None) -> None:
         self.header = header
         self.columns = {name: index for index, name in enumerate(header) if name}
         self.quarantined: list[QuarantineEntry] = []
