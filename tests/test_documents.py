@@ -481,10 +481,24 @@ def test_credit_note_xlsx_names_the_credited_invoice(issued: dict[str, Invoice])
 # Formula neutralising after Unicode normalisation (item 10) -------------------------------------
 
 
+def issued_with_holder(name: str) -> Invoice:
+    """A fresh invoice whose orders carry ``name``: the specification is the snapshot taken at
+    issue (R13), so the name must be on the orders before the invoice is issued."""
+    buyer = make.customer("Namnprov AB", public=False)
+    make.account(buyer, "P-NAMN")
+    etk = make.product("NAMN", "Namnprovkort")
+    make.price(etk, "100")
+    for day in ("2020-04-03", "2020-04-04"):
+        order = make.order(buyer, day, etk)
+        order.holder_name = name
+        order.save()
+    run = services.create_run(D("2020-04-01"), D("2020-04-30"), issue_date=ISSUE)
+    return services.issue_run(run.run.pk).invoices.get()
+
+
 @pytest.mark.parametrize("name", ["＝1+1", "＋46 70", "－2", "＠SUM(A1)", "﹦HYPERLINK(1)", " =1"])
 def test_full_width_formula_starts_are_neutralised(issued: dict[str, Invoice], name: str) -> None:
-    invoice = issued["1442"]
-    Order.objects.filter(customer=invoice.customer).update(holder_name=name)
+    invoice = issued_with_holder(name)
     content = CsvRenderer().render(document(invoice))
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
     assert {row[5] for row in rows[1:]} == {f"'{name}"}
@@ -500,8 +514,7 @@ def test_full_width_formula_starts_are_neutralised(issued: dict[str, Invoice], n
 def test_any_holder_name_renders_with_embedded_fallback_fonts(
     issued: dict[str, Invoice], name: str
 ) -> None:
-    invoice = issued["1442"]
-    Order.objects.filter(customer=invoice.customer).update(holder_name=name)
+    invoice = issued_with_holder(name)
     content = PdfRenderer().render(document(invoice))
     reader = PdfReader(io.BytesIO(content))
     xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode("utf-8")
@@ -519,18 +532,16 @@ def test_any_holder_name_renders_with_embedded_fallback_fonts(
 def test_one_document_that_cannot_be_rendered_does_not_stop_the_others(
     cli: Callable[..., tuple[int, str, str]], issued: dict[str, Invoice], tmp_path: Path
 ) -> None:
-    broken = issued["1442"]
-    Order.objects.filter(customer=broken.customer).update(holder_name="\U00013000 Egypt")
-    run_id = broken.run_id
+    broken = issued_with_holder("\U00013000 Egypt")
+    others = [issued["1442"], issued["VGR-SU"]]
+    numbers = [str(invoice.number) for invoice in (others[0], broken, others[1])]
     code, out, err = cli(
-        "invoice", "export", "--run", str(run_id), "--format", "pdf", "--out", str(tmp_path),
-        "--json",
+        "invoice", "export", *numbers, "--format", "pdf", "--out", str(tmp_path), "--json",
     )  # fmt: skip
     assert code == 1
     report = json.loads(out)
     assert [entry["number"] for entry in report["failed"]] == [str(broken.number)]
     assert "finns inte i något av typsnitten" in report["failed"][0]["reason"]
-    others = Invoice.objects.filter(run_id=run_id).exclude(pk=broken.pk)
     assert sorted(path.name for path in tmp_path.glob("*.pdf")) == sorted(
         f"{invoice.number}.pdf" for invoice in others
     )

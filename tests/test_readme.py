@@ -63,17 +63,23 @@ def test_every_readme_command_runs_as_shown_against_the_demo_database(
         if args[0] == "demo":
             args += DEMO_SCALE
         if args[0] == "credit":
-            # The README names the first invoice of run 3 and one of its orders, as the full demo
-            # numbers them; the smaller demo numbers them otherwise. Find them as the README
-            # tells the reader to: with invoice list --json.
-            listed = json.loads(run(env, cwd, "invoice", "list", "--run", "3", "--json").stdout)
-            first = listed[0]
-            assert first["type"] == "invoice" and first["order_ids"]
-            substitutions[args[1]] = first["number"]
-            substitutions[args[args.index("--order") + 1]] = first["order_ids"][0]
+            # The README names the invoice of run 5 that holds one of the demo's late orders, as
+            # the full demo numbers it; the smaller demo numbers it otherwise. Find it as the
+            # README tells the reader to: with invoice list --json.
+            order_id = args[args.index("--order") + 1]
+            run_id = substitutions.get("5", "5")
+            listed = json.loads(run(env, cwd, "invoice", "list", "--run", run_id, "--json").stdout)
+            holding = [invoice for invoice in listed if order_id in invoice["order_ids"]]
+            assert len(holding) == 1 and holding[0]["type"] == "invoice", listed
+            substitutions[args[1]] = holding[0]["number"]
         args = [substitutions.get(word, word) for word in args]
         result = run(env, cwd, *args)
         assert result.returncode == 0, (command, result.stderr)
+        drafted = re.search(r"Körning (\d+) \(utkast\)", result.stdout)
+        if args[0] == "bill" and drafted:
+            # The README's run number is the full demo's; the smaller demo may have made one
+            # run fewer (no legacy orders left for Dals-Ed).
+            substitutions["5"] = drafted[1]
         assert "Traceback" not in result.stdout + result.stderr, command
     assert list((cwd / "var" / "ut" / "pdf").glob("*.pdf"))
     assert list((cwd / "var" / "ut" / "excel").glob("*.xlsx"))

@@ -174,9 +174,14 @@ def add_parser(subparsers: Subparsers) -> None:
             "change_ids",
             nargs="+",
             type=positive_int_argument,
-            metavar="CHANGE_ID",
-            help="ändringens id (se kortfaktura changes list)",
+            metavar="ÄNDRING",
+            help="ändringarnas id ur kortfaktura changes list, ett eller flera, t.ex. 12 13",
         )
-        decide.add_argument("--reason", required=True, help="varför beslutet fattas")
-        decide.add_argument("--json", action="store_true", help="maskinläsbart resultat")
+        decide.add_argument(
+            "--reason",
+            required=True,
+            metavar="TEXT",
+            help='varför beslutet fattas, t.ex. "Kortet beställdes av fel enhet" (krävs)',
+        )
+        decide.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
         decide.set_defaults(handler=decide_command, needs_database=True)

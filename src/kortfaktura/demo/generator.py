@@ -375,6 +375,9 @@ class DemoFiles:
     billed: Path
     cutoff: dt.date
     demo_orgnrs: list[str]
+    # Orders that reach the card system's export after the demo has billed (for the README's
+    # walk-through): the demo writes them but does not import them.
+    late_orders: Path | None = None
     # Chosen from the orders as first exported, before the story's corrections.
     order_corrections: "OrderCorrections | None" = None
 
@@ -502,6 +505,8 @@ def generate(
         cutoff=cutoff,
         demo_orgnrs=[customer.orgnr for customer in customers if customer.is_demo],
     )
+    files.late_orders = directory / "bestallningar-sena.csv"
+    _write_late_orders(files.late_orders, customers, cutoff)
     write_customers(files.customers, corrected_customers() if corrected else customers)
     write_prices(files.prices)
     weights = [customer.weight for customer in customers]
@@ -586,6 +591,32 @@ def generate(
     if corrected and files.order_corrections is not None:
         _apply_accepted_correction(files.orders, files.order_corrections)
     return files
+
+
+LATE_ORDERS = (  # (customer index, days before the cutoff, product)
+    (0, 0, "ETK"), (0, 3, "ETK"), (0, 9, "RESERV"), (1, 1, "ETK"), (1, 12, "PUK"),
+    (2, 2, "ETK"), (5, 20, "ETK"), (5, 40, "ETK"), (7, 5, "ETK"), (7, 70, "RESERV"),
+)  # fmt: skip
+
+
+def _write_late_orders(path: Path, customers: list[DemoCustomer], cutoff: dt.date) -> None:
+    """A few orders of last month, and some of earlier months that arrived late (R8): billed by
+    the next run, each under its own order month. Ids ``S…`` never clash with the main export."""
+    municipalities = [customer for customer in customers if customer.orgnr.startswith("212")]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(
+            ["order_id", "ordered_at", "orgnr", "unit_code", "product_code", "holder_name",
+             "holder_hsa_id", "status", "status_at"]
+        )  # fmt: skip
+        for number, (index, days, product) in enumerate(LATE_ORDERS, start=1):
+            day = cutoff - dt.timedelta(days=days)
+            writer.writerow(
+                [f"S{number:08d}", f"{day.isoformat()} 10:{number:02d}",
+                 municipalities[index].orgnr, "", product,
+                 f"{FIRST_NAMES[number % len(FIRST_NAMES)]} {LAST_NAMES[index % len(LAST_NAMES)]}",
+                 "", "ordered", ""]
+            )  # fmt: skip
 
 
 def _write_unknown_customer_orders(
