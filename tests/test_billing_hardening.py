@@ -385,3 +385,47 @@ def test_preview_json_has_the_shape_of_bill_json(
     assert keys(preview) == keys(run)
     assert preview == run
     assert [invoice["order_ids"] for invoice in preview["invoices"]] == [["P1"], ["P2"]]
+
+
+# What a tester found: free text on documents, ids too large --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--title", "Faktura för 19800101-1231"), "personnummer"),
+        (("--title", "T" * 400), "högst 200 tecken"),
+        (("--title", "Rubrik\x1b[2J"), "kontrolltecken"),
+    ],
+)
+def test_a_title_that_cannot_stand_on_an_invoice_is_refused(
+    cli: Cli, kommun: Customer, etk: make.Product, args: tuple[str, ...], message: str
+) -> None:
+    make.order(kommun, "2020-03-10", etk)
+    code, _, err = cli("bill", "--from", "2020-03-01", "--to", "2020-03-31", *args)
+    assert code == 2 and message in err
+    assert "1231" not in err
+    assert not BillingRun.objects.exists()
+
+
+def test_a_credit_reason_that_cannot_stand_on_a_credit_note_is_refused(
+    cli: Cli, issued_invoice: Invoice
+) -> None:
+    number = str(issued_invoice.number)
+    for reason, message in (("Slutade 19800101-1231", "personnummer"), ("x" * 5000, "högst")):
+        code, _, err = cli("credit", number, "--reason", reason)
+        assert code == 2 and message in err
+    assert not Invoice.objects.filter(kind="credit_note").exists()
+
+
+def test_ids_too_large_for_the_database_are_answered_not_crashed(cli: Cli) -> None:
+    huge = "99999999999999999999"
+    for args in (
+        ("invoice", "export", huge, "--format", "csv", "--out", "/tmp/kf-none"),
+        ("invoice", "list", "--run", huge),
+        ("changes", "accept", huge, "--reason", "x"),
+        ("run", "show", huge),
+    ):
+        code, _, err = cli(*args)
+        assert code == 2 and "för stort" in err, (args, err)
+        assert "Traceback" not in err and "OverflowError" not in err

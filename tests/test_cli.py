@@ -257,7 +257,7 @@ def test_a_locked_sqlite_database_is_answered_in_swedish(
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     message = json.loads(result.stdout)["error"]
-    assert "databasen är upptagen av en annan process – försök igen om en stund" in message
+    assert "databasen är upptagen av en annan process – försök igen om en stund" in message.lower()
 
 
 @pytest.mark.parametrize("url", ["mysqlx://nope", "postgres://postgres@127.0.0.1:1/saknas"])

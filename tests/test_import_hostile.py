@@ -554,3 +554,27 @@ def test_xlsx_with_only_a_chart_sheet_is_a_message(tmp_path: Path) -> None:
     workbook.save(path)
     with pytest.raises(ImportFailed, match=r"inget kalkylblad|går inte att"):
         import_file("orders", path)
+
+
+def test_personal_numbers_in_other_digits_or_with_a_wrong_check_digit_never_get_stored(
+    csv_file: MakeCsv,
+) -> None:
+    """Found by a tester: full-width digits passed, and an HSA-id that is a personnummer with a
+    mistyped check digit was kept verbatim in the quarantined row."""
+    rows = [
+        order_row("W1", holder_name="H ８００１０１－１２３１"),
+        order_row("W2", holder_hsa_id="198001011238"),
+    ]
+    result = import_file("orders", csv_file(ORDER_HEADER, rows))
+    assert (result.imported, result.quarantined) == (0, 2)
+    stored = _stored_text()
+    assert "198001011238" not in stored and "１２３１" not in stored and "-1231" not in stored
+    assert "19800101****" in stored or "19800101-****" in stored
+
+
+def test_control_characters_in_any_field_are_quarantined(csv_file: MakeCsv) -> None:
+    row = customer_row(name="Alings\x1b[31mås kommun\x1b[0m")
+    result = import_file("customers", csv_file(CUSTOMER_HEADER, [row]))
+    assert (result.imported, result.quarantined) == (0, 1)
+    assert "kontrolltecken" in result.rows[0].reason and "name" in result.rows[0].reason
+    assert not Customer.objects.exists()

@@ -26,7 +26,13 @@ from django.db import connection, transaction
 
 from kortfaktura.billing.facts import ACTIVE_ITEM
 from kortfaktura.billing.models import Invoice, InvoiceItem
-from kortfaktura.billing.services import BillingError, UsageError, credit_invoice
+from kortfaktura.billing.services import (
+    REASON_LIMIT,
+    BillingError,
+    UsageError,
+    checked_text,
+    credit_invoice,
+)
 from kortfaktura.orders.models import Order, OrderChange
 from kortfaktura.orders.services import apply_pending_changes, reject_pending_changes
 
@@ -187,7 +193,7 @@ def _check_reason(reason: str) -> str:
         raise UsageError(
             "ange en orsak med --reason, t.ex. --reason 'Kortet beställdes av fel enhet'"
         )
-    return reason.strip()
+    return checked_text("--reason", reason, REASON_LIMIT)
 
 
 def _waiting(order_pks: list[int]) -> list[int]:

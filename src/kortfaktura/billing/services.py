@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from kortfaktura.billing.numbering import lock_series, ocr_reference, take_numbe
 from kortfaktura.customers.identifiers import InvalidIdentifier, normalize_orgnr
 from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.imports import bulk
+from kortfaktura.imports.personal import contains_personal_number, mask
 from kortfaktura.locks import hold_billing_data_lock
 from kortfaktura.orders.services import apply_pending_changes
 
@@ -52,6 +54,28 @@ class BillingError(Exception):
 
 class UsageError(BillingError):
     """The request itself is wrong (a period, an option): the command line exits with 2."""
+
+
+TITLE_LIMIT = 200  # characters; a title stands on every invoice, in one PDF line and in UBL
+REASON_LIMIT = 1000  # characters; a reason stands on a credit note
+
+
+def checked_text(option: str, text: str, limit: int) -> str:
+    """A person's free text for a document (title, reason): printed on invoices that cannot be
+    changed afterwards, so it is checked first (R16, and what a PDF line and XML can carry)."""
+    text = " ".join(text.split())
+    if len(text) > limit:
+        raise UsageError(
+            f"{option} är {len(text)} tecken lång; högst {limit} tecken får plats på dokumentet"
+        )
+    if any(unicodedata.category(char) in ("Cc", "Cs", "Co") for char in text):
+        raise UsageError(f"{option} innehåller ett kontrolltecken – skriv texten utan det")
+    if contains_personal_number(text):
+        raise UsageError(
+            f"{option} innehåller ett personnummer ({mask(text)}) – personnummer får inte stå "
+            "på en faktura (DOMAIN.md R16); skriv texten utan det"
+        )
+    return text
 
 
 def legacy_period() -> tuple[dt.date, dt.date]:
@@ -136,6 +160,7 @@ def create_run(
     """A draft run for the period (R5); with ``preview`` nothing is stored, and neither is a run
     that finds nothing to bill (its ``run.pk`` stays None)."""
     _check_period(period_from, period_to, legacy)
+    title = checked_text("--title", title, TITLE_LIMIT)
     today = timezone.localdate()
     try:
         if issue_date is not None:
@@ -488,6 +513,7 @@ def credit_invoice(
     """
     if not reason.strip():
         raise UsageError("ange en orsak med --reason, t.ex. --reason 'Fel kund'")
+    reason = checked_text("--reason", reason, REASON_LIMIT)
     wanted = list(dict.fromkeys(order_ids))
     with transaction.atomic():
         hold_billing_data_lock()

@@ -14,7 +14,8 @@ from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason, NotBillab
 from kortfaktura.billing.models import BillingRun, Grouping, Invoice
 from kortfaktura.cli.documents import add_export_parser
 from kortfaktura.cli.output import console, fail, print_json
-from kortfaktura.cli.parsing import Subparsers, date_argument
+from kortfaktura.cli.parsing import Subparsers, date_argument, id_argument
+from kortfaktura.orders.models import OrderChange
 
 SHOWN_INVOICES = 25
 SHOWN_HELD_BACK_PER_REASON = 5
@@ -118,6 +119,15 @@ def credit(args: argparse.Namespace) -> int:
         "De krediterade beställningarna faktureras igen i nästa körning som omfattar deras "
         "beställningsmånad."
     )
+    accepted = OrderChange.objects.filter(
+        status=OrderChange.Status.ACCEPTED, credit_note_number=credit_note.number
+    ).count()
+    if accepted:
+        console.print(
+            f"[yellow]{swedish.counted(accepted, 'väntande ändring', 'väntande ändringar')} av "
+            "de krediterade beställningarna godkändes och genomfördes med krediteringen[/] – se "
+            "kortfaktura changes list --status accepted"
+        )
     return 0
 
 
@@ -326,7 +336,10 @@ def add_parsers(subparsers: Subparsers) -> None:
         "regenerate: föreslå om efter rättningar",
     )
     run_parser.add_argument(
-        "run_id", type=int, metavar="KÖRNING", help="körningens nummer (ett heltal), t.ex. 3"
+        "run_id",
+        type=id_argument,
+        metavar="KÖRNING",
+        help="körningens nummer (ett heltal), t.ex. 3",
     )
     run_parser.add_argument(
         "--issue-date",
@@ -344,7 +357,7 @@ def add_parsers(subparsers: Subparsers) -> None:
     list_parser = invoice_actions.add_parser("list", help="lista utfärdade dokument")
     list_parser.add_argument(
         "--run",
-        type=int,
+        type=id_argument,
         metavar="KÖRNING",
         help="bara dokumenten från en körning, körningens nummer, t.ex. 3",
     )
@@ -357,7 +370,7 @@ def add_parsers(subparsers: Subparsers) -> None:
     )
     credit_parser.add_argument(
         "number",
-        type=int,
+        type=id_argument,
         metavar="FAKTURANUMMER",
         help="numret på fakturan som krediteras, t.ex. 100001 (se invoice list)",
     )

@@ -9,7 +9,7 @@ from kortfaktura.billing import changes as service
 from kortfaktura.billing.selectors import invoices_json
 from kortfaktura.billing.services import BillingError, UsageError
 from kortfaktura.cli.output import console, fail, print_json
-from kortfaktura.cli.parsing import Subparsers, positive_int_argument
+from kortfaktura.cli.parsing import Subparsers, id_argument
 
 STATUS_WORDS = {
     "pending": "väntar på beslut",
@@ -173,7 +173,7 @@ def add_parser(subparsers: Subparsers) -> None:
         decide.add_argument(
             "change_ids",
             nargs="+",
-            type=positive_int_argument,
+            type=id_argument,
             metavar="ÄNDRING",
             help="ändringarnas id ur kortfaktura changes list, ett eller flera, t.ex. 12 13",
         )

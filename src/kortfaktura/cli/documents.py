@@ -5,7 +5,7 @@ from pathlib import Path
 
 from kortfaktura import swedish
 from kortfaktura.cli.output import console, fail, print_json, progress_bar
-from kortfaktura.cli.parsing import Subparsers
+from kortfaktura.cli.parsing import Subparsers, id_argument
 from kortfaktura.documents.services import (
     RENDERERS,
     ExportError,
@@ -98,12 +98,15 @@ def add_export_parser(actions: Subparsers) -> None:
     parser.add_argument(
         "numbers",
         nargs="*",
-        type=int,
+        type=id_argument,
         metavar="FAKTURANUMMER",
         help="ett eller flera fakturanummer, t.ex. 100001 100002 (se invoice list)",
     )
     parser.add_argument(
-        "--run", type=int, metavar="KÖRNING", help="alla dokument i en körning, t.ex. --run 3"
+        "--run",
+        type=id_argument,
+        metavar="KÖRNING",
+        help="alla dokument i en körning, t.ex. --run 3",
     )
     parser.add_argument(
         "--format",

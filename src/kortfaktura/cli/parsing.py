@@ -115,7 +115,18 @@ def date_argument(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"'{text}' är inget datum (ÅÅÅÅ-MM-DD)") from None
 
 
+LARGEST_ID = 2**63 - 1  # what the database's bigint columns can hold
+
+
 def positive_int_argument(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"'{text}' är inget positivt heltal")
     return int(text)
+
+
+def id_argument(text: str) -> int:
+    """A run id, document number or change id: a positive whole number that can exist."""
+    value = positive_int_argument(text)
+    if value > LARGEST_ID:
+        raise argparse.ArgumentTypeError(f"'{text}' finns inte – numret är för stort")
+    return value

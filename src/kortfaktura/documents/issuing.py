@@ -45,23 +45,35 @@ def validate_before_issue(invoices: list[Invoice]) -> dict[int, DocumentVerdict]
     pk_of = {invoice.number: invoice.pk for invoice in ubl_kinds}
     verdicts: dict[int, DocumentVerdict] = {}
     hashes: dict[int, str] = {}
+    unrendered: dict[int, str] = {}
+    rendered = _rendered(ubl_kinds, unrendered)
     if not validator_ready:
-        for number, xml in _rendered(ubl_kinds):
+        for number, xml in rendered:
             verdicts[pk_of[number]] = DocumentVerdict(hashlib.sha256(xml).hexdigest(), UNCHECKED)
-        return verdicts
-    for number, problems in _validated(_hashed(_rendered(ubl_kinds), hashes), len(ubl_kinds)):
-        verdicts[pk_of[number]] = DocumentVerdict(hashes[number], PASSED, tuple(problems))
+    else:
+        for number, problems in _validated(_hashed(rendered, hashes), len(ubl_kinds)):
+            verdicts[pk_of[number]] = DocumentVerdict(hashes[number], PASSED, tuple(problems))
+    for number, problem in unrendered.items():
+        verdicts[pk_of[number]] = DocumentVerdict("", "", (problem,))
     return verdicts
 
 
 UBL_KINDS = (Invoice.Kind.INVOICE, Invoice.Kind.CREDIT_NOTE)
 
 
-def _rendered(invoices: list[Invoice]) -> Iterator[tuple[int, bytes]]:
+def _rendered(invoices: list[Invoice], unrendered: dict[int, str]) -> Iterator[tuple[int, bytes]]:
+    """Each document as UBL; one that cannot be written (e.g. a character that XML cannot carry
+    in a customer's name) is put in ``unrendered`` with the reason, and the others go on."""
     renderer = UblRenderer()
     for start in range(0, len(invoices), CHUNK):
         for document in documents_for(invoices[start : start + CHUNK], being_issued=True):
-            yield document.number, renderer.render(document)
+            try:
+                yield document.number, renderer.render(document)
+            except ValueError as error:
+                unrendered[document.number] = (
+                    f"kan inte skrivas som Peppol-fil ({error}) – oftast ett kontrolltecken i "
+                    "kundens eller kortinnehavarens uppgifter; rätta dem och läs in dem igen"
+                )
 
 
 def _hashed(

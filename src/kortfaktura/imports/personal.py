@@ -16,6 +16,7 @@ Pure Python, no Django: the row parsers use it in a helper process.
 import datetime as dt
 import functools
 import re
+import unicodedata
 from collections.abc import Iterator
 
 # A run of digits, and – looked ahead at, not consumed – a separator and the next run. The
@@ -88,18 +89,30 @@ def _has_candidate(text: str) -> bool:
     )
 
 
+def normalized(text: str) -> str:
+    """Full-width and other compatibility digits and dashes as plain ones
+    (``８００１０１－１２３４`` is a personnummer too); ASCII text is returned as it is."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
 def contains_personal_number(text: str) -> bool:
     """Cached, because the same organisation number stands on every row of an orders file."""
+    text = normalized(text)
     return bool(_SIX_DIGITS(text)) and _has_candidate(text)
 
 
 def mask(text: str) -> str:
-    """``Anna 19800101-1234`` → ``Anna 19800101-****``; other text unchanged."""
+    """``Anna 19800101-1234`` → ``Anna 19800101-****``; other text unchanged.
+
+    Masks more than ``contains_personal_number`` finds: a bare run of 10 or 12 digits that starts
+    with a valid date is masked even with a wrong check digit (what is stored or printed errs on
+    the side of the person)."""
+    text = normalized(text)
     if not _SIX_DIGITS(text):
         return text
     parts, done = [], 0
     for date_part, separator, last_four, start, last_start in _candidates(text):
-        if start < done or not _is_personal_number(date_part, last_four, separator):
+        if start < done or not _is_personal_number(date_part, last_four, separator or "-"):
             continue
         parts.append(text[done:start])
         parts.append(f"{date_part}{separator.strip() or '-'}****")
@@ -118,8 +131,9 @@ def _value_has_personal_number(value: str) -> bool:
     found = _VALUE_OUTCOMES.get(value)
     if found is None:
         found = False
-        if _SIX_DIGITS(value):
-            for match in _RUNS.finditer(value):
+        text = normalized(value)
+        if _SIX_DIGITS(text):
+            for match in _RUNS.finditer(text):
                 run, separator, following = match.groups()
                 size = len(run)
                 if following is not None and size in (6, 8) and len(following) == 4:

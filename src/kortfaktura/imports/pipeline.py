@@ -148,13 +148,32 @@ def rows_with_shape(
             reason = _line_break_reason(header, values) or "raden innehåller en radbrytning"
             quarantined.append(quarantine_entry(header, line, values, reason))
             continue
-        problem = personal_number_problem(header, values)
+        problem = personal_number_problem(header, values) or control_character_problem(
+            header, values
+        )
         if problem is not None:
             quarantined.append(quarantine_entry(header, line, values, problem))
             continue
         yield line, values
     if progress is not None:
         progress(*reader.progress())
+
+
+# Escape, DEL and the other C0/C1 controls (tab, CR and LF are handled above or are white space
+# that values are stripped of): they would reach terminals, XML and PDF as they are.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def control_character_problem(header: list[str], values: list[str]) -> str | None:
+    for index, value in enumerate(values):
+        found = _CONTROL.search(value)
+        if found:
+            column = header[index] if index < len(header) and header[index] else f"fält {index + 1}"
+            return (
+                f"{column} innehåller ett kontrolltecken (kod {ord(found.group()):#04x}) som inte "
+                "får finnas i en faktura – ta bort det ur källfilen och importera filen igen"
+            )
+    return None
 
 
 @dataclass
