@@ -95,9 +95,11 @@ def invoices_json(invoices: list[Invoice]) -> list[dict[str, Any]]:
             lines[line.invoice_id].append(line)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT i.invoice_id, o.order_id FROM {ITEMS} i JOIN {ORDERS} o "
-                f"ON o.id = i.order_id WHERE i.invoice_id IN ({', '.join(['%s'] * len(chunk))}) "
-                f"ORDER BY i.invoice_id, o.order_id",
+                # An issued document's order ids as issued (the snapshot); a draft's as they are.
+                f"SELECT i.invoice_id, COALESCE(NULLIF(i.order_ref, ''), o.order_id) AS ref "
+                f"FROM {ITEMS} i LEFT JOIN {ORDERS} o ON o.id = i.order_id "
+                f"WHERE i.invoice_id IN ({', '.join(['%s'] * len(chunk))}) "
+                f"ORDER BY i.invoice_id, ref",
                 chunk,
             )
             for invoice_id, order_id in cursor.fetchall():
