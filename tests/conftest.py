@@ -1,8 +1,9 @@
 import csv
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,3 +115,33 @@ def cli_json(cli: Callable[..., tuple[int, str, str]]) -> Callable[..., tuple[in
         return code, json.loads(out)
 
     return run
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    """A directory and an empty database of its own, for the real console script."""
+    from processes import drop_database, fresh_database_environment
+
+    env, database = fresh_database_environment(tmp_path / "var")
+    try:
+        yield env, tmp_path
+    finally:
+        drop_database(database)
+
+
+@pytest.fixture
+def etk() -> Any:
+    import factories as make
+
+    item = make.product("ETK", "eTjänstekort")
+    make.price(item, "350")
+    return item
+
+
+@pytest.fixture
+def kommun() -> Any:
+    import factories as make
+
+    owner = make.customer("Vårgårda kommun", number="2120001454")
+    make.account(owner, "1442")
+    return owner

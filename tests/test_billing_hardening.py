@@ -34,20 +34,6 @@ D = dt.date.fromisoformat
 GOTEBORG = "212000-1355"
 
 
-@pytest.fixture
-def etk() -> make.Product:
-    item = make.product("ETK", "eTjänstekort")
-    make.price(item, "350")
-    return item
-
-
-@pytest.fixture
-def kommun() -> Customer:
-    owner = make.customer("Vårgårda kommun", number="2120001454")
-    make.account(owner, "1442")
-    return owner
-
-
 def next_number() -> int:
     return InvoiceNumberSeries.objects.get().next_number
 

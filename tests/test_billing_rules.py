@@ -30,20 +30,6 @@ D = dt.date.fromisoformat
 ISSUE = D("2026-11-02")
 
 
-@pytest.fixture
-def etk() -> make.Product:
-    item = make.product("ETK", "eTjänstekort")
-    make.price(item, "350")
-    return item
-
-
-@pytest.fixture
-def kommun() -> Customer:
-    owner = make.customer("Vårgårda kommun", number="2120001454")
-    make.account(owner, "1442")
-    return owner
-
-
 def bill(start: str, end: str, **options: object) -> services.DraftResult:
     return services.create_run(D(start), D(end), issue_date=ISSUE, **options)  # type: ignore[arg-type]
 

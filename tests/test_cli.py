@@ -5,7 +5,7 @@ import json
 import os
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,16 +14,7 @@ from conftest import ORDER_HEADER, order_row, write_csv
 from kortfaktura.cli.main import build_parser
 from kortfaktura.cli.parsing import date_argument
 from kortfaktura.imports.services import IMPORTERS
-from processes import SCRIPT, drop_database, fresh_database_environment, run
-
-
-@pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
-    env, database = fresh_database_environment(tmp_path / "var")
-    try:
-        yield env, tmp_path
-    finally:
-        drop_database(database)
+from processes import SCRIPT, run
 
 
 def test_init_then_import_with_json(fresh: tuple[dict[str, str], Path]) -> None:
@@ -158,7 +149,7 @@ def test_import_help_lists_the_columns_of_each_kind(
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("run", "show", "abc"), "'abc' är inget giltigt värde (heltal)"),
+        (("run", "show", "abc"), "'abc' är inget positivt heltal"),
         (("bill",), "följande saknas: --from, --to"),
         (("bill", "--from"), "--from: ett värde saknas"),
         (("bill", "--from", "2026-13-01", "--to", "2026-10-31"), "'2026-13-01' är inget datum"),

@@ -2,7 +2,7 @@
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from django.conf import settings
 from kortfaktura.billing.models import Invoice, InvoiceItem
 from kortfaktura.documents.validation import get_validator
 from kortfaktura.orders.models import Order, PreviouslyInvoiced
-from processes import drop_database, fresh_database_environment, run
+from processes import run
 
 TODAY = "2026-11-27"
 
@@ -148,15 +148,6 @@ def assert_nothing_billable_is_left(cli: Callable[..., tuple[int, str, str]]) ->
         code, out, err = cli("bill", *period, "--issue-date", TODAY, "--preview", "--json")
         assert code == 0, err
         assert json.loads(out)["invoices"] == [], period
-
-
-@pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
-    env, database = fresh_database_environment(tmp_path / "var")
-    try:
-        yield env, tmp_path
-    finally:
-        drop_database(database)
 
 
 def test_demo_through_the_console_script_on_a_fresh_database(

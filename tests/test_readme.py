@@ -3,12 +3,11 @@
 import json
 import re
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from processes import drop_database, fresh_database_environment, run
+from processes import run
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # The README's demo is the full one (about a minute); this one has the same story, smaller.
@@ -39,15 +38,6 @@ def test_the_readme_has_a_walk_through() -> None:
             assert command[3].startswith("var/demo/"), command
         if "--out" in command:
             assert command[command.index("--out") + 1].startswith("var/"), command
-
-
-@pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
-    env, database = fresh_database_environment(tmp_path / "var")
-    try:
-        yield env, tmp_path
-    finally:
-        drop_database(database)
 
 
 @pytest.mark.slow

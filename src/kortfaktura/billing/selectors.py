@@ -137,17 +137,23 @@ def run_json(run: BillingRun, *, with_invoices: bool = True) -> dict[str, Any]:
     invoices = run_invoices(run)
     return {
         "id": run.pk,
-        "status": run.status,
+        **_run_head(run, run.status, run.customers.values_list("orgnr", flat=True)),
+        "invoices": invoices_json(invoices) if with_invoices else [],
+        "held_back": held_back_of(run),
+        "not_billable": run.not_billable,
+    }
+
+
+def _run_head(run: BillingRun, status: str, orgnrs: Iterable[str]) -> dict[str, Any]:
+    return {
+        "status": status,
         "title": run.title,
         "legacy": run.is_legacy,
         "period_from": run.period_from.isoformat(),
         "period_to": run.period_to.isoformat(),
         "per": run.grouping,
         "issue_date": run.issue_date.isoformat() if run.issue_date else None,
-        "customers": sorted(run.customers.values_list("orgnr", flat=True)),
-        "invoices": invoices_json(invoices) if with_invoices else [],
-        "held_back": held_back_of(run),
-        "not_billable": run.not_billable,
+        "customers": sorted(orgnrs),
     }
 
 
@@ -192,19 +198,11 @@ def proposal_json(run: BillingRun, proposal: Proposal, *, status: str) -> dict[s
                 "order_ids": sorted(order_ids[pk] for pk in proposed.order_pks),
             }
         )
+    orgnrs = Customer.objects.filter(pk__in=proposal.customer_ids or ()).values_list(
+        "orgnr", flat=True
+    )
     return {
-        "status": status,
-        "title": run.title,
-        "legacy": run.is_legacy,
-        "period_from": run.period_from.isoformat(),
-        "period_to": run.period_to.isoformat(),
-        "per": run.grouping,
-        "issue_date": run.issue_date.isoformat() if run.issue_date else None,
-        "customers": sorted(
-            Customer.objects.filter(pk__in=proposal.customer_ids or ()).values_list(
-                "orgnr", flat=True
-            )
-        ),
+        **_run_head(run, status, orgnrs),
         "invoices": invoices,
         "held_back": [
             {"order_id": entry.order_id, "reason": str(entry.reason), "detail": entry.detail}
