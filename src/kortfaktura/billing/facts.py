@@ -57,10 +57,7 @@ def load_facts(request: BillingRequest, run_id: int) -> BillingFacts:
         customer_params = ids
     pending = pending_change_orders()
     day_of = day_parser()
-    columns = (
-        f"o.id, o.order_id, {date_text('o.order_date')}, o.customer_id, o.orgnr, o.unit_code, "
-        "o.product_id, o.product_code, o.status"
-    )
+    columns = order_fact_columns()
     # Orgnr, unit and product codes and statuses repeat: share one string for each value.
     shared: dict[str, str] = {}
     share = shared.setdefault
@@ -109,6 +106,14 @@ def load_facts(request: BillingRequest, run_id: int) -> BillingFacts:
 def catalogue_facts() -> tuple[dict[int, ProductFacts], dict[int, CustomerFacts]]:
     """Products with their prices, and customers with their accounts' unit codes."""
     return _products(), _customers()
+
+
+def order_fact_columns() -> str:
+    """The columns of ``orders o`` that an ``OrderFacts`` is made of, in its field order."""
+    return (
+        f"o.id, o.order_id, {date_text('o.order_date')}, o.customer_id, o.orgnr, o.unit_code, "
+        "o.product_id, o.product_code, o.status"
+    )
 
 
 def date_text(column: str) -> str:

@@ -20,12 +20,14 @@ from django.db.models import Max
 from django.utils import timezone
 
 from kortfaktura.billing import core
+from kortfaktura.billing.errors import BillingError, UsageError
 from kortfaktura.billing.facts import (
     ITEMS,
     ORDERS,
     catalogue_facts,
     date_text,
     day_parser,
+    order_fact_columns,
     pending_change_orders,
 )
 from kortfaktura.billing.models import Invoice, InvoiceLine
@@ -35,10 +37,6 @@ INVOICES = Invoice._meta.db_table
 LINES = InvoiceLine._meta.db_table
 EARLIER = PreviouslyInvoiced._meta.db_table
 SHOWN_ORDERS = 10
-
-
-class IssueRefused(Exception):
-    """The draft cannot be issued as it is; the message says why and what to do (Swedish)."""
 
 
 def latest_issue_date() -> dt.date | None:
@@ -52,13 +50,13 @@ def check_issue_date(day: dt.date, today: dt.date | None = None) -> None:
     """R11: numbers and issue dates rise together. Call it with the series row locked."""
     today = today or timezone.localdate()
     if day > today:
-        raise IssueRefused(
+        raise UsageError(
             f"fakturadatumet {day.isoformat()} ligger i framtiden – ett dokument får dagens "
             f"datum ({today.isoformat()}) eller ett tidigare, aldrig ett senare"
         )
     latest = latest_issue_date()
     if latest is not None and day < latest:
-        raise IssueRefused(
+        raise UsageError(
             f"fakturadatumet {day.isoformat()} ligger före det senast utfärdade dokumentets "
             f"datum {latest.isoformat()} – nummer och datum ska stiga tillsammans; använd "
             f"{latest.isoformat()} eller senare"
@@ -73,7 +71,7 @@ def last_billable_day(issue_day: dt.date) -> dt.date:
 def check_period_ended(period_to: dt.date, issue_day: dt.date) -> None:
     last = last_billable_day(issue_day)
     if period_to > last:
-        raise IssueRefused(
+        raise UsageError(
             f"perioden slutar {period_to.isoformat()}, men en månad faktureras först när den "
             f"är slut: med fakturadatum {issue_day.isoformat()} får perioden sluta senast "
             f"{last.isoformat()} – ange --to {last.isoformat()}"
@@ -103,8 +101,7 @@ def stale_orders(
     stale: list[tuple[str, str]] = []
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT o.id, o.order_id, {date_text('o.order_date')}, o.customer_id, o.orgnr, "
-            "o.unit_code, o.product_id, o.product_code, o.status, "
+            f"SELECT {order_fact_columns()}, "
             f"EXISTS (SELECT 1 FROM {EARLIER} p WHERE p.order_id = o.order_id), "
             f"v.account_id, {date_text('l.order_month')}, l.product_id, l.unit_price, l.vat_rate "
             f"FROM {ITEMS} i JOIN {INVOICES} v ON v.id = i.invoice_id "
@@ -244,7 +241,7 @@ def check_documents(invoices: list[Invoice]) -> dict[int, DocumentVerdict]:
             f"{invoice.number} ({invoice.account.code}): " + " · ".join(verdict.problems[:3])
             for invoice, verdict in failed[:SHOWN_ORDERS]
         )
-        raise IssueRefused(
+        raise BillingError(
             f"{len(failed)} av {len(invoices)} dokument klarar inte Peppols valideringsregler "
             f"och skulle aldrig kunna skickas: {shown}. Inget har utfärdats och inga nummer "
             "har använts – rätta kunduppgifterna eller prislistan och kör run regenerate"

@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from kortfaktura.billing import core, issuing
+from kortfaktura.billing.errors import BillingError, UsageError
 from kortfaktura.billing.facts import account_facts, load_facts
 from kortfaktura.billing.models import (
     BillingRun,
@@ -46,14 +47,6 @@ INVOICES = Invoice._meta.db_table
 LINES = InvoiceLine._meta.db_table
 ITEMS = InvoiceItem._meta.db_table
 HELD_BACK = HeldBackOrder._meta.db_table
-
-
-class BillingError(Exception):
-    """A billing request that cannot be carried out; the message is Swedish and actionable."""
-
-
-class UsageError(BillingError):
-    """The request itself is wrong (a period, an option): the command line exits with 2."""
 
 
 TITLE_LIMIT = 200  # characters; a title stands on every invoice, in one PDF line and in UBL
@@ -162,12 +155,9 @@ def create_run(
     _check_period(period_from, period_to, legacy)
     title = checked_text("--title", title, TITLE_LIMIT)
     today = timezone.localdate()
-    try:
-        if issue_date is not None:
-            issuing.check_issue_date(issue_date, today)
-        issuing.check_period_ended(period_to, issue_date or today)
-    except issuing.IssueRefused as error:
-        raise UsageError(str(error)) from None
+    if issue_date is not None:
+        issuing.check_issue_date(issue_date, today)
+    issuing.check_period_ended(period_to, issue_date or today)
     customer_ids = _customer_ids(customers)
     title = (
         legacy_title(title, period_from, period_to)
@@ -411,11 +401,8 @@ def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
             )
         lock_series()
         day = issue_date or run.issue_date or timezone.localdate()
-        try:
-            issuing.check_issue_date(day)
-            issuing.check_period_ended(run.period_to, day)
-        except issuing.IssueRefused as error:
-            raise UsageError(str(error)) from None
+        issuing.check_issue_date(day)
+        issuing.check_period_ended(run.period_to, day)
         _check_still_valid(run, invoices)
         issuing.snapshot_specification(run.pk)
         due = day + dt.timedelta(days=settings.PAYMENT_TERMS_DAYS)
@@ -443,10 +430,7 @@ def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
             updates,
             json_columns=("seller", "buyer"),
         )
-        try:
-            verdicts = issuing.check_documents(invoices)
-        except issuing.IssueRefused as error:
-            raise BillingError(str(error)) from None
+        verdicts = issuing.check_documents(invoices)
         issued_at = connection.ops.adapt_datetimefield_value(now)
         final = [
             (Invoice.Status.ISSUED.value, issued_at, *_verdict_columns(verdicts, invoice.pk),
@@ -543,10 +527,7 @@ def credit_invoice(
             raise BillingError(f"faktura {number} är redan helt krediterad")
         lock_series()
         day = issue_date or timezone.localdate()
-        try:
-            issuing.check_issue_date(day)
-        except issuing.IssueRefused as error:
-            raise UsageError(str(error)) from None
+        issuing.check_issue_date(day)
         credit_note = _create_credit_note(invoice, items, reason, created_by, day)
         item_ids = [item.pk for item in items]
         for start in range(0, len(item_ids), 500):
@@ -629,10 +610,7 @@ def _create_credit_note(
             )
             for item in line_items
         )
-    try:
-        verdict = issuing.check_documents([credit_note]).get(credit_note.pk)
-    except issuing.IssueRefused as error:
-        raise BillingError(str(error)) from None
+    verdict = issuing.check_documents([credit_note]).get(credit_note.pk)
     credit_note.status = Invoice.Status.ISSUED
     credit_note.issued_at = timezone.now()
     credit_note.content_sha256 = verdict.sha256 if verdict else ""

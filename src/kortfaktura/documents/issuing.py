@@ -15,7 +15,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from django.conf import settings
 
-from kortfaktura.billing.issuing import DocumentVerdict, IssueRefused
+from kortfaktura.billing.errors import BillingError
+from kortfaktura.billing.issuing import DocumentVerdict
 from kortfaktura.billing.models import Invoice
 from kortfaktura.documents.data import documents_for
 from kortfaktura.documents.ubl import UblRenderer
@@ -37,7 +38,7 @@ def validate_before_issue(invoices: list[Invoice]) -> dict[int, DocumentVerdict]
         return {}
     validator_ready = get_validator() is not None
     if not validator_ready and not settings.ISSUE_WITHOUT_VALIDATION:
-        raise IssueRefused(
+        raise BillingError(
             f"OpenPeppols valideringsregler finns inte i {rules_directory()}, så dokumenten kan "
             "inte kontrolleras innan de får nummer – ange katalogen med "
             "KORTFAKTURA_PEPPOL_RULES_DIR (se docs/operations.md)"
