@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "kortfaktura.orders",
     "kortfaktura.billing",
     "kortfaktura.documents",
+    "kortfaktura.review",
 ]
 
 MIDDLEWARE = [

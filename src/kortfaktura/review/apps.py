@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ReviewConfig(AppConfig):
+    name = "kortfaktura.review"
+    verbose_name = "Genomlysning"

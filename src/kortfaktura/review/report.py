@@ -1,0 +1,248 @@
+"""The review (genomlysning, DOMAIN.md R18) as plain data: what the command line prints, what
+the HTML and Excel reports render, and what ``review --json`` serialises.
+
+Every count here was counted on its own in the database (``review.selectors``); nothing is a
+total less the other states, so an order counted twice or lost makes a month fail to balance.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+ZERO = Decimal("0.00")
+
+# The states of R18, in the order "the first that applies"; the keys of ``MonthRow``.
+STATES = ("invoiced", "previously_invoiced", "not_billable", "in_draft", "held_back", "unbilled")
+STATE_LABELS = {
+    "invoiced": "fakturerade",
+    "previously_invoiced": "tidigare fakturerade",
+    "not_billable": "ej fakturerbara",
+    "in_draft": "i utkast",
+    "held_back": "tillbakahållna",
+    "unbilled": "ej fakturerade än",
+}
+
+
+@dataclass
+class MonthRow:
+    month: str  # YYYY-MM
+    orders: int = 0
+    invoiced: int = 0
+    previously_invoiced: int = 0
+    not_billable: int = 0
+    in_draft: int = 0
+    held_back: int = 0
+    unbilled: int = 0
+    # The net of the month's invoiced orders (their items' prices) and, counted separately, the
+    # sum of the issued documents' lines for the month (credit notes negative): the two tie.
+    invoiced_net: Decimal = ZERO
+    documents_net: Decimal = ZERO
+
+    @property
+    def accounted(self) -> int:
+        return sum(getattr(self, state) for state in STATES)
+
+    @property
+    def balanced(self) -> bool:
+        return self.accounted == self.orders and self.invoiced_net == self.documents_net
+
+
+@dataclass
+class OrderFinding:
+    """An order that is held back, or billable and not yet in any run, and what releases it."""
+
+    order_id: str
+    order_date: dt.date
+    orgnr: str
+    customer: str  # the customer's name, "" when unknown
+    reason: str  # a HeldBackReason value, or "unbilled"
+    label: str  # Swedish, short: "okänd kund"
+    action: str  # Swedish: what a person does to release it
+
+
+@dataclass
+class PendingChange:
+    id: int
+    order_id: str
+    invoice_number: int | None
+    field: str
+    old: str
+    new: str
+
+
+@dataclass
+class CustomerDataProblem:
+    orgnr: str
+    account_code: str
+    severity: str  # "error" | "warning"
+    problem: str  # Swedish, with what to do
+
+
+@dataclass
+class CustomerRow:
+    orgnr: str
+    name: str
+    orders: int = 0
+    invoiced: int = 0
+    previously_invoiced: int = 0
+    not_billable: int = 0
+    in_draft: int = 0
+    held_back: int = 0
+    unbilled: int = 0
+    invoiced_net: Decimal = ZERO
+
+
+@dataclass
+class DocumentProblem:
+    number: int
+    problem: str  # Swedish
+
+
+@dataclass
+class Discrepancy:
+    """Something that makes the review fail to balance, naming the order or document."""
+
+    month: str  # YYYY-MM, or "" when not tied to a month
+    order_id: str  # "" when it concerns a document
+    number: int | None  # the document concerned, if any
+    problem: str  # Swedish
+
+
+@dataclass
+class Review:
+    period_from: dt.date | None
+    period_to: dt.date | None
+    made_at: dt.datetime  # aware
+    made_by: str
+    checksum: str  # SHA-256 of the data the review was made from (see docs/review.md)
+    months: list[MonthRow] = field(default_factory=list)
+    held_back: list[OrderFinding] = field(default_factory=list)
+    unbilled: list[OrderFinding] = field(default_factory=list)
+    pending_changes: list[PendingChange] = field(default_factory=list)
+    customer_data: list[CustomerDataProblem] = field(default_factory=list)
+    customers: list[CustomerRow] = field(default_factory=list)
+    gaps: list[int] = field(default_factory=list)
+    invalid_documents: list[DocumentProblem] = field(default_factory=list)
+    discrepancies: list[Discrepancy] = field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        """Every month's states add up to its orders, its amounts tie, and nothing else fails
+        to tie (an order on two invoices, an invoiced order that no longer exists)."""
+        return all(month.balanced for month in self.months) and not self.discrepancies
+
+    @property
+    def totals(self) -> MonthRow:
+        total = MonthRow("totalt")
+        for month in self.months:
+            for name in ("orders", *STATES):
+                setattr(total, name, getattr(total, name) + getattr(month, name))
+            total.invoiced_net += month.invoiced_net
+            total.documents_net += month.documents_net
+        return total
+
+    def held_back_by_reason(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for finding in self.held_back:
+            counts[finding.label] = counts.get(finding.label, 0) + 1
+        return counts
+
+    def needs_attention(self) -> int:
+        """How many findings need a person (errors in customer data, pending changes, gaps,
+        invalid documents, discrepancies)."""
+        errors = sum(1 for problem in self.customer_data if problem.severity == "error")
+        return (
+            errors
+            + len(self.pending_changes)
+            + len(self.gaps)
+            + len(self.invalid_documents)
+            + len(self.discrepancies)
+        )
+
+    def summary(self) -> str:
+        """One Swedish sentence: is everything accounted for?"""
+        total = self.totals
+        if not self.balanced:
+            return (
+                f"Genomlysningen går INTE ihop: {len(self.discrepancies)} avvikelser och "
+                f"{sum(1 for m in self.months if not m.balanced)} månader som inte stämmer – "
+                "se avvikelserna innan något faktureras eller bokförs."
+            )
+        return (
+            f"Alla {total.orders} beställningar är redovisade: {total.invoiced} fakturerade, "
+            f"{total.previously_invoiced} tidigare fakturerade, {total.not_billable} ej "
+            f"fakturerbara, {total.in_draft} i utkast, {total.held_back} tillbakahållna och "
+            f"{total.unbilled} ännu inte fakturerade; {self.needs_attention()} saker behöver "
+            "åtgärdas."
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The shape of ``review --json`` (INTERFACES.md), plus the report's extras."""
+        return {
+            "from": self.period_from.isoformat() if self.period_from else None,
+            "to": self.period_to.isoformat() if self.period_to else None,
+            "balanced": self.balanced,
+            "summary": self.summary(),
+            "made_at": self.made_at.isoformat(),
+            "made_by": self.made_by,
+            "checksum": self.checksum,
+            "months": [
+                {
+                    "month": month.month,
+                    "orders": month.orders,
+                    **{state: getattr(month, state) for state in STATES},
+                    "invoiced_net": str(month.invoiced_net),
+                    "documents_net": str(month.documents_net),
+                    "balanced": month.balanced,
+                }
+                for month in self.months
+            ],
+            "held_back": [
+                {"order_id": f.order_id, "reason": f.reason, "detail": f.action}
+                for f in self.held_back
+            ],
+            "unbilled": [
+                {"order_id": f.order_id, "order_date": f.order_date.isoformat()}
+                for f in self.unbilled
+            ],
+            "pending_changes": [
+                {
+                    "id": c.id,
+                    "order_id": c.order_id,
+                    "invoice_number": c.invoice_number,
+                    "field": c.field,
+                    "old": c.old,
+                    "new": c.new,
+                }
+                for c in self.pending_changes
+            ],
+            "customer_data": [
+                {
+                    "orgnr": p.orgnr,
+                    "account_code": p.account_code,
+                    "severity": p.severity,
+                    "problem": p.problem,
+                }
+                for p in self.customer_data
+            ],
+            "customers": [
+                {
+                    "orgnr": c.orgnr,
+                    "name": c.name,
+                    "orders": c.orders,
+                    **{state: getattr(c, state) for state in STATES},
+                    "invoiced_net": str(c.invoiced_net),
+                }
+                for c in self.customers
+            ],
+            "numbering": {"gaps": self.gaps},
+            "invalid_documents": [d.number for d in self.invalid_documents],
+            "document_problems": [
+                {"number": d.number, "problem": d.problem} for d in self.invalid_documents
+            ],
+            "discrepancies": [
+                {"month": d.month, "order_id": d.order_id, "number": d.number, "problem": d.problem}
+                for d in self.discrepancies
+            ],
+        }
