@@ -14,11 +14,13 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from django.conf import settings
+from django.db import connection
 
 from kortfaktura.billing.errors import BillingError
 from kortfaktura.billing.issuing import DocumentVerdict
 from kortfaktura.billing.models import Invoice
 from kortfaktura.documents.data import documents_for
+from kortfaktura.documents.models import IssuedDocument
 from kortfaktura.documents.ubl import UblRenderer
 from kortfaktura.documents.validation import get_validator, rules_directory
 from kortfaktura.documents.workers import start as workers_start
@@ -43,11 +45,11 @@ def validate_before_issue(invoices: list[Invoice]) -> dict[int, DocumentVerdict]
             "inte kontrolleras innan de får nummer – ange katalogen med "
             "KORTFAKTURA_PEPPOL_RULES_DIR (se docs/operations.md)"
         )
-    pk_of = {invoice.number: invoice.pk for invoice in ubl_kinds}
+    pk_of = {invoice.number or 0: invoice.pk for invoice in ubl_kinds}
     verdicts: dict[int, DocumentVerdict] = {}
     hashes: dict[int, str] = {}
     unrendered: dict[int, str] = {}
-    rendered = _rendered(ubl_kinds, unrendered)
+    rendered = _archived(_rendered(ubl_kinds, unrendered), pk_of)
     if not validator_ready:
         for number, xml in rendered:
             verdicts[pk_of[number]] = DocumentVerdict(hashlib.sha256(xml).hexdigest(), UNCHECKED)
@@ -75,6 +77,30 @@ def _rendered(invoices: list[Invoice], unrendered: dict[int, str]) -> Iterator[t
                     f"kan inte skrivas som Peppol-fil ({error}) – oftast ett kontrolltecken i "
                     "kundens eller kortinnehavarens uppgifter; rätta dem och läs in dem igen"
                 )
+
+
+def _archived(
+    documents: Iterable[tuple[int, bytes]], pk_of: dict[int, int]
+) -> Iterator[tuple[int, bytes]]:
+    """Stores each document as rendered, in the issuing transaction: if the issue is refused,
+    they go with it; if not, exports and the review read the very bytes that were validated."""
+    table = IssuedDocument._meta.db_table
+    waiting: list[tuple[int, str, bytes]] = []
+
+    def flush() -> None:
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {table} (invoice_id, format, content) VALUES (%s, %s, %s)", waiting
+            )
+        waiting.clear()
+
+    for number, xml in documents:
+        waiting.append((pk_of[number], "ubl", IssuedDocument.pack(xml)))
+        if len(waiting) >= CHUNK:
+            flush()
+        yield number, xml
+    if waiting:
+        flush()
 
 
 def _hashed(

@@ -17,6 +17,7 @@ from django.conf import settings
 
 from kortfaktura.billing.models import Invoice
 from kortfaktura.documents.data import DocumentData, documents_for
+from kortfaktura.documents.models import IssuedDocument
 from kortfaktura.documents.pdf import PdfRenderer, RenderError
 from kortfaktura.documents.spreadsheet import CsvRenderer, XlsxRenderer
 from kortfaktura.documents.ubl import UblRenderer
@@ -199,9 +200,22 @@ def export_chunk(invoice_ids: list[int], file_format: str, directory: Path) -> C
     files: list[Path] = []
     invalid: dict[int, list[Finding]] = {}
     failed: dict[int, str] = {}
+    # A Peppol document is exported as it was issued; one issued before documents were stored
+    # (or never issued) is rendered from its snapshot.
+    stored = (
+        {
+            stored.invoice.number: stored
+            for stored in IssuedDocument.objects.select_related("invoice").filter(
+                invoice_id__in=invoice_ids, invoice__status=Invoice.Status.ISSUED
+            )
+        }
+        if file_format == "ubl"
+        else {}
+    )
     for document in documents_for(invoices):
         try:
-            content = renderer.render(document)
+            original = stored.get(document.number)
+            content = original.unpacked() if original else renderer.render(document)
         except RenderError as error:
             failed[document.number] = f"kunde inte skapas: {error}"
             continue

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from kortfaktura.swedish import count
+
 ZERO = Decimal("0.00")
 
 # The states of R18, in the order "the first that applies"; the keys of ``MonthRow``.
@@ -165,16 +167,17 @@ class Review:
         total = self.totals
         if not self.balanced:
             return (
-                f"Genomlysningen går INTE ihop: {len(self.discrepancies)} avvikelser och "
-                f"{sum(1 for m in self.months if not m.balanced)} månader som inte stämmer – "
+                f"Genomlysningen går INTE ihop: {count(len(self.discrepancies))} avvikelser och "
+                f"{count(sum(1 for m in self.months if not m.balanced))} månader som inte "
+                "stämmer – "
                 "se avvikelserna innan något faktureras eller bokförs."
             )
         return (
-            f"Alla {total.orders} beställningar är redovisade: {total.invoiced} fakturerade, "
-            f"{total.previously_invoiced} tidigare fakturerade, {total.not_billable} ej "
-            f"fakturerbara, {total.in_draft} i utkast, {total.held_back} tillbakahållna och "
-            f"{total.unbilled} ännu inte fakturerade; {self.needs_attention()} saker behöver "
-            "åtgärdas."
+            f"Alla {count(total.orders)} beställningar är redovisade: "
+            f"{count(total.invoiced)} fakturerade, {count(total.previously_invoiced)} tidigare "
+            f"fakturerade, {count(total.not_billable)} ej fakturerbara, {count(total.in_draft)} "
+            f"i utkast, {count(total.held_back)} tillbakahållna och {count(total.unbilled)} "
+            f"ännu inte fakturerade; {count(self.needs_attention())} saker behöver åtgärdas."
         )
 
     def as_json(self) -> dict[str, Any]:

@@ -1,0 +1,535 @@
+"""The review (genomlysning, DOMAIN.md R18): every order of the period in exactly one state.
+
+Each state is counted on its own, from its own evidence in the database, never as a total less
+the other states:
+
+- *invoiced* from the invoice items: uncredited items of issued invoices, by the order month of
+  the specification as issued, without looking at the orders at all;
+- *previously invoiced*, *not billable* and *in a draft* from the orders, the first that applies;
+- *held back* and *unbilled* by the billing core itself, over the orders that are in none of the
+  states before, so that the review holds back exactly what a run would.
+
+The orders received per month are counted separately again. A month balances when its states
+add up to its orders and its invoiced net equals the sum of its issued documents' lines. When a
+month does not balance, the review looks for the orders behind it (on two uncredited invoices,
+invoiced but no longer in the database, invoiced under another month) and names them.
+"""
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from kortfaktura.billing import core
+from kortfaktura.billing.changes import list_changes
+from kortfaktura.billing.core import HELD_BACK_LABELS, BillingRequest, OrderFacts
+from kortfaktura.billing.facts import (
+    ACTIVE_ITEM,
+    account_facts,
+    catalogue_facts,
+    day_parser,
+    order_fact_columns,
+    pending_change_orders,
+)
+from kortfaktura.billing.models import Invoice, InvoiceItem, InvoiceLine, InvoiceNumberSeries
+from kortfaktura.catalog.models import Product
+from kortfaktura.customers.identifiers import format_orgnr
+from kortfaktura.customers.models import Customer
+from kortfaktura.imports.models import ImportBatch
+from kortfaktura.orders.models import Order, PreviouslyInvoiced
+from kortfaktura.review.checks import customer_data_problems, document_problems
+from kortfaktura.review.report import (
+    STATES,
+    CustomerRow,
+    Discrepancy,
+    MonthRow,
+    OrderFinding,
+    PendingChange,
+    Review,
+)
+
+ORDERS = Order._meta.db_table
+ITEMS = InvoiceItem._meta.db_table
+LINES = InvoiceLine._meta.db_table
+INVOICES = Invoice._meta.db_table
+EARLIER = PreviouslyInvoiced._meta.db_table
+PRODUCTS = Product._meta.db_table
+CUSTOMERS = Customer._meta.db_table
+FETCH_ROWS = 20_000
+UNBILLED = "unbilled"
+# The kinds of document that bill orders (internal charges join them with issue 10).
+BILLING_KINDS = ("invoice",)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date | None
+    end: dt.date | None
+
+    def clause(self, column: str) -> tuple[str, list[dt.date]]:
+        parts, params = [], []
+        if self.start is not None:
+            parts.append(f"{column} >= %s")
+            params.append(self.start)
+        if self.end is not None:
+            parts.append(f"{column} <= %s")
+            params.append(self.end)
+        return (" AND " + " AND ".join(parts) if parts else ""), params
+
+    def covers_month(self, month: str) -> bool:
+        """Whether every day of ``month`` (YYYY-MM) is inside the period."""
+        first = dt.date.fromisoformat(f"{month}-01")
+        return (self.start is None or self.start <= first) and (
+            self.end is None or core.month_end(first) <= self.end
+        )
+
+
+def month_of(column: str) -> str:
+    """SQL for the YYYY-MM of a date column."""
+    if connection.vendor == "postgresql":
+        return f"to_char({column}, 'YYYY-MM')"
+    return f"substr({column}, 1, 7)"
+
+
+def build_review(
+    period_from: dt.date | None = None, period_to: dt.date | None = None, *, made_by: str = ""
+) -> Review:
+    """The review of the orders dated within the period (all orders when open)."""
+    period = Period(period_from, period_to)
+    made_at = timezone.now()
+    counts = _Counts()
+    with connection.cursor() as cursor:
+        _count_received(cursor, period, counts)
+        _count_invoiced(cursor, period, counts)
+        open_orders = _count_by_order_state(cursor, period, counts)
+        documents_net = _documents_net(cursor, period, counts.months())
+    names = dict(Customer.objects.values_list("orgnr", "name"))
+    held_back, unbilled = _classify_open(open_orders, counts, names)
+    review = Review(
+        period_from=period_from,
+        period_to=period_to,
+        made_at=made_at,
+        made_by=made_by,
+        checksum="",
+        months=_month_rows(counts, documents_net),
+        held_back=held_back,
+        unbilled=unbilled,
+        pending_changes=_pending_changes(),
+        customer_data=customer_data_problems(counts.units_on_orders, counts.unknown_orgnrs()),
+        customers=_customer_rows(counts, names),
+        gaps=numbering_gaps(),
+        invalid_documents=document_problems(),
+    )
+    review.discrepancies = find_discrepancies(review, period, len(open_orders), counts)
+    review.checksum = data_checksum(review)
+    return review
+
+
+class _Counts:
+    """Counts per (month, orgnr) for each state, each filled by its own query."""
+
+    def __init__(self) -> None:
+        self.received: dict[tuple[str, str], int] = defaultdict(int)
+        self.states: dict[str, dict[tuple[str, str], int]] = {s: defaultdict(int) for s in STATES}
+        self.invoiced_net: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        self.units_on_orders: dict[tuple[str, str], int] = defaultdict(int)
+        self.known_orgnrs: set[str] = set()
+        self.orgnrs_without_customer: set[str] = set()
+
+    def months(self) -> list[str]:
+        keys: set[str] = {month for month, _ in self.received}
+        for state in self.states.values():
+            keys.update(month for month, _ in state)
+        return sorted(keys)
+
+    def unknown_orgnrs(self) -> dict[str, int]:
+        found: dict[str, int] = defaultdict(int)
+        for (_, orgnr), count in self.received.items():
+            if orgnr in self.orgnrs_without_customer:
+                found[orgnr] += count
+        return dict(found)
+
+
+def _count_received(cursor: Any, period: Period, counts: _Counts) -> None:
+    """The orders received, per month, customer and unit: one pass over the orders."""
+    where, params = period.clause("o.order_date")
+    cursor.execute(
+        f"SELECT {month_of('o.order_date')}, o.orgnr, o.unit_code, "
+        f"CASE WHEN o.customer_id IS NULL THEN 0 ELSE 1 END, COUNT(*) "
+        f"FROM {ORDERS} o WHERE 1 = 1{where} GROUP BY 1, 2, 3, 4",
+        params,
+    )
+    for month, orgnr, unit, known, count in cursor.fetchall():
+        counts.received[month, orgnr] += count
+        if unit:
+            counts.units_on_orders[orgnr, unit] += count
+        if not known:
+            counts.orgnrs_without_customer.add(orgnr)
+
+
+def _count_invoiced(cursor: Any, period: Period, counts: _Counts) -> None:
+    """Orders on issued, uncredited invoices, from the items alone (the order month of the
+    specification as issued, the invoice's customer): a deleted order or one on two invoices
+    still counts here, and so unbalances its month."""
+    where, params = period.clause("i.order_date")
+    kinds = ", ".join(f"'{kind}'" for kind in BILLING_KINDS)
+    cursor.execute(
+        f"SELECT {month_of('i.order_date')}, c.orgnr, COUNT(*), SUM(i.unit_price) "
+        f"FROM {ITEMS} i JOIN {INVOICES} inv ON inv.id = i.invoice_id "
+        f"JOIN {CUSTOMERS} c ON c.id = inv.customer_id "
+        f"WHERE inv.status = 'issued' AND inv.kind IN ({kinds}) AND {ACTIVE_ITEM}{where} "
+        "GROUP BY 1, 2",
+        params,
+    )
+    for month, orgnr, count, net in cursor.fetchall():
+        counts.states["invoiced"][month, orgnr] += count
+        counts.invoiced_net[month, orgnr] += core.cents(net)
+
+
+def _count_by_order_state(cursor: Any, period: Period, counts: _Counts) -> list[OrderFacts]:
+    """Previously invoiced, not billable and in a draft, counted from the orders (the first
+    that applies, after invoiced); returns the orders in none of these states, for the core."""
+    where, params = period.clause("o.order_date")
+    issued_item = (
+        f"EXISTS (SELECT 1 FROM {ITEMS} i JOIN {INVOICES} inv ON inv.id = i.invoice_id "
+        f"WHERE i.order_id = o.id AND {ACTIVE_ITEM} AND inv.status = 'issued')"
+    )
+    draft_item = (
+        f"EXISTS (SELECT 1 FROM {ITEMS} i JOIN {INVOICES} inv ON inv.id = i.invoice_id "
+        f"WHERE i.order_id = o.id AND {ACTIVE_ITEM} AND inv.status = 'draft')"
+    )
+    earlier = f"EXISTS (SELECT 1 FROM {EARLIER} p WHERE p.order_id = o.order_id)"
+    cancelled = (
+        "o.status = 'cancelled' AND NOT EXISTS (SELECT 1 FROM "
+        f"{PRODUCTS} pr WHERE pr.id = o.product_id AND pr.cancelled_billable)"
+    )
+    state = (
+        f"CASE WHEN {issued_item} THEN 'invoiced' WHEN {earlier} THEN 'previously_invoiced' "
+        f"WHEN {cancelled} THEN 'not_billable' WHEN {draft_item} THEN 'in_draft' "
+        "ELSE 'open' END"
+    )
+    cursor.execute(
+        f"SELECT {month_of('o.order_date')}, o.orgnr, {state}, COUNT(*) "
+        f"FROM {ORDERS} o WHERE 1 = 1{where} GROUP BY 1, 2, 3",
+        params,
+    )
+    open_count = 0
+    for month, orgnr, name, count in cursor.fetchall():
+        if name == "open":
+            open_count += count
+        elif name != "invoiced":  # counted from the items instead
+            counts.states[name][month, orgnr] += count
+    if not open_count:
+        return []
+    day_of = day_parser()
+    cursor.execute(
+        f"SELECT {order_fact_columns()} FROM {ORDERS} o WHERE 1 = 1{where} "
+        f"AND NOT {issued_item} AND NOT {earlier} AND NOT ({cancelled}) AND NOT {draft_item}",
+        params,
+    )
+    pending = pending_change_orders()
+    orders = []
+    while rows := cursor.fetchmany(FETCH_ROWS):
+        for pk, order_id, day, customer, orgnr, unit, product, code, status in rows:
+            orders.append(
+                OrderFacts(pk, order_id, day_of(day), customer, orgnr, unit, product, code, status,
+                           pending_change=pk in pending)
+            )  # fmt: skip
+    return orders
+
+
+def _classify_open(
+    orders: list[OrderFacts], counts: _Counts, names: dict[str, str]
+) -> tuple[list[OrderFinding], list[OrderFinding]]:
+    """Held back or unbilled, decided by the billing core as a run would decide."""
+    if not orders:
+        return [], []
+    products, customers = catalogue_facts()
+    request = BillingRequest(dt.date.min, dt.date.max)
+    proposal = core.propose_invoices(orders, products, customers, account_facts(), request)
+    by_pk = {order.pk: order for order in orders}
+    held_back = []
+    for entry in proposal.held_back:
+        order = by_pk[entry.order_pk]
+        counts.states["held_back"][order.order_date.strftime("%Y-%m"), order.orgnr] += 1
+        held_back.append(
+            OrderFinding(
+                order.order_id, order.order_date, order.orgnr, names.get(order.orgnr, ""),
+                str(entry.reason), HELD_BACK_LABELS[entry.reason], entry.detail,
+            )
+        )  # fmt: skip
+    unbilled = []
+    for pk in (pk for invoice in proposal.invoices for pk in invoice.order_pks):
+        order = by_pk[pk]
+        counts.states["unbilled"][order.order_date.strftime("%Y-%m"), order.orgnr] += 1
+        unbilled.append(
+            OrderFinding(
+                order.order_id, order.order_date, order.orgnr, names.get(order.orgnr, ""),
+                UNBILLED, "ej fakturerad än", _release_action(order.order_date),
+            )
+        )  # fmt: skip
+    unbilled.sort(key=lambda finding: (finding.order_date, finding.order_id))
+    return held_back, unbilled
+
+
+def _release_action(day: dt.date) -> str:
+    first = day.replace(day=1)
+    last = core.month_end(day)
+    legacy_from, legacy_to = (dt.date.fromisoformat(d) for d in settings.LEGACY_PERIOD)
+    if legacy_from <= day <= legacy_to:
+        return (
+            "faktureras av nästa separata körning för den äldre perioden: kortfaktura bill "
+            f"--legacy --from {legacy_from.isoformat()} --to {legacy_to.isoformat()}"
+        )
+    return (
+        "faktureras av nästa körning som täcker beställningsmånaden: kortfaktura bill "
+        f"--from {first.isoformat()} --to {last.isoformat()}"
+    )
+
+
+def _documents_net(cursor: Any, period: Period, months: list[str]) -> dict[str, Decimal]:
+    """The sum of the issued documents' lines per order month (credit notes negative). A month
+    that the period cuts is summed over the lines' prices of the orders inside the period."""
+    kinds = ", ".join(f"'{kind}'" for kind in (*BILLING_KINDS, "credit_note"))
+    where, params = period.clause("l.order_month")
+    if period.start is not None:
+        # The line's order_month is the first of the month: widen to that month's first day.
+        params[0] = period.start.replace(day=1)
+    cursor.execute(
+        f"SELECT {month_of('l.order_month')}, SUM(l.net) FROM {LINES} l "
+        f"JOIN {INVOICES} inv ON inv.id = l.invoice_id "
+        f"WHERE inv.status = 'issued' AND inv.kind IN ({kinds}){where} GROUP BY 1",
+        params,
+    )
+    totals = {month: core.cents(net) for month, net in cursor.fetchall()}
+    for month in {m for m in (*months, *totals) if not period.covers_month(m)}:
+        first = dt.date.fromisoformat(f"{month}-01")
+        start = max(first, period.start or first)
+        end = min(core.month_end(first), period.end or core.month_end(first))
+        cursor.execute(
+            f"SELECT SUM(CASE WHEN i.is_credit THEN -l.unit_price ELSE l.unit_price END) "
+            f"FROM {ITEMS} i JOIN {LINES} l ON l.id = i.line_id "
+            f"JOIN {INVOICES} inv ON inv.id = i.invoice_id "
+            f"WHERE inv.status = 'issued' AND inv.kind IN ({kinds}) "
+            "AND i.order_date BETWEEN %s AND %s",
+            [start, end],
+        )
+        total = cursor.fetchone()[0]
+        totals[month] = core.cents(total or 0)
+    return totals
+
+
+def _month_rows(counts: _Counts, documents_net: dict[str, Decimal]) -> list[MonthRow]:
+    rows = {month: MonthRow(month) for month in {*counts.months(), *documents_net}}
+    for (month, _), count in counts.received.items():
+        rows[month].orders += count
+    for state, cells in counts.states.items():
+        for (month, _), count in cells.items():
+            setattr(rows[month], state, getattr(rows[month], state) + count)
+    for (month, _), net in counts.invoiced_net.items():
+        rows[month].invoiced_net += net
+    for month, net in documents_net.items():
+        rows[month].documents_net = net
+    return [rows[month] for month in sorted(rows)]
+
+
+def _customer_rows(counts: _Counts, names: dict[str, str]) -> list[CustomerRow]:
+    rows: dict[str, CustomerRow] = {}
+
+    def row(orgnr: str) -> CustomerRow:
+        if orgnr not in rows:
+            rows[orgnr] = CustomerRow(format_orgnr(orgnr), names.get(orgnr, ""))
+        return rows[orgnr]
+
+    for (_, orgnr), count in counts.received.items():
+        row(orgnr).orders += count
+    for state, cells in counts.states.items():
+        for (_, orgnr), count in cells.items():
+            setattr(row(orgnr), state, getattr(row(orgnr), state) + count)
+    for (_, orgnr), net in counts.invoiced_net.items():
+        row(orgnr).invoiced_net += net
+    return sorted(rows.values(), key=lambda r: (r.name == "", r.name.casefold(), r.orgnr))
+
+
+def _pending_changes() -> list[PendingChange]:
+    return [
+        PendingChange(
+            change["id"],
+            change["order_id"],
+            int(change["invoice_number"]) if change["invoice_number"] else None,
+            change["field"],
+            change["old"],
+            change["new"],
+        )
+        for change in list_changes("pending")
+    ]
+
+
+def numbering_gaps() -> list[int]:
+    """Numbers of the series that no issued document carries, from the first issued number up
+    to the last one handed out (R11: no gaps)."""
+    numbers: list[int] = sorted(
+        number
+        for number in Invoice.objects.filter(
+            status=Invoice.Status.ISSUED, kind__in=["invoice", "credit_note"]
+        ).values_list("number", flat=True)
+        if number is not None
+    )
+    if not numbers:
+        return []
+    series = InvoiceNumberSeries.objects.filter(name="invoice").first()
+    last = max(numbers[-1], (series.next_number - 1) if series else numbers[-1])
+    present = set(numbers)
+    return [n for n in range(numbers[0], last + 1) if n not in present]
+
+
+def find_discrepancies(
+    review: Review, period: Period, open_count: int, counts: _Counts
+) -> list[Discrepancy]:
+    """Name what makes a month fail to balance; only searched for when one does."""
+    found: list[Discrepancy] = []
+    classified = len(review.held_back) + len(review.unbilled)
+    if classified != open_count:
+        found.append(
+            Discrepancy("", "", None, f"{open_count} beställningar utan tillstånd, men "
+                        f"{classified} hölls tillbaka eller väntar på fakturering")
+        )  # fmt: skip
+    bad_months = [month for month in review.months if not month.balanced]
+    if not bad_months:
+        return found
+    where, params = period.clause("i.order_date")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT i.order_id, MIN(i.order_ref), {month_of('MIN(i.order_date)')}, COUNT(*) "
+            f"FROM {ITEMS} i JOIN {INVOICES} inv ON inv.id = i.invoice_id "
+            f"WHERE inv.status = 'issued' AND {ACTIVE_ITEM}{where} "
+            "GROUP BY i.order_id HAVING COUNT(*) > 1",
+            params,
+        )
+        for _, order_ref, month, count in cursor.fetchall():
+            numbers = _numbers_with_order(cursor, order_ref)
+            found.append(
+                Discrepancy(month, order_ref, numbers[0] if numbers else None,
+                            f"beställningen står på {count} okrediterade fakturor "
+                            f"({', '.join(map(str, numbers))}) – kreditera alla utom en")
+            )  # fmt: skip
+        cursor.execute(
+            f"SELECT i.order_ref, {month_of('i.order_date')}, inv.number "
+            f"FROM {ITEMS} i JOIN {INVOICES} inv ON inv.id = i.invoice_id "
+            f"WHERE inv.status = 'issued' AND {ACTIVE_ITEM}{where} "
+            f"AND NOT EXISTS (SELECT 1 FROM {ORDERS} o WHERE o.id = i.order_id)",
+            params,
+        )
+        for order_ref, month, number in cursor.fetchall():
+            found.append(
+                Discrepancy(month, order_ref, number,
+                            f"beställningen är fakturerad på faktura {number} men finns inte "
+                            "längre bland beställningarna – den har tagits bort ur databasen")
+            )  # fmt: skip
+        cursor.execute(
+            f"SELECT i.order_ref, {month_of('i.order_date')}, "
+            f"{month_of('o.order_date')}, inv.number "
+            f"FROM {ITEMS} i JOIN {INVOICES} inv ON inv.id = i.invoice_id "
+            f"JOIN {ORDERS} o ON o.id = i.order_id "
+            f"WHERE inv.status = 'issued' AND {ACTIVE_ITEM}{where} "
+            f"AND {month_of('i.order_date')} <> {month_of('o.order_date')}",
+            params,
+        )
+        for order_ref, month, order_month, number in cursor.fetchall():
+            found.append(
+                Discrepancy(month, order_ref, number,
+                            f"fakturerad under {month} på faktura {number} men beställningen är "
+                            f"nu daterad {order_month}")
+            )  # fmt: skip
+    found.extend(_amount_discrepancies(review))
+    for month in bad_months:
+        if month.accounted != month.orders and not any(d.month == month.month for d in found):
+            found.append(
+                Discrepancy(month.month, "", None,
+                            f"{month.orders} beställningar men {month.accounted} redovisade")
+            )  # fmt: skip
+    return found
+
+
+def _numbers_with_order(cursor: Any, order_ref: str) -> list[int]:
+    cursor.execute(
+        f"SELECT inv.number FROM {ITEMS} i JOIN {INVOICES} inv ON inv.id = i.invoice_id "
+        f"WHERE i.order_ref = %s AND inv.status = 'issued' AND {ACTIVE_ITEM} ORDER BY 1",
+        [order_ref],
+    )
+    return [number for (number,) in cursor.fetchall()]
+
+
+def _amount_discrepancies(review: Review) -> list[Discrepancy]:
+    """Months whose invoiced net differs from their documents' lines, with the documents whose
+    lines no longer match their items."""
+    found = []
+    for month in review.months:
+        if month.invoiced_net == month.documents_net:
+            continue
+        found.append(
+            Discrepancy(month.month, "", None,
+                        f"fakturerat netto {month.invoiced_net} kr men dokumentens rader "
+                        f"{month.documents_net} kr")
+        )  # fmt: skip
+        first = dt.date.fromisoformat(f"{month.month}-01")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT inv.number, l.position, l.quantity, l.unit_price, l.net, "
+                f"COUNT(i.id), SUM(i.unit_price) FROM {LINES} l "
+                f"JOIN {INVOICES} inv ON inv.id = l.invoice_id "
+                f"LEFT JOIN {ITEMS} i ON i.line_id = l.id "
+                "WHERE inv.status = 'issued' AND l.order_month = %s "
+                "GROUP BY inv.number, l.id, l.position, l.quantity, l.unit_price, l.net",
+                [first],
+            )
+            for number, position, quantity, raw_price, raw_net, items, raw_sum in cursor.fetchall():
+                price, net = core.cents(raw_price), core.cents(raw_net)
+                item_sum = core.cents(raw_sum or 0)
+                sign = -1 if quantity < 0 else 1
+                if abs(quantity) != items or net != price * quantity or item_sum != price * items:
+                    found.append(
+                        Discrepancy(month.month, "", number,
+                                    f"rad {position} på dokument {number}: {quantity} st à "
+                                    f"{price} = {net} kr, men {items} beställningar för "
+                                    f"{item_sum * sign} kr")
+                    )  # fmt: skip
+    return found
+
+
+def data_checksum(review: Review) -> str:
+    """SHA-256 over what the review was made from: the imports (their files' checksums), the
+    issued documents (numbers and content hashes), the drafts, and the counts per month."""
+    digest = hashlib.sha256()
+
+    def add(*values: object) -> None:
+        digest.update(("\x1f".join(str(v) for v in values) + "\n").encode())
+
+    add("period", review.period_from, review.period_to)
+    for batch in (
+        ImportBatch.objects.filter(status="completed")
+        .order_by("id")
+        .values_list("id", "kind", "sha256")
+    ):
+        add("import", *batch)
+    for document in Invoice.objects.order_by("id").values_list(
+        "id", "status", "number", "content_sha256"
+    ):
+        add("document", *document)
+    for month in review.months:
+        add("month", month.month, month.orders, *(getattr(month, s) for s in STATES),
+            month.invoiced_net, month.documents_net)  # fmt: skip
+    for change in review.pending_changes:
+        add("change", change.id)
+    return digest.hexdigest()
+
+
+def orders_of(findings: Iterable[OrderFinding]) -> list[str]:
+    return [finding.order_id for finding in findings]

@@ -1,0 +1,56 @@
+"""Making the review and writing its reports (``kortfaktura review``)."""
+
+import datetime as dt
+import getpass
+from pathlib import Path
+
+from kortfaktura.documents.services import write_atomically
+from kortfaktura.review.report import Review
+from kortfaktura.review.selectors import build_review
+
+
+class ReportError(Exception):
+    """A report file that cannot be written; Swedish, with what to do."""
+
+
+def current_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "okänd"
+
+
+def make_review(
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
+    *,
+    html: Path | None = None,
+    xlsx: Path | None = None,
+) -> tuple[Review, list[Path]]:
+    """The review, and the report files asked for, written whole or not at all."""
+    review = build_review(period_from, period_to, made_by=current_actor())
+    written = []
+    for path, kind in ((html, "html"), (xlsx, "xlsx")):
+        if path is None:
+            continue
+        content = _render(review, kind)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, content)
+        except OSError as error:
+            raise ReportError(
+                f"rapporten kunde inte skrivas till {path}: {error.strerror or error} – välj en "
+                "katalog du kan skriva i"
+            ) from error
+        written.append(path)
+    return review, written
+
+
+def _render(review: Review, kind: str) -> bytes:
+    if kind == "html":
+        from kortfaktura.review.html import HtmlReport
+
+        return HtmlReport().render(review)
+    from kortfaktura.review.spreadsheet import XlsxReport
+
+    return XlsxReport().render(review)
