@@ -111,16 +111,26 @@ def customer_data_problems(
                 "postal_code och city",
             )
     for endpoint, accounts in sorted(endpoints.items()):
-        if len(accounts) > 1:
-            codes = ", ".join(account.code for account in accounts)
-            for account in accounts:
+        if len(accounts) < 2:
+            continue
+        codes = ", ".join(account.code for account in accounts)
+        customers = {account.customer_id for account in accounts}
+        for account in accounts:
+            if len(customers) > 1:
                 add(
                     account.customer.orgnr,
                     account.code,
                     ERROR,
-                    f"samma Peppol-adress {endpoint} på flera mottagare ({codes}) – mottagaren "
-                    "kan inte skilja fakturorna åt; ge varje mottagare sin egen adress eller "
-                    "referens",
+                    f"samma Peppol-adress {endpoint} på mottagare hos olika kunder ({codes}) – "
+                    "en faktura kan hamna hos fel kund; ge varje mottagare kundens egen adress",
+                )
+            else:
+                add(
+                    account.customer.orgnr,
+                    account.code,
+                    WARNING,
+                    f"samma Peppol-adress {endpoint} på flera av kundens mottagare ({codes}) – "
+                    "de skiljs åt bara av beställarreferensen; kontrollera att den är rätt",
                 )
     problems.extend(_unmapped_units(units_on_orders))
     for orgnr, count in sorted(unknown_orgnrs.items()):

@@ -39,6 +39,7 @@ from kortfaktura.billing.facts import (
     pending_change_orders,
 )
 from kortfaktura.billing.models import Invoice, InvoiceItem, InvoiceLine, InvoiceNumberSeries
+from kortfaktura.billing.numbering import SERIES
 from kortfaktura.catalog.models import Product
 from kortfaktura.customers.identifiers import format_orgnr
 from kortfaktura.customers.models import Customer
@@ -384,7 +385,7 @@ def numbering_gaps() -> list[int]:
     )
     if not numbers:
         return []
-    series = InvoiceNumberSeries.objects.filter(name="invoice").first()
+    series = InvoiceNumberSeries.objects.filter(name=SERIES).first()
     last = max(numbers[-1], (series.next_number - 1) if series else numbers[-1])
     present = set(numbers)
     return [n for n in range(numbers[0], last + 1) if n not in present]
