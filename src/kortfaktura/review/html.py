@@ -174,7 +174,11 @@ thead th{border-bottom:2px solid #16181a;background:#f1f3f5;vertical-align:botto
 print-color-adjust:exact;-webkit-print-color-adjust:exact}
 tfoot td,tfoot th{border-top:2px solid #16181a;font-weight:700}
 .num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-.text{overflow-wrap:anywhere}
+th.num{white-space:normal;hyphens:auto}
+th.num,td.num{width:1%}
+.text{overflow-wrap:anywhere;min-width:8em}
+td.name{min-width:11em}
+td.balance{min-width:9em}
 td.id{white-space:nowrap}
 tr.unbalanced td,tr.unbalanced th{background:var(--bad-bg);color:var(--bad);font-weight:700;
 print-color-adjust:exact;-webkit-print-color-adjust:exact}
@@ -209,7 +213,7 @@ h2{margin-top:1.2rem}
 table{font-size:7.6pt}
 th,td{padding:.12rem .25rem}
 thead{display:table-header-group}
-tfoot{display:table-footer-group}
+tfoot{display:table-row-group} /* the total once, after the rows, not on each page */
 tr,.keys div{break-inside:avoid}
 .sign-section{break-before:page}
 a{color:inherit;text-decoration:none}
@@ -474,7 +478,7 @@ def _orders_chart(months: Sequence[MonthRow]) -> str:
     ceiling = math.ceil(peak / step) * step
     scale = (baseline - plot_top) / ceiling
     slot = (right - left) / len(months)
-    bar = max(slot * 0.78, 1.0) if slot > 2 else slot
+    bar = min(max(slot * 0.78, 1.0) if slot > 2 else slot, 48.0)
     legend = []
     for index, state in enumerate(STATES):
         x = left + (index % 3) * 210
@@ -540,7 +544,7 @@ def _amount_chart(months: Sequence[MonthRow]) -> str:
     bottom = top + plot_height
     height = bottom + 26
     slot = (right - left) / len(months)
-    bar = max(slot * 0.78, 1.0) if slot > 2 else slot
+    bar = min(max(slot * 0.78, 1.0) if slot > 2 else slot, 48.0)
     bars = []
     for index, (month, value) in enumerate(zip(months, values, strict=True)):
         x = left + slot * index + (slot - bar) / 2
@@ -647,8 +651,8 @@ def _table(
         cells = join(f"<td{cell_class(i)}>{h(value)}</td>" for i, value in enumerate(foot))
         footer = f"<tfoot><tr>{cells}</tr></tfoot>"
     return (
-        f'<table id="{key}"><thead><tr>{head}</tr></thead>{footer}'
-        f"<tbody>{''.join(body)}</tbody></table>\n"
+        f'<table id="{key}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody>{footer}</table>\n"
     )
 
 
@@ -690,7 +694,7 @@ def _months_table(review: Review) -> str:
         "Dokumentens rader",
         "Stämmer",
     ]
-    classes = ["id", "num", *("num" for _ in STATES), "num", "num", ""]
+    classes = ["id", "num", *("num" for _ in STATES), "num", "num", "balance"]
     rows = [
         [
             h(month.month),
@@ -780,7 +784,7 @@ def _findings(
                     [h(orgnr), h(customer or "(okänd)"), h(label), h(swedish.count(number))]
                     for (orgnr, customer, label), number in ranked[:HTML_LIST_CAP]
                 ],
-                classes=["id", "text", "text", "num"],
+                classes=["id", "text name", "text", "num"],
             )
         )
         parts.append("<h3>Beställningarna</h3>\n")
@@ -800,7 +804,7 @@ def _findings(
                 ]
                 for f in findings[:HTML_LIST_CAP]
             ],
-            classes=["id", "id", "id", "text", "text", "text"],
+            classes=["id", "id", "id", "text name", "text", "text"],
         )
     )
     parts.append("</section>\n")
@@ -957,7 +961,7 @@ def _customers_table(review: Review) -> str:
             "kunder",
             headers,
             rows,
-            classes=["id", "text", "num", *("num" for _ in STATES), "num"],
+            classes=["id", "text name", "num", *("num" for _ in STATES), "num"],
             foot=foot,
         )
         + "</section>\n"
