@@ -145,6 +145,8 @@ def unbalanced_review() -> Review:
 def hostile_review() -> Review:
     review = balanced_review()
     review.made_by = "<b>mallory</b>"
+    # The checksum is also written into the style sheet (the printed pages' margin).
+    review.checksum = '"}</style><script>alert(1)</script>' + "0" * 30
     review.customers[0].name = HOSTILE_NAME
     review.held_back.append(
         finding(99, "no_price", order_id=HOSTILE_ORDER, customer=HOSTILE_NAME, orgnr="</td>")
@@ -405,6 +407,9 @@ def test_html_escapes_hostile_text():
     assert held[-1][:4] == [HOSTILE_ORDER, held[-1][1], "</td>", HOSTILE_NAME]
     assert cells(document, "kunder")[0][1] == HOSTILE_NAME
     assert "<b>mallory</b>" in document.xpath("//header")[0].text_content()
+    assert len(document.xpath("//style")) == 1
+    assert "@page" in document.xpath("//style")[0].text
+    assert document.xpath("//header//dd[@class='checksum']")[0].text.startswith('"}</style>')
 
 
 def test_html_stays_small_for_a_large_database():

@@ -123,7 +123,7 @@ def _page(review: Review) -> str:
 def _css_string(text: str) -> str:
     """A CSS string literal that nothing inside it can break out of (not even ``</style>``)."""
     escaped = "".join(
-        char if (char.isalnum() and char.isascii()) or char in " .,:–·…" else f"\\{ord(char):06x}"
+        char if (char.isalnum() and char.isascii()) or char in " .,:–·…" else f"\\{ord(char):x} "
         for char in text
     )
     return f'"{escaped}"'
