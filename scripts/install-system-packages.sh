@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and documents need, when they are missing.
 set -euo pipefail
-packages=(postgresql-client poppler-utils)
+packages=(postgresql-client poppler-utils chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

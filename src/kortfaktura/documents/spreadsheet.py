@@ -100,7 +100,7 @@ class XlsxRenderer:
             if number_format:
                 cells[1].number_format = number_format
             elif isinstance(value, str):
-                _as_text(cells[1])
+                as_text(cells[1])
         sheet.append([])
         sheet.append(COLUMNS_XLSX)
         header_row = sheet.max_row
@@ -124,7 +124,7 @@ class XlsxRenderer:
             )
             cells = sheet[sheet.max_row]
             for index in (0, 1, 3, 4, 5, 6, 8):
-                _as_text(cells[index])  # text stays text, never a formula
+                as_text(cells[index])  # text stays text, never a formula
             cells[2].number_format = DATE_FORMAT
             cells[7].number_format = KRONOR_FORMAT
         last = sheet.max_row
@@ -173,7 +173,7 @@ def _header_block(document: DocumentData) -> list[tuple[str, object, str]]:
     return rows
 
 
-def _as_text(cell: Any) -> None:
+def as_text(cell: Any) -> None:
     """A text cell stays text: typed as a string, and marked with Excel's quote prefix when it
     looks like a formula (also in full-width form), so editing it does not make it one."""
     cell.data_type = TYPE_STRING
