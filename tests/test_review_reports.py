@@ -291,8 +291,10 @@ def test_html_summary_status_and_totals():
     assert totals["Beställningar"] == sv("2 223")
     assert totals["Fakturerade"] == sv("2 187")
     assert totals["Fakturerat netto (beställningarna)"] == sv("764 234,50 kr")
-    # one customer-data error, one pending change, four missing numbers, one invalid document
-    assert totals["Behöver åtgärdas"] == "7"
+    # three held back, two customer-data remarks, one pending change, four missing numbers,
+    # one invalid document
+    assert totals["Behöver åtgärdas"] == str(review.needs_attention())
+    assert review.needs_attention() == 11
 
 
 def test_html_month_table_cells_are_swedish_formatted():

@@ -3,6 +3,7 @@
 import argparse
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +33,8 @@ from kortfaktura.demo.services import (
     reset_database,
     run_billing_story,
 )
+from kortfaktura.review.report import Review
+from kortfaktura.review.services import make_review
 
 
 def _file_progress(description: str) -> Any:
@@ -76,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         exports = export_story_documents(
             directory / "dokument", progress=None if quiet else _document_progress
         )
+    review, review_files = make_review(
+        html=directory / "genomlysning.html", xlsx=directory / "genomlysning.xlsx"
+    )
     if quiet:
         print_json(
             {
@@ -96,9 +102,14 @@ def run(args: argparse.Namespace) -> int:
                     }
                     for export in exports
                 ],
+                "review": {
+                    "balanced": review.balanced,
+                    "summary": review.summary(),
+                    "files": [str(path) for path in review_files],
+                },
             }
         )
-        return 0
+        return 0 if review.balanced else 1
     for number, step in enumerate(steps, start=3):
         console.rule(f"{number}. {step.title}")
         print_step(step)
@@ -118,12 +129,30 @@ def run(args: argparse.Namespace) -> int:
                 console.print(f"[red]{number} skrevs inte:[/] {findings[0]}")
             for number, reason in export.failed.items():
                 console.print(f"[red]{number} skrevs inte:[/] {reason}")
+    console.rule(f"{len(steps) + 3 + bool(exports)}. Genomlysning")
+    print_review_summary(review, review_files)
     console.rule("Klart")
     console.print(
         "Se fakturorna med: kortfaktura invoice list · en körning: kortfaktura run show RUN_ID"
         " · besluten om ändrade beställningar: kortfaktura changes list --status all"
+        " · hela genomlysningen: kortfaktura review"
     )
-    return 0
+    return 0 if review.balanced else 1
+
+
+def print_review_summary(review: Review, files: list[Path]) -> None:
+    """The review's one sentence and the findings the demo data was built to contain."""
+    console.print(review.summary(), style="bold green" if review.balanced else "bold red")
+    for label, count in sorted(review.held_back_by_reason().items()):
+        console.print(f"  tillbakahållna, {label}: {swedish.count(count)}", markup=False)
+    for problem in review.customer_data:
+        word = "fel" if problem.severity == "error" else "varning"
+        who = " ".join(part for part in (problem.orgnr, problem.account_code) if part)
+        console.print(f"  kunduppgifter ({word}) {who}: {problem.problem}", markup=False)
+    if review.pending_changes:
+        console.print(f"  ändringar som väntar på beslut: {len(review.pending_changes)}")
+    for path in files:
+        console.print(f"Rapport för påskrift: {path}", markup=False)
 
 
 def step_json(step: StoryStep) -> dict[str, Any]:

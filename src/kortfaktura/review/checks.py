@@ -14,6 +14,7 @@ from kortfaktura.customers.identifiers import format_orgnr, is_public_body
 from kortfaktura.customers.models import BillingAccount, Customer, DeliveryChannel, UnitCode
 from kortfaktura.documents.models import IssuedDocument
 from kortfaktura.review.report import CustomerDataProblem, DocumentProblem
+from kortfaktura.swedish import count as swedish_count
 
 ERROR = "error"
 WARNING = "warning"
@@ -133,12 +134,13 @@ def customer_data_problems(
                     "de skiljs åt bara av beställarreferensen; kontrollera att den är rätt",
                 )
     problems.extend(_unmapped_units(units_on_orders))
-    for orgnr, count in sorted(unknown_orgnrs.items()):
+    for orgnr, number in sorted(unknown_orgnrs.items()):
         add(
             orgnr,
             "",
             ERROR,
-            f"{count} beställningar från ett organisationsnummer som saknas i kunduppgifterna – "
+            f"{swedish_count(number)} beställningar från ett organisationsnummer som saknas i "
+            "kunduppgifterna – "
             "läs in kunden, så faktureras de i nästa körning",
         )
     problems.extend(_missing_municipalities())
@@ -176,8 +178,8 @@ def _unmapped_units(units_on_orders: dict[tuple[str, str], int]) -> list[Custome
         problems.append(
             CustomerDataProblem(
                 format_orgnr(orgnr), defaults[orgnr], WARNING,
-                f"enheterna {shown}{more} ({sum(units.values())} beställningar) hör inte till "
-                f"någon av kundens mottagare och faktureras till standardmottagaren "
+                f"enheterna {shown}{more} ({swedish_count(sum(units.values()))} beställningar) "
+                f"hör inte till någon av kundens mottagare och faktureras till standardmottagaren "
                 f"{defaults[orgnr]} – lägg till enhetskoderna i unit_codes för rätt mottagare",
             )
         )  # fmt: skip

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from kortfaktura.swedish import count
+from kortfaktura.swedish import count, counted
 
 ZERO = Decimal("0.00")
 
@@ -151,11 +151,11 @@ class Review:
         return counts
 
     def needs_attention(self) -> int:
-        """How many findings need a person (errors in customer data, pending changes, gaps,
-        invalid documents, discrepancies)."""
-        errors = sum(1 for problem in self.customer_data if problem.severity == "error")
+        """How many findings need a person: held-back orders, remarks on customer data, pending
+        changes, numbering gaps, documents that do not match, discrepancies."""
         return (
-            errors
+            len(self.held_back)
+            + len(self.customer_data)
             + len(self.pending_changes)
             + len(self.gaps)
             + len(self.invalid_documents)
@@ -172,13 +172,31 @@ class Review:
                 "stämmer – "
                 "se avvikelserna innan något faktureras eller bokförs."
             )
-        return (
+        accounted = (
             f"Alla {count(total.orders)} beställningar är redovisade: "
             f"{count(total.invoiced)} fakturerade, {count(total.previously_invoiced)} tidigare "
             f"fakturerade, {count(total.not_billable)} ej fakturerbara, {count(total.in_draft)} "
             f"i utkast, {count(total.held_back)} tillbakahållna och {count(total.unbilled)} "
-            f"ännu inte fakturerade; {count(self.needs_attention())} saker behöver åtgärdas."
+            "ännu inte fakturerade."
         )
+        todo = [
+            counted(number, one, many)
+            for number, one, many in (
+                (total.held_back, "tillbakahållen beställning", "tillbakahållna beställningar"),
+                (len(self.customer_data), "anmärkning på kunduppgifterna",
+                 "anmärkningar på kunduppgifterna"),
+                (len(self.pending_changes), "ändring som väntar på beslut",
+                 "ändringar som väntar på beslut"),
+                (len(self.gaps), "lucka i numreringen", "luckor i numreringen"),
+                (len(self.invalid_documents), "dokument som inte stämmer",
+                 "dokument som inte stämmer"),
+            )
+            if number
+        ]  # fmt: skip
+        if not todo:
+            return accounted + " Inget behöver åtgärdas."
+        listed = ", ".join(todo[:-1]) + (" och " if len(todo) > 1 else "") + todo[-1]
+        return f"{accounted} Att åtgärda: {listed}."
 
     def as_json(self) -> dict[str, Any]:
         """The shape of ``review --json`` (INTERFACES.md), plus the report's extras."""
