@@ -32,7 +32,7 @@ def test_the_readme_has_a_walk_through() -> None:
     commands = readme_commands()
     assert commands[0][:2] == ["kortfaktura", "demo"]
     subcommands = {command[1] for command in commands}
-    assert {"init", "import", "bill", "run", "invoice", "credit"} <= subcommands
+    assert {"init", "import", "bill", "run", "invoice", "credit", "review"} <= subcommands
     for command in commands:  # files from the demo, output under var/, not the checkout
         if command[1] == "import":
             assert command[3].startswith("var/demo/"), command
@@ -73,3 +73,7 @@ def test_every_readme_command_runs_as_shown_against_the_demo_database(
         assert "Traceback" not in result.stdout + result.stderr, command
     assert list((cwd / "var" / "ut" / "pdf").glob("*.pdf"))
     assert list((cwd / "var" / "ut" / "excel").glob("*.xlsx"))
+    assert "Genomlysning av fakturering" in (cwd / "var" / "ut" / "genomlysning.html").read_text(
+        encoding="utf-8"
+    )
+    assert (cwd / "var" / "ut" / "genomlysning.xlsx").stat().st_size > 0
