@@ -30,7 +30,7 @@ DATABASE_BUSY = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kortfaktura.cli import billing, changes, demo, importing, setup
+    from kortfaktura.cli import audit, billing, changes, demo, importing, setup
 
     install_swedish_messages()
     parser = SwedishArgumentParser(
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_parser(subparsers)
     billing.add_parsers(subparsers)
     changes.add_parser(subparsers)
+    audit.add_parser(subparsers)
     demo.add_parser(subparsers)
     return parser
 
