@@ -38,7 +38,7 @@ def records(since: dt.date | None = None, object_text: str | None = None) -> lis
 def record_json(entry: AuditRecord) -> dict[str, Any]:
     """The shape of ``audit --json`` (INTERFACES.md)."""
     return {
-        "at": entry.at.isoformat(),
+        "at": timezone.localtime(entry.at).isoformat(),
         "actor": entry.actor,
         "action": entry.action,
         "object": entry.object,

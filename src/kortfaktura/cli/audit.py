@@ -35,12 +35,37 @@ ACTION_LABELS = {
     "export.documents": "dokument exporterade",
     "review.report": "genomlysning",
 }
+# Swedish words for the detail keys in the table (--json keeps the keys).
+DETAIL_LABELS = {
+    "kind": "typ", "file": "fil", "size_bytes": "byte", "sha256": "SHA-256", "batch": "import",
+    "imported": "nya", "updated": "ändrade", "unchanged": "oförändrade",
+    "quarantined": "i karantän", "blank_lines": "tomma rader", "unknown_columns": "okända kolumner",
+    "changes_for_decision": "väntar på beslut", "changes_applied": "ändringar genomförda",
+    "error": "fel", "line": "rad", "name": "namn", "customer": "kund",
+    "is_default": "standardmottagare", "unit_codes": "enheter",
+    "buyer_reference": "beställarreferens", "peppol_scheme": "Peppol-schema",
+    "peppol_id": "Peppol-id", "email": "e-post", "street": "gatuadress",
+    "postal_code": "postnummer", "city": "ort", "delivery": "leverans", "code": "kod",
+    "valid_from": "från", "valid_to": "till", "unit_price": "à-pris", "vat_rate": "momssats",
+    "period": "period", "title": "rubrik", "legacy": "äldre period", "grouping": "per",
+    "issue_date": "fakturadatum", "due_date": "förfallodag", "customers": "kunder",
+    "invoices": "fakturor", "orders": "beställningar", "held_back": "tillbakahållna",
+    "net": "netto", "vat": "moms", "payable": "att betala", "numbers": "nummer",
+    "number": "nummer", "credits": "krediterar", "whole_invoice": "hela fakturan",
+    "order_ids": "beställnings-id", "reason": "orsak", "invoice": "faktura",
+    "credit_note": "kreditfaktura", "changes": "ändringar", "order_id": "beställning",
+    "ordered_at": "beställd", "order_date": "beställningsdatum", "product_code": "artikelkod",
+    "unit_code": "enhetskod", "directory": "katalog", "documents": "dokument", "files": "filer",
+    "invalid": "ogiltiga", "failed": "ej skrivna", "run": "körning",
+}  # fmt: skip
 DETAIL_LIMIT = 8  # entries shown per record; --json has them all
 VALUE_LIMIT = 60  # characters of one value
 
 
 def _value(value: Any) -> str:
-    if value is None or value == "":
+    if value is None:
+        return "–"
+    if value == "":
         return "(tomt)"
     if value is True:
         return "ja"
@@ -53,6 +78,10 @@ def _value(value: Any) -> str:
     return text if len(text) <= VALUE_LIMIT else text[: VALUE_LIMIT - 1] + "…"
 
 
+def _label(name: str) -> str:
+    return DETAIL_LABELS.get(name, name)
+
+
 def _is_change(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"before", "after"}
 
@@ -60,11 +89,15 @@ def _is_change(value: Any) -> bool:
 def compact_details(details: dict[str, Any]) -> str:
     """``fält: före → efter`` for each change, then the other facts as ``namn: värde``."""
     changes = [
-        f"{name}: {_value(value['before'])} → {_value(value['after'])}"
+        f"{_label(name)}: {_value(value['before'])} → {_value(value['after'])}"
         for name, value in details.items()
         if _is_change(value)
     ]
-    facts = [f"{name}: {_value(value)}" for name, value in details.items() if not _is_change(value)]
+    facts = [
+        f"{_label(name)}: {_value(value[:16] + '…' if name == 'sha256' and value else value)}"
+        for name, value in details.items()
+        if not _is_change(value)
+    ]
     parts = changes + facts
     if len(parts) > DETAIL_LIMIT:
         parts = [*parts[:DETAIL_LIMIT], f"… {len(parts) - DETAIL_LIMIT} till (se --json)"]
