@@ -365,6 +365,23 @@ def test_the_database_refuses_to_change_or_delete_the_trail(statement: str) -> N
     assert (kept.actor, kept.details) == ("Anna Admin", {"numbers": "100001–100001"})
 
 
+def test_the_guards_exist_in_the_schema() -> None:
+    """A later migration that rebuilds the table on SQLite drops its triggers: this fails then."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+                [TABLE],
+            )
+            expected = {"audit_record_append_only", "audit_record_no_truncate"}
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [TABLE]
+            )
+            expected = {"audit_record_no_update", "audit_record_no_delete"}
+        assert {name for (name,) in cursor.fetchall()} == expected
+
+
 def test_the_orm_cannot_change_or_delete_a_record_either() -> None:
     entry = record("run.drafted", "körning 1")
     entry.actor = "någon annan"
