@@ -35,30 +35,42 @@ ACTION_LABELS = {
     "export.documents": "dokument exporterade",
     "review.report": "genomlysning",
 }
-# Swedish words for the detail keys in the table (--json keeps the keys).
+# Swedish words for the detail keys in the table (--json keeps the keys), in the order they are
+# shown: PostgreSQL's jsonb does not keep the order in which they were written.
 DETAIL_LABELS = {
-    "kind": "typ", "file": "fil", "size_bytes": "byte", "sha256": "SHA-256", "batch": "import",
     "imported": "nya", "updated": "ändrade", "unchanged": "oförändrade",
-    "quarantined": "i karantän", "blank_lines": "tomma rader", "unknown_columns": "okända kolumner",
-    "changes_for_decision": "väntar på beslut", "changes_applied": "ändringar genomförda",
-    "error": "fel", "line": "rad", "name": "namn", "customer": "kund",
+    "quarantined": "i karantän", "changes_for_decision": "väntar på beslut",
+    "changes_applied": "ändringar genomförda", "error": "fel",
+    "period": "period", "title": "rubrik", "numbers": "nummer", "number": "nummer",
+    "credits": "krediterar", "invoices": "fakturor", "orders": "beställningar",
+    "held_back": "tillbakahållna", "net": "netto", "vat": "moms", "payable": "att betala",
+    "issue_date": "fakturadatum", "due_date": "förfallodag", "legacy": "äldre period",
+    "grouping": "per", "customers": "kunder", "whole_invoice": "hela fakturan",
+    "order_ids": "beställnings-id", "order_id": "beställning", "changes": "ändringar",
+    "invoice": "faktura", "credit_note": "kreditfaktura", "reason": "orsak",
+    "format": "format", "run": "körning", "documents": "dokument", "files": "filer",
+    "invalid": "ogiltiga", "failed": "ej skrivna", "directory": "katalog",
+    "orgnr": "organisationsnummer", "name": "namn", "customer": "kund",
     "is_default": "standardmottagare", "unit_codes": "enheter",
     "buyer_reference": "beställarreferens", "peppol_scheme": "Peppol-schema",
     "peppol_id": "Peppol-id", "email": "e-post", "street": "gatuadress",
     "postal_code": "postnummer", "city": "ort", "delivery": "leverans", "code": "kod",
     "valid_from": "från", "valid_to": "till", "unit_price": "à-pris", "vat_rate": "momssats",
-    "period": "period", "title": "rubrik", "legacy": "äldre period", "grouping": "per",
-    "issue_date": "fakturadatum", "due_date": "förfallodag", "customers": "kunder",
-    "invoices": "fakturor", "orders": "beställningar", "held_back": "tillbakahållna",
-    "net": "netto", "vat": "moms", "payable": "att betala", "numbers": "nummer",
-    "number": "nummer", "credits": "krediterar", "whole_invoice": "hela fakturan",
-    "order_ids": "beställnings-id", "reason": "orsak", "invoice": "faktura",
-    "credit_note": "kreditfaktura", "changes": "ändringar", "order_id": "beställning",
     "ordered_at": "beställd", "order_date": "beställningsdatum", "product_code": "artikelkod",
-    "unit_code": "enhetskod", "directory": "katalog", "documents": "dokument", "files": "filer",
-    "invalid": "ogiltiga", "failed": "ej skrivna", "run": "körning",
+    "unit_code": "enhetskod", "line": "rad", "file": "fil", "kind": "typ", "status": "status",
+    "size_bytes": "byte", "sha256": "SHA-256", "batch": "import", "blank_lines": "tomma rader",
+    "unknown_columns": "okända kolumner",
 }  # fmt: skip
-DETAIL_LIMIT = 8  # entries shown per record; --json has them all
+# Codes among the values, in Swedish (by the key they stand under).
+VALUE_WORDS = {
+    "status": {"draft": "utkast", "issued": "utfärdad", "discarded": "kasserad",
+               "failed": "misslyckad"},
+    "grouping": {"month": "fakturamottagare och månad", "run": "fakturamottagare"},
+    "kind": {"customers": "kunder", "prices": "priser", "orders": "beställningar",
+             "billed": "tidigare fakturerat"},
+}  # fmt: skip
+ORDER = {name: position for position, name in enumerate(DETAIL_LABELS)}
+DETAIL_LIMIT = 12  # entries shown per record; --json has them all
 VALUE_LIMIT = 60  # characters of one value
 
 
@@ -78,6 +90,11 @@ def _value(value: Any) -> str:
     return text if len(text) <= VALUE_LIMIT else text[: VALUE_LIMIT - 1] + "…"
 
 
+def _word(name: str, value: Any) -> str:
+    words = VALUE_WORDS.get(name, {})
+    return words.get(value, _value(value)) if isinstance(value, str) else _value(value)
+
+
 def _label(name: str) -> str:
     return DETAIL_LABELS.get(name, name)
 
@@ -88,13 +105,14 @@ def _is_change(value: Any) -> bool:
 
 def compact_details(details: dict[str, Any]) -> str:
     """``fält: före → efter`` for each change, then the other facts as ``namn: värde``."""
+    details = dict(sorted(details.items(), key=lambda item: ORDER.get(item[0], len(ORDER))))
     changes = [
-        f"{_label(name)}: {_value(value['before'])} → {_value(value['after'])}"
+        f"{_label(name)}: {_word(name, value['before'])} → {_word(name, value['after'])}"
         for name, value in details.items()
         if _is_change(value)
     ]
     facts = [
-        f"{_label(name)}: {_value(value[:16] + '…' if name == 'sha256' and value else value)}"
+        f"{_label(name)}: {_word(name, value[:16] + '…' if name == 'sha256' and value else value)}"
         for name, value in details.items()
         if not _is_change(value)
     ]
