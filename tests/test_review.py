@@ -349,3 +349,29 @@ def test_customer_data_checks(etk: Any) -> None:
     assert len(missing) == 49 - 6  # Vårgårda, Göteborg, Ale, Alingsås, Bengtsfors, Bollebygd
     assert not any(p.startswith("Vårgårda kommun") for p in missing)
     assert any(p.startswith("Lilla Edets kommun") for p in missing)
+
+
+def test_writing_the_reports_is_recorded_in_the_audit_trail(
+    cli: Cli, states: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KORTFAKTURA_ACTOR", "granskare.gunilla")
+    html, xlsx = tmp_path / "rapport" / "g.html", tmp_path / "g.xlsx"
+    code, out, err = cli("review", "--html", str(html), "--xlsx", str(xlsx))
+    assert code == 0, err
+    assert html.is_file() and xlsx.is_file() and str(html) in out
+    assert "granskare.gunilla" in html.read_text(encoding="utf-8")
+    code, trail = as_json(cli, "audit", "--object", "genomlysning")
+    assert code == 0
+    (entry,) = trail
+    assert entry["actor"] == "granskare.gunilla" and entry["action"] == "review.report"
+    assert entry["details"]["files"] == [str(html), str(xlsx)]
+    assert entry["details"]["balanced"] is True
+
+
+def test_a_report_that_cannot_be_written_says_so_in_swedish(
+    cli: Cli, states: dict[str, Any], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "fil"
+    blocker.write_text("x")
+    code, _, err = cli("review", "--html", str(blocker / "g.html"))
+    assert code == 1 and "kunde inte skrivas" in err and "Traceback" not in err

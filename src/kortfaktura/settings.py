@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "kortfaktura.imports",
+    "kortfaktura.audit",
     "kortfaktura.customers",
     "kortfaktura.catalog",
     "kortfaktura.orders",

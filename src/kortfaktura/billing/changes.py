@@ -24,6 +24,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from kortfaktura.audit.services import record
 from kortfaktura.billing.facts import ACTIVE_ITEM
 from kortfaktura.billing.models import Invoice, InvoiceItem
 from kortfaktura.billing.services import (
@@ -213,6 +214,26 @@ def _decided(change_ids: list[int], requested: list[int], status: str) -> Decisi
     return Decision(status, requested, [change_json(c, c.invoice_number) for c in changes])
 
 
+def _record_decision(decision: Decision, reason: str, decided_by: str) -> None:
+    """One audit record per order decided: its changes' fields before → after (R19)."""
+    by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for change in decision.changes:
+        by_order[change["order_id"]].append(change)
+    for order_id, changes in by_order.items():
+        details: dict[str, Any] = {
+            change["field"]: {"before": change["old"], "after": change["new"]} for change in changes
+        }
+        details.update(
+            changes=[change["id"] for change in changes],
+            order_id=order_id,
+            invoice=changes[0]["invoice_number"],
+            reason=reason,
+        )
+        if changes[0]["credit_note_number"]:
+            details["credit_note"] = changes[0]["credit_note_number"]
+        record(f"change.{decision.status}", f"beställning {order_id}", details, actor=decided_by)
+
+
 def accept_changes(
     change_ids: Iterable[int],
     *,
@@ -245,6 +266,7 @@ def accept_changes(
         if not_invoiced:
             apply_pending_changes(not_invoiced, decided_by=decided_by, reason=reason)
         decision = _decided(deciding, requested, OrderChange.Status.ACCEPTED)
+        _record_decision(decision, reason, decided_by)
     decision.credit_notes = credit_notes
     return decision
 
@@ -260,4 +282,6 @@ def reject_changes(change_ids: Iterable[int], *, reason: str, decided_by: str = 
         reject_pending_changes(
             {pk: numbers.get(pk) for pk in order_pks}, decided_by=decided_by, reason=reason
         )
-        return _decided(deciding, requested, OrderChange.Status.REJECTED)
+        decision = _decided(deciding, requested, OrderChange.Status.REJECTED)
+        _record_decision(decision, reason, decided_by)
+        return decision

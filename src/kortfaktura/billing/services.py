@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from kortfaktura.audit.services import record
 from kortfaktura.billing import core, issuing
 from kortfaktura.billing.errors import BillingError, UsageError
 from kortfaktura.billing.facts import account_facts, load_facts
@@ -31,7 +32,7 @@ from kortfaktura.billing.models import (
     InvoiceLine,
 )
 from kortfaktura.billing.numbering import lock_series, ocr_reference, take_numbers
-from kortfaktura.customers.identifiers import InvalidIdentifier, normalize_orgnr
+from kortfaktura.customers.identifiers import InvalidIdentifier, format_orgnr, normalize_orgnr
 from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.imports import bulk
 from kortfaktura.imports.personal import contains_personal_number, mask
@@ -49,6 +50,7 @@ ITEMS = InvoiceItem._meta.db_table
 HELD_BACK = HeldBackOrder._meta.db_table
 
 
+AUDITED_ORDER_IDS = 100  # order ids named in a credit note's audit record; the count is always
 TITLE_LIMIT = 200  # characters; a title stands on every invoice, in one PDF line and in UBL
 REASON_LIMIT = 1000  # characters; a reason stands on a credit note
 
@@ -195,6 +197,7 @@ def create_run(
                     return DraftResult(run, proposal)
                 _pause_for_tests("DRAFT")
                 _persist(run, proposal)
+                _record_draft(run, customer_ids, proposal)
             return DraftResult(run, proposal)
         except IntegrityError:
             # A concurrent run took some of the same orders between our read and our write;
@@ -204,6 +207,56 @@ def create_run(
                     "en annan körning tog samma beställningar samtidigt – försök igen"
                 ) from None
     raise AssertionError("unreachable")
+
+
+def _run_label(run: BillingRun) -> str:
+    return f"körning {run.pk}"
+
+
+def _proposal_counts(proposal: core.Proposal) -> dict[str, int]:
+    return {
+        "invoices": len(proposal.invoices),
+        "orders": sum(len(invoice.order_pks) for invoice in proposal.invoices),
+        "held_back": len(proposal.held_back),
+    }
+
+
+def _stored_counts(run: BillingRun) -> dict[str, int]:
+    return {
+        "invoices": Invoice.objects.filter(run=run).count(),
+        "orders": InvoiceItem.objects.filter(invoice__run=run).count(),
+        "held_back": HeldBackOrder.objects.filter(run=run).count(),
+    }
+
+
+def _record_draft(
+    run: BillingRun, customer_ids: frozenset[int] | None, proposal: core.Proposal
+) -> None:
+    customers = (
+        sorted(
+            format_orgnr(orgnr)
+            for orgnr in Customer.objects.filter(pk__in=customer_ids).values_list(
+                "orgnr", flat=True
+            )
+        )
+        if customer_ids
+        else []
+    )
+    record(
+        "run.drafted",
+        _run_label(run),
+        {
+            "period": f"{run.period_from.isoformat()} – {run.period_to.isoformat()}",
+            "title": run.title,
+            "legacy": run.is_legacy,
+            "grouping": run.grouping,
+            "issue_date": run.issue_date,
+            "customers": customers or "alla",
+            **_proposal_counts(proposal),
+            "net": sum((invoice.totals.net for invoice in proposal.invoices), Decimal(0)),
+        },
+        actor=run.created_by or None,
+    )
 
 
 def _request(run: BillingRun, customer_ids: frozenset[int] | None) -> core.BillingRequest:
@@ -327,10 +380,17 @@ def regenerate_run(run_id: int) -> DraftResult:
     """Proposes the draft again from the data as it is now (after corrections)."""
     with transaction.atomic():
         run = _locked_draft(run_id)
+        before = _stored_counts(run)
         _delete_drafts(run)
         customer_ids = frozenset(run.customers.values_list("id", flat=True)) or None
         proposal = _propose(run, customer_ids, run_id=run.pk)
         _persist(run, proposal)
+        after = _proposal_counts(proposal)
+        record(
+            "run.regenerated",
+            _run_label(run),
+            {name: {"before": before[name], "after": after[name]} for name in after},
+        )
     return DraftResult(run, proposal)
 
 
@@ -338,10 +398,21 @@ def discard_run(run_id: int) -> BillingRun:
     """Throws a draft away; its orders become free for the next run."""
     with transaction.atomic():
         run = _locked_draft(run_id)
+        counts = _stored_counts(run)
         _delete_drafts(run)
         run.status = BillingRun.Status.DISCARDED
         run.discarded_at = timezone.now()
         run.save(update_fields=["status", "discarded_at"])
+        record(
+            "run.discarded",
+            _run_label(run),
+            {
+                "status": {"before": BillingRun.Status.DRAFT.value, "after": run.status},
+                "period": f"{run.period_from.isoformat()} – {run.period_to.isoformat()}",
+                "title": run.title,
+                **counts,
+            },
+        )
     return run
 
 
@@ -445,6 +516,21 @@ def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
         run.issue_date = day
         run.issued_at = now
         run.save(update_fields=["status", "issue_date", "issued_at"])
+        numbers = [invoice.number for invoice in invoices if invoice.number is not None]
+        record(
+            "run.issued",
+            _run_label(run),
+            {
+                "status": {"before": BillingRun.Status.DRAFT.value, "after": run.status},
+                "numbers": f"{min(numbers)}–{max(numbers)}",
+                "invoices": len(invoices),
+                "issue_date": day,
+                "due_date": due,
+                "net": sum((invoice.net for invoice in invoices), Decimal(0)),
+                "vat": sum((invoice.vat for invoice in invoices), Decimal(0)),
+                "payable": sum((invoice.payable for invoice in invoices), Decimal(0)),
+            },
+        )
     return run
 
 
@@ -540,6 +626,22 @@ def credit_invoice(
             reason=reason.strip(),
             invoice_number=number,
             credit_note_number=credit_note.number,
+        )
+        credited = [item.order_ref for item in items]
+        record(
+            "credit_note.issued",
+            f"kreditfaktura {credit_note.number} för faktura {number}",
+            {
+                "number": credit_note.number,
+                "credits": number,
+                "whole_invoice": not wanted,
+                "orders": len(credited),
+                "order_ids": credited[:AUDITED_ORDER_IDS],
+                "reason": credit_note.reason,
+                "issue_date": day,
+                "payable": credit_note.payable,
+            },
+            actor=created_by or None,
         )
     return credit_note
 

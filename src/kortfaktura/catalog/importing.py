@@ -9,6 +9,7 @@ from typing import ClassVar
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from kortfaktura.audit.services import changed_fields
 from kortfaktura.catalog.models import DEFAULT_VAT_RATE, Price, Product
 from kortfaktura.imports.engine import Importer
 from kortfaktura.imports.models import ImportKind
@@ -172,21 +173,48 @@ class PriceImporter(Importer):
         renamed = False
         if product is None:
             product = Product.objects.create(code=row.product_code, name=row.product_name)
+            self.audit(
+                "product.created",
+                f"artikel {row.product_code}",
+                {
+                    **changed_fields(None, {"code": row.product_code, "name": row.product_name}),
+                    "line": row.line,
+                },
+            )
         elif product.name != row.product_name:
+            self.audit(
+                "product.updated",
+                f"artikel {row.product_code}",
+                {"name": {"before": product.name, "after": row.product_name}, "line": row.line},
+            )
             product.name = row.product_name
             product.save(update_fields=["name", "updated_at"])
             renamed = True
         values = {"unit_price": row.unit_price, "vat_rate": row.vat_rate, "valid_to": row.valid_to}
+        label = f"pris {row.product_code} {row.valid_from.isoformat()}"
         try:
             with transaction.atomic():
                 if price is None:
                     Price.objects.create(product=product, valid_from=row.valid_from, **values)
+                    self.audit(
+                        "price.created",
+                        label,
+                        {
+                            **changed_fields(None, {"valid_from": row.valid_from, **values}),
+                            "line": row.line,
+                        },
+                    )
                     self.imported += 1
                     return
+                before = {key: getattr(price, key) for key in values}
                 changed = any(getattr(price, key) != value for key, value in values.items())
                 for key, value in values.items():
                     setattr(price, key, value)
                 price.save()
+                if changed:
+                    self.audit(
+                        "price.updated", label, {**changed_fields(before, values), "line": row.line}
+                    )
         except IntegrityError as error:
             self.quarantine(
                 row.line, row.values, f"priset kunde inte sparas: databasen nekade ({error})"

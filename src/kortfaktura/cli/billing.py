@@ -1,7 +1,6 @@
 """``bill``, ``run show|issue|discard|regenerate``, ``invoice list`` and ``credit``."""
 
 import argparse
-import getpass
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -9,6 +8,7 @@ from typing import Any
 from rich.table import Table
 
 from kortfaktura import swedish
+from kortfaktura.audit.actor import current_actor
 from kortfaktura.billing import selectors, services
 from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason, NotBillable, Proposal
 from kortfaktura.billing.models import BillingRun, Grouping, Invoice
@@ -52,7 +52,7 @@ def bill(args: argparse.Namespace) -> int:
             grouping=args.per,
             issue_date=args.issue_date,
             customers=args.customer or (),
-            created_by=getpass.getuser(),
+            created_by=current_actor(),
             preview=args.preview,
         )
     except services.BillingError as error:
@@ -102,7 +102,7 @@ def credit(args: argparse.Namespace) -> int:
             args.number,
             order_ids=args.order or (),
             reason=args.reason,
-            created_by=getpass.getuser(),
+            created_by=current_actor(),
         )
     except services.BillingError as error:
         return _error(args, error)

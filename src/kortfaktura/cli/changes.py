@@ -1,10 +1,10 @@
 """``kortfaktura changes list|accept|reject``: decide on changes to invoiced orders (R12, R14)."""
 
 import argparse
-import getpass
 from typing import Any
 
 from kortfaktura import swedish
+from kortfaktura.audit.actor import current_actor
 from kortfaktura.billing import changes as service
 from kortfaktura.billing.selectors import invoices_json
 from kortfaktura.billing.services import BillingError, UsageError
@@ -90,7 +90,7 @@ def _decision_text(change: dict[str, Any]) -> str:
 def decide_command(args: argparse.Namespace) -> int:
     decide = service.accept_changes if args.action == "accept" else service.reject_changes
     try:
-        decision = decide(args.change_ids, reason=args.reason, decided_by=getpass.getuser())
+        decision = decide(args.change_ids, reason=args.reason, decided_by=current_actor())
     except BillingError as error:
         return _error(args, error)
     if args.json:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from rich.table import Table
 
 from kortfaktura import swedish
+from kortfaktura.audit.actor import acting_as
 from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason
 from kortfaktura.billing.selectors import (
     held_back_of,
@@ -36,6 +37,8 @@ from kortfaktura.demo.services import (
 from kortfaktura.review.report import Review
 from kortfaktura.review.services import make_review
 
+DEMO_ACTOR = "demo"  # who the audit trail says made the demo's changes
+
 
 def _file_progress(description: str) -> Any:
     return progress_bar(description, unit_is_bytes=True)
@@ -46,6 +49,11 @@ def _document_progress(description: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    with acting_as(DEMO_ACTOR):
+        return _run_demo(args)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
     initialize_database()
     if args.reset:
         reset_database()

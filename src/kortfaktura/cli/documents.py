@@ -31,7 +31,9 @@ def export(args: argparse.Namespace) -> int:
     directory = Path(args.out)
     try:
         with progress_bar(f"Skriver {args.format}", unit_is_bytes=False) as progress:
-            result = export_documents(invoices, args.format, directory, progress=progress)
+            result = export_documents(
+                invoices, args.format, directory, progress=progress, run_id=args.run
+            )
     except ExportError as error:
         if args.json:
             print_json({"error": str(error)})

@@ -1,7 +1,6 @@
 """``kortfaktura import customers|prices|orders|billed FILE``."""
 
 import argparse
-import getpass
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kortfaktura import swedish
+from kortfaktura.audit.actor import current_actor
 from kortfaktura.billing import changes
 from kortfaktura.cli.output import console, fail, print_json, progress_bar
 from kortfaktura.cli.parsing import Subparsers, SwedishRawEpilogFormatter
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
         with progress_bar(f"Läser {escape(path.name)}", unit_is_bytes=True) as progress:
-            result = import_file(args.kind, path, created_by=getpass.getuser(), progress=progress)
+            result = import_file(args.kind, path, created_by=current_actor(), progress=progress)
     except ImportFailed as error:
         if args.json:
             print_json({"error": str(error), "batch_id": error.batch_id})

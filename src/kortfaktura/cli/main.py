@@ -30,7 +30,7 @@ DATABASE_BUSY = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kortfaktura.cli import billing, changes, demo, importing, review, setup
+    from kortfaktura.cli import audit, billing, changes, demo, importing, review, setup
 
     install_swedish_messages()
     parser = SwedishArgumentParser(
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     billing.add_parsers(subparsers)
     changes.add_parser(subparsers)
     review.add_parser(subparsers)
+    audit.add_parser(subparsers)
     demo.add_parser(subparsers)
     return parser
 

@@ -12,6 +12,7 @@ from typing import ClassVar
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from kortfaktura.audit.services import changed_fields
 from kortfaktura.customers.identifiers import (
     InvalidIdentifier,
     format_orgnr,
@@ -34,6 +35,21 @@ LIMITS = {
     "city": 100,
 }
 DELIVERY_VALUES = {choice.value for choice in DeliveryChannel}
+# What the audit trail compares, field by field, for each billing account (DOMAIN.md R19).
+AUDITED_ACCOUNT_FIELDS = (
+    "customer",
+    "name",
+    "is_default",
+    "unit_codes",
+    "buyer_reference",
+    "peppol_scheme",
+    "peppol_id",
+    "email",
+    "street",
+    "postal_code",
+    "city",
+    "delivery",
+)
 
 
 @dataclass
@@ -80,6 +96,17 @@ class AccountRow:
         if new or "delivery" in given:
             fields["delivery"] = self.delivery
         return fields
+
+
+def _audited_account(
+    account: BillingAccount, orgnr: str, unit_codes: tuple[str, ...]
+) -> dict[str, object]:
+    values: dict[str, object] = {
+        name: getattr(account, name)
+        for name in AUDITED_ACCOUNT_FIELDS
+        if name not in ("customer", "unit_codes")
+    }
+    return {**values, "customer": format_orgnr(orgnr), "unit_codes": ", ".join(unit_codes)}
 
 
 def _postal_code(text: str) -> str:
@@ -344,7 +371,22 @@ class CustomerImporter(Importer):
             if customer is None:
                 customer = Customer.objects.create(orgnr=row.orgnr, name=row.name)
                 customers[row.orgnr] = customer
+                self.audit(
+                    "customer.created",
+                    f"kund {format_orgnr(row.orgnr)}",
+                    {
+                        **changed_fields(
+                            None, {"orgnr": format_orgnr(row.orgnr), "name": row.name}
+                        ),
+                        "line": row.line,
+                    },
+                )
             elif customer.name != row.name:
+                self.audit(
+                    "customer.updated",
+                    f"kund {format_orgnr(row.orgnr)}",
+                    {"name": {"before": customer.name, "after": row.name}, "line": row.line},
+                )
                 customer.name = row.name
                 customer.save(update_fields=["name", "updated_at"])
                 renamed.add(row.orgnr)
@@ -357,6 +399,11 @@ class CustomerImporter(Importer):
             customer = customers[row.orgnr]
             account = accounts.get(row.code)
             fields = row.account_fields(new=account is None)
+            before = (
+                None
+                if account is None
+                else _audited_account(account, account.customer.orgnr, old_units[row.code])
+            )
             if account is None:
                 account = BillingAccount.objects.create(customer=customer, code=row.code, **fields)
                 self.imported += 1
@@ -373,6 +420,17 @@ class CustomerImporter(Importer):
                 UnitCode(customer=customer, account=account, code=code) for code in row.unit_codes
             )
             account.customer = customer
+            audited = changed_fields(
+                before,
+                _audited_account(account, row.orgnr, row.unit_codes),
+                AUDITED_ACCOUNT_FIELDS,
+            )
+            if audited:
+                self.audit(
+                    "account.created" if before is None else "account.updated",
+                    f"mottagare {row.code}",
+                    {**audited, "line": row.line},
+                )
             became = [
                 problem
                 for problem in account.missing_data()

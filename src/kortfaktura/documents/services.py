@@ -15,6 +15,7 @@ from typing import Protocol
 
 from django.conf import settings
 
+from kortfaktura.audit.services import record
 from kortfaktura.billing.models import Invoice
 from kortfaktura.documents.data import DocumentData, documents_for
 from kortfaktura.documents.models import IssuedDocument
@@ -30,6 +31,7 @@ CHUNK = 100
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 PARALLEL_FROM = 300  # documents; below that, starting processes costs more than it saves
+AUDITED_NUMBERS = 100  # document numbers named in an export's audit record; the count is always
 
 
 class Renderer(Protocol):
@@ -114,6 +116,7 @@ def export_documents(
     directory: Path,
     *,
     progress: Callable[[int, int], None] | None = None,
+    run_id: int | None = None,
 ) -> ExportResult:
     """Render and write each document. A UBL document that fails the official rules is not
     written; it is listed in ``invalid`` with the findings (held back rather than sent wrong).
@@ -139,7 +142,33 @@ def export_documents(
     else:
         outcomes = map(export_chunk, chunks, repeat(file_format), repeat(directory))
         _collect(result, outcomes, len(invoices), progress)
+    _record_export(result, invoices, run_id)
     return result
+
+
+def _record_export(result: ExportResult, invoices: list[Invoice], run_id: int | None) -> None:
+    """The audit record of an export (R19): what was written where, and what was not."""
+    numbers = sorted(invoice.number for invoice in invoices if invoice.number is not None)
+    if run_id is not None:
+        label = f"körning {run_id}"
+    elif len(numbers) == 1:
+        label = f"faktura {numbers[0]}"
+    elif numbers:
+        label = f"fakturor {numbers[0]}–{numbers[-1]}"
+    else:
+        label = "inga dokument"
+    details = {
+        "format": result.format,
+        "directory": str(result.directory.resolve()),
+        "documents": len(invoices),
+        "numbers": numbers[:AUDITED_NUMBERS],
+        "files": len(result.files),
+        "invalid": sorted(result.invalid),
+        "failed": sorted(result.failed),
+    }
+    if run_id is not None:
+        details["run"] = run_id
+    record("export.documents", label, details)
 
 
 def prepare_directory(directory: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
+from kortfaktura.audit.services import record
 from kortfaktura.imports import bulk
 from kortfaktura.imports.models import ImportBatch, QuarantinedRow
 from kortfaktura.imports.personal import mask
@@ -115,6 +116,19 @@ class Importer:
 
     def finish(self) -> None:
         """Work after the last row (e.g. resolving references); inside the transaction."""
+
+    def audit(self, action: str, label: str, details: dict[str, Any]) -> None:
+        """One audit record of a change this file made (inside the import's transaction)."""
+        record(
+            action,
+            label,
+            {**details, "file": self.batch.file_name, "batch": self.batch.pk},
+            actor=self.batch.created_by or None,
+        )
+
+    def audit_details(self) -> dict[str, Any]:
+        """Facts of this kind for the batch's audit record (e.g. changes that wait)."""
+        return {}
 
 
 class ChunkedImporter(Importer):
@@ -282,7 +296,33 @@ def _import_rows(
         batch.status = ImportBatch.Status.COMPLETED
         batch.finished_at = max(timezone.now(), batch.started_at)
         batch.save()
+        record(
+            f"import.{batch.kind}",
+            f"fil {batch.file_name}",
+            {
+                "imported": result.imported,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+                "quarantined": result.quarantined,
+                **_batch_facts(batch),
+                "format": result.file_format,
+                "blank_lines": result.blank_lines,
+                **({"unknown_columns": unknown} if unknown else {}),
+                **importer.audit_details(),
+            },
+            actor=created_by or None,
+        )
     return result
+
+
+def _batch_facts(batch: ImportBatch) -> dict[str, Any]:
+    return {
+        "kind": batch.kind,
+        "file": batch.file_name,
+        "size_bytes": batch.size_bytes,
+        "sha256": batch.sha256,
+        "batch": batch.pk,
+    }
 
 
 def _write_parsed_chunks(
@@ -332,6 +372,12 @@ def _record_failure(
             # taken before it would be earlier.
             batch.finished_at = max(timezone.now(), batch.started_at)
             batch.save(update_fields=["finished_at"])
+            record(
+                "import.failed",
+                f"fil {batch.file_name}",
+                {**_batch_facts(batch), "status": batch.status, "error": message},
+                actor=created_by or None,
+            )
     except DatabaseError:
         return None  # e.g. the database is still locked; the message says what happened
     return batch.pk

@@ -115,7 +115,15 @@ class OrderImporter(ChunkedImporter):
         ):
             if name in self.fields:
                 self.waiting.setdefault(order_id, {})[name] = (order_pk, value)
+        self.changes_for_decision = 0
+        self.changes_applied = 0
         bulk.prefer_index_lookups()
+
+    def audit_details(self) -> dict[str, Any]:
+        return {
+            "changes_for_decision": self.changes_for_decision,
+            "changes_applied": self.changes_applied,
+        }
 
     def write(self, records: list[tuple[Any, ...]]) -> None:
         new_values_of = self.new_values
@@ -230,6 +238,11 @@ class OrderImporter(ChunkedImporter):
             changes.extend(recorded)
             updates.append((*self._update_values(tuple(merged)), batch_id, order_pk))
         self.updated += len(updates)
+        for change in changes:
+            if change[5] == "pending":
+                self.changes_for_decision += 1
+            else:
+                self.changes_applied += 1
         bulk.update_rows(ORDER_TABLE, "id", (*self._update_columns(), "last_batch_id"), updates)
         bulk.insert_rows(
             CHANGE_TABLE,

@@ -1,9 +1,12 @@
 """Making the review and writing its reports (``kortfaktura review``)."""
 
 import datetime as dt
-import getpass
 from pathlib import Path
 
+from django.db import transaction
+
+from kortfaktura.audit.actor import current_actor
+from kortfaktura.audit.services import record
 from kortfaktura.documents.services import write_atomically
 from kortfaktura.review.report import Review
 from kortfaktura.review.selectors import build_review
@@ -11,13 +14,6 @@ from kortfaktura.review.selectors import build_review
 
 class ReportError(Exception):
     """A report file that cannot be written; Swedish, with what to do."""
-
-
-def current_actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "okänd"
 
 
 def make_review(
@@ -43,7 +39,26 @@ def make_review(
                 "katalog du kan skriva i"
             ) from error
         written.append(path)
+    if written:
+        with transaction.atomic():
+            record(
+                "review.report",
+                f"genomlysning {_period_label(period_from, period_to)}",
+                {
+                    "files": [str(path) for path in written],
+                    "checksum": review.checksum,
+                    "balanced": review.balanced,
+                    "orders": review.totals.orders,
+                },
+            )
     return review, written
+
+
+def _period_label(period_from: dt.date | None, period_to: dt.date | None) -> str:
+    if period_from is None and period_to is None:
+        return "alla beställningar"
+    start = period_from.isoformat() if period_from else "början"
+    return f"{start} – {period_to.isoformat() if period_to else 'slutet'}"
 
 
 def _render(review: Review, kind: str) -> bytes:

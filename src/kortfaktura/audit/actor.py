@@ -1,0 +1,47 @@
+"""Who is acting: the person behind a change, for the audit trail (DOMAIN.md R19).
+
+``current_actor()`` is, in this order: the name set with ``acting_as`` (the web application's
+logged-in user, the demo), the environment variable ``KORTFAKTURA_ACTOR`` (a service account or
+a script that runs for a named person), or the operating-system user.
+"""
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from kortfaktura.audit.models import ACTOR_LENGTH
+
+ENVIRONMENT_VARIABLE = "KORTFAKTURA_ACTOR"
+UNKNOWN = "okänd"
+
+_actor: ContextVar[str | None] = ContextVar("kortfaktura_actor", default=None)
+
+
+def _clean(name: str) -> str:
+    return " ".join(name.split())[:ACTOR_LENGTH]
+
+
+def current_actor() -> str:
+    named = _actor.get()
+    if named:
+        return named
+    from_environment = _clean(os.environ.get(ENVIRONMENT_VARIABLE, ""))
+    if from_environment:
+        return from_environment
+    try:
+        return _clean(getpass.getuser()) or UNKNOWN
+    except Exception:  # no user name in the environment and none in the password database
+        return UNKNOWN
+
+
+@contextmanager
+def acting_as(name: str) -> Iterator[str]:
+    """Everything recorded inside the block is recorded as done by ``name``."""
+    cleaned = _clean(name) or UNKNOWN
+    token = _actor.set(cleaned)
+    try:
+        yield cleaned
+    finally:
+        _actor.reset(token)

@@ -1,0 +1,46 @@
+"""Reading the audit trail (DOMAIN.md R19)."""
+
+import datetime as dt
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from kortfaktura.audit.models import AuditRecord
+
+
+def start_of_day(day: dt.date) -> dt.datetime:
+    """Midnight at the start of ``day`` in Europe/Stockholm (the project's time zone)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def records(since: dt.date | None = None, object_text: str | None = None) -> list[AuditRecord]:
+    """Records from the start of the Stockholm day ``since`` on, whose object or action
+    contains ``object_text`` (any case), oldest first."""
+    found = AuditRecord.objects.order_by("at", "id")
+    if since is not None:
+        found = found.filter(at__gte=start_of_day(since))
+    text = (object_text or "").strip()
+    if not text:
+        return list(found)
+    if connection.vendor == "sqlite" and not text.isascii():
+        # SQLite's LIKE folds the case of ASCII letters only ("Körning" would miss "KÖRNING").
+        wanted = text.casefold()
+        return [
+            entry
+            for entry in found
+            if wanted in entry.object.casefold() or wanted in entry.action.casefold()
+        ]
+    return list(found.filter(Q(object__icontains=text) | Q(action__icontains=text)))
+
+
+def record_json(entry: AuditRecord) -> dict[str, Any]:
+    """The shape of ``audit --json`` (INTERFACES.md)."""
+    return {
+        "at": timezone.localtime(entry.at).isoformat(),
+        "actor": entry.actor,
+        "action": entry.action,
+        "object": entry.object,
+        "details": entry.details,
+    }

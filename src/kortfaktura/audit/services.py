@@ -1,0 +1,65 @@
+"""Writing the audit trail (DOMAIN.md R19).
+
+Every service that changes data calls ``record`` inside the same transaction as the change: a
+change that is rolled back leaves no record, and a committed change always has one. Heavy paths
+record once per batch or run, never once per order.
+"""
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from kortfaktura.audit.actor import current_actor
+from kortfaktura.audit.models import ACTION_LENGTH, OBJECT_LENGTH, AuditRecord
+
+
+def _plain(details: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON values as they will be read back (decimals and dates as text, tuples as lists)."""
+
+    def default(value: object) -> object:
+        if isinstance(value, set | frozenset):
+            return sorted(value, key=str)
+        return DjangoJSONEncoder().default(value)
+
+    plain: dict[str, Any] = json.loads(json.dumps(dict(details), default=default))
+    return plain
+
+
+def record(
+    action: str,
+    object: str,
+    details: Mapping[str, Any] | None = None,
+    *,
+    actor: str | None = None,
+) -> AuditRecord:
+    """Append one record: ``actor`` (default: ``current_actor()``) did ``action`` to ``object``.
+
+    ``object`` is a label a person can search for, e.g. ``körning 5``, ``faktura 104863``,
+    ``kund 212000-1454``; ``details`` holds ``{field: {"before": x, "after": y}}`` for changed
+    values and other facts (file name, checksum, counts).
+    """
+    return AuditRecord.objects.create(
+        actor=(actor or "").strip()[:150] or current_actor(),
+        action=action[:ACTION_LENGTH],
+        object=object[:OBJECT_LENGTH],
+        details=_plain(details or {}),
+    )
+
+
+def changed_fields(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    fields: Iterable[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """``{field: {"before": x, "after": y}}`` for each field whose value differs; with
+    ``before`` None (something new) every field, with ``before`` null."""
+    names = list(fields) if fields is not None else list(after)
+    changes: dict[str, dict[str, Any]] = {}
+    for name in names:
+        old = None if before is None else before.get(name)
+        new = after.get(name)
+        if before is None or old != new:
+            changes[name] = {"before": old, "after": new}
+    return changes
