@@ -32,19 +32,21 @@ def add_parser(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--from", dest="period_from", type=date_argument, metavar="DATUM",
-        help="första beställningsdag (ÅÅÅÅ-MM-DD); utan: från början",
+        help="första beställningsdag (ÅÅÅÅ-MM-DD), t.ex. 2026-10-01; utan: från början",
     )  # fmt: skip
     parser.add_argument(
         "--to", dest="period_to", type=date_argument, metavar="DATUM",
-        help="sista beställningsdag (ÅÅÅÅ-MM-DD); utan: till sista beställningen",
+        help="sista beställningsdag (ÅÅÅÅ-MM-DD), t.ex. 2026-10-31; utan: till sista beställningen",
     )  # fmt: skip
     parser.add_argument(
         "--html", type=Path, metavar="FIL",
-        help="skriv rapporten för påskrift som en fristående HTML-fil (A4, utskrivbar)",
+        help="skriv rapporten för påskrift som en fristående HTML-fil (A4, utskrivbar), "
+        "t.ex. var/ut/genomlysning.html",
     )  # fmt: skip
     parser.add_argument(
         "--xlsx", type=Path, metavar="FIL",
-        help="skriv tabellerna och alla tillbakahållna och ej fakturerade beställningar som Excel",
+        help="skriv tabellerna och alla tillbakahållna och ej fakturerade beställningar som "
+        "Excel, t.ex. var/ut/genomlysning.xlsx",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
     parser.set_defaults(handler=review_command)
