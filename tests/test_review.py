@@ -375,3 +375,73 @@ def test_a_report_that_cannot_be_written_says_so_in_swedish(
     blocker.write_text("x")
     code, _, err = cli("review", "--html", str(blocker / "g.html"))
     assert code == 1 and "kunde inte skrivas" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="INSERT OR REPLACE is SQLite's")
+@pytest.mark.parametrize(
+    "table", ["audit_auditrecord", "billing_invoice", "billing_invoiceitem", "billing_invoiceline"]
+)
+def test_insert_or_replace_cannot_rewrite_guarded_rows_on_sqlite(
+    states: dict[str, Any], table: str
+) -> None:
+    from django.db import DatabaseError, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {table} ORDER BY id LIMIT 1")
+        row = cursor.fetchone()
+        columns = [column[0] for column in cursor.description]
+        with pytest.raises(DatabaseError), transaction.atomic():
+            cursor.execute(
+                f"REPLACE INTO {table} ({', '.join(columns)}) "
+                f"VALUES ({', '.join(['%s'] * len(columns))})",
+                list(row),
+            )
+
+
+def test_export_refuses_a_stored_document_that_no_longer_matches_its_hash(
+    cli: Cli, states: dict[str, Any], tmp_path: Path
+) -> None:
+    number = states["numbers"][VARGARDA.replace("-", "")]
+    stored = IssuedDocument.objects.get(invoice__number=number)
+    forged = IssuedDocument.pack(stored.unpacked().replace(b"1234566", b"99999999"))
+    _without_guards()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {IssuedDocument._meta.db_table} SET content = %s WHERE invoice_id = %s",
+            [forged, stored.invoice_id],
+        )
+    code, _, err = cli("invoice", "export", str(number), "--format", "ubl", "--out", str(tmp_path))
+    assert code == 1 and "kontrollsumman" in err
+    assert not (tmp_path / f"{number}.xml").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--html", "var/kortfaktura.sqlite3"), "ska sluta på .html"),
+        (("--xlsx", "rapport.html"), "ska sluta på .xlsx"),
+        (("--html", "a.html", "--xlsx", "a.html"), "ska sluta på .xlsx"),
+    ],
+)
+def test_report_paths_that_would_overwrite_something_else_are_refused(
+    cli: Cli, args: tuple[str, ...], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli("review", *args)
+    assert code == 1 and expected in err
+
+
+def test_a_directory_named_like_a_report_is_refused(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "g.html").mkdir()
+    code, _, err = cli("review", "--html", str(tmp_path / "g.html"))
+    assert code == 1 and "ingen vanlig fil" in err
+
+
+def test_the_actor_cannot_carry_terminal_escapes(
+    cli: Cli, states: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KORTFAKTURA_ACTOR", "evil\x1b[31mRED\x1b[0m\x01\u202e")
+    code, _, err = cli("review", "--xlsx", str(tmp_path / "g.xlsx"))
+    assert code == 0, err
+    _, trail = as_json(cli, "audit", "--object", "genomlysning")
+    assert trail[-1]["actor"] == "evil[31mRED[0m"

@@ -7,6 +7,7 @@ a script that runs for a named person), or the operating-system user.
 
 import getpass
 import os
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,7 +21,14 @@ _actor: ContextVar[str | None] = ContextVar("kortfaktura_actor", default=None)
 
 
 def _clean(name: str) -> str:
-    return " ".join(name.split())[:ACTOR_LENGTH]
+    """The name without control and formatting characters (terminal escapes, bidi overrides),
+    which would let a name recolour or reorder what an auditor reads."""
+    visible = "".join(
+        " " if character.isspace() else character
+        for character in name
+        if character.isspace() or unicodedata.category(character)[0] != "C"
+    )
+    return " ".join(visible.split())[:ACTOR_LENGTH]
 
 
 def current_actor() -> str:

@@ -2,6 +2,7 @@
 
 import contextlib
 import errno
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -181,19 +182,20 @@ def prepare_directory(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ExportError(f"katalogen {directory} kunde inte skapas: {_reason(error)}") from None
+        raise ExportError(f"katalogen {directory} kunde inte skapas: {os_reason(error)}") from None
     try:  # a real probe: permissions, ACLs and read-only file systems all answer here
         descriptor, probe = tempfile.mkstemp(prefix=".kortfaktura-", suffix=".tmp", dir=directory)
         os.close(descriptor)
         os.unlink(probe)
     except OSError as error:
         raise ExportError(
-            f"katalogen {directory} går inte att skriva i: {_reason(error)} – ange en katalog "
+            f"katalogen {directory} går inte att skriva i: {os_reason(error)} – ange en katalog "
             "du får skriva i"
         ) from None
 
 
-def _reason(error: BaseException) -> str:
+def os_reason(error: BaseException) -> str:
+    """Why a file could not be written, in Swedish."""
     if isinstance(error, PermissionError):
         return "behörighet saknas"
     if isinstance(error, IsADirectoryError):
@@ -202,6 +204,12 @@ def _reason(error: BaseException) -> str:
         return "en del av sökvägen är ingen katalog"
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         return "disken är full"
+    if isinstance(error, FileNotFoundError):
+        return "katalogen finns inte och kan inte skapas"
+    if isinstance(error, FileExistsError):
+        return "en fil har samma namn som en katalog i sökvägen"
+    if isinstance(error, OSError) and error.errno in (errno.EBUSY, errno.EROFS):
+        return "platsen går inte att skriva till"
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     return f"{type(error).__name__}: {str(error)[:300]}"
@@ -245,6 +253,12 @@ def export_chunk(invoice_ids: list[int], file_format: str, directory: Path) -> C
         try:
             original = stored.get(document.number)
             content = original.unpacked() if original else renderer.render(document)
+            if original and hashlib.sha256(content).hexdigest() != original.invoice.content_sha256:
+                failed[document.number] = (
+                    "skrevs inte: det lagrade dokumentet stämmer inte med kontrollsumman från "
+                    "utfärdandet – det har ändrats efteråt; se kortfaktura review och utred"
+                )
+                continue
         except RenderError as error:
             failed[document.number] = f"kunde inte skapas: {error}"
             continue
@@ -261,7 +275,7 @@ def export_chunk(invoice_ids: list[int], file_format: str, directory: Path) -> C
         try:
             write_atomically(path, content)
         except OSError as error:
-            failed[document.number] = f"{path} kunde inte skrivas: {_reason(error)}"
+            failed[document.number] = f"{path} kunde inte skrivas: {os_reason(error)}"
             continue
         files.append(path)
     return files, invalid, failed

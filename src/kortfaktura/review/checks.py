@@ -5,7 +5,9 @@ import unicodedata
 import zlib
 from collections import defaultdict
 from importlib import resources
+from typing import Any
 
+from django.db import connection
 from django.db.models import Count
 from stdnum import ean, luhn
 
@@ -13,6 +15,7 @@ from kortfaktura.billing.models import Invoice
 from kortfaktura.customers.identifiers import format_orgnr, is_public_body
 from kortfaktura.customers.models import BillingAccount, Customer, DeliveryChannel, UnitCode
 from kortfaktura.documents.models import IssuedDocument
+from kortfaktura.orders.models import Order
 from kortfaktura.review.report import CustomerDataProblem, DocumentProblem
 from kortfaktura.swedish import count as swedish_count
 
@@ -23,7 +26,7 @@ FETCH_DOCUMENTS = 200
 
 
 def customer_data_problems(
-    units_on_orders: dict[tuple[str, str], int], unknown_orgnrs: dict[str, int]
+    order_period: tuple[str, list[Any]], unknown_orgnrs: dict[str, int]
 ) -> list[CustomerDataProblem]:
     """Every problem in the customer data that can make an invoice wrong or undeliverable."""
     problems: list[CustomerDataProblem] = []
@@ -133,7 +136,7 @@ def customer_data_problems(
                     f"samma Peppol-adress {endpoint} på flera av kundens mottagare ({codes}) – "
                     "de skiljs åt bara av beställarreferensen; kontrollera att den är rätt",
                 )
-    problems.extend(_unmapped_units(units_on_orders))
+    problems.extend(_unmapped_units(order_period))
     for orgnr, number in sorted(unknown_orgnrs.items()):
         add(
             orgnr,
@@ -151,7 +154,7 @@ def _valid_gln(digits: str) -> bool:
     return len(digits) == 13 and digits.isdigit() and ean.is_valid(digits)
 
 
-def _unmapped_units(units_on_orders: dict[tuple[str, str], int]) -> list[CustomerDataProblem]:
+def _unmapped_units(order_period: tuple[str, list[Any]]) -> list[CustomerDataProblem]:
     """Unit codes on orders that none of a customer's several accounts lists: their orders fall
     back to the default account, perhaps wrongly (a warning, one per customer). A customer with
     a single account has nowhere else to send them; without a default account they are held back
@@ -168,8 +171,8 @@ def _unmapped_units(units_on_orders: dict[tuple[str, str], int]) -> list[Custome
         if count > 1
     }
     unmapped: dict[str, dict[str, int]] = defaultdict(dict)
-    for (orgnr, unit), count in sorted(units_on_orders.items()):
-        if orgnr in several and orgnr in defaults and (orgnr, unit) not in mapped:
+    for (orgnr, unit), count in sorted(_units_on_orders(several & set(defaults), order_period)):
+        if (orgnr, unit) not in mapped:
             unmapped[orgnr][unit] = count
     problems = []
     for orgnr, units in sorted(unmapped.items()):
@@ -184,6 +187,24 @@ def _unmapped_units(units_on_orders: dict[tuple[str, str], int]) -> list[Custome
             )
         )  # fmt: skip
     return problems
+
+
+def _units_on_orders(
+    orgnrs: set[str], order_period: tuple[str, list[Any]]
+) -> list[tuple[tuple[str, str], int]]:
+    """Orders per (orgnr, unit code) of these customers, within the review's period."""
+    if not orgnrs:
+        return []
+    where, params = order_period
+    chosen = sorted(orgnrs)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT o.orgnr, o.unit_code, COUNT(*) FROM {Order._meta.db_table} o "
+            f"WHERE o.unit_code <> '' AND o.orgnr IN ({', '.join(['%s'] * len(chosen))})"
+            f"{where} GROUP BY 1, 2",
+            [*chosen, *params],
+        )
+        return [((orgnr, unit), count) for orgnr, unit, count in cursor.fetchall()]
 
 
 def _folded(name: str) -> str:

@@ -99,6 +99,21 @@ def month_of(column: str) -> str:
     return f"substr({column}, 1, 7)"
 
 
+def money_sum(expression: str) -> str:
+    """SQL for an exact sum of a money column: SQLite keeps decimals as floating point, whose
+    sum over a million rows can drift by öre, so it sums whole öre there."""
+    if connection.vendor == "postgresql":
+        return f"SUM({expression})"
+    return f"SUM(CAST(ROUND(({expression}) * 100) AS INTEGER))"
+
+
+def money(value: object) -> Decimal:
+    """A ``money_sum`` as kronor and öre."""
+    if connection.vendor == "postgresql":
+        return core.cents(value)
+    return (Decimal(int(str(value or 0))) / 100).quantize(core.CENT)
+
+
 def build_review(
     period_from: dt.date | None = None, period_to: dt.date | None = None, *, made_by: str = ""
 ) -> Review:
@@ -123,7 +138,9 @@ def build_review(
         held_back=held_back,
         unbilled=unbilled,
         pending_changes=_pending_changes(),
-        customer_data=customer_data_problems(counts.units_on_orders, counts.unknown_orgnrs()),
+        customer_data=customer_data_problems(
+            period.clause("o.order_date"), counts.unknown_orgnrs(set(names))
+        ),
         customers=_customer_rows(counts, names),
         gaps=numbering_gaps(),
         invalid_documents=document_problems(),
@@ -140,9 +157,6 @@ class _Counts:
         self.received: dict[tuple[str, str], int] = defaultdict(int)
         self.states: dict[str, dict[tuple[str, str], int]] = {s: defaultdict(int) for s in STATES}
         self.invoiced_net: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-        self.units_on_orders: dict[tuple[str, str], int] = defaultdict(int)
-        self.known_orgnrs: set[str] = set()
-        self.orgnrs_without_customer: set[str] = set()
 
     def months(self) -> list[str]:
         keys: set[str] = {month for month, _ in self.received}
@@ -150,29 +164,25 @@ class _Counts:
             keys.update(month for month, _ in state)
         return sorted(keys)
 
-    def unknown_orgnrs(self) -> dict[str, int]:
+    def unknown_orgnrs(self, known: set[str]) -> dict[str, int]:
+        """Orders per organisationsnummer that is not in the customer data."""
         found: dict[str, int] = defaultdict(int)
         for (_, orgnr), count in self.received.items():
-            if orgnr in self.orgnrs_without_customer:
+            if orgnr not in known:
                 found[orgnr] += count
         return dict(found)
 
 
 def _count_received(cursor: Any, period: Period, counts: _Counts) -> None:
-    """The orders received, per month, customer and unit: one pass over the orders."""
+    """The orders received, per month and customer: one pass over the orders."""
     where, params = period.clause("o.order_date")
     cursor.execute(
-        f"SELECT {month_of('o.order_date')}, o.orgnr, o.unit_code, "
-        f"CASE WHEN o.customer_id IS NULL THEN 0 ELSE 1 END, COUNT(*) "
-        f"FROM {ORDERS} o WHERE 1 = 1{where} GROUP BY 1, 2, 3, 4",
+        f"SELECT {month_of('o.order_date')}, o.orgnr, COUNT(*) "
+        f"FROM {ORDERS} o WHERE 1 = 1{where} GROUP BY 1, 2",
         params,
     )
-    for month, orgnr, unit, known, count in cursor.fetchall():
+    for month, orgnr, count in cursor.fetchall():
         counts.received[month, orgnr] += count
-        if unit:
-            counts.units_on_orders[orgnr, unit] += count
-        if not known:
-            counts.orgnrs_without_customer.add(orgnr)
 
 
 def _count_invoiced(cursor: Any, period: Period, counts: _Counts) -> None:
@@ -182,16 +192,18 @@ def _count_invoiced(cursor: Any, period: Period, counts: _Counts) -> None:
     where, params = period.clause("i.order_date")
     kinds = ", ".join(f"'{kind}'" for kind in BILLING_KINDS)
     cursor.execute(
-        f"SELECT {month_of('i.order_date')}, c.orgnr, COUNT(*), SUM(i.unit_price) "
+        f"SELECT {month_of('i.order_date')}, inv.customer_id, COUNT(*), "
+        f"{money_sum('i.unit_price')} "
         f"FROM {ITEMS} i JOIN {INVOICES} inv ON inv.id = i.invoice_id "
-        f"JOIN {CUSTOMERS} c ON c.id = inv.customer_id "
         f"WHERE inv.status = 'issued' AND inv.kind IN ({kinds}) AND {ACTIVE_ITEM}{where} "
         "GROUP BY 1, 2",
         params,
     )
-    for month, orgnr, count, net in cursor.fetchall():
+    orgnr_of = dict(Customer.objects.values_list("id", "orgnr"))
+    for month, customer_id, count, net in cursor.fetchall():
+        orgnr = orgnr_of[customer_id]
         counts.states["invoiced"][month, orgnr] += count
-        counts.invoiced_net[month, orgnr] += core.cents(net)
+        counts.invoiced_net[month, orgnr] += money(net)
 
 
 def _count_by_order_state(cursor: Any, period: Period, counts: _Counts) -> list[OrderFacts]:
@@ -211,36 +223,30 @@ def _count_by_order_state(cursor: Any, period: Period, counts: _Counts) -> list[
         "o.status = 'cancelled' AND NOT EXISTS (SELECT 1 FROM "
         f"{PRODUCTS} pr WHERE pr.id = o.product_id AND pr.cancelled_billable)"
     )
+    # One pass: the orders that are on no issued invoice, each with the first state of the
+    # three that applies, or open; the invoiced ones are counted from the items instead.
     state = (
-        f"CASE WHEN {issued_item} THEN 'invoiced' WHEN {earlier} THEN 'previously_invoiced' "
-        f"WHEN {cancelled} THEN 'not_billable' WHEN {draft_item} THEN 'in_draft' "
-        "ELSE 'open' END"
+        f"CASE WHEN {earlier} THEN 'previously_invoiced' WHEN {cancelled} THEN 'not_billable' "
+        f"WHEN {draft_item} THEN 'in_draft' ELSE 'open' END"
     )
     cursor.execute(
-        f"SELECT {month_of('o.order_date')}, o.orgnr, {state}, COUNT(*) "
-        f"FROM {ORDERS} o WHERE 1 = 1{where} GROUP BY 1, 2, 3",
+        f"SELECT {order_fact_columns()}, {state} FROM {ORDERS} o WHERE NOT {issued_item}{where}",
         params,
     )
-    open_count = 0
-    for month, orgnr, name, count in cursor.fetchall():
-        if name == "open":
-            open_count += count
-        elif name != "invoiced":  # counted from the items instead
-            counts.states[name][month, orgnr] += count
-    if not open_count:
-        return []
     day_of = day_parser()
-    cursor.execute(
-        f"SELECT {order_fact_columns()} FROM {ORDERS} o WHERE 1 = 1{where} "
-        f"AND NOT {issued_item} AND NOT {earlier} AND NOT ({cancelled}) AND NOT {draft_item}",
-        params,
-    )
-    pending = pending_change_orders()
+    pending: set[int] | None = None
     orders = []
+    states = counts.states
     while rows := cursor.fetchmany(FETCH_ROWS):
-        for pk, order_id, day, customer, orgnr, unit, product, code, status in rows:
+        for pk, order_id, day, customer, orgnr, unit, product, code, status, name in rows:
+            order_date = day_of(day)
+            if name != "open":
+                states[name][order_date.strftime("%Y-%m"), orgnr] += 1
+                continue
+            if pending is None:
+                pending = pending_change_orders()
             orders.append(
-                OrderFacts(pk, order_id, day_of(day), customer, orgnr, unit, product, code, status,
+                OrderFacts(pk, order_id, order_date, customer, orgnr, unit, product, code, status,
                            pending_change=pk in pending)
             )  # fmt: skip
     return orders
@@ -304,18 +310,20 @@ def _documents_net(cursor: Any, period: Period, months: list[str]) -> dict[str, 
         # The line's order_month is the first of the month: widen to that month's first day.
         params[0] = period.start.replace(day=1)
     cursor.execute(
-        f"SELECT {month_of('l.order_month')}, SUM(l.net) FROM {LINES} l "
+        f"SELECT {month_of('l.order_month')}, {money_sum('l.net')} FROM {LINES} l "
         f"JOIN {INVOICES} inv ON inv.id = l.invoice_id "
         f"WHERE inv.status = 'issued' AND inv.kind IN ({kinds}){where} GROUP BY 1",
         params,
     )
-    totals = {month: core.cents(net) for month, net in cursor.fetchall()}
+    totals = {month: money(net) for month, net in cursor.fetchall()}
     for month in {m for m in (*months, *totals) if not period.covers_month(m)}:
         first = dt.date.fromisoformat(f"{month}-01")
         start = max(first, period.start or first)
         end = min(core.month_end(first), period.end or core.month_end(first))
         cursor.execute(
-            f"SELECT SUM(CASE WHEN i.is_credit THEN -l.unit_price ELSE l.unit_price END) "
+            "SELECT "
+            + money_sum("CASE WHEN i.is_credit THEN -l.unit_price ELSE l.unit_price END")
+            + " "
             f"FROM {ITEMS} i JOIN {LINES} l ON l.id = i.line_id "
             f"JOIN {INVOICES} inv ON inv.id = i.invoice_id "
             f"WHERE inv.status = 'issued' AND inv.kind IN ({kinds}) "
@@ -323,7 +331,7 @@ def _documents_net(cursor: Any, period: Period, months: list[str]) -> dict[str, 
             [start, end],
         )
         total = cursor.fetchone()[0]
-        totals[month] = core.cents(total or 0)
+        totals[month] = money(total or 0)
     return totals
 
 
@@ -484,7 +492,7 @@ def _amount_discrepancies(review: Review) -> list[Discrepancy]:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT inv.number, l.position, l.quantity, l.unit_price, l.net, "
-                f"COUNT(i.id), SUM(i.unit_price) FROM {LINES} l "
+                f"COUNT(i.id), {money_sum('i.unit_price')} FROM {LINES} l "
                 f"JOIN {INVOICES} inv ON inv.id = l.invoice_id "
                 f"LEFT JOIN {ITEMS} i ON i.line_id = l.id "
                 "WHERE inv.status = 'issued' AND l.order_month = %s "
@@ -493,7 +501,7 @@ def _amount_discrepancies(review: Review) -> list[Discrepancy]:
             )
             for number, position, quantity, raw_price, raw_net, items, raw_sum in cursor.fetchall():
                 price, net = core.cents(raw_price), core.cents(raw_net)
-                item_sum = core.cents(raw_sum or 0)
+                item_sum = money(raw_sum or 0)
                 sign = -1 if quantity < 0 else 1
                 if abs(quantity) != items or net != price * quantity or item_sum != price * items:
                     found.append(

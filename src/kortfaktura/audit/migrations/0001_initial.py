@@ -17,6 +17,10 @@ MESSAGE = "audit_append_only: granskningsloggen får inte ändras eller tas bort
 SQLITE_TRIGGERS = {
     "audit_record_no_update": f"BEFORE UPDATE ON {TABLE}",
     "audit_record_no_delete": f"BEFORE DELETE ON {TABLE}",
+    # INSERT OR REPLACE deletes the old row without firing delete triggers (unless
+    # recursive_triggers is on): refuse an insert that would replace a record.
+    "audit_record_no_replace": f"BEFORE INSERT ON {TABLE} "
+    f"WHEN EXISTS (SELECT 1 FROM {TABLE} WHERE id = NEW.id)",
 }
 PG_STATEMENTS = [
     f"""CREATE FUNCTION audit_refuse_change() RETURNS trigger AS $$

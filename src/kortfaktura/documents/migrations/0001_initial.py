@@ -5,8 +5,11 @@ from django.db import migrations, models
 
 MESSAGE = "issued_document_immutable: ett utfärdat dokument kan inte ändras eller tas bort"
 SQLITE = [
+    # Also an INSERT OR REPLACE of a stored document, which would delete the old one without
+    # firing the delete trigger.
     "CREATE TRIGGER documents_issued_no_insert BEFORE INSERT ON documents_issueddocument "
     "WHEN (SELECT status FROM billing_invoice WHERE id = NEW.invoice_id) = 'issued' "
+    "OR EXISTS (SELECT 1 FROM documents_issueddocument WHERE invoice_id = NEW.invoice_id) "
     f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END",
     "CREATE TRIGGER documents_issued_no_update BEFORE UPDATE ON documents_issueddocument "
     f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END",
