@@ -445,3 +445,20 @@ def test_the_actor_cannot_carry_terminal_escapes(
     assert code == 0, err
     _, trail = as_json(cli, "audit", "--object", "genomlysning")
     assert trail[-1]["actor"] == "evil[31mRED[0m"
+
+
+def test_an_import_that_changes_orders_lists_each_change_in_the_audit_trail(
+    cli: Cli, states: dict[str, Any], csv_file: CsvFile
+) -> None:
+    imported(
+        cli,
+        "orders",
+        csv_file(ORDER_HEADER, [order_row("L1", "2020-03-25 09:00", status="cancelled")]),
+    )
+    _, trail = as_json(cli, "audit", "--object", "import")
+    changes = trail[-1]["details"]["changes"]
+    assert {"order": "L1", "field": "status", "before": "collected", "after": "cancelled",
+            "status": "applied"} in changes  # fmt: skip
+    # The review sees it too: L1 is no longer unbilled but not billable.
+    _, review = as_json(cli, "review")
+    assert review["unbilled"] == [] and month(review, "2020-03")["not_billable"] == 2

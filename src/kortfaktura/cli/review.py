@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from kortfaktura import swedish
+from kortfaktura.billing.changes import FIELD_LABELS
 from kortfaktura.cli.output import console, fail, print_json
 from kortfaktura.cli.parsing import Subparsers, date_argument
 from kortfaktura.review.report import STATES, Review
@@ -134,8 +135,9 @@ def print_review(review: Review) -> None:
     _held_back(review)
     if review.unbilled:
         out(
-            f"\n[bold]Ej fakturerade än[/]: {swedish.count(len(review.unbilled))} beställningar "
-            "kan faktureras av nästa körning som täcker deras månad."
+            f"\n[bold]Ej fakturerade än[/]: "
+            f"{swedish.counted(len(review.unbilled), 'beställning', 'beställningar')} kan "
+            "faktureras av nästa körning som täcker sin månad."
         )
     _pending_changes(review)
     _customer_data(review)
@@ -194,7 +196,8 @@ def _pending_changes(review: Review) -> None:
     for change in review.pending_changes[:SHOWN]:
         console.print(
             f"  {change.id}: {change.order_id}, faktura {change.invoice_number or '–'} – "
-            f"{change.field} {change.old or '(tomt)'} → {change.new or '(tomt)'}",
+            f"{FIELD_LABELS.get(change.field, change.field)} {change.old or '(tomt)'} → "
+            f"{change.new or '(tomt)'}",
             markup=False,
         )
 
@@ -210,4 +213,4 @@ def _customer_data(review: Review) -> None:
     for problem in review.customer_data[:50]:
         word = "FEL" if problem.severity == "error" else "varning"
         who = " ".join(part for part in (problem.orgnr, problem.account_code) if part)
-        console.print(f"  {word} {who}: {problem.problem}", markup=False)
+        console.print(f"  {word} {who}: {problem.problem}".replace(" :", ":"), markup=False)

@@ -80,6 +80,10 @@ def _pending_values(
     return waiting, rejected
 
 
+# Changes listed one by one in an import's audit record; the rest are counted.
+AUDITED_CHANGES = 1000
+
+
 class OrderImporter(ChunkedImporter):
     kind = ImportKind.ORDERS
     required_columns: ClassVar[tuple[str, ...]] = (
@@ -120,9 +124,22 @@ class OrderImporter(ChunkedImporter):
         bulk.prefer_index_lookups()
 
     def audit_details(self) -> dict[str, Any]:
+        """The counts, and each change this import made to an existing order, field by field
+        (the first ``AUDITED_CHANGES``; all of them stay in the order changes of the batch)."""
+        changes = [
+            {"order": order_id, "field": field, "before": old, "after": new, "status": status}
+            for order_id, field, old, new, status in OrderChange.objects.filter(
+                batch_id=self.batch.pk
+            )
+            .order_by("id")
+            .values_list("order__order_id", "field", "old_value", "new_value", "status")[
+                :AUDITED_CHANGES
+            ]
+        ]
         return {
             "changes_for_decision": self.changes_for_decision,
             "changes_applied": self.changes_applied,
+            "changes": changes,
         }
 
     def write(self, records: list[tuple[Any, ...]]) -> None:

@@ -167,9 +167,10 @@ class Review:
         total = self.totals
         if not self.balanced:
             return (
-                f"Genomlysningen går INTE ihop: {count(len(self.discrepancies))} avvikelser och "
-                f"{count(sum(1 for m in self.months if not m.balanced))} månader som inte "
-                "stämmer – "
+                "Genomlysningen går INTE ihop: "
+                f"{counted(len(self.discrepancies), 'avvikelse', 'avvikelser')} och "
+                f"{counted(sum(1 for m in self.months if not m.balanced), 'månad', 'månader')} "
+                "som inte stämmer – "
                 "se avvikelserna innan något faktureras eller bokförs."
             )
         accounted = (

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from kortfaktura import swedish
 from kortfaktura.billing import core
 from kortfaktura.billing.changes import list_changes
 from kortfaktura.billing.core import HELD_BACK_LABELS, BillingRequest, OrderFacts
@@ -55,6 +56,7 @@ from kortfaktura.review.report import (
     PendingChange,
     Review,
 )
+from kortfaktura.swedish import counted
 
 ORDERS = Order._meta.db_table
 ITEMS = InvoiceItem._meta.db_table
@@ -119,7 +121,7 @@ def build_review(
 ) -> Review:
     """The review of the orders dated within the period (all orders when open)."""
     period = Period(period_from, period_to)
-    made_at = timezone.now()
+    made_at = timezone.localtime()
     counts = _Counts()
     with connection.cursor() as cursor:
         _count_received(cursor, period, counts)
@@ -268,8 +270,9 @@ def _classify_open(
         counts.states["held_back"][order.order_date.strftime("%Y-%m"), order.orgnr] += 1
         held_back.append(
             OrderFinding(
-                order.order_id, order.order_date, order.orgnr, names.get(order.orgnr, ""),
-                str(entry.reason), HELD_BACK_LABELS[entry.reason], entry.detail,
+                order.order_id, order.order_date, format_orgnr(order.orgnr),
+                names.get(order.orgnr, ""), str(entry.reason), HELD_BACK_LABELS[entry.reason],
+                entry.detail,
             )
         )  # fmt: skip
     unbilled = []
@@ -278,8 +281,9 @@ def _classify_open(
         counts.states["unbilled"][order.order_date.strftime("%Y-%m"), order.orgnr] += 1
         unbilled.append(
             OrderFinding(
-                order.order_id, order.order_date, order.orgnr, names.get(order.orgnr, ""),
-                UNBILLED, "ej fakturerad än", _release_action(order.order_date),
+                order.order_id, order.order_date, format_orgnr(order.orgnr),
+                names.get(order.orgnr, ""), UNBILLED, "ej fakturerad än",
+                _release_action(order.order_date),
             )
         )  # fmt: skip
     unbilled.sort(key=lambda finding: (finding.order_date, finding.order_id))
@@ -407,8 +411,10 @@ def find_discrepancies(
     classified = len(review.held_back) + len(review.unbilled)
     if classified != open_count:
         found.append(
-            Discrepancy("", "", None, f"{open_count} beställningar utan tillstånd, men "
-                        f"{classified} hölls tillbaka eller väntar på fakturering")
+            Discrepancy("", "", None,
+                        f"{counted(open_count, 'beställning', 'beställningar')} utan tillstånd, "
+                        f"men {swedish.count(classified)} hölls tillbaka eller väntar på "
+                        "fakturering")
         )  # fmt: skip
     bad_months = [month for month in review.months if not month.balanced]
     if not bad_months:
@@ -462,7 +468,8 @@ def find_discrepancies(
         if month.accounted != month.orders and not any(d.month == month.month for d in found):
             found.append(
                 Discrepancy(month.month, "", None,
-                            f"{month.orders} beställningar men {month.accounted} redovisade")
+                            f"{counted(month.orders, 'beställning', 'beställningar')} men "
+                            f"{swedish.count(month.accounted)} redovisade")
             )  # fmt: skip
     return found
 
@@ -485,8 +492,8 @@ def _amount_discrepancies(review: Review) -> list[Discrepancy]:
             continue
         found.append(
             Discrepancy(month.month, "", None,
-                        f"fakturerat netto {month.invoiced_net} kr men dokumentens rader "
-                        f"{month.documents_net} kr")
+                        f"fakturerat netto {swedish.money(month.invoiced_net)} men dokumentens "
+                        f"rader {swedish.money(month.documents_net)}")
         )  # fmt: skip
         first = dt.date.fromisoformat(f"{month.month}-01")
         with connection.cursor() as cursor:
@@ -507,8 +514,9 @@ def _amount_discrepancies(review: Review) -> list[Discrepancy]:
                     found.append(
                         Discrepancy(month.month, "", number,
                                     f"rad {position} på dokument {number}: {quantity} st à "
-                                    f"{price} = {net} kr, men {items} beställningar för "
-                                    f"{item_sum * sign} kr")
+                                    f"{swedish.money(price)} = {swedish.money(net)}, men "
+                                    f"{counted(items, 'beställning', 'beställningar')} för "
+                                    f"{swedish.money(item_sum * sign)}")
                     )  # fmt: skip
     return found
 
