@@ -59,7 +59,8 @@ DETAIL_LABELS = {
     "ordered_at": "beställd", "order_date": "beställningsdatum", "product_code": "artikelkod",
     "unit_code": "enhetskod", "line": "rad", "file": "fil", "kind": "typ", "status": "status",
     "size_bytes": "byte", "sha256": "SHA-256", "batch": "import", "blank_lines": "tomma rader",
-    "unknown_columns": "okända kolumner",
+    "unknown_columns": "okända kolumner", "checksum": "kontrollsumma", "balanced": "går ihop",
+    "before": "före", "after": "efter", "field": "fält", "order": "beställning",
 }  # fmt: skip
 # Codes among the values, in Swedish (by the key they stand under).
 VALUE_WORDS = {
