@@ -462,3 +462,18 @@ def test_an_import_that_changes_orders_lists_each_change_in_the_audit_trail(
     # The review sees it too: L1 is no longer unbilled but not billable.
     _, review = as_json(cli, "review")
     assert review["unbilled"] == [] and month(review, "2020-03")["not_billable"] == 2
+
+
+def test_a_document_whose_totals_no_longer_match_its_lines_fails_the_review(
+    cli: Cli, states: dict[str, Any]
+) -> None:
+    _without_guards()
+    number = states["numbers"][GOTEBORG.replace("-", "")]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE billing_invoice SET payable = 43, vat = 8 WHERE number = %s", [number]
+        )
+    code, review = as_json(cli, "review")
+    assert code == 1 and review["balanced"] is False
+    (found,) = [d for d in review["discrepancies"] if d["number"] == number]
+    assert "raderna ger" in found["problem"] and found["month"] == "2020-03"

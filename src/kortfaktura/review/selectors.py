@@ -147,7 +147,10 @@ def build_review(
         gaps=numbering_gaps(),
         invalid_documents=document_problems(),
     )
-    review.discrepancies = find_discrepancies(review, period, len(open_orders), counts)
+    review.discrepancies = [
+        *find_discrepancies(review, period, len(open_orders), counts),
+        *document_total_discrepancies(period),
+    ]
     review.checksum = data_checksum(review)
     return review
 
@@ -470,6 +473,39 @@ def find_discrepancies(
                 Discrepancy(month.month, "", None,
                             f"{counted(month.orders, 'beställning', 'beställningar')} men "
                             f"{swedish.count(month.accounted)} redovisade")
+            )  # fmt: skip
+    return found
+
+
+def document_total_discrepancies(period: Period) -> list[Discrepancy]:
+    """Issued documents whose net, VAT, rounding or amount payable is not what their lines give
+    (R10): the documents' totals tie to their lines, as the lines tie to the orders."""
+    kinds = ("invoice", "credit_note")
+    documents = Invoice.objects.filter(status=Invoice.Status.ISSUED, kind__in=kinds)
+    if period.start is not None:
+        documents = documents.filter(period_end__gte=period.start)
+    if period.end is not None:
+        documents = documents.filter(period_start__lte=period.end)
+    lines: dict[int, list[tuple[Decimal, Decimal]]] = defaultdict(list)
+    for invoice_id, net, rate in InvoiceLine.objects.filter(
+        invoice__in=documents.values("id")
+    ).values_list("invoice_id", "net", "vat_rate"):
+        lines[invoice_id].append((net, rate))
+    found = []
+    for pk, number, net, vat, rounding, payable, first_day in documents.values_list(
+        "id", "number", "net", "vat", "rounding", "payable", "period_start"
+    ):
+        totals = core.compute_totals(lines.get(pk, []))
+        stored = (net, vat, rounding, payable)
+        if stored != (totals.net, totals.vat, totals.rounding, totals.payable):
+            found.append(
+                Discrepancy(
+                    first_day.strftime("%Y-%m"), "", number,
+                    f"dokument {number}: netto {swedish.money(net)}, moms {swedish.money(vat)}, "
+                    f"att betala {swedish.money(payable)} – raderna ger netto "
+                    f"{swedish.money(totals.net)}, moms {swedish.money(totals.vat)}, att betala "
+                    f"{swedish.money(totals.payable)}",
+                )
             )  # fmt: skip
     return found
 
