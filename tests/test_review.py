@@ -477,3 +477,11 @@ def test_a_document_whose_totals_no_longer_match_its_lines_fails_the_review(
     assert code == 1 and review["balanced"] is False
     (found,) = [d for d in review["discrepancies"] if d["number"] == number]
     assert "raderna ger" in found["problem"] and found["month"] == "2020-03"
+
+
+def test_review_before_init_says_to_run_init(fresh: tuple[dict[str, str], Path]) -> None:
+    from processes import run
+
+    env, cwd = fresh
+    result = run(env, cwd, "review")
+    assert result.returncode == 1 and "kortfaktura init" in result.stderr

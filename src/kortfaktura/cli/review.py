@@ -50,7 +50,7 @@ def add_parser(subparsers: Subparsers) -> None:
         "Excel, t.ex. var/ut/genomlysning.xlsx",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
-    parser.set_defaults(handler=review_command)
+    parser.set_defaults(handler=review_command, needs_database=True)
 
 
 def review_command(args: argparse.Namespace) -> int:
