@@ -378,7 +378,11 @@ def test_the_guards_exist_in_the_schema() -> None:
             cursor.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [TABLE]
             )
-            expected = {"audit_record_no_update", "audit_record_no_delete"}
+            expected = {
+                "audit_record_no_update",
+                "audit_record_no_delete",
+                "audit_record_no_replace",
+            }
         assert {name for (name,) in cursor.fetchall()} == expected
 
 
