@@ -35,7 +35,7 @@ GOTEBORG = "212000-1355"
 
 
 def next_number() -> int:
-    return InvoiceNumberSeries.objects.get().next_number
+    return InvoiceNumberSeries.objects.get(name="invoices").next_number
 
 
 def draft(start: str = "2020-03-01", end: str = "2020-03-31") -> BillingRun:

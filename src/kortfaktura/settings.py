@@ -125,6 +125,9 @@ SELLER = {
 }
 PAYMENT_TERMS_DAYS = int(os.environ.get("KORTFAKTURA_PAYMENT_TERMS_DAYS", "30"))
 FIRST_INVOICE_NUMBER = int(os.environ.get("KORTFAKTURA_FIRST_INVOICE_NUMBER", "100001"))
+# Internal charges and internal credits (R17) have a series of their own: eight digits starting
+# with 9, told apart at a glance from the six-digit invoice numbers.
+FIRST_INTERNAL_NUMBER = int(os.environ.get("KORTFAKTURA_FIRST_INTERNAL_NUMBER", "90000001"))
 # Orders of this period are billed only by separate (--legacy) runs (DOMAIN.md R7).
 LEGACY_PERIOD = (
     os.environ.get("KORTFAKTURA_LEGACY_FROM", "2019-01-01"),

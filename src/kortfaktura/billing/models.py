@@ -90,16 +90,25 @@ class ImmutableDocumentError(Exception):
     """An issued invoice or credit note was about to change."""
 
 
+# Kinds that bill orders, kinds that credit them, and the internal ones (R17).
+CHARGE_KINDS = ("invoice", "internal_charge")
+CREDIT_KINDS = ("credit_note", "internal_credit")
+INTERNAL_KINDS = ("internal_charge", "internal_credit")
+
+
 class Invoice(models.Model):
     class Kind(models.TextChoices):
         INVOICE = "invoice", "faktura"
         CREDIT_NOTE = "credit_note", "kreditfaktura"
+        # VGR's own units are part of the seller: they get internal charges, not invoices (R17).
+        INTERNAL_CHARGE = "internal_charge", "intern debitering"
+        INTERNAL_CREDIT = "internal_credit", "intern kreditering"
 
     class Status(models.TextChoices):
         DRAFT = "draft", "utkast"
         ISSUED = "issued", "utfärdad"
 
-    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.INVOICE)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.INVOICE)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
     run = models.ForeignKey(
         BillingRun, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
@@ -140,9 +149,13 @@ class Invoice(models.Model):
         indexes = [models.Index(fields=["run"], name="invoice_run_idx")]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(kind="credit_note") & Q(credits__isnull=False))
-                | (Q(kind="invoice") & Q(credits__isnull=True)),
+                condition=(Q(kind__in=CREDIT_KINDS) & Q(credits__isnull=False))
+                | (Q(kind__in=CHARGE_KINDS) & Q(credits__isnull=True)),
                 name="credit_note_refers_to_invoice",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=INTERNAL_KINDS) | (Q(vat=0) & Q(rounding=0)),
+                name="internal_charge_without_vat",
             ),
             models.CheckConstraint(
                 condition=Q(status="draft")
@@ -188,6 +201,9 @@ class InvoiceLine(models.Model):
     unit_price = models.DecimalField("à-pris", max_digits=12, decimal_places=2)
     vat_rate = models.DecimalField("momssats", max_digits=5, decimal_places=2)
     net = models.DecimalField("belopp", max_digits=14, decimal_places=2)
+    # The revenue account of the price row the line was priced with ("" = the default for its
+    # VAT rate, settings), kept with the line so that bookkeeping it again gives the same voucher.
+    revenue_account = models.CharField("intäktskonto", max_length=10, blank=True, db_default="")
 
     class Meta:
         verbose_name = "fakturarad"

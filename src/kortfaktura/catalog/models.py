@@ -42,6 +42,13 @@ class Price(models.Model):
     vat_rate = models.DecimalField(
         "momssats (%)", max_digits=5, decimal_places=2, default=DEFAULT_VAT_RATE
     )
+    revenue_account = models.CharField(
+        "intäktskonto",
+        max_length=10,
+        blank=True,
+        db_default="",
+        help_text="Kontot i bokföringen (SIE); tomt = standardkontot för momssatsen.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

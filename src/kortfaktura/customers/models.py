@@ -71,6 +71,13 @@ class BillingAccount(models.Model):
         choices=DeliveryChannel.choices,
         default=DeliveryChannel.PEPPOL,
     )
+    cost_centre = models.CharField(
+        "kostnadsställe",
+        max_length=64,
+        blank=True,
+        db_default="",
+        help_text="Enhetens kostnadsställe i ekonomisystemet; för interna debiteringar (R17).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
