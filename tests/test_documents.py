@@ -48,7 +48,8 @@ def issued() -> dict[str, Invoice]:
     etk, puk = make.product("ETK", "eTjänstekort"), make.product("PUK", "PUK-kod")
     make.price(etk, "350")
     make.price(puk, "150")
-    vgr = make.customer("Västra Götalandsregionen", number="2321000131")
+    # Another region: VGR itself gets internal charges, not invoices (R17).
+    vgr = make.customer("Region Halland", number="2321000214")
     make.account(vgr, "VGR-RS")
     su = make.account(vgr, "VGR-SU", default=False, units=("SU-MED",))
     su.peppol_scheme, su.peppol_id = "0088", demo_gln(1001)

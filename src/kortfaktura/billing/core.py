@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 CENT = Decimal("0.01")
+ZERO_RATE = Decimal("0.00")
 KRONA = Decimal("1")
 HUNDRED = Decimal("100")
 
@@ -72,6 +73,7 @@ class PriceFacts:
     valid_to: dt.date | None
     unit_price: Decimal
     vat_rate: Decimal
+    revenue_account: str = ""  # "" = the default account for the VAT rate (bookkeeping)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class AccountFacts:
     customer_id: int
     code: str
     problems: tuple[str, ...] = ()
+    # One of the seller's own units (same organisationsnummer): an internal charge, not an
+    # invoice, without VAT (R17).
+    internal: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,7 @@ class ProposedLine:
     unit_price: Decimal
     vat_rate: Decimal
     order_pks: list[int] = field(default_factory=list)
-    # Prices per order, parallel to order_pks; all equal to unit_price.
+    revenue_account: str = ""  # of the price row ("" = the default for the VAT rate)
 
     @property
     def quantity(self) -> int:
@@ -167,11 +172,19 @@ def compute_totals(lines: Iterable[tuple[Decimal, Decimal]]) -> Totals:
     return Totals(net, vat_by_rate, vat, payable - exact, payable)
 
 
+def internal_totals(nets: Iterable[Decimal]) -> Totals:
+    """An internal charge's totals (R17): no VAT and no öresavrundning; payable = net."""
+    net = sum(nets, Decimal("0.00")).quantize(CENT)
+    zero = Decimal("0.00")
+    return Totals(net, ((zero, net, zero),) if net else (), zero, zero, net)
+
+
 @dataclass
 class ProposedInvoice:
     account_id: int
     customer_id: int
     lines: list[ProposedLine]
+    internal: bool = False  # an internal charge (R17): no VAT, no öresavrundning
 
     @property
     def order_months(self) -> list[dt.date]:
@@ -183,6 +196,8 @@ class ProposedInvoice:
 
     @property
     def totals(self) -> Totals:
+        if self.internal:
+            return internal_totals(line.net for line in self.lines)
         return compute_totals((line.net, line.vat_rate) for line in self.lines)
 
     def period(self, period_from: dt.date, period_to: dt.date) -> tuple[dt.date, dt.date]:
@@ -284,12 +299,14 @@ def propose_invoices(
         assert product is not None
         month = month_of(order.order_date)
         lines = grouped.setdefault((account_id, month if per_month else None), {})
-        key = (month, product.code, price.unit_price, price.vat_rate)
+        rate = ZERO_RATE if accounts[account_id].internal else price.vat_rate
+        key = (month, product.code, price.unit_price, rate, price.revenue_account)
         line = lines.get(key)
         if line is None:
             line = lines[key] = ProposedLine(
-                month, product.id, product.code, product.name, price.unit_price, price.vat_rate
-            )
+                month, product.id, product.code, product.name, price.unit_price, rate,
+                revenue_account=price.revenue_account,
+            )  # fmt: skip
         line.order_pks.append(order.pk)
 
     invoices = []
@@ -299,8 +316,9 @@ def propose_invoices(
         ordered_lines = [lines[key] for key in sorted(lines)]
         for line in ordered_lines:
             line.order_pks.sort()
+        account = accounts[account_id]
         invoices.append(
-            ProposedInvoice(account_id, accounts[account_id].customer_id, ordered_lines)
+            ProposedInvoice(account_id, account.customer_id, ordered_lines, account.internal)
         )
     held_back.sort(key=lambda entry: (entry.reason, entry.order_id))
     return Proposal(invoices, held_back, dict(not_billable), selected)

@@ -185,7 +185,13 @@ def _products() -> dict[int, ProductFacts]:
     prices: dict[int, list[PriceFacts]] = defaultdict(list)
     for price in Price.objects.order_by("valid_from"):
         prices[price.product_id].append(
-            PriceFacts(price.valid_from, price.valid_to, price.unit_price, price.vat_rate)
+            PriceFacts(
+                price.valid_from,
+                price.valid_to,
+                price.unit_price,
+                price.vat_rate,
+                price.revenue_account,
+            )
         )
     return {
         product.pk: ProductFacts(
@@ -215,7 +221,11 @@ def _customers() -> dict[int, CustomerFacts]:
 def account_facts() -> dict[int, AccountFacts]:
     return {
         account.pk: AccountFacts(
-            account.pk, account.customer_id, account.code, tuple(account.missing_data())
+            account.pk,
+            account.customer_id,
+            account.code,
+            tuple(account.missing_data()),
+            account.is_internal,
         )
         for account in BillingAccount.objects.select_related("customer")
     }

@@ -175,7 +175,9 @@ def proposal_json(run: BillingRun, proposal: Proposal, *, status: str) -> dict[s
         invoices.append(
             {
                 "number": None,
-                "type": Invoice.Kind.INVOICE.value,
+                "type": (
+                    Invoice.Kind.INTERNAL_CHARGE if proposed.internal else Invoice.Kind.INVOICE
+                ).value,
                 "status": status,
                 "credits": None,
                 "orgnr": account.customer.orgnr,

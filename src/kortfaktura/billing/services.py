@@ -24,6 +24,8 @@ from kortfaktura.billing import core, issuing
 from kortfaktura.billing.errors import BillingError, UsageError
 from kortfaktura.billing.facts import account_facts, load_facts
 from kortfaktura.billing.models import (
+    CHARGE_KINDS,
+    INTERNAL_KINDS,
     BillingRun,
     Grouping,
     HeldBackOrder,
@@ -31,7 +33,13 @@ from kortfaktura.billing.models import (
     InvoiceItem,
     InvoiceLine,
 )
-from kortfaktura.billing.numbering import lock_series, ocr_reference, take_numbers
+from kortfaktura.billing.numbering import (
+    INTERNAL_SERIES,
+    SERIES,
+    lock_series,
+    ocr_reference,
+    take_numbers,
+)
 from kortfaktura.customers.identifiers import InvalidIdentifier, format_orgnr, normalize_orgnr
 from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.imports import bulk
@@ -301,7 +309,7 @@ INVOICE_COLUMNS = (
 )  # fmt: skip
 LINE_COLUMNS = (
     "id", "invoice_id", "position", "order_month", "product_id", "product_code", "product_name",
-    "quantity", "unit_price", "vat_rate", "net",
+    "quantity", "unit_price", "vat_rate", "net", "revenue_account",
 )  # fmt: skip
 
 
@@ -318,8 +326,9 @@ def _persist(run: BillingRun, proposal: core.Proposal) -> None:
     for invoice_id, proposed in zip(invoice_ids, proposal.invoices, strict=True):
         totals = proposed.totals
         first_day, last_day = proposed.period(run.period_from, run.period_to)
+        kind = Invoice.Kind.INTERNAL_CHARGE if proposed.internal else Invoice.Kind.INVOICE
         invoices.append(
-            (invoice_id, Invoice.Kind.INVOICE.value, Invoice.Status.DRAFT.value, run.pk,
+            (invoice_id, kind.value, Invoice.Status.DRAFT.value, run.pk,
              proposed.account_id, proposed.customer_id, run.title, run.is_legacy,
              first_day.isoformat(), last_day.isoformat(), issue_date, "SEK",
              totals.net, totals.vat, totals.rounding, totals.payable, "", "", "{}", "{}",
@@ -330,7 +339,7 @@ def _persist(run: BillingRun, proposal: core.Proposal) -> None:
             lines.append(
                 (line_id, invoice_id, position, line.order_month.isoformat(), line.product_id,
                  line.product_code, line.product_name, line.quantity, line.unit_price,
-                 line.vat_rate, line.net)
+                 line.vat_rate, line.net, line.revenue_account)
             )  # fmt: skip
             unit_price = str(line.unit_price)  # once per line, not once per item
             items.extend(
@@ -437,6 +446,8 @@ def buyer_snapshot(account: BillingAccount) -> dict[str, Any]:
         "email": account.email,
         "delivery": account.delivery,
         "is_public_body": customer.is_public_body,
+        "cost_centre": account.cost_centre,
+        "internal": account.is_internal,
     }
 
 
@@ -482,7 +493,13 @@ def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
         seller_text = json.dumps(seller, ensure_ascii=False)
         buyers: dict[int, tuple[dict[str, Any], str]] = {}
         updates = []
-        for invoice, number in zip(invoices, take_numbers(len(invoices)), strict=True):
+        internal = [invoice for invoice in invoices if invoice.kind in INTERNAL_KINDS]
+        external = [invoice for invoice in invoices if invoice.kind not in INTERNAL_KINDS]
+        numbered = [
+            *zip(external, take_numbers(len(external)), strict=True),
+            *zip(internal, take_numbers(len(internal), INTERNAL_SERIES), strict=True),
+        ]
+        for invoice, number in numbered:
             if invoice.account_id not in buyers:
                 buyer = buyer_snapshot(invoice.account)
                 buyers[invoice.account_id] = (buyer, json.dumps(buyer, ensure_ascii=False))
@@ -595,8 +612,11 @@ def credit_invoice(
         )
         if invoice is None:
             raise BillingError(f"faktura {number} finns inte bland de utfärdade")
-        if invoice.kind != Invoice.Kind.INVOICE:
-            raise BillingError(f"{number} är en kreditfaktura och kan inte krediteras")
+        if invoice.kind not in CHARGE_KINDS:
+            raise BillingError(
+                f"{number} är en {invoice.get_kind_display()} och kan inte krediteras – "
+                "kreditera fakturan eller den interna debiteringen den gäller"
+            )
         items = list(InvoiceItem.objects.filter(invoice=invoice, credited=False).order_by("id"))
         if wanted:
             by_order = {item.order_ref: item for item in items}
@@ -611,7 +631,8 @@ def credit_invoice(
             items = [by_order[order_id] for order_id in wanted]
         if not items:
             raise BillingError(f"faktura {number} är redan helt krediterad")
-        lock_series()
+        internal = invoice.kind == Invoice.Kind.INTERNAL_CHARGE
+        lock_series(INTERNAL_SERIES if internal else SERIES)
         day = issue_date or timezone.localdate()
         issuing.check_issue_date(day)
         credit_note = _create_credit_note(invoice, items, reason, created_by, day)
@@ -629,8 +650,9 @@ def credit_invoice(
         )
         credited = [item.order_ref for item in items]
         record(
-            "credit_note.issued",
-            f"kreditfaktura {credit_note.number} för faktura {number}",
+            "internal_credit.issued" if internal else "credit_note.issued",
+            f"{credit_note.get_kind_display()} {credit_note.number} för "
+            f"{invoice.get_kind_display()} {number}",
             {
                 "number": credit_note.number,
                 "credits": number,
@@ -661,18 +683,20 @@ def _create_credit_note(
         ((line.unit_price * -len(line_items)).quantize(core.CENT), line.vat_rate)
         for line, line_items in grouped
     ]
-    totals = core.compute_totals(nets)
-    number = take_numbers(1)[0]
+    internal = invoice.kind == Invoice.Kind.INTERNAL_CHARGE
+    totals = core.internal_totals(net for net, _ in nets) if internal else core.compute_totals(nets)
+    number = take_numbers(1, INTERNAL_SERIES if internal else SERIES)[0]
     months = sorted(line.order_month for line, _ in grouped)
+    word = "den interna debiteringen" if internal else "faktura"
     credit_note = Invoice(
-        kind=Invoice.Kind.CREDIT_NOTE,
+        kind=Invoice.Kind.INTERNAL_CREDIT if internal else Invoice.Kind.CREDIT_NOTE,
         status=Invoice.Status.DRAFT,
         credits=invoice,
         number=number,
         ocr=ocr_reference(number),
         account=invoice.account,
         customer=invoice.customer,
-        title=f"Kreditering av faktura {invoice.number}: {invoice.title}",
+        title=f"Kreditering av {word} {invoice.number}: {invoice.title}",
         is_legacy=invoice.is_legacy,
         period_start=max(months[0], invoice.period_start),
         period_end=min(core.month_end(months[-1]), invoice.period_end),
@@ -700,6 +724,7 @@ def _create_credit_note(
             unit_price=line.unit_price,
             vat_rate=line.vat_rate,
             net=net,
+            revenue_account=line.revenue_account,
         )
         InvoiceItem.objects.bulk_create(
             InvoiceItem(

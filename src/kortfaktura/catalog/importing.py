@@ -32,6 +32,7 @@ class PriceRow:
     vat_rate: Decimal
     valid_from: dt.date
     valid_to: dt.date | None
+    revenue_account: str = ""
 
 
 def describe_period(valid_from: dt.date, valid_to: dt.date | None) -> str:
@@ -47,7 +48,7 @@ class PriceImporter(Importer):
         "unit_price",
         "valid_from",
     )
-    optional_columns: ClassVar[tuple[str, ...]] = ("vat_rate", "valid_to")
+    optional_columns: ClassVar[tuple[str, ...]] = ("vat_rate", "valid_to", "revenue_account")
 
     def parse(self, line: int, values: list[str]) -> PriceRow:
         def get(column: str) -> str:
@@ -85,6 +86,12 @@ class PriceImporter(Importer):
             raise InvalidValue(
                 f"valid_to {valid_to.isoformat()} ligger före valid_from {valid_from.isoformat()}"
             )
+        revenue_account = get("revenue_account")
+        if revenue_account and not (revenue_account.isdigit() and 4 <= len(revenue_account) <= 6):
+            raise InvalidValue(
+                f"revenue_account '{revenue_account[:20]}' är inget konto – ange kontonumret i "
+                "bokföringen med 4–6 siffror, t.ex. 3001 (lämna tomt för standardkontot)"
+            )
         return PriceRow(
             line,
             values,
@@ -94,6 +101,7 @@ class PriceImporter(Importer):
             vat_rate.quantize(Decimal("0.01")),
             valid_from,
             valid_to,
+            revenue_account,
         )
 
     def process(self, rows: Iterator[tuple[int, list[str]]]) -> None:
@@ -152,6 +160,8 @@ class PriceImporter(Importer):
                 row.valid_to = price.valid_to
             if not self.has("vat_rate"):
                 row.vat_rate = price.vat_rate
+            if not self.has("revenue_account"):
+                row.revenue_account = price.revenue_account
         overlap = Price.objects.filter(product=product).filter(
             Q(valid_to__isnull=True) | Q(valid_to__gte=row.valid_from)
         )
@@ -190,7 +200,12 @@ class PriceImporter(Importer):
             product.name = row.product_name
             product.save(update_fields=["name", "updated_at"])
             renamed = True
-        values = {"unit_price": row.unit_price, "vat_rate": row.vat_rate, "valid_to": row.valid_to}
+        values = {
+            "unit_price": row.unit_price,
+            "vat_rate": row.vat_rate,
+            "valid_to": row.valid_to,
+            "revenue_account": row.revenue_account,
+        }
         label = f"pris {row.product_code} {row.valid_from.isoformat()}"
         try:
             with transaction.atomic():

@@ -154,7 +154,7 @@ def print_invoice_table(invoices: list[Invoice], *, limit: int | None = SHOWN_IN
     for invoice in shown:
         table.add_row(
             str(invoice.number) if invoice.number else "–",
-            "kredit" if invoice.kind == Invoice.Kind.CREDIT_NOTE else "faktura",
+            KIND_WORDS.get(Invoice.Kind(invoice.kind), invoice.kind),
             f"{invoice.account.code} {invoice.account.name}",
             _months(invoice),
             swedish.money(invoice.net, currency=False),
@@ -164,6 +164,14 @@ def print_invoice_table(invoices: list[Invoice], *, limit: int | None = SHOWN_IN
     console.print(table)
     if limit is not None and len(invoices) > limit:
         console.print(f"… och {swedish.count(len(invoices) - limit)} fakturor till (se --json).")
+
+
+KIND_WORDS = {
+    Invoice.Kind.INVOICE: "faktura",
+    Invoice.Kind.CREDIT_NOTE: "kredit",
+    Invoice.Kind.INTERNAL_CHARGE: "intern",
+    Invoice.Kind.INTERNAL_CREDIT: "intern kredit",
+}
 
 
 def _held_back_summary(entries: list[dict[str, Any]]) -> None:

@@ -33,6 +33,7 @@ LIMITS = {
     "email": 254,
     "street": 200,
     "city": 100,
+    "cost_centre": 64,
 }
 DELIVERY_VALUES = {choice.value for choice in DeliveryChannel}
 # What the audit trail compares, field by field, for each billing account (DOMAIN.md R19).
@@ -49,6 +50,7 @@ AUDITED_ACCOUNT_FIELDS = (
     "postal_code",
     "city",
     "delivery",
+    "cost_centre",
 )
 
 
@@ -69,6 +71,7 @@ class AccountRow:
     postal_code: str
     city: str
     delivery: str
+    cost_centre: str = ""
     # The optional columns the file has: an absent column leaves its field as it is.
     present: frozenset[str] = frozenset()
 
@@ -95,6 +98,8 @@ class AccountRow:
             fields["email"] = self.email
         if new or "delivery" in given:
             fields["delivery"] = self.delivery
+        if new or "cost_centre" in given:
+            fields["cost_centre"] = self.cost_centre
         return fields
 
 
@@ -135,6 +140,7 @@ class CustomerImporter(Importer):
         "peppol_id",
         "email",
         "delivery",
+        "cost_centre",
     )
 
     def value(self, values: list[str], column: str) -> str:
@@ -197,6 +203,7 @@ class CustomerImporter(Importer):
             postal_code=_postal_code(get(values, "postal_code")),
             city=" ".join(get(values, "city").split()),
             delivery=delivery,
+            cost_centre=" ".join(get(values, "cost_centre").split()),
             present=frozenset(column for column in self.optional_columns if self.has(column)),
         )
         for column, text in (
@@ -207,6 +214,7 @@ class CustomerImporter(Importer):
             ("email", row.email),
             ("street", row.street),
             ("city", row.city),
+            ("cost_centre", row.cost_centre),
         ):
             message = too_long(text, LIMITS[column], column)
             if message:

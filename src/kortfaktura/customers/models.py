@@ -1,5 +1,6 @@
 """Customers (kund) and their billing accounts (fakturamottagare)."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -37,6 +38,11 @@ class Customer(models.Model):
     @property
     def is_public_body(self) -> bool:
         return is_public_body(self.orgnr)
+
+    @property
+    def is_seller(self) -> bool:
+        """The seller's own legal entity (VGR's förvaltningar): internal charges (R17)."""
+        return self.orgnr == settings.SELLER["orgnr"]
 
 
 class DeliveryChannel(models.TextChoices):
@@ -111,9 +117,23 @@ class BillingAccount(models.Model):
     def peppol_endpoint(self) -> str:
         return f"{self.peppol_scheme}:{self.peppol_id}" if self.peppol_scheme else ""
 
+    @property
+    def is_internal(self) -> bool:
+        """One of the seller's own units: it gets internal charges, not invoices (R17)."""
+        return self.customer.is_seller
+
     def missing_data(self) -> list[str]:
-        """What keeps this account's invoices from being sent correctly (DOMAIN.md R15)."""
+        """What keeps this account's invoices from being sent correctly (DOMAIN.md R15).
+
+        An internal charge never goes through Peppol and has no buyer to return it, so an
+        internal account needs neither a buyer reference nor a Peppol address (R17)."""
         problems = []
+        if self.is_internal:
+            if self.delivery == DeliveryChannel.EMAIL and not self.email:
+                problems.append("leverans via e-post men e-postadress saknas")
+            if not (self.street and self.postal_code and self.city):
+                problems.append("fakturaadressen är ofullständig")
+            return problems
         if self.customer.is_public_body and not self.buyer_reference:
             problems.append("beställarreferens saknas (offentlig köpare returnerar fakturan)")
         if self.delivery == DeliveryChannel.PEPPOL and not self.peppol_scheme:

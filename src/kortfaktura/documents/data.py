@@ -14,9 +14,15 @@ from typing import Any
 
 from django.db import connection
 
-from kortfaktura.billing.core import cents, compute_totals, month_end
+from kortfaktura.billing.core import cents, compute_totals, internal_totals, month_end
 from kortfaktura.billing.facts import date_text, day_parser
-from kortfaktura.billing.models import Invoice, InvoiceItem, InvoiceLine
+from kortfaktura.billing.models import (
+    CREDIT_KINDS,
+    INTERNAL_KINDS,
+    Invoice,
+    InvoiceItem,
+    InvoiceLine,
+)
 
 ITEMS = InvoiceItem._meta.db_table
 
@@ -49,10 +55,18 @@ class SpecificationRow:
     unit_price: Decimal
 
 
+TYPE_LABELS = {
+    "invoice": "Faktura",
+    "credit_note": "Kreditfaktura",
+    "internal_charge": "Intern debitering",
+    "internal_credit": "Intern kreditering",
+}
+
+
 @dataclass
 class DocumentData:
     number: int
-    kind: str  # "invoice" | "credit_note"
+    kind: str  # "invoice" | "credit_note" | "internal_charge" | "internal_credit"
     issue_date: dt.date
     due_date: dt.date
     ocr: str
@@ -77,11 +91,17 @@ class DocumentData:
 
     @property
     def is_credit_note(self) -> bool:
-        return self.kind == Invoice.Kind.CREDIT_NOTE
+        """A credit of an invoice or of an internal charge."""
+        return self.kind in CREDIT_KINDS
+
+    @property
+    def is_internal(self) -> bool:
+        """An internal charge or credit (R17): no VAT, no payment, never through Peppol."""
+        return self.kind in INTERNAL_KINDS
 
     @property
     def type_label(self) -> str:
-        return "Kreditfaktura" if self.is_credit_note else "Faktura"
+        return TYPE_LABELS[self.kind]
 
     @property
     def tax_inclusive(self) -> Decimal:
@@ -142,8 +162,12 @@ def documents_for(invoices: list[Invoice], *, being_issued: bool = False) -> lis
         if not final or invoice.number is None:
             raise ValueError(f"{invoice} är inte utfärdad och har inget dokument")
         assert invoice.issue_date is not None and invoice.due_date is not None
-        sign = -1 if invoice.kind == Invoice.Kind.CREDIT_NOTE else 1
-        totals = compute_totals((line.net * sign, line.vat_rate) for line in lines[invoice.pk])
+        sign = -1 if invoice.kind in CREDIT_KINDS else 1
+        totals = (
+            internal_totals(line.net * sign for line in lines[invoice.pk])
+            if invoice.kind in INTERNAL_KINDS
+            else compute_totals((line.net * sign, line.vat_rate) for line in lines[invoice.pk])
+        )
         documents.append(
             DocumentData(
                 number=invoice.number,

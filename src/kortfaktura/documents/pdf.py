@@ -107,6 +107,8 @@ def template_data(document: DocumentData) -> dict[str, Any]:
     ]
     if credit:
         facts.append(["Krediterar", wording.credited_text(document)])
+    elif document.is_internal:
+        facts.append(["Kostnadsställe", document.buyer.get("cost_centre") or "–"])
     else:
         facts += [
             ["Förfallodatum", document.due_date.isoformat()],
@@ -131,7 +133,15 @@ def template_data(document: DocumentData) -> dict[str, Any]:
         )
     if credit:
         notes.append(f"Orsak till krediteringen: {document.reason}")
-    if credit:
+    if document.is_internal:
+        payment = (
+            f"{document.type_label} inom Västra Götalandsregionen: ingen faktura och ingen moms. "
+            f"{swedish.money(document.payable)} "
+            + ("återförs till" if credit else "bokförs på")
+            + f" kostnadsställe {document.buyer.get('cost_centre') or '(saknas)'} och ska inte "
+            "betalas."
+        )
+    elif credit:
         payment = (
             f"Kreditfakturan krediterar {wording.credited_text(document)} med "
             f"{swedish.money(document.payable)}. Beloppet ska inte betalas."
@@ -191,9 +201,16 @@ def template_data(document: DocumentData) -> dict[str, Any]:
             "vat": swedish.money(document.vat),
             "rounding": swedish.money(document.rounding),
             "payable": swedish.money(document.payable),
-            "payable_label": "Krediterat belopp" if credit else "Att betala",
+            "payable_label": (
+                "Krediterat belopp"
+                if credit
+                else "Att debitera"
+                if document.is_internal
+                else "Att betala"
+            ),
         },
         "payment": payment,
+        "internal": document.is_internal,
         "specification_intro": (
             f"{swedish.count(count)} {'beställning' if count == 1 else 'beställningar'}, per "
             "beställningsmånad. Kortinnehavarens namn och HSA-id visas bara för kundens egna "

@@ -32,8 +32,9 @@ def months_covered(document: DocumentData) -> str:
 
 
 def credited_text(document: DocumentData) -> str:
-    """``faktura 104692 av 2026-11-02``."""
-    text = f"faktura {document.credited_number}"
+    """``faktura 104692 av 2026-11-02`` (``intern debitering 90000001 …`` for an internal one)."""
+    word = "intern debitering" if document.is_internal else "faktura"
+    text = f"{word} {document.credited_number}"
     if document.credited_issue_date is not None:
         text += f" av {document.credited_issue_date.isoformat()}"
     return text

@@ -74,7 +74,25 @@ def customer_data_problems(
                 f"GLN-numret i Peppol-adressen {account.peppol_endpoint} har fel kontrollsiffra "
                 "– kontrollera numret med kunden",
             )
-        if is_public_body(orgnr) and not account.buyer_reference.strip():
+        if account.is_internal:
+            if not account.cost_centre.strip():
+                add(
+                    orgnr,
+                    account.code,
+                    ERROR,
+                    "intern mottagare utan kostnadsställe – de interna debiteringarna kan inte "
+                    "bokföras på enheten; ange cost_centre i kunduppgifterna",
+                )
+            if account.delivery == DeliveryChannel.PEPPOL:
+                add(
+                    orgnr,
+                    account.code,
+                    WARNING,
+                    "intern mottagare med leverans via Peppol – en intern debitering skickas "
+                    "aldrig via Peppol utan med e-post (om adress finns) eller på papper; ange "
+                    "delivery email eller print",
+                )
+        elif is_public_body(orgnr) and not account.buyer_reference.strip():
             add(
                 orgnr,
                 account.code,
@@ -89,7 +107,11 @@ def customer_data_problems(
                 ERROR,
                 "leverans via e-post men e-postadress saknas – ange email",
             )
-        if account.delivery == DeliveryChannel.PEPPOL and not account.peppol_scheme:
+        if (
+            account.delivery == DeliveryChannel.PEPPOL
+            and not account.peppol_scheme
+            and not account.is_internal
+        ):
             add(
                 orgnr,
                 account.code,

@@ -39,8 +39,14 @@ from kortfaktura.billing.facts import (
     order_fact_columns,
     pending_change_orders,
 )
-from kortfaktura.billing.models import Invoice, InvoiceItem, InvoiceLine, InvoiceNumberSeries
-from kortfaktura.billing.numbering import SERIES
+from kortfaktura.billing.models import (
+    INTERNAL_KINDS,
+    Invoice,
+    InvoiceItem,
+    InvoiceLine,
+    InvoiceNumberSeries,
+)
+from kortfaktura.billing.numbering import INTERNAL_SERIES, SERIES
 from kortfaktura.catalog.models import Product
 from kortfaktura.customers.identifiers import format_orgnr
 from kortfaktura.customers.models import Customer
@@ -68,7 +74,8 @@ CUSTOMERS = Customer._meta.db_table
 FETCH_ROWS = 20_000
 UNBILLED = "unbilled"
 # The kinds of document that bill orders (internal charges join them with issue 10).
-BILLING_KINDS = ("invoice",)
+BILLING_KINDS = ("invoice", "internal_charge")
+DOCUMENT_KINDS = ("invoice", "credit_note", "internal_charge", "internal_credit")
 
 
 @dataclass(frozen=True)
@@ -311,7 +318,7 @@ def _release_action(day: dt.date) -> str:
 def _documents_net(cursor: Any, period: Period, months: list[str]) -> dict[str, Decimal]:
     """The sum of the issued documents' lines per order month (credit notes negative). A month
     that the period cuts is summed over the lines' prices of the orders inside the period."""
-    kinds = ", ".join(f"'{kind}'" for kind in (*BILLING_KINDS, "credit_note"))
+    kinds = ", ".join(f"'{kind}'" for kind in DOCUMENT_KINDS)
     where, params = period.clause("l.order_month")
     if period.start is not None:
         # The line's order_month is the first of the month: widen to that month's first day.
@@ -389,21 +396,25 @@ def _pending_changes() -> list[PendingChange]:
 
 
 def numbering_gaps() -> list[int]:
-    """Numbers of the series that no issued document carries, from the first issued number up
-    to the last one handed out (R11: no gaps)."""
-    numbers: list[int] = sorted(
-        number
-        for number in Invoice.objects.filter(
-            status=Invoice.Status.ISSUED, kind__in=["invoice", "credit_note"]
-        ).values_list("number", flat=True)
-        if number is not None
-    )
-    if not numbers:
-        return []
-    series = InvoiceNumberSeries.objects.filter(name=SERIES).first()
-    last = max(numbers[-1], (series.next_number - 1) if series else numbers[-1])
-    present = set(numbers)
-    return [n for n in range(numbers[0], last + 1) if n not in present]
+    """Numbers of each series (invoices and credit notes; internal charges and credits) that no
+    issued document carries, from its first issued number up to the last one handed out (R11,
+    R17: no gaps)."""
+    gaps: list[int] = []
+    for series, kinds in ((SERIES, ("invoice", "credit_note")), (INTERNAL_SERIES, INTERNAL_KINDS)):
+        numbers: list[int] = sorted(
+            number
+            for number in Invoice.objects.filter(
+                status=Invoice.Status.ISSUED, kind__in=kinds
+            ).values_list("number", flat=True)
+            if number is not None
+        )
+        if not numbers:
+            continue
+        row = InvoiceNumberSeries.objects.filter(name=series).first()
+        last = max(numbers[-1], (row.next_number - 1) if row else numbers[-1])
+        present = set(numbers)
+        gaps.extend(n for n in range(numbers[0], last + 1) if n not in present)
+    return gaps
 
 
 def find_discrepancies(
@@ -480,8 +491,7 @@ def find_discrepancies(
 def document_total_discrepancies(period: Period) -> list[Discrepancy]:
     """Issued documents whose net, VAT, rounding or amount payable is not what their lines give
     (R10): the documents' totals tie to their lines, as the lines tie to the orders."""
-    kinds = ("invoice", "credit_note")
-    documents = Invoice.objects.filter(status=Invoice.Status.ISSUED, kind__in=kinds)
+    documents = Invoice.objects.filter(status=Invoice.Status.ISSUED, kind__in=DOCUMENT_KINDS)
     if period.start is not None:
         documents = documents.filter(period_end__gte=period.start)
     if period.end is not None:
@@ -492,10 +502,14 @@ def document_total_discrepancies(period: Period) -> list[Discrepancy]:
     ).values_list("invoice_id", "net", "vat_rate"):
         lines[invoice_id].append((net, rate))
     found = []
-    for pk, number, net, vat, rounding, payable, first_day in documents.values_list(
-        "id", "number", "net", "vat", "rounding", "payable", "period_start"
+    for pk, kind, number, net, vat, rounding, payable, first_day in documents.values_list(
+        "id", "kind", "number", "net", "vat", "rounding", "payable", "period_start"
     ):
-        totals = core.compute_totals(lines.get(pk, []))
+        totals = (
+            core.internal_totals(net for net, _ in lines.get(pk, []))
+            if kind in INTERNAL_KINDS
+            else core.compute_totals(lines.get(pk, []))
+        )
         stored = (net, vat, rounding, payable)
         if stored != (totals.net, totals.vat, totals.rounding, totals.payable):
             found.append(
