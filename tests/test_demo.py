@@ -77,7 +77,9 @@ def test_demo_loads_everything_and_is_idempotent(
     assert [change["field"] for change in accepted["changes"]] == ["unit_code"]
     assert [change["field"] for change in rejected["changes"]] == ["product_code"]
     credit = decided["credit_note"]
-    assert credit["type"] == "credit_note" and len(credit["order_ids"]) == 1
+    # The moved order belongs to one of VGR's own units: an internal credit, no VAT (R17).
+    assert credit["type"] == "internal_credit" and len(credit["order_ids"]) == 1
+    assert credit["vat"] == "0.00" and credit["credits"] is not None
     assert accepted["credit_notes"] == [credit["number"]]
     assert credit["order_ids"] == [accepted["changes"][0]["order_id"]]
     mistaken = rejected["changes"][0]["order_id"]
@@ -160,7 +162,8 @@ def test_demo_through_the_console_script_on_a_fresh_database(
     assert "Ofullständig mottagare 1438 Dals-Eds kommun" in result.stdout
     assert "5 rader hölls tillbaka i karantän" in result.stdout
     assert "Körning 1 utfärdad" in result.stdout
-    assert "Kreditfaktura" in result.stdout
+    assert "Intern kreditering" in result.stdout  # the moved order of VGR's own unit
+    assert "Interna debiteringar till regionens egna enheter (utan moms)" in result.stdout
     assert "Inget nytt att fakturera" in result.stdout
     assert (cwd / "var" / "demo" / "bestallningar.csv").is_file()
     assert "alla klarade Peppols och EN 16931:s regler" in result.stdout
@@ -168,10 +171,16 @@ def test_demo_through_the_console_script_on_a_fresh_database(
     # Every invoice and credit note the demo issued, checked again here with the official rules.
     listed = json.loads(run(env, cwd, "invoice", "list", "--json").stdout)
     numbers = {document["number"] for document in listed}
-    assert any(document["type"] == "credit_note" for document in listed)
+    internal = {
+        document["number"]
+        for document in listed
+        if document["type"] in ("internal_charge", "internal_credit")
+    }
+    assert {d["type"] for d in listed} >= {"invoice", "internal_charge", "internal_credit"}
+    assert all(number.startswith("9") and len(number) == 8 for number in internal)
     documents = cwd / "var" / "demo" / "dokument"
     ubl_files = sorted((documents / "ubl").glob("*.xml"))
-    assert {path.stem for path in ubl_files} == numbers
+    assert {path.stem for path in ubl_files} == numbers - internal  # never by Peppol (R17)
     assert {path.stem for path in (documents / "pdf").glob("*.pdf")} == numbers
     validator = get_validator()
     assert validator is not None, "the official Peppol rules are missing"

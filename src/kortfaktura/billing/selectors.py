@@ -225,23 +225,33 @@ def _order_ids(pks: Iterable[int]) -> dict[int, str]:
 
 
 def run_totals(run: BillingRun) -> dict[str, Any]:
-    """Counts and sums of a run's invoices, computed by the database."""
-    invoices = Invoice.objects.filter(run=run)
-    sums = invoices.aggregate(
-        net=Sum("net"),
-        vat=Sum("vat"),
-        rounding=Sum("rounding"),
-        payable=Sum("payable"),
-        first=Min("number"),
-        last=Max("number"),
-    )
+    """Counts and sums of a run's invoices, computed by the database; its internal charges
+    (R17, their own series and no VAT) counted apart under ``internal``."""
+
+    def sums(kind: str) -> dict[str, Any]:
+        documents = Invoice.objects.filter(run=run, kind=kind)
+        figures = documents.aggregate(
+            net=Sum("net"),
+            vat=Sum("vat"),
+            rounding=Sum("rounding"),
+            payable=Sum("payable"),
+            first=Min("number"),
+            last=Max("number"),
+        )
+        return {
+            "count": documents.count(),
+            "orders": InvoiceItem.objects.filter(invoice__run=run, invoice__kind=kind).count(),
+            "net": figures["net"] or Decimal("0"),
+            "vat": figures["vat"] or Decimal("0"),
+            "rounding": figures["rounding"] or Decimal("0"),
+            "payable": figures["payable"] or Decimal("0"),
+            "first_number": figures["first"],
+            "last_number": figures["last"],
+        }
+
+    invoices, internal = sums(Invoice.Kind.INVOICE), sums(Invoice.Kind.INTERNAL_CHARGE)
     return {
-        "invoices": invoices.count(),
-        "orders": InvoiceItem.objects.filter(invoice__run=run).count(),
-        "net": sums["net"] or Decimal("0"),
-        "vat": sums["vat"] or Decimal("0"),
-        "rounding": sums["rounding"] or Decimal("0"),
-        "payable": sums["payable"] or Decimal("0"),
-        "first_number": sums["first"],
-        "last_number": sums["last"],
+        "invoices": invoices.pop("count"),
+        **invoices,
+        "internal": {"internal_charges": internal.pop("count"), **internal},
     }

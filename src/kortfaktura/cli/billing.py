@@ -216,11 +216,25 @@ def print_run(run: BillingRun) -> None:
         f"{swedish.counted(totals['orders'], 'beställning', 'beställningar')}."
     )
     _print_amounts(totals["net"], totals["vat"], totals["rounding"], totals["payable"])
+    internal = totals["internal"]
+    if internal["internal_charges"]:
+        console.print(
+            "Därtill "
+            + swedish.counted(
+                internal["internal_charges"], "intern debitering", "interna debiteringar"
+            )
+            + " "
+            f"till regionens egna enheter (utan moms, egen nummerserie): "
+            f"{swedish.counted(internal['orders'], 'beställning', 'beställningar')}, "
+            f"{swedish.money(internal['net'])}."
+        )
     if invoices:
         print_invoice_table(invoices)
     _held_back_summary(selectors.held_back_of(run))
     console.print(f"Ej fakturerbara i perioden: {_not_billable_text(run.not_billable)}.")
-    if run.status == BillingRun.Status.DRAFT and totals["invoices"]:
+    if run.status == BillingRun.Status.DRAFT and (
+        totals["invoices"] or internal["internal_charges"]
+    ):
         console.print(
             f"Utfärda: kortfaktura run issue {run.pk} · kassera: kortfaktura run discard "
             f"{run.pk} · gör om efter rättningar: kortfaktura run regenerate {run.pk}"

@@ -81,7 +81,7 @@ def _decision_text(change: dict[str, Any]) -> str:
     if change["decided_by"]:
         parts.append(change["decided_by"])
     if change["credit_note_number"]:
-        parts.append(f"kreditfaktura {change['credit_note_number']}")
+        parts.append(f"kreditering {change['credit_note_number']}")
     if change["reason"]:
         parts.append(change["reason"])
     return " · ".join(part for part in parts if part)
@@ -128,10 +128,16 @@ def print_decision(decision: service.Decision) -> None:
     if accepted:
         for note in decision.credit_notes:
             credited = note.credits.number if note.credits else ""
-            console.print(
-                f"Kreditfaktura {note.number} krediterar faktura {credited}: "
-                f"att betala {swedish.money(note.payable)}."
-            )
+            if note.kind == "internal_credit":
+                console.print(
+                    f"Intern kreditering {note.number} krediterar den interna debiteringen "
+                    f"{credited}: {swedish.money(note.payable)}, utan moms."
+                )
+            else:
+                console.print(
+                    f"Kreditfaktura {note.number} krediterar faktura {credited}: "
+                    f"att betala {swedish.money(note.payable)}."
+                )
         console.print(
             "Ändringarna är genomförda. Nästa körning som omfattar beställningarnas "
             "beställningsmånad fakturerar dem med de nya uppgifterna."

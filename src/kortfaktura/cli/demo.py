@@ -13,6 +13,7 @@ from rich.table import Table
 from kortfaktura import swedish
 from kortfaktura.audit.actor import acting_as
 from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason
+from kortfaktura.billing.models import Invoice
 from kortfaktura.billing.selectors import (
     held_back_of,
     invoices_json,
@@ -211,10 +212,16 @@ def print_step(step: StoryStep) -> None:
     elif step.credit_note is not None:
         note = step.credit_note
         credited = note.credits.number if note.credits else ""
-        console.print(
-            f"Kreditfaktura {note.number} krediterar faktura {credited} ({note.reason}): "
-            f"att betala {swedish.money(note.payable)}."
-        )
+        if note.kind == Invoice.Kind.INTERNAL_CREDIT:
+            console.print(
+                f"Intern kreditering {note.number} krediterar den interna debiteringen "
+                f"{credited} ({note.reason}): {swedish.money(note.payable)}, utan moms."
+            )
+        else:
+            console.print(
+                f"Kreditfaktura {note.number} krediterar faktura {credited} ({note.reason}): "
+                f"att betala {swedish.money(note.payable)}."
+            )
     if step.nothing_to_bill is not None:
         empty = step.nothing_to_bill
         console.print(
@@ -237,6 +244,15 @@ def print_step(step: StoryStep) -> None:
         f"netto {swedish.money(totals['net'])}, "
         f"moms {swedish.money(totals['vat'])}, att betala {swedish.money(totals['payable'])}."
     )
+    internal = totals["internal"]
+    if internal["internal_charges"]:
+        console.print(
+            f"Interna debiteringar till regionens egna enheter (utan moms): "
+            f"{swedish.count(internal['internal_charges'])} "
+            f"(nr {internal['first_number']}–{internal['last_number']}), "
+            f"{swedish.count(internal['orders'])} beställningar, "
+            f"{swedish.money(internal['net'])}."
+        )
     held = Counter(entry["reason"] for entry in held_back_of(step.run))
     if held:
         console.print(

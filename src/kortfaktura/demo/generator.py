@@ -267,9 +267,10 @@ def demo_customers() -> list[DemoCustomer]:
                     "account_name": "Västra Götalandsregionen – Koncernkontoret",
                     "unit_codes": "",
                     "buyer_reference": "GITS-RS",
-                    "peppol_id": f"0007:{VGR_ORGNR}",
-                    "delivery": "peppol",
-                    "email": "",
+                    "peppol_id": "",
+                    "delivery": "email",
+                    "email": "ekonomi.koncernkontoret@vgregion.example",
+                    "cost_centre": "RS-1100",
                     **vgr_address,
                 },
                 {
@@ -277,9 +278,10 @@ def demo_customers() -> list[DemoCustomer]:
                     "account_name": "Sahlgrenska Universitetssjukhuset",
                     "unit_codes": ",".join(VGR_UNITS["VGR-SU"]),
                     "buyer_reference": "SU-GITS",
-                    "peppol_id": f"0088:{demo_gln(1001)}",
-                    "delivery": "peppol",
-                    "email": "",
+                    "peppol_id": "",
+                    "delivery": "email",
+                    "email": "ekonomi.su@vgregion.example",
+                    "cost_centre": "SU-7100",
                     **vgr_address,
                 },
                 {
@@ -287,9 +289,10 @@ def demo_customers() -> list[DemoCustomer]:
                     "account_name": "Skaraborgs Sjukhus",
                     "unit_codes": ",".join(VGR_UNITS["VGR-SKAS"]),
                     "buyer_reference": "SKAS-GITS",
-                    "peppol_id": f"0088:{demo_gln(1002)}",
-                    "delivery": "peppol",
-                    "email": "",
+                    "peppol_id": "",
+                    "delivery": "email",
+                    "email": "ekonomi.skas@vgregion.example",
+                    "cost_centre": "SKAS-7200",
                     **vgr_address,
                 },
             ],
@@ -396,6 +399,7 @@ def write_customers(path: Path, customers: list[DemoCustomer]) -> None:
         "postal_code",
         "city",
         "delivery",
+        "cost_centre",
     ]
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=";")
@@ -404,7 +408,7 @@ def write_customers(path: Path, customers: list[DemoCustomer]) -> None:
             for account in customer.accounts:
                 row = {"orgnr": f"{customer.orgnr[:6]}-{customer.orgnr[6:]}", "name": customer.name}
                 row.update(account)
-                writer.writerow([row[column] for column in columns])
+                writer.writerow([row.get(column, "") for column in columns])
 
 
 def write_prices(path: Path) -> None:

@@ -12,7 +12,7 @@ from django.db import connection
 from kortfaktura.billing import changes
 from kortfaktura.billing import services as billing
 from kortfaktura.billing.changes import Decision
-from kortfaktura.billing.models import BillingRun, Invoice
+from kortfaktura.billing.models import INTERNAL_KINDS, BillingRun, Invoice
 from kortfaktura.customers.models import Customer
 from kortfaktura.demo import generator
 from kortfaktura.documents.services import ExportResult, export_documents
@@ -284,10 +284,16 @@ def _check_everything_billed(cutoff: dt.date, today: dt.date) -> StoryStep:
 def export_story_documents(
     directory: Path, *, progress: ProgressFactory | None = None
 ) -> list[ExportResult]:
-    """Every issued invoice and credit note as a Peppol UBL file and as a PDF."""
-    documents = list(Invoice.objects.filter(status=Invoice.Status.ISSUED).order_by("number"))
+    """Every issued invoice and credit note as a Peppol UBL file and as a PDF; the internal
+    charges and credits of VGR's own units (R17) as PDF only, since they never go by Peppol."""
+    every = list(Invoice.objects.filter(status=Invoice.Status.ISSUED).order_by("number"))
     results = []
     for file_format in ("ubl", "pdf"):
+        documents = (
+            [document for document in every if document.kind not in INTERNAL_KINDS]
+            if file_format == "ubl"
+            else every
+        )
         if progress is None:
             results.append(export_documents(documents, file_format, directory / file_format))
             continue
