@@ -250,7 +250,7 @@ def print_step(step: StoryStep) -> None:
             f"Interna debiteringar till regionens egna enheter (utan moms): "
             f"{swedish.count(internal['internal_charges'])} "
             f"(nr {internal['first_number']}–{internal['last_number']}), "
-            f"{swedish.count(internal['orders'])} beställningar, "
+            f"{swedish.counted(internal['orders'], 'beställning', 'beställningar')}, "
             f"{swedish.money(internal['net'])}."
         )
     held = Counter(entry["reason"] for entry in held_back_of(step.run))
