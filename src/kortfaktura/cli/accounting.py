@@ -3,6 +3,8 @@
 import argparse
 from pathlib import Path
 
+from rich.markup import escape
+
 from kortfaktura import swedish
 from kortfaktura.cli.output import console, fail, print_json
 from kortfaktura.cli.parsing import Subparsers, SwedishArgumentParser, date_argument
@@ -88,7 +90,7 @@ def sie_command(args: argparse.Namespace) -> int:
         markup=False,
     )
     for warning in result.warnings:
-        out(f"[bold yellow]Varning:[/] {warning}")
+        out(f"[bold yellow]Varning:[/] {escape(warning)}")
     out(f"Skrev {result.file}", markup=False)
     out(f"Kontrollsumma (SHA-256): {result.sha256}", markup=False)
     return 0
