@@ -8,6 +8,8 @@ Environment variables:
 - ``KORTFAKTURA_SQLITE_TIMEOUT``: seconds a SQLite writer waits for another (default 30).
 - ``KORTFAKTURA_DEBUG``: ``1`` shows the traceback of an unexpected error on stderr too.
 - ``ALLOWED_HOSTS``: comma-separated host names for ``serve``.
+- ``KORTFAKTURA_SIE_SERIES``, ``KORTFAKTURA_FISCAL_YEAR_START``, ``KORTFAKTURA_ACCOUNT_*``:
+  bookkeeping, the SIE export's voucher series, financial year and accounts (docs/accounting.md).
 """
 
 import os
@@ -40,6 +42,7 @@ INSTALLED_APPS = [
     "kortfaktura.billing",
     "kortfaktura.documents",
     "kortfaktura.review",
+    "kortfaktura.accounting",
 ]
 
 MIDDLEWARE = [
@@ -133,6 +136,55 @@ LEGACY_PERIOD = (
     os.environ.get("KORTFAKTURA_LEGACY_FROM", "2019-01-01"),
     os.environ.get("KORTFAKTURA_LEGACY_TO", "2020-02-28"),
 )
+
+# Bookkeeping (SIE 4 export, docs/accounting.md): the voucher series, the first month of the
+# financial year, and the chart of accounts with BAS defaults. Every account is changeable.
+SIE_SERIES = os.environ.get("KORTFAKTURA_SIE_SERIES", "KF")
+FISCAL_YEAR_START_MONTH = int(os.environ.get("KORTFAKTURA_FISCAL_YEAR_START", "1"))
+ACCOUNTS = {
+    "receivable": os.environ.get("KORTFAKTURA_ACCOUNT_RECEIVABLE", "1510"),
+    # Revenue by VAT rate, for lines without a revenue account of their own (from the price row).
+    "revenue": {
+        "25": os.environ.get("KORTFAKTURA_ACCOUNT_REVENUE_25", "3001"),
+        "12": os.environ.get("KORTFAKTURA_ACCOUNT_REVENUE_12", "3002"),
+        "6": os.environ.get("KORTFAKTURA_ACCOUNT_REVENUE_6", "3003"),
+        "0": os.environ.get("KORTFAKTURA_ACCOUNT_REVENUE_0", "3004"),
+    },
+    # Output VAT by VAT rate.
+    "vat": {
+        "25": os.environ.get("KORTFAKTURA_ACCOUNT_VAT_25", "2611"),
+        "12": os.environ.get("KORTFAKTURA_ACCOUNT_VAT_12", "2621"),
+        "6": os.environ.get("KORTFAKTURA_ACCOUNT_VAT_6", "2631"),
+    },
+    "rounding": os.environ.get("KORTFAKTURA_ACCOUNT_ROUNDING", "3740"),
+    # Internal charges (R17): the unit's cost (with its cost centre) and the internal revenue.
+    "internal_cost": os.environ.get("KORTFAKTURA_ACCOUNT_INTERNAL_COST", "6540"),
+    "internal_revenue": os.environ.get("KORTFAKTURA_ACCOUNT_INTERNAL_REVENUE", "3990"),
+}
+# Names in the SIE file's #KONTO rows (BAS 2026); KORTFAKTURA_ACCOUNT_NAMES adds or renames,
+# e.g. "3011=Försäljning eTjänstekort;3990=Interna intäkter". A revenue account that is not
+# named here is called "Intäkter <nr>".
+ACCOUNT_NAMES = {
+    "1510": "Kundfordringar",
+    "2611": "Utgående moms på försäljning inom Sverige, 25 %",
+    "2621": "Utgående moms på försäljning inom Sverige, 12 %",
+    "2631": "Utgående moms på försäljning inom Sverige, 6 %",
+    "3001": "Försäljning inom Sverige, 25 % moms",
+    "3002": "Försäljning inom Sverige, 12 % moms",
+    "3003": "Försäljning inom Sverige, 6 % moms",
+    "3004": "Försäljning inom Sverige, momsfri",
+    "3740": "Öres- och kronutjämning",
+    "3990": "Övriga ersättningar och intäkter",
+    "6540": "IT-tjänster",
+} | {
+    number.strip(): name.strip()
+    for number, _, name in (
+        pair.partition("=")
+        for pair in os.environ.get("KORTFAKTURA_ACCOUNT_NAMES", "").split(";")
+        if "=" in pair
+    )
+    if number.strip() and name.strip()
+}
 
 # The official OpenPEPPOL validation artefacts (rules/, xsd/); by default those next to a checkout.
 PEPPOL_RULES_DIR = Path(

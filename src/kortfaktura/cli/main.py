@@ -30,7 +30,16 @@ DATABASE_BUSY = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kortfaktura.cli import audit, billing, changes, demo, importing, review, setup
+    from kortfaktura.cli import (
+        accounting,
+        audit,
+        billing,
+        changes,
+        demo,
+        importing,
+        review,
+        setup,
+    )
 
     install_swedish_messages()
     parser = SwedishArgumentParser(
@@ -49,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     changes.add_parser(subparsers)
     review.add_parser(subparsers)
     audit.add_parser(subparsers)
+    accounting.add_parser(subparsers)
     demo.add_parser(subparsers)
     return parser
 
