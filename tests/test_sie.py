@@ -568,3 +568,33 @@ def test_a_reversed_period_and_a_bad_date_are_usage_errors(tmp_path: Path, cli: 
     with pytest.raises(SieUsageError):
         export_sie(D("2026-02-01"), D("2026-01-31"), tmp_path / "bok.se")
     assert not (tmp_path / "bok.se").exists()
+
+
+@pytest.mark.django_db
+def test_the_review_shows_each_export_against_the_documents_now(
+    cli: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    """An export that a later document no longer matches is shown as such (issue 10)."""
+    from kortfaktura.review.selectors import build_review
+
+    etk = make.product("ETK", "eTjänstekort")
+    make.price(etk, "350")
+    owner = make.customer("Vårgårda kommun", number="2120001454")
+    make.account(owner, "1442")
+    make.order(owner, "2020-03-02", etk)
+    run = services.create_run(dt.date(2020, 3, 1), dt.date(2020, 3, 31))
+    services.issue_run(run.run.pk)
+    today = timezone.localdate().isoformat()
+    code, _, err = cli("export", "sie", "--from", today, "--to", today, "--out",
+                       str(tmp_path / "a.se"))  # fmt: skip
+    assert code == 0, err
+    review = build_review()
+    (export,) = review.exports
+    assert export.matches and export.vouchers == 1 and review.unbooked_documents == []
+    make.order(owner, "2020-04-02", etk)
+    later = services.create_run(dt.date(2020, 4, 1), dt.date(2020, 4, 30))
+    services.issue_run(later.run.pk)
+    review = build_review()
+    (export,) = review.exports
+    assert not export.matches and export.documents_now == 2
+    assert review.as_json()["exports"][0]["matches"] is False

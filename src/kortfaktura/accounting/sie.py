@@ -69,10 +69,18 @@ class UnbalancedVoucherError(ValueError):
         )
 
 
+# Punctuation that names often carry and code page 437 lacks, written the nearest plain way.
+PLAIN_PUNCTUATION = str.maketrans(
+    {"–": "-", "—": "-", "‒": "-", "’": "'", "‘": "'", "“": '"', "”": '"', "…": "...",
+     "\u00a0": " ", "\u202f": " "}
+)  # fmt: skip
+
+
 def clean(text: str) -> str:
-    """The text as code page 437 can hold it: control characters dropped, the rest that has no
-    place in the code page replaced by ``?`` (after composing, so that a decomposed å stays å)."""
-    composed = unicodedata.normalize("NFC", text)
+    """The text as code page 437 can hold it: control characters dropped, dashes and quotes
+    written plainly, the rest that has no place in the code page replaced by ``?`` (after
+    composing, so that a decomposed å stays å)."""
+    composed = unicodedata.normalize("NFC", text).translate(PLAIN_PUNCTUATION)
     visible = "".join(ch for ch in composed if unicodedata.category(ch) != "Cc")
     return visible.encode(ENCODING, errors="replace").decode(ENCODING)
 

@@ -147,7 +147,28 @@ def print_review(review: Review) -> None:
         out(f"\n[bold red]Dokument som inte stämmer[/] ({len(review.invalid_documents)}):")
         for document in review.invalid_documents[:SHOWN]:
             out(f"  {document.number}: {document.problem}", markup=False)
+    _bookkeeping(review)
     out(f"\nKontrollsumma för underlaget: {review.checksum}", markup=False)
+
+
+def _bookkeeping(review: Review) -> None:
+    for export in review.exports:
+        verdict = "stämmer" if export.matches else "STÄMMER INTE – exportera perioden igen"
+        console.print(
+            f"\nSIE-export {export.made_at:%Y-%m-%d %H.%M} för {export.period_from} – "
+            f"{export.period_to}: {swedish.count(export.vouchers)} verifikationer, debet "
+            f"{swedish.money(export.debit)}; dokumenten nu: {swedish.count(export.documents_now)}, "
+            f"{swedish.money(export.debit_now)} – {verdict}",
+            markup=False,
+        )
+    if review.unbooked_documents:
+        console.print(
+            "\n"
+            + swedish.counted(
+                len(review.unbooked_documents), "utfärdat dokument", "utfärdade dokument"
+            )
+            + " ingår ännu inte i någon SIE-export (kortfaktura export sie)."
+        )
 
 
 def _discrepancies(review: Review) -> None:

@@ -95,6 +95,7 @@ def _page(review: Review) -> str:
         _customer_data(review),
         _numbering(review),
         _invalid_documents(review),
+        _bookkeeping(review),
         _customers_table(review),
         _sign_off(review),
     ]
@@ -246,6 +247,7 @@ CONTENTS = (
     ("kunduppgifter", "Kunduppgifter"),
     ("numrering", "Numrering"),
     ("dokument", "Dokument som inte godkänns"),
+    ("bokforing", "Bokföring (SIE)"),
     ("per-kund", "Per kund"),
     ("underskrift", "Underskrift"),
 )
@@ -904,6 +906,49 @@ def _numbering(review: Review) -> str:
         )
         + "</section>\n"
     )
+
+
+def _bookkeeping(review: Review) -> str:
+    """The SIE exports against the documents of their periods as they are now (issue 10)."""
+    heading = "Bokföring (SIE)"
+    unbooked = review.unbooked_documents
+    note = (
+        _empty(
+            f"{swedish.counted(len(unbooked), 'utfärdat dokument', 'utfärdade dokument')} "
+            "ingår ännu inte i någon SIE-export – exportera med kortfaktura export sie."
+        )
+        if unbooked
+        else _empty("Varje utfärdat dokument ingår i en SIE-export.")
+    )
+    if not review.exports:
+        return f'<section id="bokforing">\n<h2>{h(heading)}</h2>\n{note}</section>\n'
+    rows = [
+        [
+            h(e.made_at.strftime("%Y-%m-%d %H.%M")),
+            h(e.made_by),
+            h(f"{e.period_from.isoformat()} – {e.period_to.isoformat()}"),
+            h(swedish.count(e.vouchers)),
+            h(swedish.money(e.debit)),
+            h(swedish.count(max(e.documents_now, 0))),
+            h(swedish.money(e.debit_now)),
+            h("Ja" if e.matches else "Nej – exportera perioden igen"),
+        ]
+        for e in review.exports
+    ]
+    return (
+        f'<section id="bokforing">\n<h2>{h(heading)}</h2>\n'
+        "<p>Varje export jämförd med de dokument som nu är utfärdade i dess period.</p>\n"
+        + _table(
+            "bokforing-lista",
+            ["Gjord", "Av", "Utfärdade", "Verifikationer", "Debet", "Dokument nu",
+             "Debet nu", "Stämmer"],
+            rows,
+            classes=["", "", "", "num", "num", "num", "num", ""],
+            row_classes=["" if e.matches else "unbalanced" for e in review.exports],
+        )
+        + note
+        + "</section>\n"
+    )  # fmt: skip
 
 
 def _invalid_documents(review: Review) -> str:

@@ -112,6 +112,28 @@ class Discrepancy:
 
 
 @dataclass
+class ExportRow:
+    """A SIE export against the documents of its period as they are now: an export that no
+    longer matches (a document issued or changed since) must be exported again."""
+
+    id: int
+    made_at: dt.datetime
+    made_by: str
+    period_from: dt.date
+    period_to: dt.date
+    file: str
+    sha256: str
+    vouchers: int
+    debit: Decimal
+    documents_now: int
+    debit_now: Decimal
+
+    @property
+    def matches(self) -> bool:
+        return self.vouchers == self.documents_now and self.debit == self.debit_now
+
+
+@dataclass
 class Review:
     period_from: dt.date | None
     period_to: dt.date | None
@@ -127,6 +149,8 @@ class Review:
     gaps: list[int] = field(default_factory=list)
     invalid_documents: list[DocumentProblem] = field(default_factory=list)
     discrepancies: list[Discrepancy] = field(default_factory=list)
+    exports: list[ExportRow] = field(default_factory=list)
+    unbooked_documents: list[int] = field(default_factory=list)  # issued, in no SIE export
 
     @property
     def balanced(self) -> bool:
@@ -267,4 +291,22 @@ class Review:
                 {"month": d.month, "order_id": d.order_id, "number": d.number, "problem": d.problem}
                 for d in self.discrepancies
             ],
+            "exports": [
+                {
+                    "id": e.id,
+                    "made_at": e.made_at.isoformat(),
+                    "made_by": e.made_by,
+                    "from": e.period_from.isoformat(),
+                    "to": e.period_to.isoformat(),
+                    "file": e.file,
+                    "sha256": e.sha256,
+                    "vouchers": e.vouchers,
+                    "debit": str(e.debit),
+                    "documents_now": e.documents_now,
+                    "debit_now": str(e.debit_now),
+                    "matches": e.matches,
+                }
+                for e in self.exports
+            ],
+            "unbooked_documents": self.unbooked_documents,
         }

@@ -28,6 +28,8 @@ from django.db import connection
 from django.utils import timezone
 
 from kortfaktura import swedish
+from kortfaktura.accounting.selectors import booked_totals, exports_overlapping
+from kortfaktura.accounting.vouchers import BookingError
 from kortfaktura.billing import core
 from kortfaktura.billing.changes import list_changes
 from kortfaktura.billing.core import HELD_BACK_LABELS, BillingRequest, OrderFacts
@@ -57,6 +59,7 @@ from kortfaktura.review.report import (
     STATES,
     CustomerRow,
     Discrepancy,
+    ExportRow,
     MonthRow,
     OrderFinding,
     PendingChange,
@@ -158,8 +161,42 @@ def build_review(
         *find_discrepancies(review, period, len(open_orders), counts),
         *document_total_discrepancies(period),
     ]
+    review.exports, review.unbooked_documents = bookkeeping()
     review.checksum = data_checksum(review)
     return review
+
+
+def bookkeeping() -> tuple[list[ExportRow], list[int]]:
+    """Every SIE export against the documents of its period as they are now, and the issued
+    documents that no export covers (not yet booked)."""
+    rows = []
+    covered: list[tuple[dt.date, dt.date]] = []
+    for export in exports_overlapping(dt.date.min, dt.date.max):
+        try:
+            now = booked_totals(export.period_from, export.period_to)
+            documents_now, debit_now = now.vouchers, now.debit
+        except BookingError:
+            documents_now, debit_now = -1, Decimal("0.00")
+        rows.append(
+            ExportRow(
+                export.pk, timezone.localtime(export.made_at), export.made_by,
+                export.period_from, export.period_to, export.file, export.sha256,
+                export.vouchers, export.debit, documents_now, debit_now,
+            )
+        )  # fmt: skip
+        covered.append((export.period_from, export.period_to))
+    unbooked = [
+        number
+        for number, day in Invoice.objects.filter(
+            status=Invoice.Status.ISSUED, kind__in=DOCUMENT_KINDS
+        )
+        .order_by("number")
+        .values_list("number", "issue_date")
+        if number is not None
+        and day is not None
+        and not any(start <= day <= end for start, end in covered)
+    ]
+    return rows, unbooked
 
 
 class _Counts:

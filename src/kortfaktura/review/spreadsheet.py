@@ -123,6 +123,19 @@ class XlsxReport(WritesFile):
         )
         _table(
             book,
+            "Bokföring",
+            [("Gjord", 18), ("Av", 16), ("Från", 12), ("Till", 12), ("Verifikationer", 14),
+             ("Debet", 16), ("Dokument nu", 14), ("Debet nu", 16), ("Stämmer", 10),
+             ("Fil", 50), ("SHA-256", 66)],
+            (
+                [e.made_at.replace(tzinfo=None), e.made_by, e.period_from, e.period_to,
+                 e.vouchers, e.debit, e.documents_now, e.debit_now,
+                 "ja" if e.matches else "nej", e.file, e.sha256]
+                for e in review.exports
+            ),
+        )  # fmt: skip
+        _table(
+            book,
             "Att åtgärda",
             list(zip(ACTION_COLUMNS, (20, 14, 14, 36, 16, 26, 20, 70), strict=True)),
             _to_act_on(review),
