@@ -30,6 +30,7 @@ from kortfaktura.demo import generator
 from kortfaktura.demo.selectors import loaded_data_summary
 from kortfaktura.demo.services import (
     StoryStep,
+    export_story_bookkeeping,
     export_story_documents,
     load_demo_data,
     reset_database,
@@ -88,6 +89,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         exports = export_story_documents(
             directory / "dokument", progress=None if quiet else _document_progress
         )
+    booked = export_story_bookkeeping(directory)
     review, review_files = make_review(
         html=directory / "genomlysning.html", xlsx=directory / "genomlysning.xlsx"
     )
@@ -111,6 +113,7 @@ def _run_demo(args: argparse.Namespace) -> int:
                     }
                     for export in exports
                 ],
+                "bookkeeping": booked.as_json() if booked else None,
                 "review": {
                     "balanced": review.balanced,
                     "summary": review.summary(),
@@ -138,7 +141,17 @@ def _run_demo(args: argparse.Namespace) -> int:
                 console.print(f"[red]{number} skrevs inte:[/] {findings[0]}")
             for number, reason in export.failed.items():
                 console.print(f"[red]{number} skrevs inte:[/] {reason}")
-    console.rule(f"{len(steps) + 3 + bool(exports)}. Genomlysning")
+    if booked is not None:
+        console.rule(f"{len(steps) + 3 + bool(exports)}. Bokföring")
+        console.print(
+            f"{swedish.count(booked.vouchers)} verifikationer i SIE 4 ({booked.file}), en per "
+            f"utfärdat dokument; debet = kredit = {swedish.money(booked.debit)}. Interna "
+            "debiteringar bokförs på interna konton med enhetens kostnadsställe.",
+            markup=False,
+        )
+        for warning in booked.warnings:
+            console.print(f"  varning: {warning}", markup=False)
+    console.rule(f"{len(steps) + 3 + bool(exports) + bool(booked)}. Genomlysning")
     print_review_summary(review, review_files)
     console.rule("Klart")
     console.print(

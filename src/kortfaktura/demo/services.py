@@ -8,7 +8,9 @@ from pathlib import Path
 
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Max, Min
 
+from kortfaktura.accounting.services import SieResult, export_sie
 from kortfaktura.billing import changes
 from kortfaktura.billing import services as billing
 from kortfaktura.billing.changes import Decision
@@ -302,3 +304,13 @@ def export_story_documents(
                 export_documents(documents, file_format, directory / file_format, progress=callback)
             )
     return results
+
+
+def export_story_bookkeeping(directory: Path) -> SieResult | None:
+    """Every document the demo issued, booked in one SIE 4 file (``bokforing.se``)."""
+    days = Invoice.objects.filter(status=Invoice.Status.ISSUED).aggregate(
+        first=Min("issue_date"), last=Max("issue_date")
+    )
+    if days["first"] is None:
+        return None
+    return export_sie(days["first"], days["last"], directory / "bokforing.se")

@@ -215,6 +215,10 @@ class Review:
                 (len(self.gaps), "lucka i numreringen", "luckor i numreringen"),
                 (len(self.invalid_documents), "dokument som inte stämmer",
                  "dokument som inte stämmer"),
+                (len(self.unbooked_documents), "dokument som inte bokförts (SIE)",
+                 "dokument som inte bokförts (SIE)"),
+                (sum(1 for e in self.exports if not e.matches), "SIE-export som inte stämmer",
+                 "SIE-exporter som inte stämmer"),
             )
             if number
         ]  # fmt: skip
