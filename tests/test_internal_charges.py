@@ -37,14 +37,14 @@ def as_json(cli: Cli, *args: str) -> tuple[int, Any]:
 
 @pytest.fixture
 def issued(cli: Cli, csv_file: CsvFile) -> dict[str, Any]:
-    """March 2020: Vårgårda (an invoice) and two of VGR's units (internal charges), one of
-    them without a cost centre; prices at 12 % and 25 % VAT with an öre amount."""
+    """March 2020: Vårgårda (an invoice) and two of VGR's units (internal charges); prices at
+    12 % and 25 % VAT with an öre amount."""
     rows = [
         [*customer_row(), ""],
         [*customer_row(VGR, "Västra Götalandsregionen", "VGR-RS", peppol_id="",
                        delivery="email", email="ekonomi@vgr.example"), "RS-1100"],
         [*customer_row(VGR, "Västra Götalandsregionen", "VGR-SU", unit_codes="SU-MED",
-                       peppol_id="", delivery="print"), ""],
+                       peppol_id="", delivery="print"), "SU 7100"],
     ]  # fmt: skip
     code, result = as_json(cli, "import", "customers", str(csv_file(CUSTOMER_HEADER_CC, rows)))
     assert code == 0 and result["quarantined"] == 0, result
@@ -115,18 +115,40 @@ def test_an_internal_credit_reverses_its_charge_in_the_internal_series(
     assert code == 1 and "intern kreditering" in err
 
 
-def test_the_review_counts_internal_charges_as_invoiced_and_wants_cost_centres(
-    issued: dict[str, Any],
-) -> None:
+def test_the_review_counts_internal_charges_as_invoiced(issued: dict[str, Any]) -> None:
     review = build_review(dt.date(2020, 3, 1), dt.date(2020, 3, 31))
     assert review.balanced
     (march,) = review.months
     assert (march.orders, march.invoiced) == (4, 4)
     assert march.invoiced_net == march.documents_net == Decimal("350.55") * 3 + 150
+    assert not [p for p in review.customer_data if p.account_code.startswith("VGR")]
+    assert review.gaps == []
+
+
+def test_an_internal_account_without_a_cost_centre_is_held_back(
+    cli: Cli, csv_file: CsvFile, issued: dict[str, Any]
+) -> None:
+    rows = [[*customer_row(VGR, "Västra Götalandsregionen", "VGR-SU", unit_codes="SU-MED",
+                           peppol_id="", delivery="print"), ""]]  # fmt: skip
+    code, _ = as_json(cli, "import", "customers", str(csv_file(CUSTOMER_HEADER_CC, rows)))
+    assert code == 0
+    orders = [order_row("S2", "2020-03-06 09:00", VGR, unit_code="SU-MED")]
+    code, _ = as_json(cli, "import", "orders", str(csv_file(ORDER_HEADER, orders)))
+    code, draft = as_json(cli, "bill", "--preview", *MARCH)
+    assert code == 0 and draft["invoices"] == []
+    (held,) = draft["held_back"]
+    assert held["reason"] == "account_incomplete" and "kostnadsställe" in held["detail"]
+    review = build_review()
     problems = [p for p in review.customer_data if p.account_code == "VGR-SU"]
     assert [p.severity for p in problems] == ["error"] and "kostnadsställe" in problems[0].problem
-    assert not [p for p in review.customer_data if p.account_code == "VGR-RS"]
-    assert review.gaps == []
+
+
+def test_a_cost_centre_the_ledger_cannot_carry_is_quarantined(cli: Cli, csv_file: CsvFile) -> None:
+    rows = [[*customer_row(VGR, "Västra Götalandsregionen", "VGR-SU", unit_codes="SU-MED",
+                           peppol_id="", delivery="print"), "K€1"]]  # fmt: skip
+    code, result = as_json(cli, "import", "customers", str(csv_file(CUSTOMER_HEADER_CC, rows)))
+    assert code == 0 and result["quarantined"] == 1
+    assert "cost_centre" in result["rows"][0]["reason"]
 
 
 def test_internal_accounts_need_no_buyer_reference_or_peppol(issued: dict[str, Any]) -> None:
@@ -152,10 +174,14 @@ def test_cost_centre_and_revenue_account_columns_are_read_and_audited(
     code, _ = as_json(cli, "import", "customers", str(csv_file(CUSTOMER_HEADER_CC, rows)))
     assert code == 0
     code, trail = as_json(cli, "audit", "--object", "VGR-SU")
-    assert trail[-1]["details"]["cost_centre"] == {"before": "", "after": "SU-7100"}
+    assert trail[-1]["details"]["cost_centre"] == {"before": "SU 7100", "after": "SU-7100"}
     prices = [["ETK", "eTjänstekort", "350,55", "25", "2019-01-01", "", "3011"],
-              ["PUK", "PUK-kod", "150", "12", "2019-01-01", "", "konto"]]  # fmt: skip
+              ["PUK", "PUK-kod", "150", "12", "2019-01-01", "", "konto"],
+              ["MOB", "Mobilt", "250", "25", "2019-01-01", "", "٣٠١١"],
+              ["RES", "Reservkort", "200", "25", "2019-01-01", "", "1510"]]  # fmt: skip
     header = [*PRICE_HEADER, "revenue_account"]
     code, result = as_json(cli, "import", "prices", str(csv_file(header, prices)))
-    assert code == 0 and result["updated"] == 1 and result["quarantined"] == 1
-    assert "4–6 siffror" in result["rows"][0]["reason"]
+    assert code == 0 and result["updated"] == 1 and result["quarantined"] == 3
+    reasons = [row["reason"] for row in result["rows"]]
+    assert "4–6 siffror" in reasons[0] and "4–6 siffror" in reasons[1]
+    assert "kontoklass 3" in reasons[2]

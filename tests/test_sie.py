@@ -351,7 +351,7 @@ def test_internal_charges_book_on_internal_accounts_with_the_cost_centre(
     assert parsed.accounts["6540"] == "IT-tjänster"
     assert parsed.accounts["3990"] == "Övriga ersättningar och intäkter"
     assert parsed.objects == {("1", "K 12"): "VGR Sahlgrenska", ("1", "K123"): "VGR Sahlgrenska"}
-    assert result.warnings == []
+    assert not [w for w in result.warnings if "kostnadsställe" in w]
     assert result.debit == Decimal("1050.00") == parsed.credit
 
 
@@ -598,3 +598,64 @@ def test_the_review_shows_each_export_against_the_documents_now(
     (export,) = review.exports
     assert not export.matches and export.documents_now == 2
     assert review.as_json()["exports"][0]["matches"] is False
+    assert "SIE-export som inte stämmer" in review.summary()
+    # Exported again, the first export is superseded and the new one matches.
+    code, _, err = cli("export", "sie", "--from", today, "--to", today, "--out",
+                       str(tmp_path / "b.se"))  # fmt: skip
+    assert code == 0, err
+    first, second = build_review().exports
+    assert first.superseded_by == second.id and first.matches and second.matches
+
+
+@pytest.mark.django_db
+def test_an_export_booked_on_other_accounts_than_the_documents_give_is_shown(
+    settings: Any, tmp_path: Path, etk: Product
+) -> None:
+    from kortfaktura.review.selectors import build_review
+
+    owner = make.customer("Vårgårda kommun", number="2120001454")
+    make.account(owner, "1442")
+    make.order(owner, "2020-03-02", etk)
+    run = services.create_run(dt.date(2020, 3, 1), dt.date(2020, 3, 31))
+    services.issue_run(run.run.pk)
+    settings.ACCOUNTS = {**settings.ACCOUNTS, "receivable": "1519"}
+    export_sie(today(), today(), tmp_path / "a.se")
+    settings.ACCOUNTS = {**settings.ACCOUNTS, "receivable": "1510"}
+    (export,) = build_review().exports
+    assert (export.vouchers, export.documents_now) == (1, 1) and export.debit == export.debit_now
+    assert not export.balances_match and not export.matches
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("KORTFAKTURA_ACCOUNT_INTERNAL_COST", "3990", "både intern kostnad och intern intäkt"),
+        ("KORTFAKTURA_ACCOUNT_RECEIVABLE", "15x0", "inget kontonummer"),
+        ("KORTFAKTURA_SIE_SERIES", "", "ingen verifikationsserie"),
+    ],
+)
+def test_a_chart_of_accounts_that_makes_no_sense_is_refused(
+    settings: Any, tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    accounts = {**settings.ACCOUNTS}
+    if variable == "KORTFAKTURA_ACCOUNT_INTERNAL_COST":
+        accounts["internal_cost"] = value
+    elif variable == "KORTFAKTURA_ACCOUNT_RECEIVABLE":
+        accounts["receivable"] = value
+    else:
+        settings.SIE_SERIES = value
+    settings.ACCOUNTS = accounts
+    with pytest.raises(SieError, match=expected):
+        export_sie(today(), today(), tmp_path / "x.se")
+    assert not (tmp_path / "x.se").exists() and not SieExport.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_open_or_overlapping_period_is_exported_with_warnings(tmp_path: Path) -> None:
+    first = export_sie(today(), today(), tmp_path / "a.se")
+    assert any("slutar" in warning for warning in first.warnings)
+    again = export_sie(today() - dt.timedelta(days=3), today(), tmp_path / "b.se")
+    assert any("överlappar" in warning for warning in again.warnings)
+    stored = SieExport.objects.get(pk=again.export_id)
+    assert stored.chart["series"] == "KF" and stored.chart["accounts"]["receivable"] == "1510"

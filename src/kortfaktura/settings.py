@@ -140,7 +140,9 @@ LEGACY_PERIOD = (
 # Bookkeeping (SIE 4 export, docs/accounting.md): the voucher series, the first month of the
 # financial year, and the chart of accounts with BAS defaults. Every account is changeable.
 SIE_SERIES = os.environ.get("KORTFAKTURA_SIE_SERIES", "KF")
-FISCAL_YEAR_START_MONTH = int(os.environ.get("KORTFAKTURA_FISCAL_YEAR_START", "1"))
+_fiscal_start = os.environ.get("KORTFAKTURA_FISCAL_YEAR_START", "1").strip()
+# Not a number: 0, which the export refuses with a Swedish message naming the setting.
+FISCAL_YEAR_START_MONTH = int(_fiscal_start) if _fiscal_start.isdigit() else 0
 ACCOUNTS = {
     "receivable": os.environ.get("KORTFAKTURA_ACCOUNT_RECEIVABLE", "1510"),
     # Revenue by VAT rate, for lines without a revenue account of their own (from the price row).

@@ -19,6 +19,10 @@ class SieExport(models.Model):
     credit = models.DecimalField("kredit", max_digits=16, decimal_places=2)
     first_number = models.PositiveBigIntegerField("lägsta dokumentnummer", null=True, blank=True)
     last_number = models.PositiveBigIntegerField("högsta dokumentnummer", null=True, blank=True)
+    # The balance per account as exported, and the chart and series used: the review compares
+    # them with what the documents give now, account by account.
+    by_account = models.JSONField("saldo per konto", default=dict, blank=True)
+    chart = models.JSONField("kontoplan och serie", default=dict, blank=True)
 
     class Meta:
         verbose_name = "SIE-export"

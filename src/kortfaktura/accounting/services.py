@@ -6,6 +6,9 @@ export and its audit record saved, in one transaction.
 
 import datetime as dt
 import hashlib
+import itertools
+import os
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -118,6 +121,79 @@ def render_period(
     return content, result
 
 
+ACCOUNT = re.compile(r"[0-9]{4,6}")
+SERIES_TEXT = re.compile(r"[A-Za-z0-9]{1,10}")
+
+
+def chart_in_use() -> dict[str, Any]:
+    """The voucher series and the accounts of settings, as the export used them."""
+    return {"series": settings.SIE_SERIES, "accounts": settings.ACCOUNTS}
+
+
+def check_chart() -> None:
+    """The chart of accounts from settings makes sense before anything is written: every
+    account 4–6 digits, the series a short code, and no account used for two roles that would
+    cancel each other out on one voucher."""
+    accounts: dict[str, Any] = settings.ACCOUNTS
+    revenue: dict[str, str] = accounts["revenue"]
+    vat: dict[str, str] = accounts["vat"]
+    named = {
+        "KORTFAKTURA_ACCOUNT_RECEIVABLE": accounts["receivable"],
+        "KORTFAKTURA_ACCOUNT_ROUNDING": accounts["rounding"],
+        "KORTFAKTURA_ACCOUNT_INTERNAL_COST": accounts["internal_cost"],
+        "KORTFAKTURA_ACCOUNT_INTERNAL_REVENUE": accounts["internal_revenue"],
+        **{f"KORTFAKTURA_ACCOUNT_REVENUE_{r}": a for r, a in revenue.items()},
+        **{f"KORTFAKTURA_ACCOUNT_VAT_{r}": a for r, a in vat.items()},
+    }
+    for variable, account in named.items():
+        if not ACCOUNT.fullmatch(str(account)):
+            raise SieError(
+                f"{variable}='{account}' är inget kontonummer – ange 4–6 siffror 0–9, t.ex. "
+                "1510 (se docs/accounting.md)"
+            )
+    if not SERIES_TEXT.fullmatch(str(settings.SIE_SERIES)):
+        raise SieError(
+            f"KORTFAKTURA_SIE_SERIES='{settings.SIE_SERIES}' är ingen verifikationsserie – ange "
+            "1–10 bokstäver eller siffror, t.ex. KF"
+        )
+    roles: dict[str, set[str]] = {
+        "kundfordran": {accounts["receivable"]},
+        "intäkt": set(revenue.values()),
+        "utgående moms": set(vat.values()),
+        "intern kostnad": {accounts["internal_cost"]},
+        "intern intäkt": {accounts["internal_revenue"]},
+    }
+    for first, second in itertools.combinations(roles, 2):
+        shared = roles[first] & roles[second]
+        if shared:
+            raise SieError(
+                f"konto {', '.join(sorted(shared))} är både {first} och {second} i kontoplanen – "
+                "ge varje roll sitt eget konto (se docs/accounting.md)"
+            )
+
+
+def _period_warnings(period_from: dt.date, period_to: dt.date) -> list[str]:
+    """An export of a period that has not ended, or that overlaps an earlier export, is made
+    (the finance officer may want it) but said to be one."""
+    warnings = []
+    today = timezone.localdate()
+    if period_to >= today:
+        warnings.append(
+            f"perioden slutar {period_to.isoformat()}, och dokument kan ännu utfärdas i den – "
+            "de kommer inte med här; exportera en period först när den är slut, eller bara "
+            "fram till i går"
+        )
+    for earlier in SieExport.objects.filter(
+        period_from__lte=period_to, period_to__gte=period_from
+    ).order_by("id"):
+        warnings.append(
+            f"perioden överlappar exporten {earlier.made_at:%Y-%m-%d} av "
+            f"{earlier.period_from.isoformat()} – {earlier.period_to.isoformat()}: dokument som "
+            "redan bokförts därifrån kommer med igen – läs bara in en av filerna"
+        )
+    return warnings
+
+
 def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult:
     """Every document issued from ``period_from`` to ``period_to`` (issue dates, inclusive) as
     one voucher each, written to ``out``; the export is saved and recorded in the audit trail."""
@@ -127,10 +203,11 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
             "på datumen"
         )
     if not 1 <= settings.FISCAL_YEAR_START_MONTH <= 12:
+        given = os.environ.get("KORTFAKTURA_FISCAL_YEAR_START", "")
         raise SieError(
-            f"KORTFAKTURA_FISCAL_YEAR_START={settings.FISCAL_YEAR_START_MONTH} är ingen månad – "
-            "ange 1–12, t.ex. 1 för januari"
+            f"KORTFAKTURA_FISCAL_YEAR_START={given} är ingen månad – ange 1–12, t.ex. 1 för januari"
         )
+    check_chart()
     check_target(out)
     actor = current_actor()
     content, result = render_period(
@@ -146,6 +223,7 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
             "kan skriva i"
         ) from error
     checksum = hashlib.sha256(content).hexdigest()
+    warnings = [*result.warnings, *_period_warnings(period_from, period_to)]
     outcome = SieResult(
         file=target,
         period_from=period_from,
@@ -156,7 +234,7 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
         sha256=checksum,
         first_number=result.first_number,
         last_number=result.last_number,
-        warnings=list(result.warnings),
+        warnings=warnings,
     )
     with transaction.atomic():
         export = SieExport.objects.create(
@@ -171,6 +249,8 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
             credit=outcome.credit,
             first_number=outcome.first_number,
             last_number=outcome.last_number,
+            by_account={account: str(amount) for account, amount in result.by_account.items()},
+            chart=chart_in_use(),
         )
         record(
             "export.sie",
@@ -184,6 +264,7 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
                 "first_number": outcome.first_number,
                 "last_number": outcome.last_number,
                 "warnings": outcome.warnings,
+                "chart": chart_in_use(),
             },
             actor=actor,
         )

@@ -154,7 +154,8 @@ class Invoice(models.Model):
                 name="credit_note_refers_to_invoice",
             ),
             models.CheckConstraint(
-                condition=~Q(kind__in=INTERNAL_KINDS) | (Q(vat=0) & Q(rounding=0)),
+                condition=~Q(kind__in=INTERNAL_KINDS)
+                | (Q(vat=0) & Q(rounding=0) & Q(payable=models.F("net"))),
                 name="internal_charge_without_vat",
             ),
             models.CheckConstraint(

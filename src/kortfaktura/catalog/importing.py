@@ -1,6 +1,7 @@
 """Import of the price list: one row per product and validity period (INTERFACES.md)."""
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +34,9 @@ class PriceRow:
     valid_from: dt.date
     valid_to: dt.date | None
     revenue_account: str = ""
+
+
+ACCOUNT_NUMBER = re.compile(r"[0-9]{4,6}")
 
 
 def describe_period(valid_from: dt.date, valid_to: dt.date | None) -> str:
@@ -87,10 +91,15 @@ class PriceImporter(Importer):
                 f"valid_to {valid_to.isoformat()} ligger före valid_from {valid_from.isoformat()}"
             )
         revenue_account = get("revenue_account")
-        if revenue_account and not (revenue_account.isdigit() and 4 <= len(revenue_account) <= 6):
+        if revenue_account and not ACCOUNT_NUMBER.fullmatch(revenue_account):
             raise InvalidValue(
                 f"revenue_account '{revenue_account[:20]}' är inget konto – ange kontonumret i "
-                "bokföringen med 4–6 siffror, t.ex. 3001 (lämna tomt för standardkontot)"
+                "bokföringen med 4–6 siffror 0–9, t.ex. 3001 (lämna tomt för standardkontot)"
+            )
+        if revenue_account and not revenue_account.startswith("3"):
+            raise InvalidValue(
+                f"revenue_account {revenue_account} är inget intäktskonto – intäkter bokförs i "
+                "kontoklass 3 (BAS), t.ex. 3001; lämna tomt för standardkontot"
             )
         return PriceRow(
             line,

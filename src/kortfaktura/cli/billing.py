@@ -110,11 +110,19 @@ def credit(args: argparse.Namespace) -> int:
     if args.json:
         print_json(document)
         return 0
-    console.print(
-        f"[bold]Kreditfaktura {credit_note.number}[/] krediterar faktura {args.number}: "
-        f"{swedish.counted(len(document['order_ids']), 'beställning', 'beställningar')}, "
-        f"att betala {swedish.money(credit_note.payable)}. Orsak: {credit_note.reason}"
-    )
+    orders = swedish.counted(len(document["order_ids"]), "beställning", "beställningar")
+    if credit_note.kind == Invoice.Kind.INTERNAL_CREDIT:
+        console.print(
+            f"[bold]Intern kreditering {credit_note.number}[/] krediterar den interna "
+            f"debiteringen {args.number}: {orders}, {swedish.money(credit_note.payable)} utan "
+            f"moms. Orsak: {credit_note.reason}"
+        )
+    else:
+        console.print(
+            f"[bold]Kreditfaktura {credit_note.number}[/] krediterar faktura {args.number}: "
+            f"{orders}, att betala {swedish.money(credit_note.payable)}. Orsak: "
+            f"{credit_note.reason}"
+        )
     console.print(
         "De krediterade beställningarna faktureras igen i nästa körning som omfattar deras "
         "beställningsmånad."

@@ -153,7 +153,15 @@ def print_review(review: Review) -> None:
 
 def _bookkeeping(review: Review) -> None:
     for export in review.exports:
-        verdict = "stämmer" if export.matches else "STÄMMER INTE – exportera perioden igen"
+        verdict = (
+            f"ersatt av en senare export (nr {export.superseded_by})"
+            if export.superseded_by
+            else "stämmer"
+            if export.matches
+            else "STÄMMER INTE – dokument har utfärdats i perioden efter exporten, eller "
+            "kontoplanen har ändrats; bokför skillnaden eller exportera perioden igen och läs "
+            "bara in den nya filen"
+        )
         console.print(
             f"\nSIE-export {export.made_at:%Y-%m-%d %H.%M} för {export.period_from} – "
             f"{export.period_to}: {swedish.count(export.vouchers)} verifikationer, debet "

@@ -5,6 +5,7 @@ against the database, then applied. That lets a file move a unit code from one a
 or swap which account is the default, whatever the order of its rows.
 """
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -114,6 +115,22 @@ def _audited_account(
     return {**values, "customer": format_orgnr(orgnr), "unit_codes": ", ".join(unit_codes)}
 
 
+COST_CENTRE = re.compile(r"[0-9A-Za-zÅÄÖåäöÉé .,/_-]*")
+
+
+def _cost_centre(text: str) -> str:
+    """A cost centre as the finance system and SIE (code page 437) can carry it: letters, digits
+    and a few separators; anything else would be changed on the way and could make two cost
+    centres one."""
+    cleaned = " ".join(text.split())
+    if not COST_CENTRE.fullmatch(cleaned):
+        raise InvalidValue(
+            f"cost_centre '{cleaned[:30]}' har tecken som bokföringen inte kan bära – använd "
+            "bokstäver, siffror, mellanslag och - _ . / , t.ex. SU-7100"
+        )
+    return cleaned
+
+
 def _postal_code(text: str) -> str:
     digits = text.replace(" ", "")
     if len(digits) != 5 or not digits.isdigit():
@@ -203,7 +220,7 @@ class CustomerImporter(Importer):
             postal_code=_postal_code(get(values, "postal_code")),
             city=" ".join(get(values, "city").split()),
             delivery=delivery,
-            cost_centre=" ".join(get(values, "cost_centre").split()),
+            cost_centre=_cost_centre(get(values, "cost_centre")),
             present=frozenset(column for column in self.optional_columns if self.has(column)),
         )
         for column, text in (

@@ -129,6 +129,8 @@ class BillingAccount(models.Model):
         internal account needs neither a buyer reference nor a Peppol address (R17)."""
         problems = []
         if self.is_internal:
+            if not self.cost_centre.strip():
+                problems.append("kostnadsställe saknas (den interna debiteringen bokförs på det)")
             if self.delivery == DeliveryChannel.EMAIL and not self.email:
                 problems.append("leverans via e-post men e-postadress saknas")
             if not (self.street and self.postal_code and self.city):

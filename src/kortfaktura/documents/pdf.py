@@ -69,7 +69,7 @@ def _percent(rate: Decimal) -> str:
     return f"{text} %"
 
 
-def _specification(rows: list[SpecificationRow]) -> list[dict[str, Any]]:
+def _specification(rows: list[SpecificationRow], *, internal: bool) -> list[dict[str, Any]]:
     months: dict[dt.date, list[SpecificationRow]] = defaultdict(list)
     for row in rows:
         months[row.order_month].append(row)
@@ -91,8 +91,8 @@ def _specification(rows: list[SpecificationRow]) -> list[dict[str, Any]]:
                     ]
                     for entry in entries
                 ],
-                "subtotal": f"{swedish.count(len(entries))} beställningar, "
-                f"summa {swedish.money(total)} exkl. moms",
+                "subtotal": f"{swedish.counted(len(entries), 'beställning', 'beställningar')}, "
+                f"summa {swedish.money(total)}" + ("" if internal else " exkl. moms"),
             }
         )
     return groups
@@ -216,7 +216,8 @@ def template_data(document: DocumentData) -> dict[str, Any]:
             "beställningsmånad. Kortinnehavarens namn och HSA-id visas bara för kundens egna "
             "beställningar."
         ),
-        "specification": _specification(document.specification),
+        "specification": _specification(document.specification, internal=document.is_internal),
+        "address_label": "Adress" if document.is_internal else "Faktureringsadress",
     }
 
 

@@ -252,9 +252,8 @@ def export_chunk(invoice_ids: list[int], file_format: str, directory: Path) -> C
     for document in documents_for(invoices):
         if file_format == "ubl" and document.is_internal:
             failed[document.number] = (
-                f"skrevs inte: {document.type_label.lower()} är ingen faktura – den skickas "
-                "aldrig via Peppol (VGR:s egna enheter, DOMAIN.md R17); exportera den som pdf, "
-                "xlsx eller csv"
+                f"{document.type_label.lower()} är ingen faktura och skickas aldrig via Peppol "
+                "(den går till regionens egen enhet) – exportera den som pdf, xlsx eller csv"
             )
             continue
         try:

@@ -12,13 +12,17 @@ from kortfaktura.documents.data import DocumentData
 PERIOD_IN_TITLE = re.compile(r"\d{4}-\d{2}-\d{2}\s*[–-]\s*\d{4}-\d{2}-\d{2}")
 
 
+INTERNAL_STEMS = {"internal_charge": "Debiterings", "internal_credit": "Krediterings"}
+
+
 def number_label(document: DocumentData) -> str:
-    """``Fakturanummer`` or ``Kreditfakturanummer`` (not "Fakturasnummer")."""
-    return f"{document.type_label}nummer"
+    """``Fakturanummer``, ``Kreditfakturanummer`` (not "Fakturasnummer"), or for an internal
+    charge ``Debiteringsnummer``."""
+    return f"{INTERNAL_STEMS.get(document.kind, document.type_label)}nummer"
 
 
 def date_label(document: DocumentData) -> str:
-    return f"{document.type_label}datum"
+    return f"{INTERNAL_STEMS.get(document.kind, document.type_label)}datum"
 
 
 def months_covered(document: DocumentData) -> str:

@@ -80,8 +80,9 @@ def customer_data_problems(
                     orgnr,
                     account.code,
                     ERROR,
-                    "intern mottagare utan kostnadsställe – de interna debiteringarna kan inte "
-                    "bokföras på enheten; ange cost_centre i kunduppgifterna",
+                    "intern mottagare utan kostnadsställe – de interna debiteringarna hålls "
+                    "tillbaka tills det finns (de bokförs på det); ange cost_centre i "
+                    "kunduppgifterna",
                 )
             if account.delivery == DeliveryChannel.PEPPOL:
                 add(

@@ -931,7 +931,13 @@ def _bookkeeping(review: Review) -> str:
             h(swedish.money(e.debit)),
             h(swedish.count(max(e.documents_now, 0))),
             h(swedish.money(e.debit_now)),
-            h("Ja" if e.matches else "Nej – exportera perioden igen"),
+            h(
+                f"Ersatt av export {e.superseded_by}"
+                if e.superseded_by
+                else "Ja"
+                if e.matches
+                else "Nej – bokför skillnaden eller exportera igen"
+            ),
         ]
         for e in review.exports
     ]

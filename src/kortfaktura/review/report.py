@@ -127,10 +127,18 @@ class ExportRow:
     debit: Decimal
     documents_now: int
     debit_now: Decimal
+    balances_match: bool = True  # every account's balance as exported = as the documents give
+    superseded_by: int | None = None  # a later export of a period that contains this one
 
     @property
     def matches(self) -> bool:
-        return self.vouchers == self.documents_now and self.debit == self.debit_now
+        if self.superseded_by is not None:
+            return True
+        return (
+            self.vouchers == self.documents_now
+            and self.debit == self.debit_now
+            and self.balances_match
+        )
 
 
 @dataclass
@@ -308,6 +316,8 @@ class Review:
                     "debit": str(e.debit),
                     "documents_now": e.documents_now,
                     "debit_now": str(e.debit_now),
+                    "balances_match": e.balances_match,
+                    "superseded_by": e.superseded_by,
                     "matches": e.matches,
                 }
                 for e in self.exports

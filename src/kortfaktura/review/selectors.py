@@ -161,30 +161,47 @@ def build_review(
         *find_discrepancies(review, period, len(open_orders), counts),
         *document_total_discrepancies(period),
     ]
-    review.exports, review.unbooked_documents = bookkeeping()
+    review.exports, review.unbooked_documents, unbookable = bookkeeping()
+    review.discrepancies.extend(unbookable)
     review.checksum = data_checksum(review)
     return review
 
 
-def bookkeeping() -> tuple[list[ExportRow], list[int]]:
-    """Every SIE export against the documents of its period as they are now, and the issued
-    documents that no export covers (not yet booked)."""
+def bookkeeping() -> tuple[list[ExportRow], list[int], list[Discrepancy]]:
+    """Every SIE export against the documents of its period as they are now (count, debit and
+    each account's balance), the issued documents that no export covers (not yet booked), and
+    the documents that cannot be booked at all."""
+    exports = exports_overlapping(dt.date.min, dt.date.max)
     rows = []
-    covered: list[tuple[dt.date, dt.date]] = []
-    for export in exports_overlapping(dt.date.min, dt.date.max):
+    unbookable: dict[str, Discrepancy] = {}
+    for export in exports:
+        later = [
+            other
+            for other in exports
+            if other.pk > export.pk
+            and other.period_from <= export.period_from
+            and export.period_to <= other.period_to
+        ]
         try:
             now = booked_totals(export.period_from, export.period_to)
             documents_now, debit_now = now.vouchers, now.debit
-        except BookingError:
-            documents_now, debit_now = -1, Decimal("0.00")
+            exported = {a: Decimal(v) for a, v in export.by_account.items() if Decimal(v)}
+            # Exports made before balances were stored compare by count and debit only.
+            balances_match = not export.by_account or exported == {
+                account: amount for account, amount in now.by_account.items() if amount
+            }
+        except BookingError as error:
+            documents_now, debit_now, balances_match = -1, Decimal("0.00"), False
+            unbookable[str(error)] = Discrepancy("", "", None, f"kan inte bokföras: {error}")
         rows.append(
             ExportRow(
                 export.pk, timezone.localtime(export.made_at), export.made_by,
                 export.period_from, export.period_to, export.file, export.sha256,
-                export.vouchers, export.debit, documents_now, debit_now,
+                export.vouchers, export.debit, documents_now, debit_now, balances_match,
+                later[-1].pk if later else None,
             )
         )  # fmt: skip
-        covered.append((export.period_from, export.period_to))
+    covered = [(export.period_from, export.period_to) for export in exports]
     unbooked = [
         number
         for number, day in Invoice.objects.filter(
@@ -196,7 +213,7 @@ def bookkeeping() -> tuple[list[ExportRow], list[int]]:
         and day is not None
         and not any(start <= day <= end for start, end in covered)
     ]
-    return rows, unbooked
+    return rows, unbooked, list(unbookable.values())
 
 
 class _Counts:

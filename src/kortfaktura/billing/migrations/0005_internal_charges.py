@@ -101,7 +101,7 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(
                 condition=models.Q(
                     models.Q(("kind__in", ("internal_charge", "internal_credit")), _negated=True),
-                    models.Q(("vat", 0), ("rounding", 0)),
+                    models.Q(("vat", 0), ("rounding", 0), ("payable", models.F("net"))),
                     _connector="OR",
                 ),
                 name="internal_charge_without_vat",
