@@ -11,7 +11,7 @@ from kortfaktura.cli.main import main
 
 CUSTOMER_HEADER = [
     "orgnr", "name", "account_code", "account_name", "unit_codes", "buyer_reference",
-    "peppol_id", "email", "street", "postal_code", "city", "delivery",
+    "peppol_id", "email", "street", "postal_code", "city", "delivery", "cost_centre",
 ]  # fmt: skip
 ORDER_HEADER = [
     "order_id", "ordered_at", "orgnr", "unit_code", "product_code", "holder_name",
@@ -68,10 +68,15 @@ def customer_row(
     email: str = "",
     delivery: str = "",
     account_name: str = "",
+    cost_centre: str | None = None,
 ) -> list[str]:
+    """One billing account; one of the seller's own units (VGR) gets a cost centre unless told
+    otherwise, since without one its internal charges are held back (R17)."""
+    if cost_centre is None:
+        cost_centre = f"KS-{account_code}" if orgnr.replace("-", "") == "2321000131" else ""
     return [
         orgnr, name, account_code, account_name, unit_codes, buyer_reference, peppol_id, email,
-        "Box 1", "447 80", "Vårgårda", delivery,
+        "Box 1", "447 80", "Vårgårda", delivery, cost_centre,
     ]  # fmt: skip
 
 

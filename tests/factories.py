@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 from itertools import count
 
+from django.conf import settings
 from stdnum import luhn
 
 from kortfaktura.catalog.models import Price, Product
@@ -33,7 +34,10 @@ def account(
     units: tuple[str, ...] = (),
     buyer_reference: str = "REF-1",
     peppol: str = "0007",
+    cost_centre: str | None = None,
 ) -> BillingAccount:
+    """A complete account; one of the seller's own units gets a cost centre unless told
+    otherwise (without one its internal charges are held back, R17)."""
     created = BillingAccount.objects.create(
         customer=owner,
         code=code,
@@ -46,6 +50,13 @@ def account(
         street="Box 1",
         postal_code="405 44",
         city="Göteborg",
+        cost_centre=(
+            cost_centre
+            if cost_centre is not None
+            else f"KS-{code}"
+            if owner.orgnr == settings.SELLER["orgnr"]
+            else ""
+        ),
     )
     for unit in units:
         UnitCode.objects.create(customer=owner, account=created, code=unit)

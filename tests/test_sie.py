@@ -326,7 +326,7 @@ def test_an_invoice_whose_vat_does_not_match_its_lines_stops_the_export(
 @pytest.fixture
 def region() -> tuple[Customer, BillingAccount]:
     owner = make.customer("VGR", number="2321000131")
-    return owner, make.account(owner, "Sahlgrenska")
+    return owner, make.account(owner, "Sahlgrenska", cost_centre="")
 
 
 def test_internal_charges_book_on_internal_accounts_with_the_cost_centre(
