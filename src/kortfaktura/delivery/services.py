@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from kortfaktura.audit.services import record
@@ -238,7 +238,9 @@ def deliver(
         else list(
             Invoice.objects.select_related("credits")
             .filter(status=Invoice.Status.ISSUED)
-            .exclude(deliveries__resend_of__isnull=True)
+            .filter(
+                ~Exists(Delivery.objects.filter(invoice=OuterRef("pk"), resend_of__isnull=True))
+            )
             .order_by("number")
         )
     )
