@@ -122,9 +122,9 @@ def deliver_command(args: argparse.Namespace) -> int:
         return _refuse(args, "ange antingen --run eller fakturanummer, inte båda")
     try:
         if args.resend is not None:
-            row = services.resend(args.resend, args.channel)
+            row = services.resend(args.resend, args.channel, dry_run=args.dry_run)
             if args.dry_run:
-                return _report(args, services.deliver(numbers=[args.resend], dry_run=True))
+                return _report(args, services.DeliveryReport(dry_run=True, planned=[row]))
             report = services.deliver(numbers=[args.resend])
             report.delivered = [r for r in report.delivered if r.pk == row.pk] or report.delivered
             return _report(args, report)

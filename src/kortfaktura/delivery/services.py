@@ -326,9 +326,11 @@ def _send_prints(run: int | None, rows: list[Delivery], report: DeliveryReport) 
     )
 
 
-def resend(number: int, channel: str | None = None) -> Delivery:
+def resend(number: int, channel: str | None = None, *, dry_run: bool = False) -> Delivery:
     """A new delivery of a document on a person's request, recorded; sent by the next
-    ``deliver``. Without ``channel``, the document's own channel."""
+    ``deliver``. Without ``channel``, the document's own channel. Raises ``MissingSetting``
+    before recording anything when the channel is not set up; ``dry_run`` returns the row
+    unsaved."""
     try:
         invoice = select_documents(None, [number])[0]
     except ExportError as error:
@@ -361,6 +363,9 @@ def resend(number: int, channel: str | None = None) -> Delivery:
             from kortfaktura.delivery.channels import postal_address
 
             where = Route(Channel.PRINT, postal_address(buyer))
+    SENDERS[where.channel]().check()
+    if dry_run:
+        return _new_row(invoice, where)
     with transaction.atomic():
         original = (
             Delivery.objects.filter(invoice=invoice, channel=where.channel, resend_of__isnull=True)
