@@ -382,3 +382,27 @@ def test_file_outbox_is_atomic_and_refuses_other_content(tmp_path: Path) -> None
     assert inbox.list() == [] and (tmp_path / "handled" / "a.xml").exists()
     with pytest.raises(TransportError):
         open_outbox("ftp://example/x", "")
+
+
+def test_every_channel_uses_the_snapshot_not_todays_account(
+    cli: Cli, csv_file: CsvFile, issued: dict[str, Any], channels: dict[str, Any]
+) -> None:
+    """After issuing, every account gets another endpoint, address and street: the documents
+    still reach the buyers they were issued to (R20)."""
+    rows = _customers(peppol_1442="0007:5555555555")
+    rows[1][7] = "annan@example.com"  # 1480's e-mail
+    rows[2][8] = "Annan gata 9"  # GBG-P's street
+    rows[3][7] = "annan@vgr.example"  # VGR-RS's e-mail
+    code, result = as_json(cli, "import", "customers", str(csv_file(CUSTOMER_HEADER, rows)))
+    assert code == 0 and result["updated"] >= 3, result
+    code, result = as_json(cli, "deliver")
+    assert code == 0 and len(result["delivered"]) == 5, result
+    recipients = {row.invoice.account.code: row.recipient for row in Delivery.objects.all()}
+    assert recipients["1442"] == "0007:2120001454"
+    assert recipients["1480"] == "faktura@goteborg.example"
+    assert recipients["VGR-RS"] == "ekonomi@vgr.example"
+    assert "Box 1" in recipients["GBG-P"] and "Annan gata" not in recipients["GBG-P"]
+    assert sorted(r[0][0] for r in channels["mailbox"].messages) == [
+        "ekonomi@vgr.example", "faktura@goteborg.example"]  # fmt: skip
+    cover = PdfReader(next(channels["print"].glob("*.pdf"))).pages[0].extract_text()
+    assert "Box 1" in cover and "Annan gata" not in cover
