@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "kortfaktura.documents",
     "kortfaktura.review",
     "kortfaktura.accounting",
+    "kortfaktura.delivery",
 ]
 
 MIDDLEWARE = [
@@ -207,3 +208,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# Delivery (R20; docs/operations.md). Empty = the channel is not set up; `deliver` then refuses
+# to hand documents to that channel and names the variable.
+PEPPOL_OUTBOX = os.environ.get("KORTFAKTURA_PEPPOL_OUTBOX", "").strip()
+PEPPOL_INBOX = os.environ.get("KORTFAKTURA_PEPPOL_INBOX", "").strip()
+SSH_KEY = os.environ.get("KORTFAKTURA_SSH_KEY", "").strip()
+SMTP_URL = os.environ.get("KORTFAKTURA_SMTP_URL", "").strip()
+MAIL_FROM = os.environ.get("KORTFAKTURA_MAIL_FROM", "").strip()
+PRINT_DIR = os.environ.get("KORTFAKTURA_PRINT_DIR", "").strip()
+PEPPOL_SENDER = os.environ.get("KORTFAKTURA_PEPPOL_SENDER", "0007:2321000131").strip()

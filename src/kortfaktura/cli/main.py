@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         audit,
         billing,
         changes,
+        delivery,
         demo,
         importing,
         review,
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_parser(subparsers)
     audit.add_parser(subparsers)
     accounting.add_parser(subparsers)
+    delivery.add_parsers(subparsers)
     demo.add_parser(subparsers)
     return parser
 

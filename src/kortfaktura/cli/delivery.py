@@ -1,0 +1,203 @@
+"""``kortfaktura deliver`` and ``delivery list``: documents to their recipients (R20)."""
+
+import argparse
+import signal
+import time
+from types import FrameType
+from typing import Any
+
+from kortfaktura.cli.output import console, fail, print_json
+from kortfaktura.cli.parsing import Subparsers, SwedishArgumentParser, id_argument
+
+EXIT_OK = 0
+EXIT_INPUT = 1
+STATUSES = ("queued", "sending", "sent", "delivered", "failed", "rejected", "uncertain")
+CHANNELS = ("peppol", "email", "print")
+STATUS_WORDS = {
+    "queued": "i kö",
+    "sending": "skickas",
+    "sent": "skickad",
+    "delivered": "levererad",
+    "failed": "misslyckad",
+    "rejected": "avvisad",
+    "uncertain": "oviss",
+}
+CHANNEL_WORDS = {"peppol": "Peppol", "email": "e-post", "print": "utskrift"}
+
+
+def add_parsers(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "deliver",
+        help="lämna utfärdade dokument till mottagarna (Peppol, e-post, utskrift)",
+        description="Lämnar varje utfärdat, ännu inte levererat dokument till kundens kanal "
+        "enligt köparuppgifterna på dokumentet: Peppol (via utkorgen till accesspunkten), "
+        "e-post eller utskrift (en samlad PDF per körning med försättsblad). Misslyckade "
+        "leveranser försöks igen med allt längre mellanrum; ett fakturanummer försöks direkt. "
+        "Interna debiteringar går aldrig via Peppol. Slutkod 0 när leveransen kördes (också om "
+        "något misslyckades, se failed), 1 när den inte kunde köras (t.ex. en inställning "
+        "saknas), 2 fel användning.",
+    )
+    parser.add_argument(
+        "numbers", nargs="*", type=id_argument, metavar="FAKTURANUMMER",
+        help="bara dessa dokument, t.ex. 100001 100002",
+    )  # fmt: skip
+    parser.add_argument(
+        "--run", type=id_argument, metavar="KÖRNING",
+        help="bara dokumenten i en körning, t.ex. --run 3",
+    )  # fmt: skip
+    parser.add_argument(
+        "--resend", type=id_argument, metavar="FAKTURANUMMER",
+        help="skicka ett dokument igen på begäran (registreras i granskningsloggen), "
+        "t.ex. --resend 100001",
+    )  # fmt: skip
+    parser.add_argument(
+        "--channel", choices=CHANNELS,
+        help="kanal för --resend: peppol, email (e-post) eller print (utskrift); standard är "
+        "dokumentets egen, t.ex. --channel email",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dry-run", action="store_true",
+        help="visa vad som skulle skickas vart, utan att skicka något",
+    )  # fmt: skip
+    parser.add_argument(
+        "--watch", action="store_true",
+        help="fortsätt leverera tills tjänsten stoppas (SIGTERM avslutar efter pågående "
+        "dokument)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--interval", type=id_argument, default=60, metavar="SEKUNDER",
+        help="sekunder mellan varven med --watch, t.ex. --interval 60",
+    )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
+    parser.set_defaults(handler=deliver_command, needs_database=True)
+
+    group = subparsers.add_parser(
+        "delivery",
+        help="leveranser av dokument",
+        description="Visar leveranserna av utfärdade dokument.",
+    )
+    actions = group.add_subparsers(
+        dest="action", metavar="ÅTGÄRD", parser_class=SwedishArgumentParser
+    )
+    actions.required = True
+    listing = actions.add_parser(
+        "list",
+        help="varje leverans med kanal, status, antal försök och senaste fel",
+        description="Visar varje leverans: dokument, kanal, status, antal försök och senaste "
+        "fel. Status: queued (i kö), sending (skickas), sent (skickad), delivered (levererad), "
+        "failed (misslyckad), rejected (avvisad), uncertain (oviss – avbröts under sändningen).",
+    )
+    listing.add_argument(
+        "--status", choices=STATUSES,
+        help="bara leveranser med denna status: queued, sending, sent, delivered, failed, "
+        "rejected eller uncertain, t.ex. --status failed",
+    )  # fmt: skip
+    listing.add_argument("--json", action="store_true", help="skriv listan som JSON")
+    listing.set_defaults(handler=list_command, needs_database=True)
+
+
+def _refuse(args: argparse.Namespace, message: str) -> int:
+    if args.json:
+        print_json({"error": message})
+    fail(message)
+    return EXIT_INPUT
+
+
+def _row_text(row: dict[str, Any]) -> str:
+    text = (
+        f"{row['number']:>10}  {CHANNEL_WORDS[row['channel']]:<9} "
+        f"{STATUS_WORDS.get(row['status'], row['status']):<11} försök {row['attempts']}"
+    )
+    return text + (f"  – {row['error']}" if row["error"] else "")
+
+
+def deliver_command(args: argparse.Namespace) -> int:
+    from kortfaktura.delivery import services
+
+    if args.resend is not None and (args.numbers or args.run is not None or args.watch):
+        return _refuse(args, "--resend tar ett fakturanummer och inget annat urval")
+    if args.channel and args.resend is None:
+        return _refuse(args, "--channel gäller bara tillsammans med --resend")
+    if args.run is not None and args.numbers:
+        return _refuse(args, "ange antingen --run eller fakturanummer, inte båda")
+    try:
+        if args.resend is not None:
+            row = services.resend(args.resend, args.channel, dry_run=args.dry_run)
+            if args.dry_run:
+                return _report(args, services.DeliveryReport(dry_run=True, planned=[row]))
+            report = services.deliver(numbers=[args.resend])
+            report.delivered = [r for r in report.delivered if r.pk == row.pk] or report.delivered
+            return _report(args, report)
+        if args.watch:
+            return _watch(args)
+        report = services.deliver(args.run, args.numbers, dry_run=args.dry_run)
+    except (services.DeliveryError, services.MissingSetting) as error:
+        return _refuse(args, str(error))
+    return _report(args, report)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """Deliver, sleep, repeat; SIGTERM lets the current document finish, then exits 0."""
+    from kortfaktura.delivery import services
+
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            report = services.deliver()
+            if report.delivered or report.failed:
+                _report(args, report)
+            slept = 0.0
+            while not stopping and slept < args.interval:
+                time.sleep(0.2)
+                slept += 0.2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace, report: Any) -> int:
+    from kortfaktura.delivery.services import as_json
+
+    if report.dry_run:
+        planned = [as_json(row) for row in report.planned]
+        if args.json:
+            print_json({"dry_run": True, "planned": planned, "delivered": [], "failed": [],
+                        "skipped": report.skipped})  # fmt: skip
+            return EXIT_OK
+        console.print(f"Provkörning: {len(planned)} dokument skulle skickas, inget skickades.")
+        for row in planned:
+            console.print(f"  {row['number']} → {CHANNEL_WORDS[row['channel']]}: "
+                          f"{row['recipient'].replace(chr(10), ', ')}", markup=False)  # fmt: skip
+        return EXIT_OK
+    delivered = [as_json(row) for row in report.delivered]
+    failed = [as_json(row) for row in report.failed]
+    if args.json:
+        print_json({"delivered": delivered, "failed": failed, "skipped": report.skipped})
+        return EXIT_OK
+    console.print(
+        f"Levererade: {len(delivered)}, misslyckade: {len(failed)}, oförändrade: {report.skipped}.",
+        markup=False,
+    )
+    for row in failed:
+        console.print("  " + _row_text(row), markup=False)
+    return EXIT_OK
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from kortfaktura.delivery import services
+
+    rows = [services.as_json(row) for row in services.list_deliveries(args.status)]
+    if args.json:
+        print_json(rows)
+        return EXIT_OK
+    if not rows:
+        console.print("Inga leveranser.")
+    for row in rows:
+        console.print(_row_text(row), markup=False)
+    return EXIT_OK

@@ -1,0 +1,67 @@
+"""One row per document and channel: what was handed over where, and what became of it (R20).
+
+The unique constraint ``delivery_once_per_channel`` allows one ordinary delivery per document and
+channel; a resend that a person asks for is a new row that names the row it repeats
+(``resend_of``), so that it is recorded and never mistaken for the first delivery.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from kortfaktura.billing.models import Invoice
+
+
+class Channel(models.TextChoices):
+    PEPPOL = "peppol", "Peppol"
+    EMAIL = "email", "e-post"
+    PRINT = "print", "utskrift"
+
+
+class Delivery(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "i kö"
+        SENDING = "sending", "skickas"
+        SENT = "sent", "skickad"
+        DELIVERED = "delivered", "levererad"
+        FAILED = "failed", "misslyckad"
+        REJECTED = "rejected", "avvisad"
+        UNCERTAIN = "uncertain", "oviss"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="deliveries")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    response_code = models.CharField(max_length=32, blank=True)
+    # Peppol: the SBDH InstanceIdentifier (also the outbox file name); e-mail: the Message-ID.
+    instance_id = models.UUIDField(null=True, blank=True, unique=True)
+    message_id = models.CharField(max_length=300, blank=True)
+    # The endpoint or address the document goes to, from the document's buyer snapshot.
+    recipient = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resend_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="resends"
+    )
+
+    class Meta:
+        verbose_name = "leverans"
+        verbose_name_plural = "leveranser"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "channel"],
+                condition=Q(resend_of__isnull=True),
+                name="delivery_once_per_channel",
+                violation_error_message="Dokumentet har redan en leverans i den kanalen.",
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=["peppol", "email", "print"]),
+                name="delivery_channel_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} av {self.invoice_id}: {self.get_status_display()}"

@@ -1,0 +1,169 @@
+"""Where Peppol documents are handed to the access point, and where its answers arrive.
+
+``open_outbox``/``open_inbox`` take the setting's URL: ``file:///dir`` is served here,
+``sftp://user@host:port/dir`` by ``kortfaktura.delivery.sftp`` (same methods).
+An outbox write is atomic (temporary name, then rename) and idempotent: writing a name that
+already holds the same bytes does nothing, so a hand-over repeated after a crash never makes a
+second document; different bytes under the same name are refused.
+"""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from kortfaktura.documents.services import os_reason
+
+
+class TransportError(Exception):
+    """A hand-over that did not happen; ``transient`` when trying again later may succeed."""
+
+    def __init__(self, message: str, transient: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+
+
+class Outbox(Protocol):
+    def put(self, name: str, content: bytes) -> None: ...
+
+    def exists(self, name: str) -> bool: ...
+
+
+class Inbox(Protocol):
+    def list(self) -> list[str]: ...
+
+    def read(self, name: str) -> bytes: ...
+
+    def move(self, name: str, folder: str) -> None: ...
+
+
+def _plain_name(name: str) -> str:
+    if not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
+        raise TransportError(f"ogiltigt filnamn {name!r}", transient=False)
+    return name
+
+
+def _directory(url: str) -> Path:
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise TransportError(
+            f"{url}: en file-adress kan inte peka på en annan dator – använd t.ex. "
+            "file:///srv/peppol/ut eller sftp://",
+            transient=False,
+        )
+    path = unquote(parts.path)
+    if not path.startswith("/"):
+        raise TransportError(
+            f"{url}: ange en absolut sökväg, t.ex. file:///srv/peppol/ut", transient=False
+        )
+    return Path(path)
+
+
+class FileOutbox:
+    def __init__(self, url: str) -> None:
+        self.directory = _directory(url)
+
+    def exists(self, name: str) -> bool:
+        return (self.directory / _plain_name(name)).exists()
+
+    def put(self, name: str, content: bytes) -> None:
+        target = self.directory / _plain_name(name)
+        if not self.directory.is_dir():
+            raise TransportError(f"utkorgen {self.directory} finns inte eller är ingen katalog")
+        try:
+            if target.exists():
+                if target.read_bytes() == content:
+                    return
+                raise TransportError(
+                    f"{target} finns redan med ett annat innehåll – skrivs inte över",
+                    transient=False,
+                )
+            descriptor, temporary = tempfile.mkstemp(
+                prefix=f".{name}.", suffix=".tmp", dir=self.directory
+            )
+            try:
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(content)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                    os.fchmod(handle.fileno(), 0o644)
+                # link, not rename: fails if another writer put the name there meanwhile
+                os.link(temporary, target)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+        except FileExistsError:
+            if target.read_bytes() != content:
+                raise TransportError(
+                    f"{target} finns redan med ett annat innehåll – skrivs inte över",
+                    transient=False,
+                ) from None
+        except OSError as error:
+            raise TransportError(
+                f"kunde inte skriva {target}: {os_reason(error)}", transient=True
+            ) from None
+
+
+class FileInbox:
+    def __init__(self, url: str) -> None:
+        self.directory = _directory(url)
+
+    def list(self) -> list[str]:
+        try:
+            return sorted(
+                entry.name
+                for entry in self.directory.iterdir()
+                if entry.is_file() and not entry.name.startswith(".")
+            )
+        except OSError as error:
+            raise TransportError(
+                f"inkorgen {self.directory} går inte att läsa: {os_reason(error)}"
+            ) from None
+
+    def read(self, name: str) -> bytes:
+        try:
+            return (self.directory / _plain_name(name)).read_bytes()
+        except OSError as error:
+            raise TransportError(f"kunde inte läsa {name}: {os_reason(error)}") from None
+
+    def move(self, name: str, folder: str) -> None:
+        target = self.directory / _plain_name(folder)
+        try:
+            target.mkdir(exist_ok=True)
+            os.replace(self.directory / _plain_name(name), target / name)
+        except OSError as error:
+            raise TransportError(
+                f"kunde inte flytta {name} till {folder}: {os_reason(error)}"
+            ) from None
+
+
+def _scheme(url: str, variable: str) -> str:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("file", "sftp"):
+        raise TransportError(
+            f"{variable}={url!r} går inte att använda – ange file:///katalog eller "
+            "sftp://användare@värd:port/katalog",
+            transient=False,
+        )
+    return scheme
+
+
+def open_outbox(url: str, ssh_key: str = "") -> Outbox:
+    if _scheme(url, "KORTFAKTURA_PEPPOL_OUTBOX") == "file":
+        return FileOutbox(url)
+    from kortfaktura.delivery import sftp  # type: ignore[attr-defined,unused-ignore]
+
+    outbox: Outbox = sftp.SftpOutbox(url, ssh_key)
+    return outbox
+
+
+def open_inbox(url: str, ssh_key: str = "") -> Inbox:
+    if _scheme(url, "KORTFAKTURA_PEPPOL_INBOX") == "file":
+        return FileInbox(url)
+    from kortfaktura.delivery import sftp  # type: ignore[attr-defined,unused-ignore]
+
+    inbox: Inbox = sftp.SftpInbox(url, ssh_key)
+    return inbox
