@@ -406,3 +406,30 @@ def test_every_channel_uses_the_snapshot_not_todays_account(
         "ekonomi@vgr.example", "faktura@goteborg.example"]  # fmt: skip
     cover = PdfReader(next(channels["print"].glob("*.pdf"))).pages[0].extract_text()
     assert "Box 1" in cover and "Annan gata" not in cover
+
+
+def test_peppol_through_a_real_sftp_outbox(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any], tmp_path: Path, settings: Any
+) -> None:
+    """The same hand-over to an access point reached over SFTP (asyncssh on 127.0.0.1)."""
+    import asyncssh
+
+    from test_sftp import SftpTestServer
+
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    key_file = tmp_path / "id_ed25519"
+    key_file.write_bytes(key.export_private_key())
+    root = tmp_path / "sftp-root"
+    (root / "outbox").mkdir(parents=True)  # the test server records writes there
+    server = SftpTestServer(root, key)
+    try:
+        settings.PEPPOL_OUTBOX = server.url("outbox")
+        settings.SSH_KEY = str(key_file)
+        code, result = as_json(cli, "deliver", issued["1442"]["number"])
+        assert code == 0 and result["failed"] == [], [r["error"] for r in result["failed"]]
+        peppol = Delivery.objects.get(channel="peppol")
+        (written,) = sorted((root / "outbox").iterdir())
+        assert written.name == f"{peppol.instance_id}.xml"
+        assert b"StandardBusinessDocumentHeader" in written.read_bytes()
+    finally:
+        server.stop()

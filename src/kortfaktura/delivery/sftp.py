@@ -32,6 +32,8 @@ from urllib.parse import unquote, urlsplit
 
 import asyncssh
 
+from kortfaktura.delivery.transport import TransportError
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -46,16 +48,14 @@ TEMP_PREFIX = "."
 TEMP_SUFFIX = ".part"
 
 
-class SftpError(Exception):
+class SftpError(TransportError):
     """A failure talking to the SFTP server.
 
     `message` is Swedish; `transient` says whether trying again later may help.
     """
 
     def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.message = message
-        self.transient = transient
+        super().__init__(message, transient=transient)
 
     def __str__(self) -> str:
         return self.message

@@ -154,16 +154,16 @@ def _scheme(url: str, variable: str) -> str:
 def open_outbox(url: str, ssh_key: str = "") -> Outbox:
     if _scheme(url, "KORTFAKTURA_PEPPOL_OUTBOX") == "file":
         return FileOutbox(url)
-    from kortfaktura.delivery import sftp  # type: ignore[attr-defined,unused-ignore]
+    from kortfaktura.delivery import sftp
 
-    outbox: Outbox = sftp.SftpOutbox(url, ssh_key)
+    outbox: Outbox = sftp.SftpOutbox(url, Path(ssh_key) if ssh_key else None)
     return outbox
 
 
 def open_inbox(url: str, ssh_key: str = "") -> Inbox:
     if _scheme(url, "KORTFAKTURA_PEPPOL_INBOX") == "file":
         return FileInbox(url)
-    from kortfaktura.delivery import sftp  # type: ignore[attr-defined,unused-ignore]
+    from kortfaktura.delivery import sftp
 
-    inbox: Inbox = sftp.SftpInbox(url, ssh_key)
+    inbox: Inbox = sftp.SftpInbox(url, Path(ssh_key) if ssh_key else None)
     return inbox
