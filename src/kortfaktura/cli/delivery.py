@@ -178,7 +178,8 @@ def _report(args: argparse.Namespace, report: Any) -> int:
     delivered = [as_json(row) for row in report.delivered]
     failed = [as_json(row) for row in report.failed]
     if args.json:
-        print_json({"delivered": delivered, "failed": failed, "skipped": report.skipped})
+        print_json({"delivered": delivered, "failed": failed, "skipped": report.skipped,
+                    "receipts": report.receipts.counts()})  # fmt: skip
         return EXIT_OK
     console.print(
         f"Levererade: {len(delivered)}, misslyckade: {len(failed)}, oförändrade: {report.skipped}.",

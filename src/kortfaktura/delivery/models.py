@@ -33,6 +33,10 @@ class Delivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     response_code = models.CharField(max_length=32, blank=True)
+    # Peppol: the buyer's status from its latest Invoice Response (in_process, accepted, paid, …)
+    # and when that response was read; see kortfaktura.delivery.inbox.
+    response_status = models.CharField(max_length=32, blank=True)
+    response_at = models.DateTimeField(null=True, blank=True)
     # Peppol: the SBDH InstanceIdentifier (also the outbox file name); e-mail: the Message-ID.
     instance_id = models.UUIDField(null=True, blank=True, unique=True)
     message_id = models.CharField(max_length=300, blank=True)
@@ -65,3 +69,52 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} av {self.invoice_id}: {self.get_status_display()}"
+
+
+class Receipt(models.Model):
+    """A file read from the Peppol inbox: a receipt applied to a delivery, a duplicate of one
+    already applied, or a file quarantined with the reason (kortfaktura.delivery.inbox)."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "tillämpat"
+        QUARANTINED = "quarantined", "i karantän"
+        DUPLICATE = "duplicate", "dubblett"
+
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    kind = models.CharField(max_length=20, blank=True)  # mlr | invoice_response | "" (unread)
+    code = models.CharField(max_length=8, blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    reason = models.TextField(blank=True)
+    refers_to = models.CharField(max_length=200, blank=True)
+    issue_date = models.DateField(null=True, blank=True)
+    sender = models.CharField(max_length=200, blank=True)
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.PROTECT, related_name="receipts"
+    )
+    # Whether the receipt changed the delivery (an older receipt than one applied does not).
+    changed = models.BooleanField(default=False)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "kvitto"
+        verbose_name_plural = "kvitton"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["sha256"], name="receipt_sha256_idx")]
+        constraints = [
+            # The same file is applied once, even by two workers at the same time.
+            models.UniqueConstraint(
+                fields=["sha256"],
+                condition=Q(outcome="applied"),
+                name="receipt_applied_once",
+                violation_error_message="Kvittot är redan tillämpat.",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=["applied", "quarantined", "duplicate"]),
+                name="receipt_outcome_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name}: {self.get_outcome_display()}"

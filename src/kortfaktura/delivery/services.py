@@ -29,6 +29,7 @@ from kortfaktura.delivery.channels import (
     new_message_id,
     route,
 )
+from kortfaktura.delivery.inbox import ReceiptReport, read_receipts
 from kortfaktura.delivery.models import Channel, Delivery
 from kortfaktura.delivery.transport import TransportError
 from kortfaktura.documents.services import ExportError, select_documents
@@ -51,6 +52,7 @@ class DeliveryReport:
     dry_run: bool = False
     # With dry_run: what would be sent, as unsaved rows.
     planned: list[Delivery] = field(default_factory=list)
+    receipts: ReceiptReport = field(default_factory=ReceiptReport)
 
 
 def as_json(delivery: Delivery) -> dict[str, Any]:
@@ -60,6 +62,8 @@ def as_json(delivery: Delivery) -> dict[str, Any]:
         "status": delivery.status,
         "attempts": delivery.attempts,
         "error": delivery.error,
+        "response_code": delivery.response_code,
+        "response_status": delivery.response_status,
         "updated_at": delivery.updated_at.isoformat() if delivery.updated_at else None,
         "recipient": delivery.recipient,
         "resend_of": delivery.resend_of_id,
@@ -247,6 +251,7 @@ def deliver(
     now = timezone.now()
     at_once = bool(numbers)
     report = DeliveryReport(dry_run=dry_run)
+    report.receipts = report.receipts if dry_run else read_receipts()  # first, the inbox
     existing = {
         (row.invoice_id, row.channel) for row in _scope(invoices).filter(resend_of__isnull=True)
     }

@@ -130,14 +130,28 @@ class FileInbox:
             raise TransportError(f"kunde inte läsa {name}: {os_reason(error)}") from None
 
     def move(self, name: str, folder: str) -> None:
+        """Move ``name`` into the sub-directory ``folder``; a file of the same name already
+        there is kept and the moved one gets a numbered name (``svar.xml`` → ``svar-1.xml``)."""
         target = self.directory / _plain_name(folder)
+        source = self.directory / _plain_name(name)
+        stem, dot, suffix = name.rpartition(".")
+        if not stem:
+            stem, dot, suffix = name, "", ""
         try:
             target.mkdir(exist_ok=True)
-            os.replace(self.directory / _plain_name(name), target / name)
+            for attempt in range(1000):
+                candidate = target / (f"{stem}-{attempt}{dot}{suffix}" if attempt else name)
+                try:
+                    os.link(source, candidate)  # refuses to replace a file already there
+                except FileExistsError:
+                    continue
+                os.unlink(source)
+                return
         except OSError as error:
             raise TransportError(
                 f"kunde inte flytta {name} till {folder}: {os_reason(error)}"
             ) from None
+        raise TransportError(f"för många filer med namnet {name} i {folder}", transient=False)
 
 
 def _scheme(url: str, variable: str) -> str:
