@@ -268,6 +268,44 @@ def test_email_has_swedish_text_and_attachments(
     assert number in PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
 
 
+def test_email_to_files_is_what_smtp_would_receive(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any], settings: Any, tmp_path: Path
+) -> None:
+    """KORTFAKTURA_SMTP_URL=file:///dir (the demo's e-mail, no server): one RFC 5322 file per
+    message, named after its Message-ID, with the bytes the SMTP server gets."""
+    number = issued["1480"]["number"]
+    code, result = as_json(cli, "deliver", number)
+    assert code == 0 and result["delivered"], result
+    [(_, by_smtp)] = channels["mailbox"].messages
+    mail_dir = tmp_path / "epost"
+    settings.SMTP_URL = f"file://{mail_dir}"
+    code, result = as_json(cli, "deliver", "--resend", number)
+    assert code == 0 and result["delivered"][0]["channel"] == "email", result
+    assert len(channels["mailbox"].messages) == 1  # nothing went to the server
+    resent = Delivery.objects.filter(invoice__number=int(number)).exclude(resend_of=None).get()
+    [path] = mail_dir.iterdir()
+    assert path.name == resent.message_id.strip("<>") + ".eml"
+    raw = path.read_bytes()
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")  # CRLF as on the wire
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Message-ID"].strip() == resent.message_id
+    assert message["To"] == "faktura@goteborg.example" and message["Date"]
+    for header in ("Subject", "From", "To"):
+        assert message[header] == by_smtp[header], header
+    assert [part.get_filename() for part in message.iter_attachments()] == [
+        part.get_filename() for part in by_smtp.iter_attachments()
+    ]
+    assert not [name for name in mail_dir.iterdir() if name.name.startswith(".")]
+
+
+def test_email_to_files_needs_an_absolute_directory(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any], settings: Any
+) -> None:
+    settings.SMTP_URL = "file://var/epost"
+    code, result = as_json(cli, "deliver", issued["1480"]["number"])
+    assert code == 0 and "absolut katalog" in result["failed"][0]["error"], result
+
+
 def test_a_refused_connection_is_a_retryable_failure(
     cli: Cli, issued: dict[str, Any], channels: dict[str, Any], settings: Any
 ) -> None:

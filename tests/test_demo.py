@@ -4,6 +4,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -124,6 +125,7 @@ def test_demo_loads_everything_and_is_idempotent(
     assert check["everything_billed"] is True
     assert [entry["invoices"] for entry in check["checks"]] == [0, 0]
     assert_nothing_billable_is_left(cli)
+    assert_the_demo_delivered(report["delivery"], tmp_path / "demo")
     issued_before = Invoice.objects.filter(status="issued").count()
 
     code, out, _ = cli(
@@ -139,6 +141,35 @@ def test_demo_loads_everything_and_is_idempotent(
         assert "credit_note" not in step
     assert Invoice.objects.filter(status="issued").count() == issued_before
     assert_nothing_billable_is_left(cli)
+    again = second["delivery"]
+    assert (again["documents"], again["receipts"], again["access_point_rejected"]) == (0, {}, None)
+    assert again["counts"] == report["delivery"]["counts"]  # nothing delivered twice
+
+
+def assert_the_demo_delivered(delivery: dict[str, Any], directory: Path) -> None:
+    """Issue 11: the demo delivers through a directory outbox, e-mail to files and print, and
+    plays an access point answering with receipts and one rejection."""
+    counts = {(row["channel"], row["status"]): row["count"] for row in delivery["counts"]}
+    assert delivery["documents"] == delivery["delivered"] == sum(counts.values()) > 0
+    assert delivery["failed"] == [] and delivery["not_delivered"] > 0
+    peppol = sum(count for (channel, _), count in counts.items() if channel == "peppol")
+    emails = sum(count for (channel, _), count in counts.items() if channel == "email")
+    assert peppol and emails  # the moved order's internal credit goes by e-mail
+    outbox = directory / "peppol" / "ut"
+    assert len(list(outbox.glob("*.xml"))) == peppol
+    assert len(list((directory / "epost").glob("*.eml"))) == emails
+    rejected = delivery["access_point_rejected"]
+    assert rejected["code"] == "RE" and rejected["reason"] == "Referensen saknas"
+    receipts = delivery["receipts"]
+    assert receipts["IR RE"] == 1 and sum(receipts.values()) == peppol
+    inbox = directory / "peppol" / "in"
+    waiting = [path for path in inbox.iterdir() if path.is_file()]
+    assert len(waiting) == delivery["inbox_waiting"]
+    if delivery["inbox_waiting"] == 0:  # the receipts were read: the statuses tell the story
+        assert [row["number"] for row in delivery["rejected"]] == [rejected["number"]]
+        assert "Referensen saknas" in delivery["rejected"][0]["error"]
+    else:  # not read yet: every receipt waits in the inbox, nothing lost
+        assert delivery["inbox_waiting"] == peppol
 
 
 def assert_nothing_billable_is_left(cli: Callable[..., tuple[int, str, str]]) -> None:
@@ -167,6 +198,8 @@ def test_demo_through_the_console_script_on_a_fresh_database(
     assert "Inget nytt att fakturera" in result.stdout
     assert (cwd / "var" / "demo" / "bestallningar.csv").is_file()
     assert "alla klarade Peppols och EN 16931:s regler" in result.stdout
+    assert "Leverans" in result.stdout and "Referensen saknas" in result.stdout
+    assert list((cwd / "var" / "demo" / "peppol" / "ut").glob("*.xml"))
 
     # Every invoice and credit note the demo issued, checked again here with the official rules.
     listed = json.loads(run(env, cwd, "invoice", "list", "--json").stdout)

@@ -28,11 +28,32 @@ def readme_commands() -> list[list[str]]:
     return commands
 
 
+def readme_settings(cwd: Path) -> dict[str, str]:
+    """The ``export NAME=VALUE`` lines of the README's code blocks, ``$PWD`` being ``cwd``."""
+    settings = {}
+    for line in README.read_text(encoding="utf-8").splitlines():
+        exported = re.match(r"^ {4,}export ([A-Z_]+)=(\S+)$", line)
+        if exported:
+            settings[exported[1]] = exported[2].replace("$PWD", str(cwd))
+    return settings
+
+
 def test_the_readme_has_a_walk_through() -> None:
     commands = readme_commands()
     assert commands[0][:2] == ["kortfaktura", "demo"]
     subcommands = {command[1] for command in commands}
     assert {"init", "import", "bill", "run", "invoice", "credit", "review"} <= subcommands
+    assert {"deliver", "delivery"} <= subcommands
+    # deliver needs every channel's setting; the README shows them, under the demo's var/demo/
+    assert set(readme_settings(Path("/x"))) == {
+        "KORTFAKTURA_PEPPOL_OUTBOX",
+        "KORTFAKTURA_PEPPOL_INBOX",
+        "KORTFAKTURA_SMTP_URL",
+        "KORTFAKTURA_MAIL_FROM",
+        "KORTFAKTURA_PRINT_DIR",
+    }
+    for name, value in readme_settings(Path("/x")).items():
+        assert name == "KORTFAKTURA_MAIL_FROM" or "/x/var/demo/" in value, (name, value)
     for command in commands:  # files from the demo, output under var/, not the checkout
         if command[1] == "import":
             assert command[3].startswith("var/demo/"), command
@@ -47,6 +68,7 @@ def test_every_readme_command_runs_as_shown_against_the_demo_database(
     """As a new user would: the console script in a directory of its own, on a new database (run
     numbers then start at 1, as the README says)."""
     env, cwd = fresh
+    env = {**env, **readme_settings(cwd)}  # as the README's export lines set them
     substitutions: dict[str, str] = {}
     for command in readme_commands():
         args = command[1:]
@@ -77,3 +99,8 @@ def test_every_readme_command_runs_as_shown_against_the_demo_database(
         encoding="utf-8"
     )
     assert (cwd / "var" / "ut" / "genomlysning.xlsx").stat().st_size > 0
+    listed = json.loads(run(env, cwd, "delivery", "list", "--json").stdout)
+    assert listed and not [row for row in listed if row["status"] in ("queued", "failed")]
+    assert [row for row in listed if row["resend_of"] is not None]  # deliver --resend
+    assert list((cwd / "var" / "demo" / "peppol" / "ut").glob("*.xml"))
+    assert list((cwd / "var" / "demo" / "epost").glob("*.eml"))

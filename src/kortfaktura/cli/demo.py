@@ -29,7 +29,9 @@ from kortfaktura.cli.setup import describe_database, initialize_database
 from kortfaktura.demo import generator
 from kortfaktura.demo.selectors import loaded_data_summary
 from kortfaktura.demo.services import (
+    DeliveryStory,
     StoryStep,
+    deliver_story,
     export_story_bookkeeping,
     export_story_documents,
     load_demo_data,
@@ -90,6 +92,7 @@ def _run_demo(args: argparse.Namespace) -> int:
             directory / "dokument", progress=None if quiet else _document_progress
         )
     booked = export_story_bookkeeping(directory)
+    delivered = deliver_story(directory, steps, today)
     review, review_files = make_review(
         html=directory / "genomlysning.html", xlsx=directory / "genomlysning.xlsx"
     )
@@ -114,6 +117,7 @@ def _run_demo(args: argparse.Namespace) -> int:
                     for export in exports
                 ],
                 "bookkeeping": booked.as_json() if booked else None,
+                "delivery": delivery_json(delivered),
                 "review": {
                     "balanced": review.balanced,
                     "summary": review.summary(),
@@ -151,15 +155,103 @@ def _run_demo(args: argparse.Namespace) -> int:
         )
         for warning in booked.warnings:
             console.print(f"  varning: {warning}", markup=False)
-    console.rule(f"{len(steps) + 3 + bool(exports) + bool(booked)}. Genomlysning")
+    console.rule(f"{len(steps) + 3 + bool(exports) + bool(booked)}. Leverans")
+    print_delivery(delivered)
+    console.rule(f"{len(steps) + 4 + bool(exports) + bool(booked)}. Genomlysning")
     print_review_summary(review, review_files)
     console.rule("Klart")
     console.print(
         "Se fakturorna med: kortfaktura invoice list · en körning: kortfaktura run show RUN_ID"
         " · besluten om ändrade beställningar: kortfaktura changes list --status all"
         " · hela genomlysningen: kortfaktura review"
+        " · leveranserna: kortfaktura delivery list"
     )
     return 0 if review.balanced else 1
+
+
+def delivery_json(story: DeliveryStory) -> dict[str, Any]:
+    return {
+        "directories": {name: str(path) for name, path in story.directories.items()},
+        "documents": story.documents,
+        "delivered": story.delivered,
+        "failed": [
+            {"number": str(number), "channel": channel, "error": error}
+            for number, channel, error in story.failed
+        ],
+        "not_delivered": story.left,
+        "receipts": story.receipts.written,
+        "access_point_rejected": (
+            {
+                "number": str(story.receipts.rejected_number),
+                "code": "RE",
+                "reason": story.receipts.rejected_reason,
+            }
+            if story.receipts.rejected_number is not None
+            else None
+        ),
+        "inbox_waiting": story.inbox_waiting,
+        "counts": [
+            {"channel": channel, "status": status, "count": count}
+            for (channel, status), count in story.counts.items()
+        ],
+        "rejected": [{"number": str(number), "error": error} for number, error in story.rejected],
+    }
+
+
+def print_delivery(story: DeliveryStory) -> None:
+    from kortfaktura.cli.delivery import CHANNEL_WORDS, STATUS_WORDS
+
+    folders = story.directories
+    console.print(
+        f"Demon levererar dokumenten från körningarna efter de två stora (de rättade och "
+        f"kompletterande) och kreditfakturorna: {swedish.count(story.documents)} dokument. "
+        f"Peppol till utkorgen {folders['peppol_outbox']}, e-post som filer i {folders['email']}, "
+        f"utskrift som en PDF per körning i {folders['print']} – bara i demons egen process; "
+        "dina inställningar ändras inte.",
+        markup=False,
+    )
+    if story.left:
+        console.print(
+            f"Övriga {swedish.count(story.left)} dokument (hela historiken) levereras med "
+            "kortfaktura deliver – se README, steg 10.",
+            markup=False,
+        )
+    written = ", ".join(
+        f"{label} {swedish.count(n)}" for label, n in story.receipts.written.items()
+    )
+    if written:
+        console.print(
+            f"Demon spelar accesspunkt och köpare och lägger svar i {folders['peppol_inbox']}: "
+            f"{written} (MLR = Message Level Response, IR = Invoice Response).",
+            markup=False,
+        )
+    if story.receipts.rejected_number is not None:
+        console.print(
+            f"Avvisad av köparen: faktura {story.receipts.rejected_number} – "
+            f'"{story.receipts.rejected_reason}" (Invoice Response RE).',
+            markup=False,
+        )
+    if story.inbox_waiting:
+        console.print(
+            f"{swedish.count(story.inbox_waiting)} svar väntar i inkorgen på att läsas av "
+            "kortfaktura deliver.",
+            markup=False,
+        )
+    for number, error in story.rejected:
+        console.print(f"Leveransen av {number} är avvisad: {error}", markup=False)
+    for number, channel, error in story.failed:
+        console.print(f"[red]{number} ({CHANNEL_WORDS[channel]}) misslyckades:[/] {error}")
+    table = Table(title="Leveranser per kanal och status (kortfaktura delivery list)",
+                  title_justify="left")  # fmt: skip
+    for column in ("Kanal", "Status", "Antal"):
+        table.add_column(column)
+    for (channel, status), count in story.counts.items():
+        table.add_row(
+            CHANNEL_WORDS.get(channel, channel),
+            STATUS_WORDS.get(status, status),
+            swedish.count(count),
+        )
+    console.print(table)
 
 
 def print_review_summary(review: Review, files: list[Path]) -> None:

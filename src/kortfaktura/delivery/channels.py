@@ -6,15 +6,17 @@ was not the document's buyer (R20). Internal charges and credits are never sent 
 """
 
 import datetime as dt
+import email.policy
 import io
 import json
+import re
 import smtplib
 import ssl
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import unquote, urlsplit
@@ -194,7 +196,8 @@ def smtp_server(url: str) -> SmtpServer:
     if scheme not in defaults or not parts.hostname:
         raise TransportError(
             f"KORTFAKTURA_SMTP_URL={url!r} går inte att använda – ange t.ex. "
-            "smtp://värd:25, smtp+starttls://användare:lösenord@värd:587 eller smtps://värd:465",
+            "smtp://värd:25, smtp+starttls://användare:lösenord@värd:587, smtps://värd:465 "
+            "eller file:///katalog (meddelandena som filer, ingen server)",
             transient=False,
         )
     try:
@@ -254,6 +257,7 @@ class EmailSender:
         message["Subject"] = subject
         message["From"] = settings.MAIL_FROM
         message["To"] = delivery.recipient
+        message["Date"] = formatdate(localtime=True)
         message["Message-ID"] = delivery.message_id
         message.set_content(body)
         stem = f"{document.type_label.lower().replace(' ', '-')}-{document.number}"
@@ -269,6 +273,9 @@ class EmailSender:
         return message
 
     def send(self, delivery: Delivery) -> None:
+        if urlsplit(settings.SMTP_URL).scheme.lower() == "file":
+            write_message_file(settings.SMTP_URL, self.message(delivery))
+            return
         server = smtp_server(settings.SMTP_URL)
         message = self.message(delivery)
         try:
@@ -290,6 +297,35 @@ class EmailSender:
                 )
         except (smtplib.SMTPException, OSError) as error:
             raise _smtp_reason(server, error) from None
+
+
+def message_file_name(message_id: str) -> str:
+    """``<1.2.kortfaktura@host>`` → ``1.2.kortfaktura@host.eml``: a plain file name."""
+    name = re.sub(r"[^A-Za-z0-9.@_+-]", "_", message_id.strip().strip("<>")).lstrip(".")
+    if not name:
+        raise TransportError("e-postmeddelandet saknar Message-ID", transient=False)
+    return f"{name}.eml"
+
+
+def write_message_file(url: str, message: EmailMessage) -> Path:
+    """``KORTFAKTURA_SMTP_URL=file:///dir``: the message as an RFC 5322 file (CRLF line ends,
+    the bytes an SMTP server would receive) named after its Message-ID, written atomically
+    (temporary name, then rename). For the demo and for trying things out without a server."""
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    if parts.netloc not in ("", "localhost") or not path.startswith("/"):
+        raise TransportError(
+            f"KORTFAKTURA_SMTP_URL={url!r}: ange en absolut katalog, t.ex. file:///srv/epost",
+            transient=False,
+        )
+    directory = Path(path)
+    target = directory / message_file_name(str(message["Message-ID"] or ""))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        write_atomically(target, message.as_bytes(policy=email.policy.SMTP))
+    except OSError as error:
+        raise TransportError(f"kunde inte skriva {target}: {os_reason(error)}") from None
+    return target
 
 
 def new_message_id() -> str:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.core.management import call_command
 from django.db import connection
@@ -314,3 +315,172 @@ def export_story_bookkeeping(directory: Path) -> SieResult | None:
     if days["first"] is None:
         return None
     return export_sie(days["first"], days["last"], directory / "bokforing.se")
+
+
+DEMO_MAIL_FROM = "gits-fakturor@vgregion.example"
+REJECTION_REASON = "Referensen saknas"
+
+
+@dataclass
+class Receipts:
+    """What the demo's access point answered, by kind and code, and its one rejection."""
+
+    written: dict[str, int] = field(default_factory=dict)  # e.g. {"MLR AP": 80, "IR PD": 1}
+    rejected_number: int | None = None
+    rejected_reason: str = ""
+
+
+@dataclass
+class DeliveryStory:
+    """The demo's delivery: the documents of the story's later runs (and its credit notes)
+    through a directory outbox, e-mail to files and a print batch, answered by a simulated
+    access point; ``counts`` is ``delivery list`` summed per channel and status."""
+
+    directories: dict[str, Path]
+    documents: int  # delivered by the demo
+    left: int  # issued documents without a delivery, for ``kortfaktura deliver``
+    delivered: int = 0
+    failed: list[tuple[int, str, str]] = field(default_factory=list)  # number, channel, error
+    receipts: Receipts = field(default_factory=Receipts)
+    inbox_waiting: int = 0  # receipts still in the inbox after the second delivery
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # as delivery list has them
+
+
+def delivery_settings(directory: Path) -> dict[str, str]:
+    """The delivery settings of the demo (its own process only): everything under ``directory``."""
+    return {
+        "PEPPOL_OUTBOX": f"file://{directory / 'peppol' / 'ut'}",
+        "PEPPOL_INBOX": f"file://{directory / 'peppol' / 'in'}",
+        "SMTP_URL": f"file://{directory / 'epost'}",
+        "MAIL_FROM": DEMO_MAIL_FROM,
+        "PRINT_DIR": str(directory / "utskrift"),
+    }
+
+
+def _story_documents(steps: list[StoryStep]) -> list[int]:
+    """The documents of the story's runs after the first two (the whole history, ≈ 4 800
+    documents, is left to ``kortfaktura deliver``) and its credit notes."""
+    numbers: set[int] = set()
+    for step in steps[2:]:
+        if step.run is not None:
+            numbers.update(
+                number
+                for number in step.run.invoices.filter(status=Invoice.Status.ISSUED).values_list(
+                    "number", flat=True
+                )
+                if number is not None
+            )
+        if step.credit_note is not None and step.credit_note.number is not None:
+            numbers.add(step.credit_note.number)
+    return sorted(numbers)
+
+
+def deliver_story(directory: Path, steps: list[StoryStep], today: dt.date) -> DeliveryStory:
+    """Deliver the story's later documents, play the access point, deliver again (which reads
+    the receipts, where the inbox is read) and count ``delivery list`` per channel and status."""
+    from django.db.models import Count
+    from django.test.utils import override_settings
+
+    from kortfaktura.delivery import services as delivery
+    from kortfaktura.delivery.models import Delivery
+    from kortfaktura.delivery.transport import FileInbox
+
+    overrides = delivery_settings(directory)
+    folders = {
+        "peppol_outbox": directory / "peppol" / "ut",
+        "peppol_inbox": directory / "peppol" / "in",
+        "email": directory / "epost",
+        "print": directory / "utskrift",
+    }
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    numbers = [
+        number
+        for number in _story_documents(steps)
+        if not Delivery.objects.filter(invoice__number=number).exists()
+    ]
+    with override_settings(**overrides):
+        story = DeliveryStory(folders, documents=len(numbers), left=0)
+        if numbers:
+            first = delivery.deliver(numbers=numbers)
+            story.delivered = len(first.delivered)
+            story.receipts = play_access_point(
+                folders["peppol_inbox"],
+                [row for row in first.delivered if row.channel == "peppol"],
+                today,
+            )
+            second = delivery.deliver(numbers=numbers)
+            story.delivered += len(second.delivered)
+            story.failed = [
+                (int(row.invoice.number or 0), row.channel, row.error) for row in second.failed
+            ]
+        story.inbox_waiting = len(FileInbox(overrides["PEPPOL_INBOX"]).list())
+    story.left = (
+        Invoice.objects.filter(status=Invoice.Status.ISSUED)
+        .exclude(deliveries__isnull=False)
+        .count()
+    )
+    story.counts = {
+        (row["channel"], row["status"]): row["n"]
+        for row in Delivery.objects.values("channel", "status")
+        .annotate(n=Count("id"))
+        .order_by("channel", "status")
+    }
+    story.rejected = [
+        (int(number or 0), error)
+        for number, error in Delivery.objects.filter(status=Delivery.Status.REJECTED)
+        .order_by("invoice__number")
+        .values_list("invoice__number", "error")
+    ]
+    return story
+
+
+def play_access_point(inbox: Path, sent: list[Any], today: dt.date) -> Receipts:
+    """Answer the Peppol documents as an access point and their buyers would: one Invoice
+    Response rejecting an invoice (RE, "Referensen saknas"), one accepting (AP) and one saying
+    paid (PD), and a Message Level Response AP for every other document. Written atomically
+    into the inbox, where ``deliver`` reads them."""
+    from django.conf import settings
+
+    from kortfaktura.delivery import receipts
+    from kortfaktura.documents.services import write_atomically
+
+    answered = Receipts()
+    invoices = [row for row in sent if row.invoice.kind == Invoice.Kind.INVOICE]
+    responses = dict(zip((row.pk for row in invoices), ("RE", "AP", "PD"), strict=False))
+    for row in sent:
+        code = responses.get(row.pk)
+        if code is None:
+            name = f"mlr-{row.instance_id}.xml"
+            content = receipts.message_level_response(
+                instance_id=str(row.instance_id),
+                code="AP",
+                reason="",
+                sender=row.recipient,
+                receiver=settings.PEPPOL_SENDER,
+                issue_date=today,
+                response_id=f"MLR-{row.instance_id}",
+            )
+            label = "MLR AP"
+        else:
+            reason = REJECTION_REASON if code == "RE" else ""
+            name = f"ir-{row.invoice.number}-{code}.xml"
+            content = receipts.invoice_response(
+                number=str(row.invoice.number),
+                status_code=code,
+                reason=reason,
+                sender=row.recipient,
+                receiver=settings.PEPPOL_SENDER,
+                issue_date=today,
+                response_id=f"IR-{row.invoice.number}-{code}",
+                sender_name=str((row.invoice.buyer or {}).get("name") or "") or None,
+                document_type_code="380",
+            )
+            label = f"IR {code}"
+            if code == "RE":
+                answered.rejected_number = row.invoice.number
+                answered.rejected_reason = reason
+        write_atomically(inbox / name, content)
+        answered.written[label] = answered.written.get(label, 0) + 1
+    return answered
