@@ -2,6 +2,7 @@
 
 import argparse
 import signal
+import sys
 import time
 from types import FrameType
 from typing import Any
@@ -137,7 +138,10 @@ def deliver_command(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    """Deliver, sleep, repeat; SIGTERM lets the current document finish, then exits 0."""
+    """Read receipts, deliver what is due, sleep, repeat. SIGTERM or SIGINT is checked between
+    documents: the document being sent is finished and recorded, then the service exits 0."""
+    import importlib
+
     from kortfaktura.delivery import services
 
     stopping = False
@@ -146,18 +150,29 @@ def _watch(args: argparse.Namespace) -> int:
         nonlocal stopping
         stopping = True
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    try:  # receipts come with kortfaktura.delivery.inbox when it exists
+        read_receipts = getattr(
+            importlib.import_module("kortfaktura.delivery.inbox"), "read_receipts", None
+        )
+    except ImportError:
+        read_receipts = None
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while not stopping:
-            report = services.deliver()
+            if read_receipts is not None:
+                read_receipts()
+            if stopping:
+                break
+            report = services.deliver(stop=lambda: stopping)
             if report.delivered or report.failed:
                 _report(args, report)
-            slept = 0.0
-            while not stopping and slept < args.interval:
-                time.sleep(0.2)
-                slept += 0.2
+                sys.stdout.flush()
+            deadline = time.monotonic() + args.interval
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(0.1)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return EXIT_OK
 
 

@@ -9,9 +9,12 @@ bytes: a no-op in the outbox); an e-mail or a print batch may have left and is m
 """
 
 import datetime as dt
+import os
+import sys
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +39,10 @@ from kortfaktura.documents.services import ExportError, select_documents
 
 BACKOFF_START = 60  # seconds after the first failure; doubles with each attempt
 BACKOFF_MAX = 6 * 3600
+# PostgreSQL advisory lock namespace: a worker holds (SENDING_LOCK, delivery id) in its session
+# while a row it claimed is ``sending``; the lock dies with the worker's connection, so a row in
+# ``sending`` whose lock is free was left by a worker that stopped.
+SENDING_LOCK = 2011
 
 __all__ = ["DeliveryError", "MissingSetting"]
 
@@ -67,6 +74,9 @@ def as_json(delivery: Delivery) -> dict[str, Any]:
         "updated_at": delivery.updated_at.isoformat() if delivery.updated_at else None,
         "recipient": delivery.recipient,
         "resend_of": delivery.resend_of_id,
+        "next_attempt_at": (
+            delivery.next_attempt_at.isoformat() if delivery.next_attempt_at else None
+        ),
     }
 
 
@@ -126,29 +136,64 @@ def _due(rows: QuerySet[Delivery], now: dt.datetime, *, at_once: bool) -> QueryS
 def recover_interrupted(invoices: list[Invoice] | None = None) -> list[Delivery]:
     """Rows left in ``sending`` by a run that stopped: Peppol is queued again (repeating it is
     a no-op), e-mail and print become ``uncertain`` (they may have left)."""
-    changed = []
+    changed: list[Delivery] = []
     for row in _scope(invoices).filter(status=Delivery.Status.SENDING):
-        with transaction.atomic():
-            locked = _lock(row.pk, Delivery.Status.SENDING)
-            if locked is None:
-                continue  # another worker is sending it right now
-            if locked.channel == Channel.PEPPOL:
-                locked.status = Delivery.Status.QUEUED
-                locked.save(update_fields=["status", "updated_at"])
-                continue
-            locked.status = Delivery.Status.UNCERTAIN
-            locked.error = (
-                "avbröts under sändningen – kan ha nått mottagaren; kontrollera och skicka "
-                f"igen med kortfaktura deliver --resend {locked.invoice.number} vid behov"
-            )
-            locked.save(update_fields=["status", "error", "updated_at"])
-            record(
-                "delivery.uncertain",
-                _label(locked.invoice),
-                {"channel": locked.channel, "delivery": locked.pk, "recipient": locked.recipient},
-            )
-            changed.append(locked)
+        if not _hold(row.pk):
+            continue  # a live worker is sending it right now
+        try:
+            _recover_one(row.pk, changed)
+        finally:
+            _release(row.pk)
     return changed
+
+
+def _recover_one(pk: int, changed: list[Delivery]) -> None:
+    with transaction.atomic():
+        locked = _lock(pk, Delivery.Status.SENDING)
+        if locked is None:
+            return  # finished meanwhile
+        if locked.channel == Channel.PEPPOL:
+            locked.status = Delivery.Status.QUEUED
+            locked.save(update_fields=["status", "updated_at"])
+            return
+        locked.status = Delivery.Status.UNCERTAIN
+        locked.error = (
+            "avbröts under sändningen – kan ha nått mottagaren; kontrollera och skicka "
+            f"igen med kortfaktura deliver --resend {locked.invoice.number} vid behov"
+        )
+        locked.save(update_fields=["status", "error", "updated_at"])
+        record(
+            "delivery.uncertain",
+            _label(locked.invoice),
+            {"channel": locked.channel, "delivery": locked.pk, "recipient": locked.recipient},
+        )
+        changed.append(locked)
+
+
+def _hold(pk: int) -> bool:
+    """Takes the session lock that marks a row as being sent by this worker (PostgreSQL);
+    False when another live worker holds it. SQLite has one worker: always True."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [SENDING_LOCK, pk])
+        return bool(cursor.fetchone()[0])
+
+
+def _release(pk: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [SENDING_LOCK, pk])
+
+
+def _pause_for_tests(step: str) -> None:
+    """Fault injection for the crash and concurrency tests: wait
+    ``KORTFAKTURA_TEST_PAUSE_IN_<STEP>`` seconds. Unset in normal use."""
+    pause = os.environ.get(f"KORTFAKTURA_TEST_PAUSE_IN_{step}")
+    if pause:
+        sys.stderr.write(f"kortfaktura: testpaus i {step.lower()}\n")
+        sys.stderr.flush()
+        time.sleep(float(pause))
 
 
 def _lock(pk: int, *statuses: str) -> Delivery | None:
@@ -162,21 +207,35 @@ def _lock(pk: int, *statuses: str) -> Delivery | None:
 
 
 def _claim(pk: int, now: dt.datetime, *, at_once: bool) -> Delivery | None:
-    with transaction.atomic():
-        rows = _due(Delivery.objects.filter(pk=pk), now, at_once=at_once)
-        row = rows.first()
-        if row is None:
-            return None
-        locked = _lock(pk, row.status)
-        if locked is None:
-            return None
-        locked.status = Delivery.Status.SENDING
-        locked.attempts += 1
-        locked.save(update_fields=["status", "attempts", "updated_at"])
-        return locked
+    """The row marked ``sending`` and committed, with this worker's session lock held until
+    ``_finish``; None when it is not due any more or another worker has it."""
+    if not _hold(pk):
+        return None
+    try:
+        with transaction.atomic():
+            rows = _due(Delivery.objects.filter(pk=pk), now, at_once=at_once)
+            row = rows.first()
+            locked = None if row is None else _lock(pk, row.status)
+            if locked is not None:
+                locked.status = Delivery.Status.SENDING
+                locked.attempts += 1
+                locked.save(update_fields=["status", "attempts", "updated_at"])
+    except BaseException:
+        _release(pk)
+        raise
+    if locked is None:
+        _release(pk)
+    return locked
 
 
 def _finish(row: Delivery, error: TransportError | None) -> None:
+    try:
+        _record_outcome(row, error)
+    finally:
+        _release(row.pk)
+
+
+def _record_outcome(row: Delivery, error: TransportError | None) -> None:
     with transaction.atomic():
         if error is None:
             row.status = Delivery.Status.SENT
@@ -228,9 +287,13 @@ def _select(run_id: int | None, numbers: Iterable[int]) -> list[Invoice] | None:
 
 
 def deliver(
-    run_id: int | None = None, numbers: Iterable[int] = (), dry_run: bool = False
+    run_id: int | None = None,
+    numbers: Iterable[int] = (),
+    dry_run: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> DeliveryReport:
-    """Queue what is issued and undelivered, then send what is queued or failed and due.
+    """Queue what is issued and undelivered, then send what is queued or failed and due;
+    ``stop`` (``--watch`` on SIGTERM) is asked before each document and ends the batch early.
 
     Raises ``MissingSetting`` before sending anything when a channel that is needed has no
     setting, and ``DeliveryError`` for documents that cannot be delivered."""
@@ -278,6 +341,8 @@ def deliver(
     report.skipped = _scope(selected).count() - len(pending)
     prints: dict[int | None, list[Delivery]] = defaultdict(list)
     for candidate in pending:
+        if stop is not None and stop():
+            break
         row = _claim(candidate.pk, now, at_once=at_once)
         if row is None:
             report.skipped += 1  # another worker has it
@@ -302,6 +367,7 @@ def _send_one(row: Delivery, report: DeliveryReport) -> None:
         _finish(row, TransportError(f"{type(error).__name__}: {error}", transient=False))
         report.failed.append(row)
         return
+    _pause_for_tests("DELIVER_SEND")  # handed over, not yet recorded
     _finish(row, None)
     report.delivered.append(row)
 
