@@ -138,10 +138,9 @@ def deliver_command(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    """Read receipts, deliver what is due, sleep, repeat. SIGTERM or SIGINT is checked between
-    documents: the document being sent is finished and recorded, then the service exits 0."""
-    import importlib
-
+    """Deliver what is due (``deliver`` reads the inbox's receipts first), sleep, repeat.
+    SIGTERM or SIGINT is checked between documents: the document being sent is finished and
+    recorded, then the service exits 0."""
     from kortfaktura.delivery import services
 
     stopping = False
@@ -150,21 +149,11 @@ def _watch(args: argparse.Namespace) -> int:
         nonlocal stopping
         stopping = True
 
-    try:  # receipts come with kortfaktura.delivery.inbox when it exists
-        read_receipts = getattr(
-            importlib.import_module("kortfaktura.delivery.inbox"), "read_receipts", None
-        )
-    except ImportError:
-        read_receipts = None
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while not stopping:
-            if read_receipts is not None:
-                read_receipts()
-            if stopping:
-                break
             report = services.deliver(stop=lambda: stopping)
-            if report.delivered or report.failed:
+            if report.delivered or report.failed or any(report.receipts.counts().values()):
                 _report(args, report)
                 sys.stdout.flush()
             deadline = time.monotonic() + args.interval
