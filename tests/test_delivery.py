@@ -471,3 +471,50 @@ def test_peppol_through_a_real_sftp_outbox(
         assert b"StandardBusinessDocumentHeader" in written.read_bytes()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("PEPPOL_OUTBOX", "http://example.com/x", "går inte att använda"),
+        ("PEPPOL_OUTBOX", "file://var/ut", "annan dator"),
+        ("PEPPOL_OUTBOX", "file:var/ut", "absolut sökväg"),
+        ("SMTP_URL", "smtp+startls://gits:Hemligt123@mail.example:587", "går inte att använda"),
+        ("MAIL_FROM", "garbage", "ingen e-postadress"),
+        ("PRINT_DIR", "relativ/utskrift", "absolut sökväg"),
+    ],
+)
+def test_a_setting_that_cannot_work_stops_before_anything_is_sent(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any], settings: Any,
+    variable: str, value: str, expected: str,
+) -> None:  # fmt: skip
+    setattr(settings, variable, value)
+    code, out, err = cli("deliver")
+    assert code == 1 and expected in " ".join(err.split()) and "Hemligt123" not in err + out
+    assert not Delivery.objects.exists()  # nothing queued, nothing failed
+
+
+def test_a_receipt_file_name_that_is_not_utf8_is_filed_away(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any], settings: Any, tmp_path: Path
+) -> None:
+    import os
+
+    inbox = tmp_path / "inkorg"
+    inbox.mkdir()
+    settings.PEPPOL_INBOX = f"file://{inbox}"
+    os.close(os.open(os.fsencode(str(inbox)) + b"/bad-\xff.xml", os.O_CREAT | os.O_WRONLY))
+    code, out, _ = cli("deliver")
+    assert code == 0 and "Skickade: 5" in out and "inte UTF-8" in out
+    assert [p.name for p in (inbox / "quarantine").iterdir()] == ["bad-\udcff.xml"]
+
+
+def test_print_rows_are_claimed_only_when_their_batch_is_written(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any]
+) -> None:
+    from kortfaktura.delivery import services
+
+    report = services.deliver(stop=lambda: Delivery.objects.filter(status="sent").count() >= 1)
+    assert len(report.delivered) == 1
+    assert not Delivery.objects.filter(status__in=["sending", "uncertain"]).exists()
+    code, _, _ = cli("deliver")
+    assert code == 0 and not Delivery.objects.exclude(status="sent").exists()

@@ -196,7 +196,7 @@ def test_watch_delivers_what_is_queued_while_it_runs_and_stops_cleanly_on_sigter
     assert {row["status"] for row in rows.values()} == {"sent"}
     assert world.mailbox.recipients() == ["faktura1@kund.example"] * 2 + [
         "faktura3@kund.example"] * 2  # fmt: skip
-    assert "Levererade:" in out
+    assert "Skickade:" in out
 
 
 def test_sigterm_during_a_send_finishes_that_document_first(

@@ -183,14 +183,32 @@ def _report(args: argparse.Namespace, report: Any) -> int:
     failed = [as_json(row) for row in report.failed]
     if args.json:
         print_json({"delivered": delivered, "failed": failed, "skipped": report.skipped,
+                    "uncertain": report.uncertain,
                     "receipts": report.receipts.counts()})  # fmt: skip
         return EXIT_OK
     console.print(
-        f"Levererade: {len(delivered)}, misslyckade: {len(failed)}, oförändrade: {report.skipped}.",
+        f"Skickade: {len(delivered)}, misslyckade: {len(failed)}, oförändrade: {report.skipped}.",
         markup=False,
     )
     for row in failed:
         console.print("  " + _row_text(row), markup=False)
+    receipts = report.receipts.counts()
+    if any(receipts.values()):
+        console.print(
+            f"Kvitton: {receipts['applied']} lästa, {receipts['quarantined']} i karantän, "
+            f"{receipts['duplicate']} dubbletter"
+            + (f", {len(receipts['errors'])} fel:" if receipts["errors"] else "."),
+            markup=False,
+        )
+        for error in receipts["errors"]:
+            console.print(f"  {error}", markup=False)
+    if report.uncertain:
+        console.print(
+            f"{report.uncertain} leveranser är ovissa (avbrutna mitt i sändningen): se "
+            "kortfaktura delivery list --status uncertain och skicka om med kortfaktura "
+            "deliver --resend NUMMER om mottagaren inte fått dokumentet.",
+            markup=False,
+        )
     return EXIT_OK
 
 

@@ -23,12 +23,14 @@ from urllib.parse import unquote, urlsplit
 
 import typst
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from kortfaktura import swedish
 from kortfaktura.billing.models import CREDIT_KINDS, INTERNAL_KINDS, Invoice
 from kortfaktura.delivery import sbdh
 from kortfaktura.delivery.models import Channel, Delivery
-from kortfaktura.delivery.transport import TransportError, open_outbox
+from kortfaktura.delivery.transport import TransportError, check_url, open_outbox, redact
 from kortfaktura.documents.data import DocumentData, documents_for
 from kortfaktura.documents.models import IssuedDocument
 from kortfaktura.documents.pdf import FONT_DIRS, PdfRenderer
@@ -39,11 +41,13 @@ SMTP_TIMEOUT = 30  # seconds
 
 
 class MissingSetting(Exception):
-    """A channel needs a setting that is empty; the message names the variable (Swedish)."""
+    """A channel needs a setting that is empty or cannot work; the message names the variable
+    (Swedish). Raised before anything is sent, so a typo never fails documents one by one."""
 
-    def __init__(self, variable: str, channel: str) -> None:
+    def __init__(self, variable: str, channel: str, problem: str = "") -> None:
         super().__init__(
-            f"{variable} är inte satt – den behövs för leverans via {channel} "
+            problem
+            or f"{variable} är inte satt – den behövs för leverans via {channel} "
             f"(se docs/operations.md, Inställningar)"
         )
         self.variable = variable
@@ -106,6 +110,10 @@ class PeppolSender:
     def check(self) -> None:
         if not settings.PEPPOL_OUTBOX:
             raise MissingSetting("KORTFAKTURA_PEPPOL_OUTBOX", "Peppol")
+        try:
+            check_url(settings.PEPPOL_OUTBOX, "KORTFAKTURA_PEPPOL_OUTBOX")
+        except TransportError as error:
+            raise MissingSetting("KORTFAKTURA_PEPPOL_OUTBOX", "Peppol", error.message) from None
 
     def envelope(self, delivery: Delivery) -> bytes:
         invoice = delivery.invoice
@@ -195,7 +203,7 @@ def smtp_server(url: str) -> SmtpServer:
     defaults = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
     if scheme not in defaults or not parts.hostname:
         raise TransportError(
-            f"KORTFAKTURA_SMTP_URL={url!r} går inte att använda – ange t.ex. "
+            f"KORTFAKTURA_SMTP_URL={redact(url)!r} går inte att använda – ange t.ex. "
             "smtp://värd:25, smtp+starttls://användare:lösenord@värd:587, smtps://värd:465 "
             "eller file:///katalog (meddelandena som filer, ingen server)",
             transient=False,
@@ -203,7 +211,9 @@ def smtp_server(url: str) -> SmtpServer:
     try:
         port = parts.port or defaults[scheme]
     except ValueError:
-        raise TransportError(f"KORTFAKTURA_SMTP_URL har en ogiltig port: {url!r}", False) from None
+        raise TransportError(
+            f"KORTFAKTURA_SMTP_URL har en ogiltig port: {redact(url)!r}", False
+        ) from None
     return SmtpServer(
         scheme, parts.hostname, port, unquote(parts.username or ""), unquote(parts.password or "")
     )
@@ -249,6 +259,23 @@ class EmailSender:
             raise MissingSetting("KORTFAKTURA_SMTP_URL", "e-post")
         if not settings.MAIL_FROM:
             raise MissingSetting("KORTFAKTURA_MAIL_FROM", "e-post")
+        try:
+            validate_email(settings.MAIL_FROM)
+        except ValidationError:
+            raise MissingSetting(
+                "KORTFAKTURA_MAIL_FROM", "e-post",
+                f"KORTFAKTURA_MAIL_FROM={settings.MAIL_FROM!r} är ingen e-postadress – ange "
+                "avsändaren, t.ex. gits-fakturor@vgregion.se",
+            ) from None  # fmt: skip
+        if not settings.SMTP_URL.lower().startswith("file:"):
+            try:
+                smtp_server(settings.SMTP_URL)
+            except (TransportError, ValueError) as error:
+                message = error.message if isinstance(error, TransportError) else (
+                    f"KORTFAKTURA_SMTP_URL={redact(settings.SMTP_URL)!r} går inte att tolka – "
+                    "ange t.ex. smtp+starttls://användare:lösenord@värd:587"
+                )  # fmt: skip
+                raise MissingSetting("KORTFAKTURA_SMTP_URL", "e-post", message) from None
 
     def message(self, delivery: Delivery) -> EmailMessage:
         document = _document(delivery.invoice)
@@ -345,6 +372,12 @@ class PrintSender:
     def check(self) -> None:
         if not settings.PRINT_DIR:
             raise MissingSetting("KORTFAKTURA_PRINT_DIR", "utskrift")
+        if not Path(settings.PRINT_DIR).is_absolute():
+            raise MissingSetting(
+                "KORTFAKTURA_PRINT_DIR", "utskrift",
+                f"KORTFAKTURA_PRINT_DIR={settings.PRINT_DIR!r} ska vara en absolut sökväg till "
+                "en katalog, t.ex. /srv/kortfaktura/utskrift",
+            )  # fmt: skip
 
     def send(self, delivery: Delivery) -> None:
         self.send_batch([delivery], title=f"faktura {delivery.invoice.number}")

@@ -87,6 +87,20 @@ def read_receipts(url: str | None = None) -> ReceiptReport:
         report.errors.append(f"inkorgen: {error.message}")
         return report
     for name in names:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            # A file name that is not UTF-8 cannot be recorded as it is: filed away under
+            # quarantine with the reason, and the others are read.
+            shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            try:
+                inbox.move(name, QUARANTINE)
+                report.errors.append(
+                    f"{shown}: filnamnet är inte UTF-8 – flyttad till {QUARANTINE}/ utan att läsas"
+                )
+            except TransportError as error:
+                report.errors.append(f"{shown}: {error.message}")
+            continue
         _read_one(inbox, name, report)
     return report
 

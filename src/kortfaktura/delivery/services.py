@@ -60,6 +60,7 @@ class DeliveryReport:
     # With dry_run: what would be sent, as unsaved rows.
     planned: list[Delivery] = field(default_factory=list)
     receipts: ReceiptReport = field(default_factory=ReceiptReport)
+    uncertain: int = 0  # deliveries that wait for a person (may or may not have left)
 
 
 def as_json(delivery: Delivery) -> dict[str, Any]:
@@ -339,20 +340,33 @@ def deliver(
     queue_deliveries(to_queue)
     pending = list(_due(_scope(selected), now, at_once=at_once).order_by("id"))
     report.skipped = _scope(selected).count() - len(pending)
+    # Print rows are claimed (marked sending) only when their batch is written, so that a
+    # process stopped earlier leaves them queued rather than uncertain.
     prints: dict[int | None, list[Delivery]] = defaultdict(list)
     for candidate in pending:
         if stop is not None and stop():
             break
+        if candidate.channel == Channel.PRINT:
+            prints[candidate.invoice.run_id].append(candidate)
+            continue
         row = _claim(candidate.pk, now, at_once=at_once)
         if row is None:
             report.skipped += 1  # another worker has it
             continue
-        if row.channel == Channel.PRINT:
-            prints[row.invoice.run_id].append(row)
-            continue
         _send_one(row, report)
-    for run, rows in prints.items():
-        _send_prints(run, rows, report)
+    for run, candidates in prints.items():
+        if stop is not None and stop():
+            break
+        rows = []
+        for candidate in candidates:
+            claimed = _claim(candidate.pk, now, at_once=at_once)
+            if claimed is None:
+                report.skipped += 1
+            else:
+                rows.append(claimed)
+        if rows:
+            _send_prints(run, rows, report)
+    report.uncertain = Delivery.objects.filter(status=Delivery.Status.UNCERTAIN).count()
     return report
 
 

@@ -9,6 +9,7 @@ second document; different bytes under the same name are refused.
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Protocol
@@ -46,18 +47,24 @@ def _plain_name(name: str) -> str:
     return name
 
 
+def redact(url: str) -> str:
+    """The address without its password (``smtp://gits:***@värd``): a setting is quoted in
+    messages, the delivery list and the audit trail, which must never carry a secret."""
+    return re.sub(r"(//[^/@:]*:)[^@/]*@", r"\1***@", url)
+
+
 def _directory(url: str) -> Path:
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
         raise TransportError(
-            f"{url}: en file-adress kan inte peka på en annan dator – använd t.ex. "
+            f"{redact(url)}: en file-adress kan inte peka på en annan dator – använd t.ex. "
             "file:///srv/peppol/ut eller sftp://",
             transient=False,
         )
     path = unquote(parts.path)
     if not path.startswith("/"):
         raise TransportError(
-            f"{url}: ange en absolut sökväg, t.ex. file:///srv/peppol/ut", transient=False
+            f"{redact(url)}: ange en absolut sökväg, t.ex. file:///srv/peppol/ut", transient=False
         )
     return Path(path)
 
@@ -81,6 +88,10 @@ class FileOutbox:
                     f"{target} finns redan med ett annat innehåll – skrivs inte över",
                     transient=False,
                 )
+            for stale in self.directory.glob(f".{name}.*.tmp"):
+                # Left by a process killed mid-write: the document is written whole below.
+                with contextlib.suppress(OSError):
+                    stale.unlink()
             descriptor, temporary = tempfile.mkstemp(
                 prefix=f".{name}.", suffix=".tmp", dir=self.directory
             )
@@ -158,11 +169,26 @@ def _scheme(url: str, variable: str) -> str:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("file", "sftp"):
         raise TransportError(
-            f"{variable}={url!r} går inte att använda – ange file:///katalog eller "
+            f"{variable}={redact(url)!r} går inte att använda – ange file:///katalog eller "
             "sftp://användare@värd:port/katalog",
             transient=False,
         )
     return scheme
+
+
+def check_url(url: str, variable: str) -> None:
+    """Refuses (``TransportError``, not transient) an outbox or inbox address that can never
+    work, before anything is sent: the scheme, and for file:// an absolute local path."""
+    if _scheme(url, variable) == "file":
+        _directory(url)
+        return
+    parts = urlsplit(url)
+    if not parts.hostname or not parts.username or parts.password:
+        raise TransportError(
+            f"{variable}={redact(url)!r} går inte att använda – ange "
+            "sftp://användare@värd:port/katalog (nyckeln i KORTFAKTURA_SSH_KEY, inget lösenord)",
+            transient=False,
+        )
 
 
 def open_outbox(url: str, ssh_key: str = "") -> Outbox:
