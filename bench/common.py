@@ -50,6 +50,12 @@ def run_worker(script: str, backend: str, arguments: list[str]) -> dict[str, Any
     """Runs ``script --worker BACKEND ARGUMENTS`` on a fresh database; returns its JSON line."""
     if backend == "postgresql":
         recreate_postgres_database()
+    return run_child(script, backend, arguments)
+
+
+def run_child(script: str, backend: str, arguments: list[str]) -> dict[str, Any]:
+    """Runs ``script --worker BACKEND ARGUMENTS`` on the database as it is (a later phase of the
+    same benchmark); returns its JSON line."""
     output = subprocess.run(
         [sys.executable, script, "--worker", backend, *arguments],
         check=True,

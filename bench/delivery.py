@@ -29,7 +29,6 @@ import importlib.util
 import json
 import os
 import socket
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Any
 
 import common
 from billing import FIRST_MONTH, LAST_DAY, fill
-from common import peak_mb, recreate_postgres_database, setup_django
+from common import peak_mb, recreate_postgres_database, run_child, setup_django
 
 common.BENCH_DATABASE = "kortfaktura_bench_delivery"
 RECEIPTS = 1000
@@ -236,26 +235,15 @@ def main() -> None:
                     recreate_postgres_database()
                 sizes = ["--orders", str(args.orders), "--accounts", str(args.accounts),
                          "--email-share", str(args.email_share)]  # fmt: skip
-                prepared = _child(backend, [*sizes, *common_args, "--phase", "prepare"])
-                delivered = _child(backend, [*common_args, "--phase", "deliver"])
-                read = _child(backend, [*common_args, "--phase", "receipts"])
+                prepared = run_child(
+                    __file__, backend, [*sizes, *common_args, "--phase", "prepare"]
+                )
+                delivered = run_child(__file__, backend, [*common_args, "--phase", "deliver"])
+                read = run_child(__file__, backend, [*common_args, "--phase", "receipts"])
                 results.append({**prepared, **delivered, **read, "smtp_messages": mailbox.messages})
     finally:
         smtp.stop()
     report(results)
-
-
-def _child(backend: str, arguments: list[str]) -> dict[str, Any]:
-    import subprocess
-
-    output = subprocess.run(
-        [sys.executable, __file__, "--worker", backend, *arguments],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
-    return result
 
 
 if __name__ == "__main__":

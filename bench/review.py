@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from billing import FIRST_MONTH, LAST_DAY, fill
-from common import peak_mb, recreate_postgres_database, setup_django
+from common import peak_mb, recreate_postgres_database, run_child, setup_django
 
 LAST_MONTH = LAST_DAY.replace(day=1)
 
@@ -164,24 +164,10 @@ def main() -> None:
             data = ["--data-dir", f"{temp}/{backend}"]
             if backend == "postgresql":
                 recreate_postgres_database()
-            prepared = _child(backend, [*sizes, *data, "--phase", "prepare"])
-            measured = _child(backend, [*data, "--phase", "measure"])
+            prepared = run_child(__file__, backend, [*sizes, *data, "--phase", "prepare"])
+            measured = run_child(__file__, backend, [*data, "--phase", "measure"])
             results.append({**prepared, **measured})
     report(results)
-
-
-def _child(backend: str, arguments: list[str]) -> dict[str, Any]:
-    """A worker on the database as it is (``run_worker`` would recreate PostgreSQL's)."""
-    import subprocess
-
-    output = subprocess.run(
-        [sys.executable, __file__, "--worker", backend, *arguments],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
-    return result
 
 
 if __name__ == "__main__":

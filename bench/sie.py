@@ -30,7 +30,7 @@ from typing import Any
 
 import common
 from billing import FIRST_MONTH, LAST_DAY, fill
-from common import peak_mb, recreate_postgres_database, setup_django
+from common import peak_mb, recreate_postgres_database, run_child, setup_django
 
 common.BENCH_DATABASE = "kortfaktura_bench_sie"
 CREDITED = 100
@@ -136,23 +136,10 @@ def main() -> None:
             data = ["--data-dir", f"{temp}/{backend}"]
             if backend == "postgresql":
                 recreate_postgres_database()
-            prepared = _child(backend, [*sizes, *data, "--phase", "prepare"])
-            measured = _child(backend, [*data, "--phase", "measure"])
+            prepared = run_child(__file__, backend, [*sizes, *data, "--phase", "prepare"])
+            measured = run_child(__file__, backend, [*data, "--phase", "measure"])
             results.append({**prepared, **measured})
     report(results)
-
-
-def _child(backend: str, arguments: list[str]) -> dict[str, Any]:
-    import subprocess
-
-    output = subprocess.run(
-        [sys.executable, __file__, "--worker", backend, *arguments],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
-    return result
 
 
 if __name__ == "__main__":
