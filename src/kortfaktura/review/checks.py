@@ -9,10 +9,15 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count
-from stdnum import ean, luhn
+from stdnum import luhn
 
 from kortfaktura.billing.models import Invoice
-from kortfaktura.customers.identifiers import format_orgnr, is_public_body
+from kortfaktura.customers.identifiers import (
+    InvalidIdentifier,
+    format_orgnr,
+    is_public_body,
+    normalize_gln,
+)
 from kortfaktura.customers.models import BillingAccount, Customer, DeliveryChannel, UnitCode
 from kortfaktura.documents.models import IssuedDocument
 from kortfaktura.orders.models import Order
@@ -174,7 +179,10 @@ def customer_data_problems(
 
 
 def _valid_gln(digits: str) -> bool:
-    return len(digits) == 13 and digits.isdigit() and ean.is_valid(digits)
+    try:
+        return normalize_gln(digits) == digits
+    except InvalidIdentifier:
+        return False
 
 
 def _unmapped_units(order_period: tuple[str, list[Any]]) -> list[CustomerDataProblem]:
