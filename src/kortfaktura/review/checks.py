@@ -9,7 +9,6 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count
-from stdnum import luhn
 
 from kortfaktura.billing.models import Invoice
 from kortfaktura.customers.identifiers import (
@@ -17,6 +16,7 @@ from kortfaktura.customers.identifiers import (
     format_orgnr,
     is_public_body,
     normalize_gln,
+    normalize_orgnr,
 )
 from kortfaktura.customers.models import BillingAccount, Customer, DeliveryChannel, UnitCode
 from kortfaktura.documents.models import IssuedDocument
@@ -40,9 +40,7 @@ def customer_data_problems(
         problems.append(CustomerDataProblem(format_orgnr(orgnr), code, severity, text))
 
     for customer in Customer.objects.order_by("orgnr"):
-        if not (len(customer.orgnr) == 10 and customer.orgnr.isdigit()) or not luhn.is_valid(
-            customer.orgnr
-        ):
+        if not _valid_orgnr(customer.orgnr):
             add(
                 customer.orgnr,
                 "",
@@ -176,6 +174,13 @@ def customer_data_problems(
         )
     problems.extend(_missing_municipalities())
     return problems
+
+
+def _valid_orgnr(digits: str) -> bool:
+    try:
+        return normalize_orgnr(digits) == digits
+    except InvalidIdentifier:
+        return False
 
 
 def _valid_gln(digits: str) -> bool:
