@@ -3,7 +3,7 @@
 Environment variables:
 - ``DATABASE_URL``: ``postgres://user@host:port/name``; unset means the embedded SQLite database.
 - ``KORTFAKTURA_DATA_DIR``: where the SQLite file and generated files live (default ``./var``).
-- ``SECRET_KEY``: required when ``DEBUG`` is off in production; a local default otherwise.
+- ``SECRET_KEY``: signs sessions; unset = a random key kept in ``DATA_DIR/secret_key``.
 - ``DEBUG``: ``1`` to enable Django's debug mode.
 - ``KORTFAKTURA_SQLITE_TIMEOUT``: seconds a SQLite writer waits for another (default 30).
 - ``KORTFAKTURA_DEBUG``: ``1`` shows the traceback of an unexpected error on stderr too.
@@ -19,7 +19,37 @@ import dj_database_url
 
 DATA_DIR = Path(os.environ.get("KORTFAKTURA_DATA_DIR", "var")).resolve()
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "kortfaktura-local-only-not-secret")
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else a random key kept in DATA_DIR/secret_key (mode 600),
+    made on first use: sessions and CSRF tokens are never signed with a key from the source."""
+    from_environment = os.environ.get("SECRET_KEY", "").strip()
+    if from_environment:
+        return from_environment
+    path = DATA_DIR / "secret_key"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return "kortfaktura-unreadable-key-" + os.urandom(16).hex()
+    import secrets
+
+    key = secrets.token_urlsafe(50)
+    if not DATA_DIR.is_dir():
+        return key  # no data directory yet, so no database and no session to keep either
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(key)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    except OSError:
+        pass  # a read-only data directory: this process's key, sessions end with it
+    return key
+
+
+SECRET_KEY = _secret_key()
 DEBUG = os.environ.get("DEBUG", "") == "1"
 ALLOWED_HOSTS = [
     host.strip()
@@ -28,7 +58,6 @@ ALLOWED_HOSTS = [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -44,17 +73,29 @@ INSTALLED_APPS = [
     "kortfaktura.review",
     "kortfaktura.accounting",
     "kortfaktura.delivery",
+    "kortfaktura.access",
+    "kortfaktura.jobs",
+    "kortfaktura.web",
+    "kortfaktura.api",
+    # ninja serves the API docs' Swagger UI from its own static files (no CDN)
+    "ninja",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kortfaktura.web.middleware.SessionExpiryMiddleware",
+    "kortfaktura.web.middleware.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last, as django-axes asks: it answers a locked-out login attempt
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "kortfaktura.urls"
@@ -69,6 +110,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "kortfaktura.web.navigation.context",
             ],
         },
     },
@@ -110,7 +152,85 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = os.environ.get("KORTFAKTURA_STATIC_ROOT") or None
+# The application serves its own static files (vendored htmx, its CSS and JS) straight from the
+# installed packages: no collectstatic step, no CDN.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# The web application (issue 12; docs/web.md)
+AUTHENTICATION_BACKENDS = [
+    # first, as django-axes asks: it refuses a login while the user or address is locked out
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:overview"
+LOGOUT_REDIRECT_URL = "web:login"
+# Five failed logins lock the user name from that address for 15 minutes.
+AXES_FAILURE_LIMIT = int(os.environ.get("KORTFAKTURA_LOGIN_ATTEMPTS", "5"))
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
+AXES_VERBOSE = False
+# Cookies only over HTTPS (browsers also accept them from http://localhost and 127.0.0.1);
+# KORTFAKTURA_SECURE_COOKIES=0 only for a test installation behind plain HTTP on another host.
+_secure_cookies = os.environ.get("KORTFAKTURA_SECURE_COOKIES", "1") != "0"
+SESSION_COOKIE_SECURE = _secure_cookies
+CSRF_COOKIE_SECURE = _secure_cookies
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# A session ends after this many idle minutes, and always at the end of the working day (12 h).
+SESSION_IDLE_MINUTES = int(os.environ.get("KORTFAKTURA_SESSION_IDLE_MINUTES", "30"))
+SESSION_COOKIE_AGE = 12 * 60 * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = [
+    origin.strip()
+    for origin in os.environ.get("KORTFAKTURA_TRUSTED_ORIGINS", "").split(",")
+    if origin.strip()
+]
+if os.environ.get("KORTFAKTURA_BEHIND_PROXY", "") == "1":
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# No inline script or style anywhere: everything comes from the application's own static files.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Long work runs in a thread of the server; False runs it inside the request (tests that use
+# Django's test client inside a transaction).
+JOBS_IN_BACKGROUND = os.environ.get("KORTFAKTURA_JOBS_IN_BACKGROUND", "1") != "0"
+# Uploaded files larger than this are refused before they are read (bytes; default 200 MB).
+UPLOAD_LIMIT = int(os.environ.get("KORTFAKTURA_UPLOAD_LIMIT", str(200 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # The seller on every invoice (DOMAIN.md §6). Bankgiro and terms are settings, not code; the
 # default Bankgiro number is a demo number with a valid check digit, not VGR's.

@@ -1,6 +1,12 @@
-from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+
+from kortfaktura.api.api import api
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("", include("kortfaktura.web.urls")),
 ]
+
+handler404 = "kortfaktura.web.views.errors.not_found"
+handler403 = "kortfaktura.web.views.errors.forbidden"
+handler500 = "kortfaktura.web.views.errors.server_error"

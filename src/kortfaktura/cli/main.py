@@ -31,6 +31,7 @@ DATABASE_BUSY = (
 
 def build_parser() -> argparse.ArgumentParser:
     from kortfaktura.cli import (
+        access,
         accounting,
         audit,
         billing,
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         demo,
         importing,
         review,
+        serve,
         setup,
     )
 
@@ -61,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(subparsers)
     accounting.add_parser(subparsers)
     delivery.add_parsers(subparsers)
+    access.add_parsers(subparsers)
     demo.add_parser(subparsers)
+    serve.add_parser(subparsers)
     return parser
 
 

@@ -1,0 +1,80 @@
+"""The one place that decides which rows a user may see.
+
+Every view and API operation that shows invoices, documents, orders, deliveries or customers
+starts from these querysets, so no page can forget a Kund's scope: a Kund sees its own
+organisation's issued documents and orders and nothing else (another organisation's answers 404);
+staff roles with ``view_billing`` see everything; anyone else sees nothing.
+"""
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from kortfaktura.billing.models import Invoice
+from kortfaktura.customers.models import BillingAccount, Customer
+from kortfaktura.delivery.models import Delivery
+from kortfaktura.orders.models import Order
+
+
+def is_staff_reader(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.has_perm("access.view_billing"))
+
+
+def customer_of(user: Any) -> Customer | None:
+    """The organisation of a Kund, None for everyone else."""
+    if not getattr(user, "is_authenticated", False) or not user.has_perm("access.view_own"):
+        return None
+    profile = getattr(user, "kortfaktura_profile", None)
+    return profile.customer if profile is not None else None
+
+
+def _customer_id(user: Any) -> int | None:
+    customer = customer_of(user)
+    return customer.pk if customer is not None else None
+
+
+def invoices(user: Any) -> QuerySet[Invoice]:
+    """Documents the user may see. A Kund: only its organisation's issued ones, never drafts."""
+    rows = Invoice.objects.all()
+    if is_staff_reader(user):
+        return rows
+    customer_id = _customer_id(user)
+    if customer_id is None:
+        return rows.none()
+    return rows.filter(customer_id=customer_id, status=Invoice.Status.ISSUED)
+
+
+def orders(user: Any) -> QuerySet[Order]:
+    rows = Order.objects.all()
+    if is_staff_reader(user):
+        return rows
+    customer_id = _customer_id(user)
+    if customer_id is None:
+        return rows.none()
+    return rows.filter(customer_id=customer_id)
+
+
+def customers(user: Any) -> QuerySet[Customer]:
+    rows = Customer.objects.all()
+    if is_staff_reader(user):
+        return rows
+    customer_id = _customer_id(user)
+    if customer_id is None:
+        return rows.none()
+    return rows.filter(pk=customer_id)
+
+
+def accounts(user: Any) -> QuerySet[BillingAccount]:
+    rows = BillingAccount.objects.all()
+    if is_staff_reader(user):
+        return rows
+    customer_id = _customer_id(user)
+    if customer_id is None:
+        return rows.none()
+    return rows.filter(customer_id=customer_id)
+
+
+def deliveries(user: Any) -> QuerySet[Delivery]:
+    """Deliveries are staff business: a Kund sees none."""
+    rows = Delivery.objects.all()
+    return rows if is_staff_reader(user) else rows.none()

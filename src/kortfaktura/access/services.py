@@ -1,0 +1,148 @@
+"""Users and API tokens: every write goes through here and into the audit trail."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from kortfaktura.access.models import ApiToken, Profile
+from kortfaktura.access.roles import ROLES, ensure_roles
+from kortfaktura.audit.services import record
+from kortfaktura.customers.identifiers import InvalidIdentifier, normalize_orgnr
+from kortfaktura.customers.models import Customer
+
+TOKEN_PREFIX = "kf_"
+USERNAME_LIMIT = 150
+
+
+class AccessError(Exception):
+    """A request about users or tokens that cannot be carried out; the message is Swedish."""
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _customer(role: str, orgnr: str | None) -> Customer | None:
+    if role != "kund":
+        if orgnr:
+            raise AccessError("--orgnr gäller bara rollen kund: de andra rollerna ser alla kunder")
+        return None
+    if not orgnr:
+        raise AccessError(
+            "rollen kund behöver --orgnr ORGNR: den organisation vars fakturor användaren ser"
+        )
+    try:
+        number = normalize_orgnr(orgnr)
+    except InvalidIdentifier as error:
+        raise AccessError(f"{orgnr!r} är inget giltigt organisationsnummer: {error}") from error
+    customer = Customer.objects.filter(orgnr=number).first()
+    if customer is None:
+        raise AccessError(
+            f"ingen kund har organisationsnummer {number[:6]}-{number[6:]} – läs in kunden först "
+            "(kortfaktura import customers FIL)"
+        )
+    return customer
+
+
+def check_password(password: str, username: str = "") -> None:
+    user_model = get_user_model()
+    try:
+        validate_password(password, user_model(username=username))
+    except ValidationError as error:
+        raise AccessError("lösenordet duger inte: " + " ".join(error.messages)) from error
+
+
+@dataclass(frozen=True)
+class UserResult:
+    user: AbstractBaseUser
+    created: bool
+
+
+def add_user(username: str, role: str, password: str, orgnr: str | None = None) -> UserResult:
+    """Create the user, or give an existing one this role, organisation and password."""
+    username = username.strip()
+    if not username or len(username) > USERNAME_LIMIT or any(c.isspace() for c in username):
+        raise AccessError(f"användarnamnet måste vara 1–{USERNAME_LIMIT} tecken utan mellanslag")
+    if role not in ROLES:
+        raise AccessError(f"okänd roll {role!r}: välj en av {', '.join(ROLES)}")
+    customer = _customer(role, orgnr)
+    check_password(password, username)
+    ensure_roles()
+    user_model = get_user_model()
+    with transaction.atomic():
+        user, created = user_model.objects.get_or_create(username=username)
+        before_role = [group.name for group in user.groups.all()] if not created else []
+        user.set_password(password)
+        user.is_active = True
+        user.is_staff = role == "admin"
+        user.save()
+        user.groups.set([Group.objects.get(name=ROLES[role].name)])
+        Profile.objects.update_or_create(user=user, defaults={"customer": customer})
+        record(
+            "användare skapad" if created else "användare ändrad",
+            f"användare {username}",
+            {
+                "roll": {
+                    "before": before_role[0] if before_role else None,
+                    "after": ROLES[role].name,
+                },
+                "organisation": customer.orgnr if customer else None,
+            },
+        )
+    return UserResult(user, created)
+
+
+def set_active(username: str, active: bool) -> None:
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise AccessError(f"användaren {username!r} finns inte")
+    with transaction.atomic():
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        if not active:
+            ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
+        record(
+            "användare aktiverad" if active else "användare spärrad",
+            f"användare {username}",
+        )
+
+
+def create_token(username: str) -> str:
+    """A new API token for the user; the token itself is returned once and never stored."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise AccessError(
+            f"användaren {username!r} finns inte – skapa den först med kortfaktura user add"
+        )
+    if not user.is_active:
+        raise AccessError(f"användaren {username!r} är spärrad")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        ApiToken.objects.create(user=user, digest=_digest(token), prefix=token[:10])
+        record("API-nyckel skapad", f"användare {username}", {"nyckel": token[:10] + "…"})
+    return token
+
+
+def user_for_token(token: str) -> AbstractBaseUser | None:
+    """The active user a bearer token belongs to, or None."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = (
+        ApiToken.objects.select_related("user")
+        .filter(digest=_digest(token), revoked_at=None, user__is_active=True)
+        .first()
+    )
+    if row is None:
+        return None
+    now = timezone.now()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 300:
+        ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+    return row.user

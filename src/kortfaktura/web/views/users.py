@@ -1,0 +1,17 @@
+"""Användare."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+
+from kortfaktura.web.views.common import require
+
+
+@require("access.manage_users")
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/placeholder.html", {"page_title": "Användare"})
+
+
+urlpatterns = [
+    path("anvandare/", index, name="users"),
+]
