@@ -15,6 +15,7 @@
   console errors, uncaught exceptions, Content Security Policy violations and failed requests.
 """
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -78,6 +79,11 @@ def seed_world(outbox: Path) -> dict[str, Any]:
         make.order(world.own, "2020-05-04", etk, order_id="VG-MAJ-1"),
         make.order(world.own, "2020-05-05", etk, order_id="VG-MAJ-2"),
     ]
+    # Card holders found only among Vårgårda's orders (the factory's default name is
+    # everybody's), so a page that shows one to Borås gives itself away.
+    for index, order in enumerate(may):
+        order.holder_name = f"Maja Vårgårdasson {index}"
+        order.save(update_fields=["holder_name"])
     folder = outbox.parent
     # An orders file with one good and one bad row (a day that does not exist): a quarantine row.
     orders_file = write_csv(
@@ -118,6 +124,25 @@ def seed_world(outbox: Path) -> dict[str, Any]:
             )
             job_ids[role] = job.pk
 
+    # A bookkeeping export of everything issued, and (where the review page stores its
+    # reports) a finished review with its files.
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from kortfaktura.accounting.models import SieExport
+    from kortfaktura.accounting.services import export_sie
+
+    export_sie(dt.date(2000, 1, 1), timezone.localdate(), folder / "bokforing-seed.se")
+    sie_export = SieExport.objects.order_by("-pk").values_list("pk", flat=True).first()
+    review_job = None
+    try:
+        from kortfaktura.review import latest as reviews
+    except ImportError:  # before the review page is merged
+        reviews = None
+    if reviews is not None:
+        with override_settings(JOBS_IN_BACKGROUND=False):
+            review_job = reviews.start(None, None, actor=users["granskare"]).pk
+
     def customer(owner: Any) -> dict[str, Any]:
         account = owner.accounts.order_by("pk").first()
         return {"pk": owner.pk, "orgnr": owner.orgnr, "name": owner.name, "account": account.code}
@@ -133,11 +158,15 @@ def seed_world(outbox: Path) -> dict[str, Any]:
         "other_orders": [order.order_id for order in world.other_orders],
         "other_holders": [order.holder_name for order in world.other_orders],
         "may_orders": [order.order_id for order in may],
+        "own_holders": [*(order.holder_name for order in may), "Sara Svensson"],
         "issued_run": world.issued_run.pk,
         "draft_run": world.draft_run.pk if world.draft_run else None,
         "batch": batch.batch_id,
         "change": change.pk,
         "jobs": job_ids,
+        "sie_export": sie_export,
+        "review_job": review_job,
+        "user_pk": get_user_model().objects.get(username=users["granskare"]).pk,
     }
 
 
