@@ -29,11 +29,9 @@ def _check_page(visitor: Visitor, path: str, status: int, found: list[str]) -> N
     if answer.status != status:
         found.append(f"{path}: {answer.status} i stället för {status}")
         return
-    if (
-        status != 200
-        or not kind.startswith("text/html")
-        or not answer.text().lstrip().lower().startswith("<!doctype html")
-    ):
+    document = answer.text().lstrip().lower().startswith("<!doctype html")
+    attachment = "attachment" in answer.headers.get("content-disposition", "")
+    if status != 200 or not kind.startswith("text/html") or not document or attachment:
         return  # a download or an htmx fragment: not a page of its own
     visitor.goto(path)
     violations = visitor.axe()
