@@ -447,6 +447,13 @@ class Visitor:
         options = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
         return list(Axe().run(self.page, options=options).response["violations"])
 
+    def check_accessibility(self, where: str) -> None:
+        """axe on the page as it is now (e.g. a page that only a POST shows); violations are
+        recorded with the other problems."""
+        violations = self.axe()
+        if violations:
+            self.problems.append(describe_violations(where, violations))
+
     def take_problems(self) -> list[str]:
         found, self.problems = self.problems, []
         return found
