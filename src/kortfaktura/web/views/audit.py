@@ -2,6 +2,7 @@
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -9,6 +10,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_safe
 
+from kortfaktura import swedish
 from kortfaktura.audit.selectors import search
 from kortfaktura.cli.audit import ACTION_LABELS, DETAIL_LABELS, VALUE_WORDS
 from kortfaktura.web.views.common import paginate, require
@@ -58,7 +60,15 @@ LABELS: dict[str, str] = {
     "credit": "kredit",
     "first_number": "lägsta nummer",
     "last_number": "högsta nummer",
+    "series": "serie",
+    "accounts": "konton",
+    "receivable": "kundfordran",
+    "revenue": "intäkt",
+    "rounding": "avrundning",
+    "internal_cost": "intern kostnad",
+    "internal_revenue": "intern intäkt",
 }
+MONEY = {"net", "vat", "payable", "debit", "credit", "unit_price", "amount", "rounding_amount"}
 LIST_LIMIT = 25  # items of one list shown; the rest are counted
 TEXT_LIMIT = 400  # characters of one value
 FIELD_LIMIT = 100  # characters of a filter
@@ -89,6 +99,11 @@ def _text(value: Any, name: str = "") -> str:
         return ", ".join(shown) + (f" … och {more} till" if more > 0 else "")
     if isinstance(value, dict):
         return "; ".join(f"{LABELS.get(k, k)}: {_text(v, k)}" for k, v in value.items())
+    if name in MONEY and isinstance(value, str | int | float):
+        try:
+            return swedish.money(Decimal(str(value)))
+        except (InvalidOperation, ValueError):
+            pass
     if isinstance(value, str):
         value = VALUE_WORDS.get(name, {}).get(value, value)
     text = str(value)

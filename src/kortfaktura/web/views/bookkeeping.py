@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
+from kortfaktura import swedish
 from kortfaktura.accounting import services as accounting
 from kortfaktura.accounting.models import SieExport
 from kortfaktura.accounting.sie import ENCODING
@@ -113,7 +114,9 @@ def _work(period_from: dt.date, period_to: dt.date, target: Path) -> jobs.Work:
         progress(1, 1)
         return {
             "url": reverse("web:bookkeeping_export", args=[result.export_id]),
-            "link_text": f"Visa exporten ({result.vouchers} verifikationer) och ladda ned filen",
+            "link_text": "Visa exporten ("
+            + swedish.counted(result.vouchers, "verifikation", "verifikationer")
+            + ") och ladda ned filen",
             "export_id": result.export_id,
             "warnings": result.warnings,
         }
