@@ -378,3 +378,32 @@ def test_an_export_of_an_empty_period_has_no_vouchers() -> None:
     export = SieExport.objects.get()
     assert export.vouchers == 0 and export.debit == Decimal("0")
     assert "har inga verifikationer" in text(admin.get(f"/bokforing/{export.pk}/"))
+
+
+def test_a_role_change_to_kund_needs_a_known_organisation(kommun: Any) -> None:
+    admin = client_for("admin")
+    eva = webtools.user("ekonomi", username="eva")
+    response = admin.post(f"/anvandare/{eva.pk}/roll/", {"role": "kund", "orgnr": ""})
+    assert response.status_code == 400
+    assert "Rollen kund behöver ett organisationsnummer" in text(response)
+    response = admin.post(f"/anvandare/{eva.pk}/roll/", {"role": "kund", "orgnr": "12345"})
+    assert response.status_code == 400
+    body = text(response)
+    assert "inget giltigt organisationsnummer" in body and 'value="12345"' in body
+    assert '<option value="kund" selected>' in body
+    eva.refresh_from_db()
+    assert eva.has_perm("access.export_bookkeeping")
+
+    response = admin.post(f"/anvandare/{eva.pk}/roll/", {"role": "kund", "orgnr": "2120001454"})
+    assert response.status_code == 302
+    eva = User.objects.get(pk=eva.pk)  # permissions are cached on the instance
+    assert eva.kortfaktura_profile.customer == kommun  # type: ignore[attr-defined]
+    assert not eva.has_perm("access.view_billing") and eva.has_perm("access.view_own")
+    (change,) = AuditRecord.objects.filter(action="användare ändrad", object="användare eva")
+    assert change.details == {
+        "roll": {"before": "Ekonomi", "after": "Kund"},
+        "organisation": {"before": None, "after": "2120001454"},
+    }
+    # The same role again changes nothing and writes nothing.
+    admin.post(f"/anvandare/{eva.pk}/roll/", {"role": "kund", "orgnr": "212000-1454"})
+    assert AuditRecord.objects.filter(action="användare ändrad").count() == 1
