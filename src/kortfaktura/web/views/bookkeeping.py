@@ -109,9 +109,11 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def _work(period_from: dt.date, period_to: dt.date, target: Path) -> jobs.Work:
     def work(progress: jobs.Progress) -> dict[str, Any]:
-        progress(0, 1)
+        # export_sie reports no progress of its own: the page says what is going on instead.
+        job = jobs.running("sie", "sie")
+        if job is not None:
+            jobs.step(job.pk, "läser de utfärdade dokumenten och skriver SIE-filen")
         result = accounting.export_sie(period_from, period_to, target)
-        progress(1, 1)
         return {
             "url": reverse("web:bookkeeping_export", args=[result.export_id]),
             "link_text": "Visa exporten ("
@@ -176,7 +178,10 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "export": export,
         "file_exists": _file_exists(export),
         "warnings": _warnings(export),
-        "accounts": sorted(export.by_account.items()),
+        "accounts": [
+            (account, settings.ACCOUNT_NAMES.get(account, ""), amount)
+            for account, amount in sorted(export.by_account.items())
+        ],
     }
     return render(request, "web/bookkeeping/detail.html", context)
 
