@@ -407,3 +407,23 @@ def test_a_role_change_to_kund_needs_a_known_organisation(kommun: Any) -> None:
     # The same role again changes nothing and writes nothing.
     admin.post(f"/anvandare/{eva.pk}/roll/", {"role": "kund", "orgnr": "212000-1454"})
     assert AuditRecord.objects.filter(action="användare ändrad").count() == 1
+
+
+def test_an_export_that_cannot_be_made_fails_with_the_reason_and_writes_nothing(
+    settings: Any, inline_jobs: Path
+) -> None:
+    settings.SIE_SERIES = "K F"
+    ekonomi = client_for("ekonomi")
+    response = ekonomi.post(
+        "/bokforing/exportera/", {"from": "2020-03-01", "to": "2020-03-31"}, follow=True
+    )
+    job = Job.objects.get(kind="sie")
+    assert job.status == Job.Status.FAILED
+    body = text(response)
+    assert "Misslyckades" in body and "ingen verifikationsserie" in body
+    assert not SieExport.objects.exists()
+    assert not (inline_jobs / "exports").exists() or not any((inline_jobs / "exports").iterdir())
+    # The failed job no longer blocks a new export.
+    settings.SIE_SERIES = "KF"
+    ekonomi.post("/bokforing/exportera/", {"from": "2020-03-01", "to": "2020-03-31"})
+    assert SieExport.objects.count() == 1
