@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Sets up everything and runs the main job on the embedded SQLite database:
-# a virtual environment, the project, the database (var/kortfaktura.sqlite3) and the demo.
-# Extra arguments go to `kortfaktura demo`, e.g. ./demo.sh --reset
+# a virtual environment, the project, the database (var/kortfaktura.sqlite3), the demo, and then
+# the web application (kortfaktura serve), which says where to open it. Stop it with Ctrl+C.
+# Extra arguments go to `kortfaktura demo`, e.g. ./demo.sh --reset.
+# KORTFAKTURA_SERVE=0 ./demo.sh runs the demo only; PORT=8080 ./demo.sh serves on another port.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/ensure-venv.sh
 .venv/bin/kortfaktura init
-exec .venv/bin/kortfaktura demo "$@"
+.venv/bin/kortfaktura demo "$@"
+if [ "${KORTFAKTURA_SERVE:-1}" != "0" ]; then
+  exec .venv/bin/kortfaktura serve --port "${PORT:-8000}"
+fi

@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import webtools
 from django.contrib.auth.models import User
 from django.test import Client
 
+import webtools
 from kortfaktura.access.models import ApiToken
 from kortfaktura.access.roles import ROLES
 from kortfaktura.access.services import AccessError, add_user, user_for_token
@@ -166,3 +166,20 @@ def test_serve_answers_on_its_port(fresh: Any) -> None:
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert f"http://127.0.0.1:{port}/" in output
+
+
+def test_the_demo_makes_one_user_per_role_and_the_customer_sees_an_invoiced_municipality() -> None:
+    from kortfaktura.access import scope
+    from kortfaktura.demo.services import DEMO_PASSWORD, create_demo_users
+
+    world = webtools.billed_world(with_draft=False)
+    users = create_demo_users()
+    assert [user.username for user in users] == list(ROLES)
+    browser = Client()
+    response = browser.post("/logga-in/", {"username": "kund", "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+    customer = User.objects.get(username="kund")
+    visible = {invoice.customer_id for invoice in scope.invoices(customer)}
+    assert len(visible) == 1 and visible <= {world.own.pk, world.other.pk}
+    again = create_demo_users()  # the demo can run again
+    assert len(again) == len(users)

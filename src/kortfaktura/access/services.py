@@ -100,6 +100,38 @@ def add_user(username: str, role: str, password: str, orgnr: str | None = None) 
     return UserResult(user, created)
 
 
+def set_role(username: str, role: str, orgnr: str | None = None) -> bool:
+    """Give an existing user another role (and, for a Kund, organisation); False if unchanged."""
+    if role not in ROLES:
+        raise AccessError(f"okänd roll {role!r}: välj en av {', '.join(ROLES)}")
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise AccessError(f"användaren {username!r} finns inte")
+    customer = _customer(role, orgnr)
+    ensure_roles()
+    with transaction.atomic():
+        before_role = next(iter(user.groups.values_list("name", flat=True)), None)
+        profile, _ = Profile.objects.get_or_create(user=user)
+        before_orgnr = profile.customer.orgnr if profile.customer is not None else None
+        after_orgnr = customer.orgnr if customer else None
+        if before_role == ROLES[role].name and before_orgnr == after_orgnr:
+            return False
+        user.is_staff = role == "admin"
+        user.save(update_fields=["is_staff"])
+        user.groups.set([Group.objects.get(name=ROLES[role].name)])
+        profile.customer = customer
+        profile.save(update_fields=["customer"])
+        record(
+            "användare ändrad",
+            f"användare {username}",
+            {
+                "roll": {"before": before_role, "after": ROLES[role].name},
+                "organisation": {"before": before_orgnr, "after": after_orgnr},
+            },
+        )
+    return True
+
+
 def set_active(username: str, active: bool) -> None:
     user = get_user_model().objects.filter(username=username).first()
     if user is None:

@@ -4,7 +4,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from kortfaktura.audit.models import AuditRecord
@@ -33,6 +33,46 @@ def records(since: dt.date | None = None, object_text: str | None = None) -> lis
             if wanted in entry.object.casefold() or wanted in entry.action.casefold()
         ]
     return list(found.filter(Q(object__icontains=text) | Q(action__icontains=text)))
+
+
+def _contains(column: str, text: str) -> Q:
+    """``column`` contains ``text`` in any case, in SQL. SQLite folds only ASCII letters, so
+    there the common spellings of a non-ASCII text are tried too ("Körning", "KÖRNING")."""
+    if connection.vendor != "sqlite" or text.isascii():
+        return Q(**{f"{column}__icontains": text})
+    variants = {text, text.lower(), text.upper(), text.capitalize(), text.title()}
+    condition = Q()
+    for variant in variants:
+        condition |= Q(**{f"{column}__icontains": variant})
+    return condition
+
+
+def search(
+    *,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    object_text: str = "",
+    actor: str = "",
+    action: str = "",
+) -> "QuerySet[AuditRecord]":
+    """Records newest first, filtered in the database (the trail is never loaded whole).
+
+    ``action`` is an exact action, or ``prefix.*`` for a family such as ``import.*``.
+    """
+    found = AuditRecord.objects.order_by("-at", "-id")
+    if since is not None:
+        found = found.filter(at__gte=start_of_day(since))
+    if until is not None:
+        found = found.filter(at__lt=start_of_day(until + dt.timedelta(days=1)))
+    if object_text.strip():
+        found = found.filter(_contains("object", object_text.strip()))
+    if actor.strip():
+        found = found.filter(_contains("actor", actor.strip()))
+    if action.endswith(".*"):
+        found = found.filter(action__startswith=action[:-1])
+    elif action:
+        found = found.filter(action=action)
+    return found
 
 
 def record_json(entry: AuditRecord) -> dict[str, Any]:

@@ -29,8 +29,11 @@ from kortfaktura.cli.setup import describe_database, initialize_database
 from kortfaktura.demo import generator
 from kortfaktura.demo.selectors import loaded_data_summary
 from kortfaktura.demo.services import (
+    DEMO_PASSWORD,
     DeliveryStory,
+    DemoUser,
     StoryStep,
+    create_demo_users,
     deliver_story,
     export_story_bookkeeping,
     export_story_documents,
@@ -96,6 +99,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     review, review_files = make_review(
         html=directory / "genomlysning.html", xlsx=directory / "genomlysning.xlsx"
     )
+    users = create_demo_users()
     if quiet:
         print_json(
             {
@@ -123,6 +127,10 @@ def _run_demo(args: argparse.Namespace) -> int:
                     "summary": review.summary(),
                     "files": [str(path) for path in review_files],
                 },
+                "users": [
+                    {"username": user.username, "role": user.role, "password": DEMO_PASSWORD}
+                    for user in users
+                ],
             }
         )
         return 0 if review.balanced else 1
@@ -166,7 +174,25 @@ def _run_demo(args: argparse.Namespace) -> int:
         " · hela genomlysningen: kortfaktura review"
         " · leveranserna: kortfaktura delivery list"
     )
+    print_logins(users)
     return 0 if review.balanced else 1
+
+
+def print_logins(users: list[DemoUser]) -> None:
+    console.rule("Webbgränssnittet")
+    table = Table(title="En användare per roll, alla med lösenordet " + DEMO_PASSWORD)
+    table.add_column("Användarnamn")
+    table.add_column("Roll")
+    table.add_column("Ser")
+    for user in users:
+        sees = f"bara {user.organisation}" if user.organisation else "allt som rollen får"
+        table.add_row(user.username, user.role_name, sees)
+    console.print(table)
+    console.print(
+        "Starta webbgränssnittet med [bold]kortfaktura serve[/] och öppna "
+        "[bold]http://127.0.0.1:8000/[/] i en webbläsare; logga in med en av användarna ovan. "
+        "API:et finns under http://127.0.0.1:8000/api/v1/ (dokumentation: /api/v1/docs)."
+    )
 
 
 def delivery_json(story: DeliveryStory) -> dict[str, Any]:

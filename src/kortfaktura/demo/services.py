@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import Max, Min
@@ -484,3 +485,38 @@ def play_access_point(inbox: Path, sent: list[Any], today: dt.date) -> Receipts:
         write_atomically(inbox / name, content)
         answered.written[label] = answered.written.get(label, 0) + 1
     return answered
+
+
+DEMO_PASSWORD = "Kortfaktura-demo-2026"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: str
+    role_name: str
+    organisation: str
+
+
+def create_demo_users() -> list[DemoUser]:
+    """One user per role, all with the demo password; the Kund belongs to the first municipality
+    that has issued invoices. Running the demo again resets their roles and passwords."""
+    from kortfaktura.access.roles import ROLES
+    from kortfaktura.access.services import add_user
+    from kortfaktura.billing.models import Invoice
+
+    first = (
+        Invoice.objects.filter(status=Invoice.Status.ISSUED, customer__orgnr__startswith="2")
+        .exclude(customer__orgnr=settings.SELLER["orgnr"])
+        .select_related("customer")
+        .order_by("customer__name")
+        .first()
+    )
+    users = []
+    for key, role in ROLES.items():
+        if key == "kund" and first is None:
+            continue
+        orgnr = first.customer.orgnr if key == "kund" and first is not None else None
+        add_user(key, key, DEMO_PASSWORD, orgnr)
+        users.append(DemoUser(key, key, role.name, first.customer.name if orgnr and first else ""))
+    return users
