@@ -125,6 +125,8 @@ class Shooter:
     @staticmethod
     def first_detail(page: Any, list_href: str) -> str | None:
         """The first link in the list's table that leads deeper than the list itself."""
+        if list_href == "/":
+            return None
         for link in page.locator("main table a").all():
             href = link.get_attribute("href") or ""
             if href.startswith(list_href) and href != list_href and "?" not in href:
