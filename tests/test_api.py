@@ -370,21 +370,23 @@ def test_orders_filters_and_detail(world: webtools.World) -> None:
 
 
 def test_deliveries_list_and_resend(world: webtools.World, settings: Any, tmp_path: Path) -> None:
-    settings.PEPPOL_OUTBOX = f"file://{tmp_path}/outbox"
     number = world.own_invoice.number
     fakturering = api("fakturering")
+    settings.PEPPOL_OUTBOX = ""
+    unset = fakturering.post(f"/deliveries/{number}/resend")
+    assert unset.status_code == 409 and "KORTFAKTURA_PEPPOL_OUTBOX" in unset.json()["error"]
+    (tmp_path / "outbox").mkdir()
+    settings.PEPPOL_OUTBOX = f"file://{tmp_path}/outbox"
     assert api("granskare").post(f"/deliveries/{number}/resend").status_code == 403
     response = fakturering.post(f"/deliveries/{number}/resend")
-    assert response.status_code in (201, 409), response.content
-    if response.status_code == 201:
-        assert response.json()["number"] == str(number)
-        assert Delivery.objects.filter(invoice=world.own_invoice).exists()
-        listed = api("granskare").get("/deliveries", status="queued").json()
-        assert listed["count"] >= 1
-    else:
-        assert response.json()["error"]
+    assert response.status_code == 201, response.content
+    assert response.json()["number"] == str(number) and response.json()["status"] == "queued"
+    assert Delivery.objects.filter(invoice=world.own_invoice).count() == 1
+    assert AuditRecord.objects.filter(action="delivery.queued", actor="fakturering").exists()
+    listed = api("granskare").get("/deliveries", status="queued").json()
+    assert listed["count"] == 1 and listed["items"][0]["channel"] == "peppol"
     assert fakturering.post("/deliveries/999999999/resend").status_code == 404
-    assert api("granskare").get("/deliveries").status_code == 200
+    assert api("ekonomi").post(f"/deliveries/{number}/resend").status_code == 403
 
 
 # --- a Kund --------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Reads about orders: search with filters that the database can answer on a million rows, and
 an order with its invoices and its history, in the JSON the API answers."""
 
+import calendar
 import datetime as dt
 from typing import Any
 
@@ -40,8 +41,8 @@ def filtered(
         rows = rows.filter(orgnr=orgnr.replace("-", "").replace(" ", ""))
     if month:
         first = dt.date.fromisoformat(f"{month}-01")
-        following = (first + dt.timedelta(days=32)).replace(day=1)
-        rows = rows.filter(order_date__gte=first, order_date__lt=following)
+        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+        rows = rows.filter(order_date__gte=first, order_date__lte=last)
     if status:
         rows = rows.filter(status=status)
     earlier = Exists(PreviouslyInvoiced.objects.filter(order_id=OuterRef("order_id")))
