@@ -507,3 +507,95 @@ def test_the_docs_page_and_each_asset_it_references_are_served_here() -> None:
         assert response.status_code == 200, asset
     schema = client.get("/api/v1/openapi.json")
     assert schema.status_code == 200 and "/api/v1/invoices" in schema.json()["paths"]
+
+
+# --- the authorization matrix --------------------------------------------------------------------
+
+
+def _operations(world: webtools.World) -> list[tuple[str, str, Any, tuple[str, ...], int, bool]]:
+    """(method, path, body, permissions any of which allows it, status when allowed, whether it
+    names Vårgårda's own objects). Writes are asked so that the service refuses them (409/400/
+    422), so one world serves the whole matrix."""
+    own, run = world.own_invoice.number, world.issued_run.pk
+    assert world.draft_run is not None
+    reads = ("view_billing", "view_own")
+    staff = ("view_billing",)
+    return [
+        ("get", "/me", None, (), 200, False),
+        ("get", "/invoices", None, reads, 200, False),
+        ("get", f"/invoices/{own}", None, reads, 200, True),
+        ("get", f"/invoices/{own}/document?format=pdf", None, reads, 200, True),
+        ("get", f"/invoices/{own}/document?format=ubl", None, reads, 200, True),
+        ("post", f"/invoices/{own}/credit", {"order_ids": ["X"], "reason": "x"},
+         ("credit_invoices",), 409, True),
+        ("get", "/orders", None, reads, 200, False),
+        ("get", "/orders/VG-2", None, reads, 200, True),
+        ("get", "/customers", None, reads, 200, False),
+        ("get", "/customers/2120001454", None, reads, 200, True),
+        ("get", "/runs", None, staff, 200, False),
+        ("get", f"/runs/{world.draft_run.pk}", None, staff, 200, False),
+        ("post", "/runs/preview", {"from": "2020-04-01", "to": "2020-04-30"},
+         ("draft_runs",), 200, False),
+        ("post", "/runs", {"from": "2020-04-30", "to": "2020-04-01"}, ("draft_runs",), 400, False),
+        ("post", f"/runs/{run}/issue", None, ("issue_runs",), 409, False),
+        ("post", f"/runs/{run}/discard", None, ("discard_runs",), 409, False),
+        ("get", "/imports", None, staff, 200, False),
+        ("get", "/imports/999999", None, staff, 404, False),
+        ("get", "/imports/999999/quarantine", None, staff, 404, False),
+        ("upload", "/imports/orders", None, ("import_files",), 422, False),
+        ("get", "/jobs/999999", None, staff, 404, False),
+        ("get", "/changes", None, staff, 200, False),
+        ("post", "/changes/accept", {"ids": [999999], "reason": "x"}, ("decide_changes",), 409,
+         False),
+        ("post", "/changes/reject", {"ids": [999999], "reason": "x"}, ("decide_changes",), 409,
+         False),
+        ("get", "/review", None, ("view_review",), 200, False),
+        ("get", "/deliveries", None, staff, 200, False),
+        ("post", f"/deliveries/{own}/resend", None, ("deliver_documents",), 409, True),
+    ]  # fmt: skip
+
+
+def _call(client: Client, method: str, path: str, body: Any, tmp_path: Path) -> Any:
+    url = f"/api/v1{path}"
+    if method == "get":
+        return client.get(url)
+    if method == "upload":
+        file = tmp_path / "trasig.csv"
+        file.write_text("inget;som;passar\n1;2;3\n", encoding="utf-8")
+        with file.open("rb") as handle:
+            return client.post(url, {"file": handle})
+    return client.post(url, json.dumps(body or {}), content_type="application/json")
+
+
+def test_every_operation_for_every_role(
+    world: webtools.World, tmp_path: Path, settings: Any
+) -> None:
+    from kortfaktura.access.roles import ROLES
+
+    settings.PEPPOL_OUTBOX = ""  # a resend is refused (409) after the role check
+    callers: list[tuple[str, Client, tuple[str, ...], bool]] = [
+        (role, Api(webtools.user(role).get_username()).client, ROLES[role].permissions, False)
+        for role in webtools.STAFF_ROLES
+    ]
+    callers.append(("kund", api("kund", "2120001454").client, ROLES["kund"].permissions, False))
+    callers.append(
+        ("kund-borås", api("kund", "2120001561").client, ROLES["kund"].permissions, True)
+    )
+    problems = []
+    for method, path, body, needed, allowed, names_own in _operations(world):
+        anonymous = _call(Client(), method, path, body, tmp_path)
+        if anonymous.status_code != 401:
+            problems.append(f"anonymous {method} {path}: {anonymous.status_code}")
+        for name, client, permissions, foreign in callers:
+            may = not needed or any(permission in permissions for permission in needed)
+            expected = 403 if not may else (404 if foreign and names_own else allowed)
+            response = _call(client, method, path, body, tmp_path)
+            if response.status_code != expected:
+                problems.append(
+                    f"{name} {method} {path}: {response.status_code}, expected {expected}"
+                )
+            if name.startswith("kund"):
+                text = response.content.decode("utf-8", errors="replace")
+                secrets = [world.own.name, "VG-2", "VG-APR"] if foreign else secrets_of(world)
+                problems += [f"{name} {path} shows {s!r}" for s in secrets if s in text]
+    assert not problems, "\n".join(problems)
