@@ -43,6 +43,11 @@ def _checked(body: DecisionIn) -> list[int]:
     "/accept",
     response=responses(schemas.Decision),
     summary="Godkänn ändringar: beställningarna krediteras och ändringen genomförs",
+    description=(
+        "Allt eller inget, som `changes accept --json`: varje ändrad beställning krediteras på sin"
+        " faktura (en kreditfaktura per faktura), ändringen genomförs och nästa körning fakturerar"
+        " beställningen med de nya uppgifterna. En ändring som redan är beslutad ger 409."
+    ),
 )
 def accept(request: HttpRequest, body: DecisionIn) -> dict[str, Any]:
     """All or nothing, like ``changes accept --json``: each changed order is credited on its
@@ -57,6 +62,10 @@ def accept(request: HttpRequest, body: DecisionIn) -> dict[str, Any]:
     "/reject",
     response=responses(schemas.Decision),
     summary="Avvisa ändringar: fakturan står kvar",
+    description=(
+        "Allt eller inget: fakturan står kvar och beställningen behåller de uppgifter den "
+        "fakturerades med. En ändring som redan är beslutad ger 409."
+    ),
 )
 def reject(request: HttpRequest, body: DecisionIn) -> dict[str, Any]:
     require(request, "decide_changes")

@@ -47,6 +47,11 @@ class ResendIn(Schema):
     "/{number}/resend",
     response=responses(schemas.Delivery, status=201),
     summary="Skicka ett dokument igen (köas till nästa leverans)",
+    description=(
+        "Registrerar en ny leverans av dokumentet på begäran (i granskningsloggen); nästa "
+        "`kortfaktura deliver` skickar den. 409 när kanalen inte kan bära dokumentet eller inte är"
+        " inställd."
+    ),
 )
 def resend(
     request: HttpRequest, body: ResendIn | None = None, number: int = Path(..., ge=0, le=MAX_ID)

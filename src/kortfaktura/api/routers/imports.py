@@ -95,6 +95,10 @@ def get_import(request: HttpRequest, import_id: int = IMPORT_ID) -> dict[str, An
     "/{int:import_id}/quarantine",
     response=responses(Page[schemas.QuarantineRowRaw]),
     summary="En imports rader i karantän, med radens innehåll",
+    description=(
+        "Varje rad som hölls tillbaka, med orsak och radens innehåll (personnummer maskerade, "
+        "R16), i radordning."
+    ),
 )
 def get_quarantine(
     request: HttpRequest, paging: Query[Paging], import_id: int = IMPORT_ID
@@ -112,6 +116,13 @@ def get_quarantine(
     "/{kind}",
     response=responses(schemas.ImportResult, more={202: schemas.Job}),
     summary="Läs in en CSV- eller XLSX-fil (som import KIND FIL --json)",
+    description=(
+        "Filer upp till 2 MB läses in direkt: 200 med samma antal som `import --json` (varje rad i"
+        " karantän i `rows`). Större filer läses in i bakgrunden: 202 med jobbet, som följs med "
+        "`GET /api/v1/jobs/{id}` (dess `result` är samma JSON när det är klart). En fil som inte "
+        "går att använda ger 422 och ingenting importeras; en andra stor import av samma slag "
+        "medan en pågår ger 409."
+    ),
 )
 def upload(request: HttpRequest, kind: Kind, file: File[UploadedFile]) -> Status[dict[str, Any]]:
     """Files up to 2 MB are imported within the request: 200 with the same counts as

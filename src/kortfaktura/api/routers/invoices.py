@@ -77,6 +77,10 @@ def _readable(request: HttpRequest) -> QuerySet[Invoice]:
     "",
     response=responses(Page[schemas.Invoice]),
     summary="Fakturor (som invoice list --json), filtrerade och sidvis",
+    description=(
+        "Utfärdade dokument i nummerordning (`status=draft` eller `all` för personal). En Kund ser"
+        " bara den egna organisationens utfärdade dokument."
+    ),
 )
 def list_invoices(
     request: HttpRequest, filters: Query[InvoiceFilters], paging: Query[Paging]
@@ -127,6 +131,11 @@ def get_invoice(request: HttpRequest, number: int = Path(..., ge=0, le=MAX_ID)) 
     "/{number}/document",
     response={200: None, **responses(None)},
     summary="Dokumentet som PDF, UBL (Peppol), XLSX eller CSV",
+    description=(
+        "`ubl` är e-fakturan som lagrades när dokumentet utfärdades (skapas aldrig om); `pdf` "
+        "fakturan med specifikation; `xlsx`/`csv` specifikationen. En intern debitering har ingen "
+        "UBL (409)."
+    ),
     openapi_extra={
         "responses": {
             200: {
@@ -169,6 +178,11 @@ class CreditIn(Schema):
     "/{number}/credit",
     response=responses(schemas.Invoice, status=201),
     summary="Kreditera hela fakturan eller valda beställningar",
+    description=(
+        "Utfärdar genast en kreditfaktura (eller intern kreditering) för hela fakturan eller de "
+        "valda beställningarna; de krediterade beställningarna blir fakturerbara igen (R12). "
+        "Svarar som `credit --json`."
+    ),
 )
 def credit(
     request: HttpRequest, body: CreditIn, number: int = Path(..., ge=0, le=MAX_ID)

@@ -132,6 +132,9 @@ class Period(Schema):
     response=responses(Review),
     by_alias=True,
     summary="Genomlysningen: varje beställning redovisad per månad (review --json)",
+    description=(
+        "`balanced` false är ett svar, inget fel: avvikelserna säger vad som inte går ihop."
+    ),
 )
 def review(request: HttpRequest, period: Query[Period]) -> dict[str, Any]:
     """``balanced`` false is an answer, not an error: the discrepancies say what does not add

@@ -64,6 +64,10 @@ def _create(request: HttpRequest, body: RunIn, *, preview: bool) -> services.Dra
     "",
     response=responses(schemas.Run, status=201, more={200: schemas.Run}),
     summary="Skapa ett utkast till körning (som bill)",
+    description=(
+        "201 med utkastet (`run show --json`); 200 med `status` `empty` och inget `id` när inget i"
+        " perioden återstår att fakturera (ingen körning sparas, R5)."
+    ),
 )
 def create_run(request: HttpRequest, body: RunIn) -> Status[dict[str, Any]]:
     """201 with the draft (``run show --json``); 200 with ``status`` ``empty`` and no ``id`` when
@@ -169,6 +173,10 @@ def get_run(request: HttpRequest, run_id: int = RUN_ID) -> dict[str, Any]:
     "/{run_id}/issue",
     response=responses(schemas.Run),
     summary="Utfärda ett utkast: numrera och lås fakturorna",
+    description=(
+        "Allt eller inget: varje beställning och dokument kontrolleras igen först (R13); ett nej "
+        "(409) lämnar utkastet som det var och förbrukar inget nummer. Utförs inom anropet."
+    ),
 )
 def issue_run(request: HttpRequest, body: IssueIn | None = None, run_id: int = RUN_ID) -> Any:
     """All or nothing: every order and document is checked again first (R13); a refusal
