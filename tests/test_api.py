@@ -599,3 +599,12 @@ def test_every_operation_for_every_role(
                 secrets = [world.own.name, "VG-2", "VG-APR"] if foreign else secrets_of(world)
                 problems += [f"{name} {path} shows {s!r}" for s in secrets if s in text]
     assert not problems, "\n".join(problems)
+
+
+def test_a_deactivated_users_token_answers_401(world: webtools.World) -> None:
+    from kortfaktura.access.services import set_active
+
+    ekonomi = api("ekonomi")
+    assert ekonomi.get("/invoices").status_code == 200
+    set_active("ekonomi", False)
+    assert ekonomi.get("/invoices").status_code == 401
