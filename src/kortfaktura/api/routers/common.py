@@ -59,10 +59,3 @@ def require(request: HttpRequest, *permissions: str) -> None:
     if not all(user.has_perm(f"access.{name}") for name in permissions):
         raise PermissionDenied
 
-
-def page(rows: Any, paging: Paging, shape: Any) -> dict[str, Any]:
-    """One page of a queryset (counted by the database) or a list, each row shaped by ``shape``
-    (which takes the page's rows, so it can fetch what they need in a few queries)."""
-    count = rows.count() if hasattr(rows, "count") and not isinstance(rows, list) else len(rows)
-    chunk = list(rows[paging.offset : paging.offset + paging.limit])
-    return {"items": shape(chunk), "count": count}
