@@ -58,4 +58,3 @@ def require(request: HttpRequest, *permissions: str) -> None:
     user = request.user
     if not all(user.has_perm(f"access.{name}") for name in permissions):
         raise PermissionDenied
-
