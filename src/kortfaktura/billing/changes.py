@@ -147,6 +147,17 @@ class Decision:
         """Changes decided because they belong to the same order as a requested one."""
         return sorted({change["id"] for change in self.changes} - set(self.requested))
 
+    def as_json(self) -> dict[str, Any]:
+        """``changes accept|reject --json`` and the API's answer to a decision."""
+        from kortfaktura.billing.selectors import invoices_json
+
+        return {
+            "status": self.status,
+            "changes": self.changes,
+            "decided_together": self.decided_together,
+            "credit_notes": invoices_json(self.credit_notes),
+        }
+
 
 def _pending_orders(change_ids: Iterable[int]) -> tuple[list[int], dict[int, str]]:
     """The orders of the requested changes, after checking that each one waits for a decision;

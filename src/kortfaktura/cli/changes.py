@@ -6,7 +6,6 @@ from typing import Any
 from kortfaktura import swedish
 from kortfaktura.audit.actor import current_actor
 from kortfaktura.billing import changes as service
-from kortfaktura.billing.selectors import invoices_json
 from kortfaktura.billing.services import BillingError, UsageError
 from kortfaktura.cli.output import console, fail, print_json
 from kortfaktura.cli.parsing import Subparsers, id_argument
@@ -94,14 +93,7 @@ def decide_command(args: argparse.Namespace) -> int:
     except BillingError as error:
         return _error(args, error)
     if args.json:
-        print_json(
-            {
-                "status": decision.status,
-                "changes": decision.changes,
-                "decided_together": decision.decided_together,
-                "credit_notes": invoices_json(decision.credit_notes),
-            }
-        )
+        print_json(decision.as_json())
         return 0
     print_decision(decision)
     return 0

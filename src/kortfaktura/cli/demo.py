@@ -22,7 +22,7 @@ from kortfaktura.billing.selectors import (
     run_totals,
 )
 from kortfaktura.cli.changes import print_decision
-from kortfaktura.cli.importing import import_json, print_result
+from kortfaktura.cli.importing import print_result
 from kortfaktura.cli.output import console, print_json, progress_bar
 from kortfaktura.cli.parsing import Subparsers, date_argument, positive_int_argument
 from kortfaktura.cli.setup import describe_database, initialize_database
@@ -41,6 +41,7 @@ from kortfaktura.demo.services import (
     reset_database,
     run_billing_story,
 )
+from kortfaktura.imports.selectors import import_json
 from kortfaktura.review.report import Review
 from kortfaktura.review.services import make_review
 

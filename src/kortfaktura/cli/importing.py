@@ -3,7 +3,6 @@
 import argparse
 import textwrap
 from pathlib import Path
-from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -14,6 +13,7 @@ from kortfaktura.billing import changes
 from kortfaktura.cli.output import console, fail, print_json, progress_bar
 from kortfaktura.cli.parsing import Subparsers, SwedishRawEpilogFormatter
 from kortfaktura.imports.engine import ImportFailed, ImportResult
+from kortfaktura.imports.selectors import import_json
 from kortfaktura.imports.services import IMPORTERS, import_file
 
 KIND_NAMES = {
@@ -48,16 +48,6 @@ def _pending_changes(result: ImportResult) -> tuple[int, int]:
     if result.kind != "orders":
         return 0, 0
     return changes.recorded_for_decision(result.batch_id), changes.pending_count()
-
-
-def import_json(result: ImportResult) -> dict[str, Any]:
-    """``import --json``: the counts, and for orders the changes that wait for a decision."""
-    data = result.as_json()
-    if result.kind == "orders":
-        recorded, waiting = _pending_changes(result)
-        data["pending_changes"] = recorded
-        data["pending_changes_total"] = waiting
-    return data
 
 
 def print_result(result: ImportResult) -> None:

@@ -2,8 +2,27 @@
 
 from ninja import Router
 
-from kortfaktura.api.routers import me
+from kortfaktura.api.routers import (
+    changes,
+    customers,
+    deliveries,
+    imports,
+    invoices,
+    me,
+    orders,
+    review,
+    runs,
+)
 
 ROUTERS: list[tuple[str, Router]] = [
     ("/me", me.router),
+    ("/imports", imports.router),
+    ("/jobs", imports.jobs_router),
+    ("/runs", runs.router),
+    ("/invoices", invoices.router),
+    ("/changes", changes.router),
+    ("/review", review.router),
+    ("/customers", customers.router),
+    ("/orders", orders.router),
+    ("/deliveries", deliveries.router),
 ]
