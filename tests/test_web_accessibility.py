@@ -110,3 +110,28 @@ def test_the_table_names_pages_for_every_role() -> None:
     for role in ROLES:
         actor = OWN_KUND if role == "kund" else role
         assert any(expected_read(access, actor, api=False) == 200 for access in WEB.values())
+
+
+def test_a_csp_violation_would_be_reported(server: Server, browser: Any) -> None:
+    """The checks above would see a violation: an inline script and an inline style added to
+    a page are blocked by the Content Security Policy and recorded."""
+    visitor = Visitor(browser, server)
+    try:
+        visitor.goto("/logga-in/")
+        visitor.page.evaluate(
+            """() => {
+              const script = document.createElement("script");
+              script.textContent = "window.ranInline = true";
+              document.body.appendChild(script);
+              const style = document.createElement("style");
+              style.textContent = "body { color: red }";
+              document.head.appendChild(style);
+            }"""
+        )
+        visitor.page.wait_for_timeout(300)
+        assert visitor.page.evaluate("window.ranInline === undefined")
+        problems = visitor.take_problems()
+        assert any("CSP-brott: script-src" in problem for problem in problems), problems
+        assert any("CSP-brott: style-src" in problem for problem in problems), problems
+    finally:
+        visitor.close()
