@@ -80,15 +80,25 @@ def add_parsers(subparsers: Subparsers) -> None:
         description="Lösenordet läses från standard in (en rad) när det inte är en terminal, "
         "annars frågas det efter två gånger.",
     )
-    add.add_argument("username", metavar="ANVÄNDARNAMN")
-    add.add_argument("--role", required=True, choices=list(ROLES), help="rollen")
-    add.add_argument("--orgnr", help="organisationen, för rollen kund")
+    add.add_argument("username", metavar="ANVÄNDARNAMN", help="inloggningsnamnet, t.ex. anna")
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=list(ROLES),
+        help="rollen: "
+        + "; ".join(f"{key} = {role.name} ({role.description})" for key, role in ROLES.items()),
+    )
+    add.add_argument(
+        "--orgnr", help="organisationen som rollen kund ser, t.ex. 212000-1355 (bara för kund)"
+    )
     add.add_argument("--json", action="store_true", help="svar som JSON")
     add.set_defaults(handler=user_add, needs_database=True)
     token = subparsers.add_parser("token", help="API-nycklar")
     token_actions = token.add_subparsers(dest="action", metavar="ÅTGÄRD")
     token_actions.required = True
     create = token_actions.add_parser("create", help="en ny API-nyckel, visas en gång")
-    create.add_argument("username", metavar="ANVÄNDARNAMN")
+    create.add_argument(
+        "username", metavar="ANVÄNDARNAMN", help="användaren som nyckeln gäller, t.ex. anna"
+    )
     create.add_argument("--json", action="store_true", help="svar som JSON")
     create.set_defaults(handler=token_create, needs_database=True)

@@ -107,8 +107,15 @@ def add_parser(subparsers: Subparsers) -> None:
         "uppgraderar databasen först. KORTFAKTURA_WEB_WORKERS och KORTFAKTURA_WEB_THREADS "
         "styr antalet processer och trådar.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="adressen att lyssna på (127.0.0.1)")
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"porten (standard {DEFAULT_PORT})"
+        "--host",
+        default="127.0.0.1",
+        help="adressen att lyssna på, t.ex. 0.0.0.0 för alla nätverk (standard 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"porten, t.ex. 8080 (standard {DEFAULT_PORT})",
     )
     parser.set_defaults(handler=serve)
