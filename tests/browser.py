@@ -388,7 +388,7 @@ class Visitor:
             locale="sv-SE",
             accept_downloads=accept_downloads,
         )
-        self.context.set_default_timeout(15_000)
+        self.context.set_default_timeout(30_000)  # a loaded machine
         self.context.add_init_script(_CSP_LISTENER)
         self.problems: list[str] = []
         self.page = self.context.new_page()
