@@ -12,7 +12,7 @@ from django.utils.html import escape
 
 import factories as make
 import webtools
-from conftest import ORDER_HEADER, write_csv
+from conftest import CUSTOMER_HEADER, ORDER_HEADER, customer_row, write_csv
 from kortfaktura.audit.models import AuditRecord
 from kortfaktura.billing.models import Invoice
 from kortfaktura.catalog.models import Price, Product
@@ -86,6 +86,27 @@ def test_an_upload_runs_the_import_and_its_result_shows_every_quarantined_row(
     history = text(client.get("/import/"))
     assert f"Import {batch.pk}" in history and "fakturering" in history
     assert Order.objects.filter(order_id__in=["W-1", "W-3"]).count() == 2
+
+
+def test_a_customer_import_shows_its_warnings_and_unknown_columns(
+    inline_jobs: Path, tmp_path: Path
+) -> None:
+    header = [*CUSTOMER_HEADER, "buyer_ref"]
+    rows = [
+        [*customer_row(buyer_reference=""), "x"],
+        [*customer_row("212000-1455", "Fel AB", "9999"), "y"],
+    ]
+    body = write_csv(tmp_path / "kunder.csv", header, rows).read_bytes()
+    client = client_for("fakturering")
+    client.post(
+        "/import/las-in/", {"kind": "customers", "file": SimpleUploadedFile("kunder.csv", body)}
+    )
+    batch = ImportBatch.objects.get()
+    assert (batch.imported, batch.quarantined) == (1, 1)
+    page = text(client.get(f"/import/{batch.pk}/"))
+    assert "buyer_ref (menade du buyer_reference?)" in page
+    assert "fakturamottagaren 1442 är ny och ofullständig" in page
+    assert "kontrollsiffran stämmer inte" in page and '<td class="num">3</td>' in page
 
 
 def test_quarantined_rows_are_paginated(inline_jobs: Path, tmp_path: Path) -> None:
@@ -350,6 +371,10 @@ def varied_world() -> webtools.World:
     PreviouslyInvoiced.objects.create(order_id="VG-EARLIER", invoice_number="A-17")
     noprice = make.product("PUK", "PUK-kod")
     make.order(world.other, "2020-05-08", noprice, order_id="BS-PUK")
+    # A unit of its own whose account lacks a buyer reference: its orders wait for it.
+    make.account(world.own, "1443", default=False, units=("HC",), buyer_reference="")
+    make.order(world.own, "2020-05-09", etk, unit="HC", order_id="VG-HC")
+    make.order(world.own, "2020-05-10", etk, unit="OTHER", order_id="VG-OTHER")
     return world
 
 
@@ -364,6 +389,8 @@ EXPECTED = {
     "X-UNKNOWN": "held_back",
     "BS-PUK": "held_back",
     "VG-MAY": "unbilled",
+    "VG-HC": "held_back",
+    "VG-OTHER": "unbilled",
     "VG-CANCEL": "not_billable",
     "VG-EARLIER": "previously_invoiced",
 }

@@ -136,6 +136,9 @@ def _work(kind: str, target: Path, actor: str, user_id: int | None) -> jobs.Work
                 f"{swedish.count(result.quarantined)} i karantän"
             ),
             "batch_id": result.batch_id,
+            # Not kept on the batch itself: the result page reads them from here.
+            "warnings": result.warnings,
+            "suggestions": result.suggestions,
         }
 
     return work
@@ -190,6 +193,9 @@ def batch(request: HttpRequest, pk: int) -> HttpResponse:
     found = get_object_or_404(ImportBatch, pk=pk)
     rows = paginate(request, found.quarantined_rows.order_by("line"), size=100)
     recorded = changes.recorded_for_decision(found.pk) if found.kind == ImportKind.ORDERS else 0
+    job = Job.objects.filter(kind=JOB_KIND, result__batch_id=found.pk).first()
+    outcome = job.result if job is not None else {}
+    suggestions = outcome.get("suggestions") or {}
     return render(
         request,
         "web/imports/batch.html",
@@ -200,6 +206,11 @@ def batch(request: HttpRequest, pk: int) -> HttpResponse:
             "total": found.imported + found.updated + found.unchanged + found.quarantined,
             "pending_changes": recorded,
             "pending_total": changes.pending_count() if recorded else 0,
+            "warnings": outcome.get("warnings") or [],
+            "unknown_columns": [
+                f"{name} (menade du {suggestions[name]}?)" if name in suggestions else name
+                for name in found.unknown_columns
+            ],
         },
     )
 
