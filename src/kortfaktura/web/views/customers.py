@@ -87,7 +87,6 @@ def edit_account(request: HttpRequest, code: str) -> HttpResponse:
     account = _account(request, code)
     values = account_values(account)
     errors: dict[str, str] = {}
-    status = 200
     if request.method == "POST":
         values = {name: request.POST.get(name, "") for name in EDITABLE_FIELDS}
         try:
@@ -96,7 +95,6 @@ def edit_account(request: HttpRequest, code: str) -> HttpResponse:
             raise Http404 from None
         except AccountDataError as error:
             errors = error.errors
-            status = 400
         else:
             if result.changed:
                 names = ", ".join(sorted(result.changed))
@@ -129,7 +127,6 @@ def edit_account(request: HttpRequest, code: str) -> HttpResponse:
             ],
             "deliveries": DeliveryChannel.choices,
         },
-        status=status,
     )
 
 

@@ -97,7 +97,8 @@ def _busy_message(running: Job) -> str:
     )
 
 
-def _page(request: HttpRequest, *, form: dict[str, Any], status: int = 200) -> HttpResponse:
+def _page(request: HttpRequest, *, form: dict[str, Any]) -> HttpResponse:
+    # Errors are shown in the page with status 200, as a re-rendered form usually is.
     history = paginate(request, ImportBatch.objects.order_by("-started_at", "-id"), size=25)
     return render(
         request,
@@ -115,7 +116,6 @@ def _page(request: HttpRequest, *, form: dict[str, Any], status: int = 200) -> H
                 for kind, importer in IMPORTERS.items()
             },
         },
-        status=status,
     )
 
 
@@ -161,15 +161,15 @@ def upload(request: HttpRequest) -> HttpResponse:
             f"{_human_size(settings.UPLOAD_LIMIT)}. "
             "Dela upp filen och läs in delarna var för sig."
         )
-        return _page(request, form=form, status=413)
+        return _page(request, form=form)
     running = jobs.running(JOB_KIND, JOB_KEY)
     if running is not None:
         form["busy"] = _busy_message(running)
-        return _page(request, form=form, status=409)
+        return _page(request, form=form)
     errors, uploaded = _check_upload(request, kind)
     if errors or uploaded is None:
         form["errors"] = errors
-        return _page(request, form=form, status=400)
+        return _page(request, form=form)
     target = _save(uploaded)
     actor = current_actor()
     label = f"Import av {KIND_LABELS[kind].lower()}: {target.name}"
@@ -183,7 +183,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         )
     except jobs.JobBusy as busy:
         form["busy"] = _busy_message(busy.running)
-        return _page(request, form=form, status=409)
+        return _page(request, form=form)
     messages.success(request, f"{target.name} tas emot och läses in.")
     return redirect("web:job", job.pk)
 

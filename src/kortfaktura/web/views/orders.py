@@ -116,7 +116,6 @@ def index(request: HttpRequest) -> HttpResponse:
             "states": (OWN_STATES if own else STATES).items(),
             "own": own,
         },
-        status=400 if errors else 200,
     )
 
 

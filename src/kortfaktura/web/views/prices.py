@@ -15,9 +15,7 @@ FIELDS = ("product", "unit_price", "vat_rate", "valid_from", "valid_to", "revenu
 VAT_CHOICES = ("25", "12", "6", "0")
 
 
-def _page(
-    request: HttpRequest, *, values: dict[str, str], errors: dict[str, str], status: int = 200
-) -> HttpResponse:
+def _page(request: HttpRequest, *, values: dict[str, str], errors: dict[str, str]) -> HttpResponse:
     products = Product.objects.prefetch_related(
         Prefetch("prices", queryset=Price.objects.order_by("-valid_from"))
     ).order_by("code")
@@ -32,7 +30,6 @@ def _page(
             "vat_choices": VAT_CHOICES,
             "may_edit": request.user.has_perm("access.edit_prices"),
         },
-        status=status,
     )
 
 
@@ -61,7 +58,7 @@ def add(request: HttpRequest) -> HttpResponse:
     except PriceError as error:
         errors.update(error.errors)
     if errors:
-        return _page(request, values=values, errors=errors, status=400)
+        return _page(request, values=values, errors=errors)
     messages.success(
         request,
         f"Nytt pris för {code}: {price.unit_price} kr exkl. moms, "
