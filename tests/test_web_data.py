@@ -20,7 +20,7 @@ from kortfaktura.catalog.models import Price, Product
 from kortfaktura.customers.models import BillingAccount
 from kortfaktura.imports.models import ImportBatch
 from kortfaktura.jobs.models import Job
-from kortfaktura.orders.models import Order, PreviouslyInvoiced
+from kortfaktura.orders.models import Order, OrderChange, PreviouslyInvoiced
 from kortfaktura.orders.selectors import STATES, states_of, with_state
 
 pytestmark = pytest.mark.django_db
@@ -376,6 +376,22 @@ def varied_world() -> webtools.World:
     make.account(world.own, "1443", default=False, units=("HC",), buyer_reference="")
     make.order(world.own, "2020-05-09", etk, unit="HC", order_id="VG-HC")
     make.order(world.own, "2020-05-10", etk, unit="OTHER", order_id="VG-OTHER")
+    # A price that holds only a few days; a customer without a default account; a change
+    # waiting for a decision.
+    reserv = make.product("RES", "Reservkort")
+    make.price(reserv, "200", "2020-05-15", "2020-05-20")
+    make.order(world.own, "2020-05-16", reserv, order_id="RES-IN")
+    make.order(world.own, "2020-05-25", reserv, order_id="RES-OUT")
+    ale = make.customer("Ale kommun", number="2120001405")
+    make.account(ale, "1440", default=False, units=("U1",))
+    make.order(ale, "2020-05-11", etk, unit="U1", order_id="ALE-U1")
+    make.order(ale, "2020-05-12", etk, order_id="ALE-NONE")
+    waiting = make.order(world.own, "2020-05-13", etk, order_id="VG-PEND")
+    batch = ImportBatch.objects.create(kind="orders", file_name="x.csv", sha256="0" * 64)
+    OrderChange.objects.create(
+        order=waiting, batch=batch, field="unit_code", old_value="", new_value="HC",
+        status=OrderChange.Status.PENDING,
+    )  # fmt: skip
     return world
 
 
@@ -392,6 +408,11 @@ EXPECTED = {
     "VG-MAY": "unbilled",
     "VG-HC": "held_back",
     "VG-OTHER": "unbilled",
+    "RES-IN": "unbilled",
+    "RES-OUT": "held_back",
+    "ALE-U1": "unbilled",
+    "ALE-NONE": "held_back",
+    "VG-PEND": "held_back",
     "VG-CANCEL": "not_billable",
     "VG-EARLIER": "previously_invoiced",
 }

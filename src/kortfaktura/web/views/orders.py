@@ -17,7 +17,7 @@ from kortfaktura.catalog.models import Product
 from kortfaktura.customers.models import Customer
 from kortfaktura.imports.models import ImportBatch
 from kortfaktura.orders.models import Order, OrderChange, PreviouslyInvoiced
-from kortfaktura.orders.selectors import OWN_STATES, STATES, states_of, with_state
+from kortfaktura.orders.selectors import OWN_STATES, STATES, Facts, states_of, with_state
 from kortfaktura.web.views.common import paginate, require
 
 MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -65,7 +65,9 @@ def _customer_orgnrs(text: str) -> list[str]:
     )
 
 
-def _search(rows: QuerySet[Order], values: dict[str, str]) -> tuple[QuerySet[Order], bool]:
+def _search(
+    rows: QuerySet[Order], values: dict[str, str], facts: Facts
+) -> tuple[QuerySet[Order], bool]:
     """The filtered orders, and whether counting them is cheap (an indexed, narrow filter)."""
     cheap = False
     if values["id"]:
@@ -78,7 +80,7 @@ def _search(rows: QuerySet[Order], values: dict[str, str]) -> tuple[QuerySet[Ord
         rows = rows.filter(order_date__range=(first, month_end(first)))
         cheap = True
     if values["tillstand"]:
-        rows = with_state(rows, values["tillstand"])
+        rows = with_state(rows, values["tillstand"], facts)
     return rows, cheap
 
 
@@ -89,10 +91,11 @@ def index(request: HttpRequest) -> HttpResponse:
     rows = scope.orders(request.user)
     page = None
     if not errors:
-        found, cheap = _search(rows, values)
+        facts = Facts()
+        found, cheap = _search(rows, values, facts)
         found = found.select_related("product").order_by("-order_date", "-id")
         page = paginate(request, found, count=cheap)
-        states = states_of(page.rows)
+        states = states_of(page.rows, facts)
         names = (
             {}
             if own
