@@ -559,7 +559,7 @@ def test_the_data_pages_in_a_browser_pass_axe_and_load_nothing_foreign(
         "/import/las-in/",
         {"kind": "orders", "file": SimpleUploadedFile("b.csv", orders_file(tmp_path))},
     )
-    batch = ImportBatch.objects.get()
+    batch = ImportBatch.objects.get(file_name="b.csv")
     staff_pages = {
         url: staff.get(url)
         for url in (
