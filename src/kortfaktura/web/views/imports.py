@@ -182,6 +182,9 @@ def upload(request: HttpRequest) -> HttpResponse:
             actor=request.user.get_username(),
         )
     except jobs.JobBusy as busy:
+        # Another import started between the check above and this one: drop the saved copy.
+        target.unlink(missing_ok=True)
+        target.parent.rmdir()
         form["busy"] = _busy_message(busy.running)
         return _page(request, form=form)
     messages.success(request, f"{target.name} tas emot och läses in.")

@@ -125,8 +125,21 @@ def index(request: HttpRequest) -> HttpResponse:
 def _documents(request: HttpRequest, order: Order) -> list[dict[str, Any]]:
     """The invoices and credit notes the order is on, that this user may see."""
     visible = scope.invoices(request.user)
+    # Invoice items carry no index by order (only the partial one of uncredited items), so the
+    # documents are found through the invoices whose period covers the order date, and those a
+    # decided change of the order names (its date may have changed since).
+    numbers = {
+        number
+        for pair in order.changes.values_list("invoice_number", "credit_note_number")
+        for number in pair
+        if number
+    }
+    candidates = visible.filter(
+        Q(period_start__lte=order.order_date, period_end__gte=order.order_date)
+        | Q(number__in=sorted(numbers))
+    )
     items = (
-        InvoiceItem.objects.filter(order=order, invoice__in=visible)
+        InvoiceItem.objects.filter(order=order, invoice__in=candidates)
         .select_related("invoice", "invoice__credits", "line")
         .order_by("invoice__issued_at", "invoice_id")
     )
