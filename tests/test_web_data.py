@@ -619,3 +619,20 @@ def test_the_data_pages_in_a_browser_pass_axe_and_load_nothing_foreign(
                     context.close()
         finally:
             browser.close()
+
+
+def test_an_order_detail_lists_the_credit_note_and_the_kund_sees_it_too() -> None:
+    from kortfaktura.billing import services as billing
+
+    world = varied_world()
+    number = world.own_invoice.number
+    assert number is not None
+    credit = billing.credit_invoice(number, order_ids=["VG-3"], reason="fel enhet")
+    staff = text(client_for("granskare").get("/bestallningar/VG-3/"))
+    assert f'href="/fakturor/{credit.number}/"' in staff
+    assert f'krediterar <a href="/fakturor/{number}/">' in staff
+    assert "fakturerbar, inte fakturerad än" in staff  # billable again (R12)
+    own = text(client_for("kund", "2120001454").get("/bestallningar/VG-3/"))
+    assert f"/fakturor/{credit.number}/" in own and "inte fakturerad än" in own
+    untouched = text(client_for("granskare").get("/bestallningar/VG-2/"))
+    assert f"/fakturor/{credit.number}/" not in untouched
