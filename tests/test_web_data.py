@@ -178,6 +178,23 @@ def test_a_file_over_the_limit_and_a_missing_file_are_refused(
     assert not Job.objects.exists()
 
 
+def test_an_oversized_body_is_refused_unread_and_csrf_still_guards_the_upload(
+    inline_jobs: Path, settings: Any, tmp_path: Path
+) -> None:
+    settings.UPLOAD_LIMIT = 1000
+    client = client_for("fakturering")
+    big = SimpleUploadedFile("stor.csv", b"order_id\n" + b"x" * 200_000)
+    refused = client.post("/import/las-in/", {"kind": "orders", "file": big})
+    assert refused.status_code == 200 and "största tillåtna storlek är 0 kB" not in text(refused)
+    assert "Filen är för stor" in text(refused)
+    assert not Job.objects.exists() and not (inline_jobs / "uploads").exists()
+    guarded = Client(enforce_csrf_checks=True)
+    guarded.force_login(webtools.user("fakturering", username="annan"))
+    small = SimpleUploadedFile("b.csv", orders_file(tmp_path))
+    assert guarded.post("/import/las-in/", {"kind": "orders", "file": small}).status_code == 403
+    assert not Job.objects.exists()
+
+
 def test_a_file_that_cannot_be_used_fails_the_job_with_its_reason(
     inline_jobs: Path, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from kortfaktura import swedish
 from kortfaktura.audit.actor import current_actor
@@ -144,24 +145,31 @@ def _work(kind: str, target: Path, actor: str, user_id: int | None) -> jobs.Work
     return work
 
 
+# CSRF is checked by ``_accept`` after the size: an oversized body is refused unread.
+@csrf_exempt
 @require("access.import_files", section="imports")
 def upload(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return redirect("web:imports")
-    kind = request.POST.get("kind", "")
-    form: dict[str, Any] = {"kind": kind, "errors": {}}
-    # Refuse an oversized body before Django reads it into a temporary file.
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     if length > settings.UPLOAD_LIMIT + 64 * 1024:
+        form: dict[str, Any] = {"kind": "", "errors": {}}
         form["errors"]["file"] = (
             "Filen är för stor – största tillåtna storlek är "
             f"{_human_size(settings.UPLOAD_LIMIT)}. "
             "Dela upp filen och läs in delarna var för sig."
         )
         return _page(request, form=form)
+    return _accept(request)
+
+
+@csrf_protect
+def _accept(request: HttpRequest) -> HttpResponse:
+    kind = request.POST.get("kind", "")
+    form: dict[str, Any] = {"kind": kind, "errors": {}}
     running = jobs.running(JOB_KIND, JOB_KEY)
     if running is not None:
         form["busy"] = _busy_message(running)
