@@ -1,17 +1,186 @@
-"""Leveranser."""
+"""Leveranser: every document's delivery with its status and error; resend; deliver now (R20).
 
+Failed, rejected and uncertain deliveries come first, with their error and response code. The
+actions call ``delivery.services``: a resend is recorded at once (and refused, with the
+service's Swedish message, when its channel is not set up); delivering runs as a background job.
+"""
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import path
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
-from kortfaktura.web.views.common import require
+from kortfaktura.access import scope
+from kortfaktura.delivery import services
+from kortfaktura.delivery.models import Channel, Delivery
+from kortfaktura.jobs import services as jobs
+from kortfaktura.web.views.common import paginate, require
+
+ATTENTION = (Delivery.Status.FAILED, Delivery.Status.REJECTED, Delivery.Status.UNCERTAIN)
+
+
+def _rows(request: HttpRequest, status: str, number: int | None) -> QuerySet[Delivery]:
+    rows = scope.deliveries(request.user).select_related("invoice")
+    if status:
+        rows = rows.filter(status=status)
+    if number is not None:
+        rows = rows.filter(invoice__number=number)
+    first = Case(
+        *(When(status=s, then=Value(0)) for s in ATTENTION),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return rows.annotate(attention=first).order_by("attention", "-updated_at", "-id")
+
+
+def _filters(request: HttpRequest) -> tuple[str, str, int | None, list[str]]:
+    errors = []
+    status = request.GET.get("status", "")
+    if status and status not in Delivery.Status.values:
+        errors.append(f"Okänd status {status!r} – välj en status i listan.")
+        status = ""
+    number_text = request.GET.get("nummer", "").strip()
+    number = None
+    if number_text:
+        if number_text.isdigit() and len(number_text) < 19:
+            number = int(number_text)
+        else:
+            errors.append(
+                f"Fakturanumret {number_text!r} är inget nummer – ange bara siffror, t.ex. 100001."
+            )
+    return status, number_text, number, errors
+
+
+def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    status, number_text, number, errors = _filters(request)
+    counts = dict(
+        scope.deliveries(request.user)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    summary = [
+        {"status": value, "label": label, "count": counts.get(value, 0)}
+        for value, label in Delivery.Status.choices
+        if counts.get(value)
+    ]
+    return {
+        "page_title": "Leveranser",
+        "page": paginate(request, _rows(request, status, number)),
+        "status": status,
+        "number": number_text,
+        "statuses": Delivery.Status.choices,
+        "channels": Channel.choices,
+        "summary": summary,
+        "queued": counts.get(Delivery.Status.QUEUED, 0),
+        "attention": sum(counts.get(s, 0) for s in ATTENTION),
+        "may_deliver": request.user.has_perm("access.deliver_documents"),
+        "filter_errors": errors,
+        "running": jobs.running("deliver", "deliver"),
+        **extra,
+    }
 
 
 @require("access.view_billing")
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/placeholder.html", {"page_title": "Leveranser"})
+    return render(request, "web/deliveries/index.html", _context(request))
+
+
+def _refuse(request: HttpRequest, message: str, **kept: Any) -> HttpResponse:
+    context = _context(request, action_error=message, **kept)
+    return render(request, "web/deliveries/index.html", context, status=400)
+
+
+@require("access.deliver_documents", section="deliveries")
+@require_POST
+def resend(request: HttpRequest) -> HttpResponse:
+    number_text = request.POST.get("number", "").strip()
+    channel = request.POST.get("channel", "").strip() or None
+    kept = {"resend_number": number_text, "resend_channel": channel or ""}
+    if not number_text.isdigit() or len(number_text) > 18:
+        return _refuse(request, "Ange fakturanumret som ska skickas om, t.ex. 100001.", **kept)
+    if channel is not None and channel not in Channel.values:
+        return _refuse(
+            request, "Välj kanal: Peppol, e-post, utskrift eller dokumentets egen.", **kept
+        )
+    number = int(number_text)
+    try:
+        row = services.resend(number, channel)
+    except (services.DeliveryError, services.MissingSetting) as error:
+        return _refuse(request, f"Dokument {number} skickades inte om: {error}", **kept)
+    try:
+        job = jobs.start(
+            "deliver",
+            "deliver",
+            f"Omsändning av dokument {number}",
+            _deliver_work([number]),
+            actor=request.user.get_username(),
+        )
+    except jobs.JobBusy:
+        messages.info(
+            request,
+            f"Dokument {number} är köat för att skickas om via {row.get_channel_display()}; "
+            "en leverans pågår redan – det skickas med nästa leverans (Leverera nu).",
+        )
+        return redirect("web:deliveries")
+    messages.success(
+        request,
+        f"Dokument {number} skickas om via {row.get_channel_display()} till {row.recipient}.",
+    )
+    return redirect("web:job", pk=job.pk)
+
+
+def _deliver_work(numbers: list[int] | None = None) -> jobs.Work:
+    def work(progress: jobs.Progress) -> dict[str, Any]:
+        progress(0, 1)
+        try:
+            report = services.deliver(numbers=numbers or ())
+        except services.MissingSetting as error:
+            # A setting removed after the page checked it: the job shows the same sentence.
+            raise services.DeliveryError(str(error)) from None
+        progress(1, 1)
+        return {
+            "url": reverse("web:deliveries"),
+            "link_text": "Visa leveranserna",
+            "delivered": len(report.delivered),
+            "failed": len(report.failed),
+            "skipped": report.skipped,
+        }
+
+    return work
+
+
+@require("access.deliver_documents", section="deliveries")
+@require_POST
+def deliver_now(request: HttpRequest) -> HttpResponse:
+    # Checked here as well as in the job, so a missing setting is said in this page at once.
+    try:
+        planned = services.deliver(dry_run=True)
+    except (services.DeliveryError, services.MissingSetting) as error:
+        return _refuse(request, f"Ingenting levererades: {error}")
+    if not planned.planned:
+        messages.info(request, "Det finns inget att leverera: inga dokument väntar i kön.")
+        return redirect("web:deliveries")
+    try:
+        job = jobs.start(
+            "deliver",
+            "deliver",
+            f"Leverans av {len(planned.planned)} dokument",
+            _deliver_work(),
+            actor=request.user.get_username(),
+        )
+    except jobs.JobBusy as busy:
+        messages.info(request, "En leverans pågår redan – följ den här.")
+        return redirect("web:job", pk=busy.running.pk)
+    return redirect("web:job", pk=job.pk)
 
 
 urlpatterns = [
     path("leveranser/", index, name="deliveries"),
+    path("leveranser/skicka-om/", resend, name="delivery_resend"),
+    path("leveranser/leverera/", deliver_now, name="deliver_now"),
 ]
