@@ -8,33 +8,53 @@ service's Swedish message, when its channel is not set up); delivering runs as a
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from kortfaktura.access import scope
+from kortfaktura.billing.models import Invoice
 from kortfaktura.delivery import services
 from kortfaktura.delivery.models import Channel, Delivery
 from kortfaktura.jobs import services as jobs
 from kortfaktura.web.views.common import paginate, require
 
+# The buyer's answer (Peppol Invoice Response, MLR) in ``response_status``, in Swedish.
+RESPONSE_WORDS = {
+    "delivered": "mottagen",
+    "rejected": "avvisad av köparen",
+    "in_process": "under behandling hos köparen",
+    "under_query": "köparen har frågor",
+    "conditionally_accepted": "villkorat godkänd",
+    "accepted": "godkänd av köparen",
+    "paid": "betald",
+}
 ATTENTION = (Delivery.Status.FAILED, Delivery.Status.REJECTED, Delivery.Status.UNCERTAIN)
+ATTENTION_SHOWN = 50
 
 
 def _rows(request: HttpRequest, status: str, number: int | None) -> QuerySet[Delivery]:
+    # Newest first by primary key: an index scan that stops after the page, however many
+    # deliveries there are (the failed ones are listed on their own above the list).
     rows = scope.deliveries(request.user).select_related("invoice")
     if status:
         rows = rows.filter(status=status)
     if number is not None:
         rows = rows.filter(invoice__number=number)
-    first = Case(
-        *(When(status=s, then=Value(0)) for s in ATTENTION),
-        default=Value(1),
-        output_field=IntegerField(),
+    return rows.order_by("-id")
+
+
+def _attention(request: HttpRequest) -> list[Delivery]:
+    """Failed, rejected and uncertain deliveries, which a person must look at: few, found by
+    the status index."""
+    return list(
+        scope.deliveries(request.user)
+        .select_related("invoice")
+        .filter(status__in=ATTENTION)
+        .order_by("-updated_at", "-id")[:ATTENTION_SHOWN]
     )
-    return rows.annotate(attention=first).order_by("attention", "-updated_at", "-id")
 
 
 def _filters(request: HttpRequest) -> tuple[str, str, int | None, list[str]]:
@@ -68,16 +88,30 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         for value, label in Delivery.Status.choices
         if counts.get(value)
     ]
+    page = paginate(request, _rows(request, status, number))
+    attention = [] if status or number is not None else _attention(request)
+    for row in [*page.rows, *attention]:
+        answer = "" if row.response_status == row.status else row.response_status
+        row.response_text = RESPONSE_WORDS.get(answer, answer)
+        row.needs_attention = row.status in ATTENTION
+    undelivered = (
+        scope.invoices(request.user)
+        .filter(status=Invoice.Status.ISSUED)
+        .exclude(Exists(Delivery.objects.filter(invoice=OuterRef("pk"))))
+        .count()
+    )
     return {
         "page_title": "Leveranser",
-        "page": paginate(request, _rows(request, status, number)),
+        "page": page,
+        "undelivered": undelivered,
         "status": status,
         "number": number_text,
         "statuses": Delivery.Status.choices,
         "channels": Channel.choices,
         "summary": summary,
         "queued": counts.get(Delivery.Status.QUEUED, 0),
-        "attention": sum(counts.get(s, 0) for s in ATTENTION),
+        "attention": attention,
+        "attention_count": sum(counts.get(s, 0) for s in ATTENTION),
         "may_deliver": request.user.has_perm("access.deliver_documents"),
         "filter_errors": errors,
         "running": jobs.running("deliver", "deliver"),

@@ -161,7 +161,6 @@ def _customer_context(request: HttpRequest, customer: Any) -> dict[str, Any]:
         "customer": customer,
         "invoices": latest,
         "invoice_count": documents.count(),
-        "order_count": scope.orders(request.user).count(),
         "years": years,
         "total_payable": sum((y["payable"] or Decimal(0) for y in years), Decimal(0)),
     }
