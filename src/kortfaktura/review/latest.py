@@ -60,12 +60,30 @@ def _is_change(action: str) -> bool:
 def latest_change() -> int:
     """The id of the newest audit record that is a change of data (0 when there is none).
 
-    Reads backwards from the newest record by primary key: the records after the last change
-    are few (logins, deliveries), so this stays cheap however long the trail is."""
-    for pk, action in AuditRecord.objects.order_by("-id").values_list("id", "action")[:500]:
+    Reads backwards from the newest record by primary key and stops at the first change: the
+    records after it are few (logins, deliveries), so this stays cheap however long the trail
+    is; and the answer is remembered until a newer record is written."""
+    newest = AuditRecord.objects.order_by("-id").values_list("id", "at").first()
+    seen, change = _remembered.get("last", (False, 0))
+    if seen == newest:
+        return int(change)
+    found = _latest_change()
+    _remembered["last"] = (newest, found)  # one assignment: threads never see half of it
+    return found
+
+
+# ((id, time) of the newest audit record, the latest change), in this process.
+_remembered: dict[str, Any] = {}
+
+
+def _latest_change() -> int:
+    for pk, action in AuditRecord.objects.order_by("-id").values_list("id", "action")[:200]:
         if _is_change(action):
             return int(pk)
-    return int(AuditRecord.objects.order_by("-id").values_list("id", flat=True).first() or 0)
+    rest = AuditRecord.objects.exclude(action__in=NOT_CHANGES)
+    for prefix in NOT_CHANGE_PREFIXES:
+        rest = rest.exclude(action__startswith=prefix)
+    return int(rest.order_by("-id").values_list("id", flat=True).first() or 0)
 
 
 def reports_dir() -> Path:
