@@ -219,6 +219,7 @@ def test_deliver_now_runs_as_a_job_and_a_missing_setting_is_said_in_the_page(
     assert Delivery.objects.filter(status="sent").count() == 2
     response = browser.post("/leveranser/leverera/", follow=True)
     assert "inget att leverera" in page(response)
+    assert Job.objects.filter(kind="deliver").count() == 1
 
 
 def test_deliveries_permissions() -> None:
