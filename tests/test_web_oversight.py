@@ -283,7 +283,7 @@ def test_review_downloads_and_refresh() -> None:
     response = browser.get(f"/genomlysning/rapport/{job.pk}/html/")
     assert response.status_code == 200
     assert b"Genomlysning av fakturering" in b"".join(response.streaming_content)  # type: ignore[attr-defined]
-    assert "attachment" in response["Content-Disposition"]
+    assert response["Content-Disposition"].startswith('attachment; filename="genomlysning-alla-')
     response = browser.get(f"/genomlysning/rapport/{job.pk}/xlsx/")
     assert response.status_code == 200
     assert b"".join(response.streaming_content)[:2] == b"PK"  # type: ignore[attr-defined]
@@ -315,3 +315,18 @@ def test_a_failed_review_says_why(settings: Any, tmp_path: Path) -> None:
     assert (
         "Den senaste genomlysningen misslyckades" in html and "rapporten kunde inte skrivas" in html
     )
+
+
+def test_deliveries_needing_attention_are_listed_first_and_paged_list_is_newest_first(
+    settings: Any, tmp_path: Path
+) -> None:
+    webtools.billed_world()
+    failed = failed_delivery(settings, tmp_path)
+    html = page(client_for("granskare").get("/leveranser/"))
+    attention = html.index("Behöver åtgärd (2)")
+    assert attention < html.index("Alla leveranser")
+    assert html.index(f"faktura {failed.invoice.number}") > attention
+    assert "inte-en-katalog" in html or failed.error[:20] in html
+    # A filter shows the list alone.
+    html = page(client_for("granskare").get(f"/leveranser/?nummer={failed.invoice.number}"))
+    assert "Behöver åtgärd" not in html and f"faktura {failed.invoice.number}" in html

@@ -192,7 +192,11 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         raise Http404("Rapporten finns inte längre – gör en ny genomlysning.")
     figures = job.result.get("figures") or {}
     made = str(figures.get("made_at", ""))[:10]
-    name = f"genomlysning-{figures.get('from') or 'början'}-{figures.get('to') or made}.{kind}"
+    if figures.get("from") or figures.get("to"):
+        span = f"{figures.get('from') or 'start'}-{figures.get('to') or made}"
+    else:
+        span = f"alla-{made}"
+    name = f"genomlysning-{span}.{kind}"
     response = FileResponse(file.open("rb"), as_attachment=True, filename=name)
     response["Content-Type"] = MEDIA[kind]
     return response  # type: ignore[return-value]  # streamed; ``require`` expects HttpResponse
