@@ -134,7 +134,11 @@ def test_a_customer_overview_shows_only_its_own_organisation() -> None:
     for secret in ("Borås", "2120001561", "212000-1561", "BS-", "Hemlig Innehavare",
                    str(world.other_invoice.number), "Körning", "Genomlysning"):  # fmt: skip
         assert secret not in html, secret
-    assert str(dt.date.today().year) in html or "2020" in html
+    # Per order year: the three March 2020 cards of Vårgårda, 350 kr each.
+    row = re.search(
+        r'<th scope="row">2020</th><td class="num">(\d+)</td><td class="num">([^<]+)<', html
+    )
+    assert row and row.group(1) == "3" and row.group(2).replace("\xa0", " ") == "1 050,00 kr"
     assert not Job.objects.filter(kind="review").exists()
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from kortfaktura.access import scope
 from kortfaktura.billing.changes import pending_count
 from kortfaktura.billing.core import month_end
-from kortfaktura.billing.models import BillingRun, HeldBackOrder, Invoice
+from kortfaktura.billing.models import BillingRun, HeldBackOrder, Invoice, InvoiceLine
 from kortfaktura.delivery.models import Delivery
 from kortfaktura.review import latest as reviews
 from kortfaktura.web.views.common import require
@@ -156,9 +156,19 @@ def _customer_context(request: HttpRequest, customer: Any) -> dict[str, Any]:
         )
         .order_by("-year")
     )
+    # What the cards ordered in each year cost: the lines name their order month (credit lines
+    # count negative), so a backlog billed in one year still shows under the years ordered.
+    order_years = list(
+        InvoiceLine.objects.filter(invoice__in=documents.values("id"))
+        .annotate(year=ExtractYear("order_month"))
+        .values("year")
+        .annotate(cards=Sum("quantity"), net=Sum("net"))
+        .order_by("-year")
+    )
     return {
         "page_title": "Översikt",
         "customer": customer,
+        "order_years": order_years,
         "invoices": latest,
         "invoice_count": documents.count(),
         "years": years,
