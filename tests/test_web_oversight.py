@@ -334,3 +334,17 @@ def test_deliveries_needing_attention_are_listed_first_and_paged_list_is_newest_
     # A filter shows the list alone.
     html = page(client_for("granskare").get(f"/leveranser/?nummer={failed.invoice.number}"))
     assert "Behöver åtgärd" not in html and f"faktura {failed.invoice.number}" in html
+
+
+def test_logins_and_deliveries_do_not_make_the_review_figures_old(
+    settings: Any, tmp_path: Path
+) -> None:
+    webtools.billed_world()
+    page(client_for("admin").get("/"))
+    assert not reviews.latest().changes_since
+    client_for("granskare")  # a login, in the audit trail
+    failed_delivery(settings, tmp_path)  # deliveries, in the audit trail
+    assert AuditRecord.objects.filter(action="inloggning").exists()
+    assert not reviews.latest().changes_since
+    webtools.user("ekonomi")  # a new user: no change of what the review counts
+    assert not reviews.latest().changes_since

@@ -30,14 +30,15 @@ KEEP = 200
 # A page starts a new review on its own at most this often when the data has changed.
 REFRESH_AFTER = dt.timedelta(minutes=2)
 REPORTS_KEPT = 20
-# Audit actions that change nothing a review counts.
+# Audit actions that change nothing a review counts (an action not named here counts as a
+# change: at worst the review is made once more than needed).
 NOT_CHANGES = (
     "inloggning",
     "utloggning",
     "misslyckad inloggning",
     "review.report",
 )
-NOT_CHANGE_PREFIXES = ("delivery.", "user.", "token.", "export.documents")
+NOT_CHANGE_PREFIXES = ("delivery.", "användare ", "API-nyckel", "export.documents")
 
 
 def key_of(period_from: dt.date | None, period_to: dt.date | None) -> str:
