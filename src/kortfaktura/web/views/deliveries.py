@@ -95,11 +95,15 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         answer = "" if row.response_status == row.status else row.response_status
         row.response_text = RESPONSE_WORDS.get(answer, answer)
         row.needs_attention = row.status in ATTENTION
+    may_deliver = request.user.has_perm("access.deliver_documents")
+    # Only those who may deliver see the count, so only they pay for it.
     undelivered = (
         scope.invoices(request.user)
         .filter(status=Invoice.Status.ISSUED)
         .exclude(Exists(Delivery.objects.filter(invoice=OuterRef("pk"))))
         .count()
+        if may_deliver
+        else 0
     )
     return {
         "page_title": "Leveranser",
@@ -113,7 +117,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "queued": counts.get(Delivery.Status.QUEUED, 0),
         "attention": attention,
         "attention_count": sum(counts.get(s, 0) for s in ATTENTION),
-        "may_deliver": request.user.has_perm("access.deliver_documents"),
+        "may_deliver": may_deliver,
         "filter_errors": errors,
         "running": jobs.running("deliver", "deliver"),
         **extra,
