@@ -184,7 +184,11 @@ def _deliver_work(numbers: list[int] | None = None) -> jobs.Work:
         progress(1, 1)
         return {
             "url": reverse("web:deliveries"),
-            "link_text": "Visa leveranserna",
+            # The job page shows only this link: it says how the delivery went.
+            "link_text": (
+                f"{len(report.delivered)} skickade, {len(report.failed)} misslyckade – "
+                "visa leveranserna"
+            ),
             "delivered": len(report.delivered),
             "failed": len(report.failed),
             "skipped": report.skipped,
