@@ -4,21 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0003_price_revenue_account'),
-        ('customers', '0002_billingaccount_cost_centre'),
-        ('imports', '0001_initial'),
-        ('orders', '0002_change_decisions'),
+        ("catalog", "0003_price_revenue_account"),
+        ("customers", "0002_billingaccount_cost_centre"),
+        ("imports", "0001_initial"),
+        ("orders", "0002_change_decisions"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['customer', 'order_date'], name='order_customer_date'),
+            model_name="order",
+            index=models.Index(fields=["customer", "order_date"], name="order_customer_date"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['orgnr', 'order_date'], name='order_orgnr_date'),
+            model_name="order",
+            index=models.Index(fields=["orgnr", "order_date"], name="order_orgnr_date"),
         ),
     ]
