@@ -79,6 +79,7 @@ def _user_facing() -> tuple[type[BaseException], ...]:
         SieError,
         BillingError,
         DeliveryError,
+        MissingSetting,
         ExportError,
         ImportFailed,
         ReportError,
