@@ -68,6 +68,7 @@ def _user_facing() -> tuple[type[BaseException], ...]:
     from kortfaktura.access.services import AccessError
     from kortfaktura.accounting.services import SieError
     from kortfaktura.billing.services import BillingError
+    from kortfaktura.delivery.channels import MissingSetting
     from kortfaktura.delivery.services import DeliveryError
     from kortfaktura.documents.services import ExportError
     from kortfaktura.imports.engine import ImportFailed
@@ -78,6 +79,7 @@ def _user_facing() -> tuple[type[BaseException], ...]:
         SieError,
         BillingError,
         DeliveryError,
+        MissingSetting,
         ExportError,
         ImportFailed,
         ReportError,

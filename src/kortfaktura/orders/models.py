@@ -87,6 +87,12 @@ class Order(models.Model):
         verbose_name = "beställning"
         verbose_name_plural = "beställningar"
         ordering = ["order_date", "order_id"]
+        # A customer's orders in date order: a Kund's pages and the search by customer (web and
+        # API) read one page of them instead of scanning a million rows.
+        indexes = [
+            models.Index(fields=["customer", "order_date"], name="order_customer_date"),
+            models.Index(fields=["orgnr", "order_date"], name="order_orgnr_date"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=ORDER_STATUSES),

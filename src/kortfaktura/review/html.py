@@ -582,8 +582,14 @@ def _amount_chart(months: Sequence[MonthRow]) -> str:
 
 
 def _reasons_chart(review: Review) -> str:
+    return reasons_chart(review.held_back_by_reason())
+
+
+def reasons_chart(by_reason: dict[str, int]) -> str:
+    """The held-back orders per reason (label → count) as a bar chart; also used by the web
+    application's review page, which keeps only these counts of a review."""
     title = "Tillbakahållna beställningar per skäl"
-    counts = sorted(review.held_back_by_reason().items(), key=lambda item: (-item[1], item[0]))
+    counts = sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
     if not counts:
         return _no_data("diagram-skal", title, "Inga beställningar hålls tillbaka.")
     row, top = 24.0, 4.0
@@ -608,6 +614,11 @@ def _reasons_chart(review: Review) -> str:
         f"{label} {swedish.count(value)}" for label, value in counts
     )
     return _svg("diagram-skal", height, title, description, body)
+
+
+# The web application's review page draws the same charts from a review's stored figures.
+orders_chart = _orders_chart
+amount_chart = _amount_chart
 
 
 def _charts(review: Review) -> str:

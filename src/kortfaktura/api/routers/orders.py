@@ -22,10 +22,22 @@ class OrderFilters(Schema):
         pattern=r"^(|[0-9]{4}-(0[1-9]|1[0-2]))$",
         description="beställningsmånad ÅÅÅÅ-MM",
     )
-    state: Literal["", "invoiced", "in_draft", "previously_invoiced", "cancelled", "open"] = Field(
+    state: Literal[
         "",
-        description="faktureringsläge: invoiced (på en utfärdad, okrediterad faktura), in_draft, "
-        "previously_invoiced, cancelled, open (inget av dem)",
+        "invoiced",
+        "previously_invoiced",
+        "not_billable",
+        "in_draft",
+        "held_back",
+        "unbilled",
+        "open",
+    ] = Field(
+        "",
+        description="faktureringsläge som i genomlysningen: invoiced (på en utfärdad, okrediterad "
+        "faktura), previously_invoiced, not_billable (makulerad), in_draft, held_back, unbilled "
+        "(fakturerbar, inte fakturerad än), open (inte fakturerad än: in_draft, held_back eller "
+        "unbilled). En Kund ser inte utkast och orsaker: in_draft, held_back och unbilled "
+        "räknas då som open.",
     )
     status: Literal[
         "", "ordered", "photographed", "produced", "collected", "expired", "revoked", "cancelled"
@@ -44,12 +56,19 @@ def list_orders(
     _readable(request)
     if filters.month.startswith("0000"):
         return {"items": [], "count": 0}  # no year 0 in the calendar, so no orders either
+    state: str = filters.state
+    if (
+        state
+        and not request.user.has_perm("access.view_billing")
+        and state not in (selectors.OWN_STATES)
+    ):
+        state = selectors.OPEN  # drafts and hold-back reasons are the seller's business
     rows = selectors.filtered(
         scope.orders(request.user),
         order_id=filters.id,
         orgnr=filters.orgnr,
         month=filters.month,
-        state=filters.state,
+        state=state,
         status=filters.status,
     ).order_by("order_date", "order_id")
     chunk = list(rows.select_related("customer")[paging.offset : paging.offset + paging.limit])

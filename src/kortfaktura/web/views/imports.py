@@ -1,17 +1,233 @@
-"""Import."""
+"""Import: upload a file (run in the background, one import at a time), its result, the history."""
 
+import re
+import unicodedata
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import path
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from kortfaktura.web.views.common import require
+from kortfaktura import swedish
+from kortfaktura.audit.actor import current_actor
+from kortfaktura.billing import changes
+from kortfaktura.imports.models import ImportBatch, ImportKind
+from kortfaktura.imports.services import IMPORTERS, import_file
+from kortfaktura.jobs import services as jobs
+from kortfaktura.jobs.models import Job
+from kortfaktura.web.views.common import paginate, require
+
+ALLOWED_SUFFIXES = (".csv", ".xlsx")
+JOB_KIND = "import"
+JOB_KEY = "import"
+KIND_LABELS = dict(ImportKind.choices)
 
 
-@require("access.view_billing")
+def upload_dir() -> Path:
+    return Path(settings.DATA_DIR) / "uploads"
+
+
+def safe_name(name: str) -> str:
+    """A file name without any path, control or shell characters, kept readable (åäö stay)."""
+    base = unicodedata.normalize("NFC", Path(name.replace("\\", "/")).name)
+    cleaned = re.sub(r"[^\w.\- ]", "_", base).strip(" .")
+    cleaned = re.sub(r"\s+", " ", cleaned)
+    stem, dot, suffix = cleaned.rpartition(".")
+    if not dot:
+        stem, suffix = cleaned, ""
+    return (f"{stem[:100] or 'fil'}.{suffix.lower()[:10]}" if suffix else stem[:100]) or "fil"
+
+
+def _human_size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{swedish.count(size // (1024 * 1024))} MB"
+    return f"{swedish.count(max(1, size // 1024))} kB"
+
+
+def _check_upload(request: HttpRequest, kind: str) -> tuple[dict[str, str], UploadedFile | None]:
+    errors: dict[str, str] = {}
+    if kind not in IMPORTERS:
+        errors["kind"] = (
+            "Välj vad filen innehåller: kunder, priser, beställningar eller tidigare fakturerat."
+        )
+    upload = request.FILES.get("file")
+    if upload is None:
+        errors["file"] = "Välj en CSV- eller XLSX-fil att läsa in."
+        return errors, None
+    name = upload.name or ""
+    if not name.lower().endswith(ALLOWED_SUFFIXES):
+        errors["file"] = (
+            f"{safe_name(name)} är varken en CSV- eller en XLSX-fil – spara filen som CSV "
+            "(semikolon- eller kommaseparerad) eller Excel-arbetsbok (.xlsx) och försök igen."
+        )
+    elif not upload.size:
+        errors["file"] = f"{safe_name(name)} är tom – välj filen med innehållet och försök igen."
+    elif upload.size > settings.UPLOAD_LIMIT:
+        errors["file"] = (
+            f"{safe_name(name)} är {_human_size(upload.size)} – största tillåtna storlek är "
+            f"{_human_size(settings.UPLOAD_LIMIT)}. Dela upp filen och läs in delarna var för sig."
+        )
+    return errors, upload
+
+
+def _save(upload: UploadedFile) -> Path:
+    """Under DATA_DIR/uploads/<random>/ with the original (safe) name, which the import records."""
+    folder = upload_dir() / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=False)
+    target = folder / safe_name(upload.name or "fil")
+    with target.open("wb") as handle:
+        for chunk in upload.chunks():
+            handle.write(chunk)
+    return target
+
+
+def _busy_message(running: Job) -> str:
+    return format_html(
+        "En import pågår redan ({}, startad av {}) – bara en import i taget. "
+        'Vänta tills den är klar: <a href="{}">se hur importen går</a>.',
+        running.label,
+        running.created_by,
+        reverse("web:job", args=[running.pk]),
+    )
+
+
+def _page(request: HttpRequest, *, form: dict[str, Any]) -> HttpResponse:
+    # Errors are shown in the page with status 200, as a re-rendered form usually is.
+    history = paginate(request, ImportBatch.objects.order_by("-started_at", "-id"), size=25)
+    return render(
+        request,
+        "web/imports/index.html",
+        {
+            "page_title": "Import",
+            "kinds": ImportKind.choices,
+            "form": form,
+            "history": history,
+            "running": jobs.running(JOB_KIND, JOB_KEY),
+            "may_import": request.user.has_perm("access.import_files"),
+            "upload_limit": _human_size(settings.UPLOAD_LIMIT),
+            "columns": {
+                kind: (importer.required_columns, importer.optional_columns)
+                for kind, importer in IMPORTERS.items()
+            },
+        },
+    )
+
+
+@require("access.view_billing", section="imports")
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/placeholder.html", {"page_title": "Import"})
+    return _page(request, form={"kind": request.GET.get("typ", ""), "errors": {}})
+
+
+def _work(kind: str, target: Path, actor: str, user_id: int | None) -> jobs.Work:
+    def work(progress: jobs.Progress) -> dict[str, Any]:
+        result = import_file(kind, target, created_by=actor, user_id=user_id, progress=progress)
+        return {
+            "url": reverse("web:import", args=[result.batch_id]),
+            "link_text": (
+                f"Visa resultatet: {swedish.count(result.imported)} nya, "
+                f"{swedish.count(result.updated)} ändrade, "
+                f"{swedish.count(result.unchanged)} oförändrade, "
+                f"{swedish.count(result.quarantined)} i karantän"
+            ),
+            "batch_id": result.batch_id,
+            # Not kept on the batch itself: the result page reads them from here.
+            "warnings": result.warnings,
+            "suggestions": result.suggestions,
+        }
+
+    return work
+
+
+# CSRF is checked by ``_accept`` after the size: an oversized body is refused unread.
+@csrf_exempt
+@require("access.import_files", section="imports")
+def upload(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("web:imports")
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.UPLOAD_LIMIT + 64 * 1024:
+        form: dict[str, Any] = {"kind": "", "errors": {}}
+        form["errors"]["file"] = (
+            "Filen är för stor – största tillåtna storlek är "
+            f"{_human_size(settings.UPLOAD_LIMIT)}. "
+            "Dela upp filen och läs in delarna var för sig."
+        )
+        return _page(request, form=form)
+    return _accept(request)
+
+
+@csrf_protect
+def _accept(request: HttpRequest) -> HttpResponse:
+    kind = request.POST.get("kind", "")
+    form: dict[str, Any] = {"kind": kind, "errors": {}}
+    running = jobs.running(JOB_KIND, JOB_KEY)
+    if running is not None:
+        form["busy"] = _busy_message(running)
+        return _page(request, form=form)
+    errors, uploaded = _check_upload(request, kind)
+    if errors or uploaded is None:
+        form["errors"] = errors
+        return _page(request, form=form)
+    target = _save(uploaded)
+    actor = current_actor()
+    label = f"Import av {KIND_LABELS[kind].lower()}: {target.name}"
+    try:
+        job = jobs.start(
+            JOB_KIND,
+            JOB_KEY,
+            label,
+            _work(kind, target, actor, request.user.pk),
+            actor=request.user.get_username(),
+        )
+    except jobs.JobBusy as busy:
+        # Another import started between the check above and this one: drop the saved copy.
+        target.unlink(missing_ok=True)
+        target.parent.rmdir()
+        form["busy"] = _busy_message(busy.running)
+        return _page(request, form=form)
+    messages.success(request, f"{target.name} tas emot och läses in.")
+    return redirect("web:job", job.pk)
+
+
+@require("access.view_billing", section="imports")
+def batch(request: HttpRequest, pk: int) -> HttpResponse:
+    found = get_object_or_404(ImportBatch, pk=pk)
+    rows = paginate(request, found.quarantined_rows.order_by("line"), size=100)
+    recorded = changes.recorded_for_decision(found.pk) if found.kind == ImportKind.ORDERS else 0
+    job = Job.objects.filter(kind=JOB_KIND, result__batch_id=found.pk).first()
+    outcome = job.result if job is not None else {}
+    suggestions = outcome.get("suggestions") or {}
+    return render(
+        request,
+        "web/imports/batch.html",
+        {
+            "page_title": f"Import {found.pk}",
+            "batch": found,
+            "rows": rows,
+            "total": found.imported + found.updated + found.unchanged + found.quarantined,
+            "pending_changes": recorded,
+            "pending_total": changes.pending_count() if recorded else 0,
+            "warnings": outcome.get("warnings") or [],
+            "unknown_columns": [
+                f"{name} (menade du {suggestions[name]}?)" if name in suggestions else name
+                for name in found.unknown_columns
+            ],
+        },
+    )
 
 
 urlpatterns = [
     path("import/", index, name="imports"),
+    path("import/las-in/", upload, name="import_upload"),
+    path("import/<int:pk>/", batch, name="import"),
 ]
