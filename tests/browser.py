@@ -395,14 +395,12 @@ class Visitor:
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.problems.append(f"JS-fel: {error}"))
         self.page.on("response", self._response)
-        self.page.on(
-            "requestfailed",
-            lambda request: (
-                self.problems.append(f"misslyckad begäran: {request.url} ({request.failure})")
-                if "/status/" not in request.url  # a poll cut short by navigating away
-                else None
-            ),
-        )
+        self.page.on("requestfailed", self._failed)
+
+    def _failed(self, request: Any) -> None:
+        # ERR_ABORTED is a request cut short by the next navigation (a favicon, a poll).
+        if "ERR_ABORTED" not in str(request.failure):
+            self.problems.append(f"misslyckad begäran: {request.url} ({request.failure})")
 
     def _console(self, message: Any) -> None:
         # A document answered with 404 or 403 on purpose is logged as "Failed to load
