@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import webtools
 from django.contrib.auth.models import User
 from django.test import Client
 
+import webtools
 from kortfaktura.access.models import ApiToken
 from kortfaktura.access.roles import ROLES
 from kortfaktura.access.services import AccessError, add_user, user_for_token
