@@ -4,7 +4,10 @@ real database, documents rendered for real."""
 import csv
 import datetime as dt
 import io
+import os
+import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -18,6 +21,7 @@ from kortfaktura.billing import services as billing
 from kortfaktura.billing.models import BillingRun, Invoice, InvoiceItem
 from kortfaktura.jobs.models import Job
 from kortfaktura.orders.models import OrderChange
+from kortfaktura.orders.services import resolve_order_references
 
 pytestmark = pytest.mark.django_db
 
@@ -179,6 +183,42 @@ def test_runs_list_and_permissions() -> None:
     kund = client_for("kund", OWN)
     assert kund.get("/korningar/").status_code == 403
     assert kund.get(f"/korningar/{world.issued_run.pk}/").status_code == 403
+
+
+def test_run_page_shows_held_back_by_reason_and_regenerate_picks_up_fixes() -> None:
+    world = webtools.billed_world(with_draft=False)
+    etk = world.own_orders[0].product
+    make.order(world.own, "2020-04-03", etk, order_id="VG-APR1")
+    make.order(None, "2020-04-04", etk, order_id="UNK-7", orgnr_text="5560360793")
+    run = billing.create_run(dt.date(2020, 4, 1), dt.date(2020, 4, 30)).run
+    browser = client_for("fakturering")
+    page = text(browser.get(f"/korningar/{run.pk}/"))
+    assert "Okänd kund (1)" in page and "UNK-7" in page and "Gå till Import" in page
+    stranger = make.customer("Alingsås kommun", number="5560360793")
+    make.account(stranger, "1489")
+    resolve_order_references()  # as a customer import does
+    assert browser.get(f"/korningar/{run.pk}/gor-om/").status_code == 302  # GET changes nothing
+    response = browser.post(f"/korningar/{run.pk}/gor-om/", follow=True)
+    page = text(response)
+    assert "är gjort om" in page and "Inga beställningar hålls tillbaka" in page
+    assert Invoice.objects.filter(run=run).count() == 2
+    assert client_for("ekonomi").post(f"/korningar/{run.pk}/gor-om/").status_code == 403
+
+
+def test_unknown_and_absurd_ids_answer_404() -> None:
+    webtools.billed_world(with_draft=False)
+    browser = client_for("admin")
+    for url in (
+        "/korningar/999/",
+        f"/korningar/{2**63 + 5}/",
+        f"/korningar/{2**63 + 5}/utfarda/",
+        "/fakturor/999999/",
+        f"/fakturor/{10**30}/",
+        f"/fakturor/{10**30}/pdf/",
+    ):
+        assert browser.get(url).status_code == 404, url
+    response = browser.get("/fakturor/", {"number": "9" * 40, "run": str(10**30)})
+    assert response.status_code == 200 and 'role="alert"' in text(response)
 
 
 # Fakturor
@@ -379,3 +419,120 @@ def test_accept_a_change_through_confirmation() -> None:
         {"change": [change.pk], "action": "reject", "reason": "Igen", "step": "confirm"},
     )
     assert again.status_code == 400 and "redan beslutad" in text(again)
+
+
+# In a real browser: every billing page for the roles that use it, axe-core finds nothing
+
+
+CHROMIUM = "/usr/bin/chromium"
+ORIGIN = "http://kortfaktura.test"
+
+
+def _answers(session: Client, pages: list[tuple[str, str]]) -> dict[str, Any]:
+    """The pages as the test client answers them, and the static files, by URL path: the
+    browser is served from these (the ORM cannot run inside Playwright's event loop, and a live
+    server could not flush issued documents afterwards)."""
+    from django.contrib.staticfiles import finders
+
+    answers: dict[str, Any] = {}
+    for _, url in pages:
+        if url.endswith("#preview"):
+            response = session.post(
+                "/korningar/ny/",
+                {"period_from": "2020-04-01", "period_to": "2020-05-31", "per": "month",
+                 "action": "preview"},
+            )  # fmt: skip
+        else:
+            response = session.get(url)
+        assert response.status_code == 200, url
+        answers[url.split("#")[0] + ("?preview" if url.endswith("#preview") else "")] = (
+            response.content,
+            response["Content-Type"],
+        )
+    for name in ("app.css", "data.css", "billing.css", "oversight.css", "app.js",
+                 "vendor/htmx.min.js", "favicon.svg"):  # fmt: skip
+        found = finders.find(f"web/{name}")
+        if found:
+            content_type = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}
+            answers[f"/static/web/{name}"] = (
+                Path(str(found)).read_bytes(),
+                content_type[name.rsplit(".", 1)[1]],
+            )
+    return answers
+
+
+def _serve(answers: dict[str, Any]) -> Any:
+    from urllib.parse import urlsplit
+
+    def handle(route: Any) -> None:
+        parts = urlsplit(route.request.url)
+        key = parts.path + (f"?{parts.query}" if parts.query else "")
+        if key not in answers:
+            route.fulfill(status=404, body=b"")
+            return
+        body, content_type = answers[key]
+        route.fulfill(status=200, headers={"Content-Type": content_type}, body=body)
+
+    return handle
+
+
+@pytest.mark.slow
+def test_billing_pages_pass_axe_in_chromium(tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium saknas: /usr/bin/chromium behövs för webbläsartestet")
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import sync_playwright
+
+    world = webtools.billed_world()
+    assert world.draft_run is not None
+    _pending_change(world)
+    number = world.own_invoice.number
+    staff_pages = [
+        ("korningar", "/korningar/"),
+        ("korning", f"/korningar/{world.draft_run.pk}/"),
+        ("ny-korning", "/korningar/ny/"),
+        ("forhandsgranskning", "/korningar/ny/#preview"),
+        ("utfarda", f"/korningar/{world.draft_run.pk}/utfarda/"),
+        ("kassera", f"/korningar/{world.draft_run.pk}/kassera/"),
+        ("fakturor", "/fakturor/"),
+        ("faktura", f"/fakturor/{number}/"),
+        ("kreditera", f"/fakturor/{number}/kreditera/"),
+        ("andringar", "/andringar/"),
+    ]
+    kund_pages = [("kund-fakturor", "/fakturor/"), ("kund-faktura", f"/fakturor/{number}/")]
+    sessions = [
+        (_answers(client_for("admin"), staff_pages), staff_pages),
+        (_answers(client_for("kund", OWN), kund_pages), kund_pages),
+    ]
+    violations: dict[str, Any] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            for answers, pages in sessions:
+                context = browser.new_context(
+                    viewport={"width": 1280, "height": 900}, locale="sv-SE"
+                )
+                context.route(f"{ORIGIN}/**", _serve(answers))
+                page = context.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                for name, url in pages:
+                    address = url.replace("#preview", "?preview")
+                    page.goto(ORIGIN + address, wait_until="load")
+                    assert page.locator("h1").count() == 1, url
+                    result = Axe().run(
+                        page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
+                    )
+                    found = result.response["violations"]
+                    if found:
+                        violations[name] = [(v["id"], v["nodes"][0]["html"]) for v in found]
+                    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+                assert errors == []
+                context.close()
+        finally:
+            browser.close()
+    keep = os.environ.get("KORTFAKTURA_KEEP_SCREENSHOTS")
+    if keep:
+        for shot in tmp_path.glob("*.png"):
+            shutil.copy(shot, Path(keep) / shot.name)
+    assert violations == {}

@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -36,7 +36,7 @@ NOT_BILLABLE_LABELS = {
 }
 
 # What a person does so that the next run bills the held-back orders, and where (a page).
-RELEASES: dict[str, tuple[str, str | None]] = {
+RELEASES: dict[str, tuple[str, str]] = {
     HeldBackReason.UNKNOWN_CUSTOMER: (
         "Läs in kunden i kunduppgifterna; nästa körning tar med beställningarna.",
         "web:imports",
@@ -59,6 +59,14 @@ RELEASES: dict[str, tuple[str, str | None]] = {
         "web:changes",
     ),
     HeldBackReason.IN_OTHER_DRAFT: ("Utfärda eller kassera den andra körningen.", "web:runs"),
+}
+
+PAGE_NAMES = {
+    "web:imports": "Import",
+    "web:customers": "Kunder",
+    "web:prices": "Priser",
+    "web:changes": "Ändringar",
+    "web:runs": "Körningar",
 }
 
 # The services' messages name the command line's options; the page names its fields.
@@ -129,13 +137,14 @@ def _held_back_view(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
             label = HELD_BACK_LABELS[HeldBackReason(reason)]
         except ValueError:
             label = reason
-        text, page = RELEASES.get(reason, ("", None))
+        text, page = RELEASES.get(reason, ("", ""))
         shown.append(
             {
                 **group,
                 "label": label,
                 "release": text,
                 "release_url": reverse(page) if page else None,
+                "release_page": PAGE_NAMES.get(page, ""),
                 "more": group["count"] - len(group["examples"]),
             }
         )
@@ -222,13 +231,19 @@ def new(request: HttpRequest) -> HttpResponse:
     return render(request, "web/runs/new.html", context)
 
 
+def _run_or_404(run_id: int) -> BillingRun:
+    if run_id > 2**62:  # beyond what the database's id column holds: no such run
+        raise Http404
+    return get_object_or_404(BillingRun, pk=run_id)
+
+
 def _issue_job(run: BillingRun) -> Job | None:
     return Job.objects.filter(kind=ISSUE_JOB, key=str(run.pk)).order_by("-created_at").first()
 
 
 @require("access.view_billing", section="runs")
 def detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = get_object_or_404(BillingRun, pk=run_id)
+    run = _run_or_404(run_id)
     invoices = run.invoices.select_related("customer", "account").order_by(
         "number", "account__code", "period_start", "id"
     )
@@ -265,7 +280,7 @@ class IssueForm(forms.Form):
 
 
 def _draft_or_back(request: HttpRequest, run_id: int) -> BillingRun | HttpResponse:
-    run = get_object_or_404(BillingRun, pk=run_id)
+    run = _run_or_404(run_id)
     if run.status != BillingRun.Status.DRAFT:
         messages.error(
             request,
