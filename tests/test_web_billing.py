@@ -515,7 +515,7 @@ def test_billing_pages_pass_axe_in_chromium(tmp_path: Path) -> None:
                 context.route(f"{ORIGIN}/**", _serve(answers))
                 page = context.new_page()
                 errors: list[str] = []
-                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.on("pageerror", lambda error, seen=errors: seen.append(str(error)))
                 for name, url in pages:
                     address = url.replace("#preview", "?preview")
                     page.goto(ORIGIN + address, wait_until="load")
