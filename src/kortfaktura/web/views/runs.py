@@ -94,10 +94,11 @@ DATE_ERRORS = {
 }
 
 
-def date_field(label: str, *, required: bool = True) -> forms.DateField:
+def date_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DateField:
     return forms.DateField(
         label=label,
         required=required,
+        help_text=help_text,
         input_formats=["%Y-%m-%d"],
         error_messages=DATE_ERRORS,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -105,9 +106,18 @@ def date_field(label: str, *, required: bool = True) -> forms.DateField:
 
 
 class RunForm(forms.Form):
-    period_from = date_field("Från (första beställningsdag)")
-    period_to = date_field("Till och med (sista beställningsdag)")
-    title = forms.CharField(label="Rubrik", required=False, max_length=300)
+    period_from = date_field("Från (första beställningsdag)", help_text="ÅÅÅÅ-MM-DD")
+    period_to = date_field(
+        "Till och med (sista beställningsdag)",
+        help_text="ÅÅÅÅ-MM-DD, högst sista dagen i förra månaden",
+    )
+    title = forms.CharField(
+        label="Rubrik",
+        required=False,
+        max_length=300,
+        help_text="Står på varje faktura. Tomt: perioden, t.ex. ”eTjänstekort beställda "
+        "2026-10-01 – 2026-10-31”.",
+    )
     legacy = forms.BooleanField(label="Separat körning för äldre period", required=False)
     per = forms.ChoiceField(
         label="Fakturor",
@@ -115,8 +125,18 @@ class RunForm(forms.Form):
         initial=Grouping.MONTH.value,
         error_messages={"invalid_choice": "Välj en faktura per månad eller per körning."},
     )
-    issue_date = date_field("Fakturadatum", required=False)
-    customers = forms.CharField(label="Kunder", required=False, max_length=5000)
+    issue_date = date_field(
+        "Fakturadatum",
+        required=False,
+        help_text="Valfritt. Tomt: dagens datum när körningen utfärdas.",
+    )
+    customers = forms.CharField(
+        label="Kunder",
+        required=False,
+        max_length=5000,
+        help_text="Valfritt: bara dessa kunders beställningar. Organisationsnummer åtskilda med "
+        "mellanslag eller komma, t.ex. 212000-1454 212000-1355.",
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -276,7 +296,12 @@ def _next_number(series: str) -> int:
 
 
 class IssueForm(forms.Form):
-    issue_date = date_field("Fakturadatum", required=False)
+    issue_date = date_field(
+        "Fakturadatum",
+        required=False,
+        help_text="ÅÅÅÅ-MM-DD; aldrig i framtiden och aldrig före det senast utfärdade "
+        "dokumentets datum.",
+    )
 
 
 def _draft_or_back(request: HttpRequest, run_id: int) -> BillingRun | HttpResponse:
