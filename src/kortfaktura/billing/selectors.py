@@ -277,11 +277,13 @@ def runs_with_figures(rows: QuerySet[BillingRun]) -> QuerySet[BillingRun]:
 
 def run_figures(run: BillingRun) -> dict[str, dict[str, Any]]:
     """Per kind of document in the run (invoices, internal charges): count, orders (the lines'
-    quantities, not a count of a million items), amounts and the numbers' range."""
-    figures: dict[str, dict[str, Any]] = {}
-    for kind in (Invoice.Kind.INVOICE, Invoice.Kind.INTERNAL_CHARGE):
-        documents = Invoice.objects.filter(run=run, kind=kind)
-        sums = documents.aggregate(
+    quantities, not a count of a million items), amounts and the numbers' range; two queries."""
+    kinds = (Invoice.Kind.INVOICE.value, Invoice.Kind.INTERNAL_CHARGE.value)
+    sums: dict[str, dict[str, Any]] = {
+        row["kind"]: dict(row)
+        for row in Invoice.objects.filter(run=run)
+        .values("kind")
+        .annotate(
             count=Count("id"),
             net=Sum("net"),
             vat=Sum("vat"),
@@ -290,18 +292,27 @@ def run_figures(run: BillingRun) -> dict[str, dict[str, Any]]:
             first=Min("number"),
             last=Max("number"),
         )
-        orders = InvoiceLine.objects.filter(invoice__run=run, invoice__kind=kind).aggregate(
-            n=Sum("quantity")
-        )["n"]
-        figures[kind.value] = {
-            "count": sums["count"],
-            "orders": orders or 0,
-            "net": sums["net"] or Decimal("0"),
-            "vat": sums["vat"] or Decimal("0"),
-            "rounding": sums["rounding"] or Decimal("0"),
-            "payable": sums["payable"] or Decimal("0"),
-            "first_number": sums["first"],
-            "last_number": sums["last"],
+        .order_by()
+    }
+    orders = dict(
+        InvoiceLine.objects.filter(invoice__run=run)
+        .values_list("invoice__kind")
+        .annotate(n=Sum("quantity"))
+        .order_by()
+    )
+    zero = Decimal("0")
+    figures: dict[str, dict[str, Any]] = {}
+    for kind in kinds:
+        row: dict[str, Any] = sums.get(kind, {})
+        figures[kind] = {
+            "count": row.get("count", 0),
+            "orders": orders.get(kind) or 0,
+            "net": row.get("net") or zero,
+            "vat": row.get("vat") or zero,
+            "rounding": row.get("rounding") or zero,
+            "payable": row.get("payable") or zero,
+            "first_number": row.get("first"),
+            "last_number": row.get("last"),
         }
     return figures
 

@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -20,6 +21,7 @@ from kortfaktura.billing import selectors, services
 from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason, NotBillable
 from kortfaktura.billing.models import BillingRun, Grouping, InvoiceNumberSeries
 from kortfaktura.billing.numbering import INTERNAL_SERIES, SERIES, first_number
+from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.jobs import services as jobs
 from kortfaktura.jobs.models import Job
 from kortfaktura.web.views.common import paginate, require
@@ -264,8 +266,15 @@ def _issue_job(run: BillingRun) -> Job | None:
 @require("access.view_billing", section="runs")
 def detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _run_or_404(run_id)
-    invoices = run.invoices.select_related("customer", "account").order_by(
-        "number", "account__code", "period_start", "id"
+    # A draft's ids follow the proposal (account code, then month); a page by the index, then
+    # its customers and accounts in a query each.
+    invoices = (
+        run.invoices.prefetch_related(
+            Prefetch("customer", Customer.objects.only("name", "orgnr")),
+            Prefetch("account", BillingAccount.objects.only("code", "name")),
+        )
+        .defer("seller", "buyer")
+        .order_by("number", "id")
     )
     page = paginate(request, invoices)
     figures = selectors.run_figures(run)
