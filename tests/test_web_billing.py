@@ -107,6 +107,8 @@ def test_a_second_issue_while_one_runs_is_refused() -> None:
     run = world.draft_run
     assert run is not None
     Job.objects.create(kind="issue_run", key=str(run.pk), label="Utfärdar", created_by="eva")
+    confirm = client_for("admin").get(f"/korningar/{run.pk}/utfarda/")
+    assert "utfärdas redan" in text(confirm)
     response = client_for("ekonomi").post(f"/korningar/{run.pk}/utfarda/", {"issue_date": ""})
     assert response.status_code == 409
     assert "utfärdas redan" in text(response) and "eva" in text(response)

@@ -325,6 +325,14 @@ def _draft_or_back(request: HttpRequest, run_id: int) -> BillingRun | HttpRespon
     return run
 
 
+def _busy_message(run_pk: int, running: Job) -> str:
+    return (
+        f"Körning {run_pk} utfärdas redan (startad av {running.created_by} "
+        f"{timezone.localtime(running.created_at):%H:%M}) – vänta tills det arbetet är klart; "
+        "en körning kan bara utfärdas en gång."
+    )
+
+
 @require("access.issue_runs", section="runs")
 def issue(request: HttpRequest, run_id: int) -> HttpResponse:
     """GET: what will be issued, and that it cannot be undone. POST: issue in the background."""
@@ -345,6 +353,9 @@ def issue(request: HttpRequest, run_id: int) -> HttpResponse:
     }
     if request.method != "POST":
         context["form"] = IssueForm(initial={"issue_date": context["default_issue_date"]})
+        running = jobs.running(ISSUE_JOB, str(run.pk))
+        if running:
+            context["error"] = _busy_message(run.pk, running)
         return render(request, "web/runs/issue.html", context)
     form = IssueForm(request.POST)
     context["form"] = form
@@ -369,11 +380,7 @@ def issue(request: HttpRequest, run_id: int) -> HttpResponse:
             actor=request.user.get_username(),
         )
     except jobs.JobBusy as busy:
-        context["error"] = (
-            f"Körning {run_pk} utfärdas redan (startad av {busy.running.created_by} "
-            f"{timezone.localtime(busy.running.created_at):%H:%M}) – vänta tills det arbetet "
-            "är klart; en körning kan bara utfärdas en gång."
-        )
+        context["error"] = _busy_message(run_pk, busy.running)
         return render(request, "web/runs/issue.html", context, status=409)
     if job.status == Job.Status.FAILED:
         context["error"] = page_message(Exception(job.error))
