@@ -277,7 +277,7 @@ def measure(backend: str, data_dir: Path, clients: int, seconds: float) -> dict[
         warm.login("bench-admin")
         warm.request("GET", "/")
         for _ in range(120):
-            status, page = warm.request("GET", "/genomlysning/")
+            _, page = warm.request("GET", "/genomlysning/")
             if b"<progress" not in page:
                 break
             time.sleep(1)
