@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
 from kortfaktura.audit.services import record
 from kortfaktura.billing.facts import ACTIVE_ITEM
@@ -107,6 +108,21 @@ def _as_json(changes: list[OrderChange]) -> list[dict[str, Any]]:
         )
         for change in changes
     ]
+
+
+def changes_of(status: str = "pending") -> "QuerySet[OrderChange]":
+    """The changes ``list_changes`` lists, as a queryset to take one page of (the web page)."""
+    statuses = list(DECIDABLE) if status == "all" else [status]
+    return (
+        OrderChange.objects.filter(status__in=statuses)
+        .select_related("order", "batch")
+        .order_by("id")
+    )
+
+
+def changes_json(changes: list[OrderChange]) -> list[dict[str, Any]]:
+    """Changes in the shape of ``changes list --json``, with a pending one's live invoice."""
+    return _as_json(changes)
 
 
 def list_changes(status: str = "pending") -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Max, Min, Sum
+from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery, Sum
 
 from kortfaktura.billing.core import Proposal, ProposedLine
 from kortfaktura.billing.facts import ACTIVE_ITEM
@@ -254,4 +254,145 @@ def run_totals(run: BillingRun) -> dict[str, Any]:
         "invoices": invoices.pop("count"),
         **invoices,
         "internal": {"internal_charges": internal.pop("count"), **internal},
+    }
+
+
+# Pages of the web application: figures computed by the database, one page of rows at a time,
+# so that a list stays fast with a million orders (issue 12).
+
+
+def runs_with_figures(rows: QuerySet[BillingRun]) -> QuerySet[BillingRun]:
+    """Runs with their documents, orders, amount payable and held-back orders counted per run
+    (correlated subqueries: only the rows of the page shown are counted)."""
+    documents = Invoice.objects.filter(run=OuterRef("pk")).values("run")
+    lines = InvoiceLine.objects.filter(invoice__run=OuterRef("pk")).values("invoice__run")
+    held = HeldBackOrder.objects.filter(run=OuterRef("pk")).values("run")
+    return rows.annotate(
+        document_count=Subquery(documents.annotate(n=Count("id")).values("n")),
+        payable_sum=Subquery(documents.annotate(s=Sum("payable")).values("s")),
+        order_count=Subquery(lines.annotate(s=Sum("quantity")).values("s")),
+        held_back_count=Subquery(held.annotate(n=Count("id")).values("n")),
+    )
+
+
+def run_figures(run: BillingRun) -> dict[str, dict[str, Any]]:
+    """Per kind of document in the run (invoices, internal charges): count, orders (the lines'
+    quantities, not a count of a million items), amounts and the numbers' range; two queries."""
+    kinds = (Invoice.Kind.INVOICE.value, Invoice.Kind.INTERNAL_CHARGE.value)
+    sums: dict[str, dict[str, Any]] = {
+        row["kind"]: dict(row)
+        for row in Invoice.objects.filter(run=run)
+        .values("kind")
+        .annotate(
+            count=Count("id"),
+            net=Sum("net"),
+            vat=Sum("vat"),
+            rounding=Sum("rounding"),
+            payable=Sum("payable"),
+            first=Min("number"),
+            last=Max("number"),
+        )
+        .order_by()
+    }
+    orders = dict(
+        InvoiceLine.objects.filter(invoice__run=run)
+        .values_list("invoice__kind")
+        .annotate(n=Sum("quantity"))
+        .order_by()
+    )
+    zero = Decimal("0")
+    figures: dict[str, dict[str, Any]] = {}
+    for kind in kinds:
+        row: dict[str, Any] = sums.get(kind, {})
+        figures[kind] = {
+            "count": row.get("count", 0),
+            "orders": orders.get(kind) or 0,
+            "net": row.get("net") or zero,
+            "vat": row.get("vat") or zero,
+            "rounding": row.get("rounding") or zero,
+            "payable": row.get("payable") or zero,
+            "first_number": row.get("first"),
+            "last_number": row.get("last"),
+        }
+    return figures
+
+
+def held_back_groups(run: BillingRun, *, examples: int = 10) -> list[dict[str, Any]]:
+    """A run's held-back orders per reason: how many, and the first few with their detail."""
+    groups = []
+    for reason, count in (
+        HeldBackOrder.objects.filter(run=run)
+        .values_list("reason")
+        .annotate(n=Count("id"))
+        .order_by("reason")
+    ):
+        shown = (
+            HeldBackOrder.objects.filter(run=run, reason=reason)
+            .order_by("id")
+            .values_list("order__order_id", "detail")[:examples]
+        )
+        groups.append(
+            {
+                "reason": reason,
+                "count": count,
+                "examples": [{"order_id": oid, "detail": detail} for oid, detail in shown],
+            }
+        )
+    return groups
+
+
+def proposal_held_back_groups(proposal: Proposal, *, examples: int = 10) -> list[dict[str, Any]]:
+    """The same grouping for a proposal that was not stored (a preview)."""
+    by_reason: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in proposal.held_back:
+        by_reason[str(entry.reason)].append({"order_id": entry.order_id, "detail": entry.detail})
+    return [
+        {"reason": reason, "count": len(entries), "examples": entries[:examples]}
+        for reason, entries in sorted(by_reason.items())
+    ]
+
+
+def proposal_rows(proposal: Proposal, run: BillingRun, *, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` proposed documents of a preview, for a table (no order ids)."""
+    shown = proposal.invoices[:limit]
+    accounts = {
+        account.pk: account
+        for account in BillingAccount.objects.select_related("customer").filter(
+            pk__in={invoice.account_id for invoice in shown}
+        )
+    }
+    rows = []
+    for proposed in shown:
+        account = accounts[proposed.account_id]
+        totals = proposed.totals
+        first_day, last_day = proposed.period(run.period_from, run.period_to)
+        rows.append(
+            {
+                "kind": "internal_charge" if proposed.internal else "invoice",
+                "customer_name": account.customer.name,
+                "orgnr": account.customer.orgnr,
+                "account_code": account.code,
+                "account_name": account.name,
+                "period_start": first_day,
+                "period_end": last_day,
+                "orders": len(proposed.order_pks),
+                "net": totals.net,
+                "vat": totals.vat,
+                "payable": totals.payable,
+            }
+        )
+    return rows
+
+
+def proposal_figures(proposal: Proposal) -> dict[str, Any]:
+    totals = [invoice.totals for invoice in proposal.invoices]
+    return {
+        "documents": len(proposal.invoices),
+        "internal": sum(1 for invoice in proposal.invoices if invoice.internal),
+        "orders": sum(len(invoice.order_pks) for invoice in proposal.invoices),
+        "net": sum((t.net for t in totals), Decimal("0")),
+        "vat": sum((t.vat for t in totals), Decimal("0")),
+        "rounding": sum((t.rounding for t in totals), Decimal("0")),
+        "payable": sum((t.payable for t in totals), Decimal("0")),
+        "held_back": len(proposal.held_back),
     }

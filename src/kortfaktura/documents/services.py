@@ -251,10 +251,7 @@ def export_chunk(invoice_ids: list[int], file_format: str, directory: Path) -> C
     )
     for document in documents_for(invoices):
         if file_format == "ubl" and document.is_internal:
-            failed[document.number] = (
-                f"{document.type_label.lower()} är ingen faktura och skickas aldrig via Peppol "
-                "(den går till regionens egen enhet) – exportera den som pdf, xlsx eller csv"
-            )
+            failed[document.number] = internal_ubl_refusal(document.type_label)
             continue
         try:
             original = stored.get(document.number)
@@ -285,6 +282,67 @@ def export_chunk(invoice_ids: list[int], file_format: str, directory: Path) -> C
             continue
         files.append(path)
     return files, invalid, failed
+
+
+@dataclass
+class RenderedDocument:
+    """One issued document as a file to hand to a person (a download)."""
+
+    content: bytes
+    media_type: str
+    file_name: str
+
+
+FILE_WORDS = {
+    "invoice": "faktura",
+    "credit_note": "kreditfaktura",
+    "internal_charge": "intern-debitering",
+    "internal_credit": "intern-kreditering",
+}
+
+
+def internal_ubl_refusal(type_label: str) -> str:
+    return (
+        f"{type_label.lower()} är ingen faktura och skickas aldrig via Peppol "
+        "(den går till regionens egen enhet) – exportera den som pdf, xlsx eller csv"
+    )
+
+
+def render_one(invoice: Invoice, file_format: str) -> RenderedDocument:
+    """One issued document in ``file_format``, by the same rules as ``export_documents``: a
+    Peppol document is the stored one as issued, checked against its hash; an internal charge
+    has none. Raises ``ExportError`` with the reason in Swedish."""
+    if file_format not in RENDERERS:
+        raise ExportError(f"okänt format {file_format!r} – välj pdf, ubl, xlsx eller csv")
+    if invoice.status != Invoice.Status.ISSUED or invoice.number is None:
+        raise ExportError(f"{invoice} är inte utfärdad och har inget dokument")
+    renderer = RENDERERS[file_format]()
+    document = documents_for([invoice])[0]
+    if file_format == "ubl" and document.is_internal:
+        raise ExportError(internal_ubl_refusal(document.type_label))
+    original = (
+        IssuedDocument.objects.select_related("invoice").filter(invoice=invoice).first()
+        if file_format == "ubl"
+        else None
+    )
+    try:
+        content = original.unpacked() if original else renderer.render(document)
+    except RenderError as error:
+        raise ExportError(f"dokumentet kunde inte skapas: {error}") from None
+    except Exception as error:  # a document that cannot be rendered answers, never crashes
+        logger.exception("dokument %s kunde inte skapas", invoice.number)
+        raise ExportError(f"dokumentet kunde inte skapas: {_render_reason(error)}") from None
+    if original and hashlib.sha256(content).hexdigest() != original.invoice.content_sha256:
+        raise ExportError(
+            "det lagrade dokumentet stämmer inte med kontrollsumman från utfärdandet – det har "
+            "ändrats efteråt; se genomlysningen och utred"
+        )
+    word = FILE_WORDS.get(invoice.kind, "dokument")
+    if file_format in ("xlsx", "csv"):
+        word = "specifikation"
+    return RenderedDocument(
+        content, renderer.media_type, f"{word}-{invoice.number}.{renderer.extension}"
+    )
 
 
 def _render_reason(error: Exception) -> str:

@@ -1,17 +1,336 @@
-"""Fakturor."""
+"""Fakturor: issued documents with filters, a document's page, its downloads and credit.
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+Every query starts from ``scope.invoices(request.user)``: a Kund sees its own organisation's
+issued documents, and another organisation's number answers 404 on every page and download.
+"""
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Sum
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
-from kortfaktura.web.views.common import require
+from kortfaktura.access import scope
+from kortfaktura.billing import services
+from kortfaktura.billing.models import (
+    CHARGE_KINDS,
+    INTERNAL_KINDS,
+    Invoice,
+    InvoiceItem,
+    InvoiceLine,
+)
+from kortfaktura.customers.models import BillingAccount, Customer
+from kortfaktura.documents.services import ExportError, render_one
+from kortfaktura.web.views.common import paginate, require
+from kortfaktura.web.views.runs import date_field, page_message
+
+SPECIFICATION_PAGE = 100
+CREDIT_CHECKBOXES = 1000  # more uncredited orders than this: the order ids are typed instead
+FORMATS = ("pdf", "ubl", "xlsx", "csv")
 
 
-@require("access.view_billing", "access.view_own")
+class MonthField(forms.CharField):
+    def clean(self, value: Any) -> dt.date | None:
+        text = (super().clean(value) or "").strip()
+        if not text:
+            return None
+        match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+        if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
+            raise forms.ValidationError("Ange månaden som ÅÅÅÅ-MM, till exempel 2020-03.")
+        return dt.date(int(match.group(1)), int(match.group(2)), 1)
+
+
+class FilterForm(forms.Form):
+    number = forms.CharField(label="Nummer", required=False, max_length=20)
+    customer = forms.CharField(
+        label="Kund (namn eller organisationsnummer)", required=False, max_length=200
+    )
+    run = forms.IntegerField(
+        label="Körning",
+        required=False,
+        min_value=1,
+        max_value=2**62,
+        error_messages={
+            "invalid": "Ange körningens nummer som ett heltal, till exempel 3.",
+            "min_value": "Ange körningens nummer som ett heltal, till exempel 3.",
+            "max_value": "Det finns ingen körning med så högt nummer.",
+        },
+    )
+    kind = forms.ChoiceField(
+        label="Typ",
+        required=False,
+        choices=[("", "Alla"), *Invoice.Kind.choices],
+        error_messages={"invalid_choice": "Välj en dokumenttyp i listan."},
+    )
+    issued_from = date_field("Fakturadatum från", required=False)
+    issued_to = date_field("Fakturadatum till och med", required=False)
+    month = MonthField(label="Beställningsmånad", required=False, max_length=7)
+
+    def clean_number(self) -> int | None:
+        text = self.cleaned_data["number"].strip()
+        if not text:
+            return None
+        if not text.isdigit() or len(text) > 18:
+            raise forms.ValidationError("Ange fakturanumret med siffror, till exempel 100001.")
+        return int(text)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("issued_from"), data.get("issued_to")
+        if start and end and start > end:
+            self.add_error("issued_to", "Till-datumet ligger före från-datumet.")
+        return data
+
+
+def _filtered(rows: QuerySet[Invoice], data: dict[str, Any], staff: bool) -> QuerySet[Invoice]:
+    if data.get("number") is not None:
+        rows = rows.filter(number=data["number"])
+    customer = (data.get("customer") or "").strip() if staff else ""
+    if customer:
+        digits = re.sub(r"[\s-]", "", customer)
+        if digits.isdigit():
+            rows = rows.filter(customer__orgnr__startswith=digits)
+        else:
+            rows = rows.filter(customer__name__icontains=customer)
+    if staff and data.get("run"):
+        rows = rows.filter(run_id=data["run"])
+    if data.get("kind"):
+        rows = rows.filter(kind=data["kind"])
+    if data.get("issued_from"):
+        rows = rows.filter(issue_date__gte=data["issued_from"])
+    if data.get("issued_to"):
+        rows = rows.filter(issue_date__lte=data["issued_to"])
+    if data.get("month"):
+        rows = rows.filter(
+            Exists(InvoiceLine.objects.filter(invoice=OuterRef("pk"), order_month=data["month"]))
+        )
+    return rows
+
+
+@require("access.view_billing", "access.view_own", section="invoices")
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/placeholder.html", {"page_title": "Fakturor"})
+    staff = scope.is_staff_reader(request.user)
+    form = FilterForm(request.GET or None)
+    rows = (
+        scope.invoices(request.user)
+        .filter(status=Invoice.Status.ISSUED)
+        # One page by the number index, then its customers, accounts and credited invoices in
+        # a query each: a join would let the planner sort every document first.
+        .prefetch_related(
+            Prefetch("customer", Customer.objects.only("name", "orgnr")),
+            Prefetch("account", BillingAccount.objects.only("code", "name")),
+            Prefetch("credits", Invoice.objects.only("number", "kind")),
+        )
+        .defer("seller", "buyer")
+        .order_by("-number")
+    )
+    if form.is_bound:
+        rows = _filtered(rows, form.cleaned_data, staff) if form.is_valid() else rows.none()
+    page = paginate(request, rows)
+    return render(
+        request,
+        "web/invoices/index.html",
+        {"page_title": "Fakturor", "form": form, "page": page, "staff": staff},
+    )
+
+
+def _document(request: HttpRequest, number: int) -> Invoice:
+    if number > 2**62:
+        raise Http404
+    return get_object_or_404(
+        scope.invoices(request.user)
+        .filter(status=Invoice.Status.ISSUED)
+        .select_related("customer", "account", "credits", "run"),
+        number=number,
+    )
+
+
+@require("access.view_billing", "access.view_own", section="invoices")
+def detail(request: HttpRequest, number: int) -> HttpResponse:
+    invoice = _document(request, number)
+    lines = list(invoice.lines.order_by("position"))
+    orders = sum(abs(line.quantity) for line in lines)
+    items = (
+        InvoiceItem.objects.filter(invoice=invoice)
+        .select_related("credited_by")
+        .only(
+            "order_ref", "order_date", "product_code", "unit_code", "holder_name",
+            "holder_hsa_id", "unit_price", "credited", "credited_by__number",
+        )
+        .order_by("order_date", "order_ref", "id")
+    )  # fmt: skip
+    page = paginate(request, items, size=SPECIFICATION_PAGE, count=False)
+    page.total = orders
+    credit_notes = list(
+        scope.invoices(request.user)
+        .filter(credits=invoice, status=Invoice.Status.ISSUED)
+        .order_by("number")
+    )
+    deliveries = list(scope.deliveries(request.user).filter(invoice=invoice).order_by("id"))
+    may_credit = (
+        request.user.has_perm("access.credit_invoices")
+        and invoice.kind in CHARGE_KINDS
+        and InvoiceItem.objects.filter(invoice=invoice, credited=False).exists()
+    )
+    return render(
+        request,
+        "web/invoices/detail.html",
+        {
+            "page_title": f"{invoice.get_kind_display().capitalize()} {invoice.number}",
+            "invoice": invoice,
+            "buyer": invoice.buyer or {},
+            "lines": lines,
+            "orders": orders,
+            "page": page,
+            "credit_notes": credit_notes,
+            "deliveries": deliveries,
+            "staff": scope.is_staff_reader(request.user),
+            "internal": invoice.kind in INTERNAL_KINDS,
+            "is_credit": invoice.kind not in CHARGE_KINDS,
+            "may_credit": may_credit,
+        },
+    )
+
+
+@require("access.view_billing", "access.view_own", section="invoices")
+def document(request: HttpRequest, number: int, file_format: str) -> HttpResponse:
+    invoice = _document(request, number)
+    if file_format not in FORMATS:
+        raise Http404
+    try:
+        rendered = render_one(invoice, file_format)
+    except ExportError as error:
+        messages.error(request, page_message(error))
+        return redirect("web:invoice", number=invoice.number)
+    response = HttpResponse(rendered.content, content_type=rendered.media_type)
+    response["Content-Disposition"] = f'attachment; filename="{rendered.file_name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class CreditForm(forms.Form):
+    scope = forms.ChoiceField(
+        label="Vad krediteras",
+        choices=[("chosen", "Valda beställningar"), ("all", "Hela fakturan")],
+        initial="chosen",
+        error_messages={
+            "required": "Välj vad som krediteras.",
+            "invalid_choice": "Välj vad som krediteras.",
+        },
+    )
+    orders = forms.MultipleChoiceField(label="Beställningar", required=False)
+    typed = forms.CharField(label="Eller ange beställnings-id", required=False, max_length=200_000)
+    reason = forms.CharField(
+        label="Orsak",
+        max_length=1000,
+        error_messages={
+            "required": "Ange en orsak, till exempel ”Fel enhet”; den står på kreditfakturan.",
+            "max_length": "Orsaken får vara högst %(limit_value)d tecken.",
+        },
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, order_ids: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order_ids = order_ids
+        field = self.fields["orders"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(order_id, order_id) for order_id in order_ids]
+        self.fields["orders"].error_messages["invalid_choice"] = (
+            "Beställningen %(value)s finns inte okrediterad på fakturan."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("scope") == "chosen":
+            typed = [part for part in re.split(r"[\s,;]+", data.get("typed") or "") if part]
+            chosen = list(dict.fromkeys([*(data.get("orders") or []), *typed]))
+            if not chosen and "orders" not in self.errors:
+                self.add_error(
+                    "orders",
+                    "Välj minst en beställning att kreditera, eller välj hela fakturan.",
+                )
+            data["chosen"] = chosen
+        else:
+            data["chosen"] = []
+        return data
+
+
+def _uncredited(invoice: Invoice) -> QuerySet[InvoiceItem]:
+    return InvoiceItem.objects.filter(invoice=invoice, credited=False).order_by(
+        "order_date", "order_ref", "id"
+    )
+
+
+@require("access.credit_invoices", section="invoices")
+def credit(request: HttpRequest, number: int) -> HttpResponse:
+    """Choose orders and a reason, confirm, then issue the credit note."""
+    invoice = _document(request, number)
+    if invoice.kind not in CHARGE_KINDS:
+        messages.error(
+            request,
+            f"{invoice.get_kind_display().capitalize()} {number} kan inte krediteras – "
+            "kreditera fakturan den gäller.",
+        )
+        return redirect("web:invoice", number=number)
+    uncredited = _uncredited(invoice)
+    count = uncredited.count()
+    items = list(uncredited.only("order_ref", "order_date", "holder_name", "unit_code",
+                                 "product_code", "unit_price")[:CREDIT_CHECKBOXES])  # fmt: skip
+    order_ids = [item.order_ref for item in items] if count <= CREDIT_CHECKBOXES else []
+    context: dict[str, Any] = {
+        "page_title": f"Kreditera {invoice.get_kind_display()} {number}",
+        "invoice": invoice,
+        "items": items if count <= CREDIT_CHECKBOXES else [],
+        "uncredited": count,
+    }
+    if request.method != "POST":
+        context["form"] = CreditForm(order_ids=order_ids)
+        return render(request, "web/invoices/credit.html", context)
+    form = CreditForm(request.POST, order_ids=order_ids)
+    context["form"] = form
+    if not form.is_valid():
+        return render(request, "web/invoices/credit.html", context, status=400)
+    chosen: list[str] = form.cleaned_data["chosen"]
+    if request.POST.get("step") != "confirm":
+        wanted = set(chosen)
+        picked = (uncredited.filter(order_ref__in=chosen) if wanted else uncredited).aggregate(
+            net=Sum("unit_price")
+        )
+        context.update(
+            chosen=chosen,
+            chosen_count=len(chosen) if chosen else count,
+            chosen_net=-(picked["net"] or Decimal("0")),
+        )
+        return render(request, "web/invoices/credit_confirm.html", context)
+    try:
+        note = services.credit_invoice(
+            invoice.number or 0,
+            order_ids=chosen,
+            reason=form.cleaned_data["reason"],
+            created_by=request.user.get_username(),
+        )
+    except services.BillingError as error:
+        context["error"] = page_message(error)
+        return render(request, "web/invoices/credit.html", context, status=400)
+    messages.success(
+        request,
+        f"{note.get_kind_display().capitalize()} {note.number} är utfärdad och krediterar "
+        f"{invoice.get_kind_display()} {number}. De krediterade beställningarna faktureras igen "
+        "i nästa körning som omfattar deras beställningsmånad.",
+    )
+    return redirect("web:invoice", number=note.number)
 
 
 urlpatterns = [
     path("fakturor/", index, name="invoices"),
+    path("fakturor/<int:number>/", detail, name="invoice"),
+    path("fakturor/<int:number>/kreditera/", credit, name="invoice_credit"),
+    path("fakturor/<int:number>/<str:file_format>/", document, name="invoice_document"),
 ]
