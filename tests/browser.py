@@ -381,10 +381,12 @@ document.addEventListener("securitypolicyviolation", (event) => {
 class Visitor:
     """One person in their own browser context (own cookies), with every problem recorded."""
 
-    def __init__(self, browser: Any, server: Server, *, accept_downloads: bool = False) -> None:
+    def __init__(
+        self, browser: Any, server: Server, *, accept_downloads: bool = False, width: int = 1280
+    ) -> None:
         self.server = server
         self.context = browser.new_context(
-            viewport={"width": 1280, "height": 900},
+            viewport={"width": width, "height": 900},
             locale="sv-SE",
             accept_downloads=accept_downloads,
         )
