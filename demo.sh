@@ -10,5 +10,12 @@ scripts/ensure-venv.sh
 .venv/bin/kortfaktura init
 .venv/bin/kortfaktura demo "$@"
 if [ "${KORTFAKTURA_SERVE:-1}" != "0" ]; then
+  # The demo's delivery channels (README, step 10), unless set already: the web application's
+  # Leveranser page then delivers to the demo's folders instead of refusing for want of a setting.
+  export KORTFAKTURA_PEPPOL_OUTBOX="${KORTFAKTURA_PEPPOL_OUTBOX:-file://$PWD/var/demo/peppol/ut}"
+  export KORTFAKTURA_PEPPOL_INBOX="${KORTFAKTURA_PEPPOL_INBOX:-file://$PWD/var/demo/peppol/in}"
+  export KORTFAKTURA_SMTP_URL="${KORTFAKTURA_SMTP_URL:-file://$PWD/var/demo/epost}"
+  export KORTFAKTURA_MAIL_FROM="${KORTFAKTURA_MAIL_FROM:-gits-fakturor@vgregion.example}"
+  export KORTFAKTURA_PRINT_DIR="${KORTFAKTURA_PRINT_DIR:-$PWD/var/demo/utskrift}"
   exec .venv/bin/kortfaktura serve --port "${PORT:-8000}"
 fi

@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "kortfaktura.web.middleware.SessionExpiryMiddleware",
     "kortfaktura.web.middleware.ActorMiddleware",
+    "kortfaktura.api.middleware.JsonErrorsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # last, as django-axes asks: it answers a locked-out login attempt
@@ -207,8 +208,14 @@ CSRF_TRUSTED_ORIGINS = [
     for origin in os.environ.get("KORTFAKTURA_TRUSTED_ORIGINS", "").split(",")
     if origin.strip()
 ]
-if os.environ.get("KORTFAKTURA_BEHIND_PROXY", "") == "1":
+BEHIND_PROXY = os.environ.get("KORTFAKTURA_BEHIND_PROXY", "") == "1"
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
+    # Behind the proxy every request comes from the proxy's address: throttle logins (and
+    # record them) by the client's address, the one the proxy appends to X-Forwarded-For.
+    AXES_IPWARE_PROXY_COUNT = 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 # No inline script or style anywhere: everything comes from the application's own static files.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

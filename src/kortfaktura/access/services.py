@@ -1,6 +1,7 @@
 """Users and API tokens: every write goes through here and into the audit trail."""
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from kortfaktura.customers.identifiers import InvalidIdentifier, normalize_orgnr
 from kortfaktura.customers.models import Customer
 
 TOKEN_PREFIX = "kf_"
+USERNAME = re.compile(r"[A-Za-z0-9._@+-]{1,150}")
 USERNAME_LIMIT = 150
 
 
@@ -69,8 +71,23 @@ class UserResult:
 def add_user(username: str, role: str, password: str, orgnr: str | None = None) -> UserResult:
     """Create the user, or give an existing one this role, organisation and password."""
     username = username.strip()
-    if not username or len(username) > USERNAME_LIMIT or any(c.isspace() for c in username):
-        raise AccessError(f"användarnamnet måste vara 1–{USERNAME_LIMIT} tecken utan mellanslag")
+    if not USERNAME.fullmatch(username):
+        raise AccessError(
+            f"användarnamnet måste vara 1–{USERNAME_LIMIT} tecken av a–z, A–Z, 0–9 och . _ @ + - "
+            "(t.ex. anna.svensson) – det står i granskningsloggen och ska gå att läsa"
+        )
+    lookalike = (
+        get_user_model()
+        .objects.filter(username__iexact=username)
+        .exclude(username=username)
+        .first()
+    )
+    if lookalike is not None:
+        raise AccessError(
+            f"det finns redan en användare {lookalike.get_username()!r}, som bara skiljer sig i "
+            "stora och små bokstäver – välj ett annat namn, så att granskningsloggen inte kan "
+            "blanda ihop dem"
+        )
     if role not in ROLES:
         raise AccessError(f"okänd roll {role!r}: välj en av {', '.join(ROLES)}")
     customer = _customer(role, orgnr)

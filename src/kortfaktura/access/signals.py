@@ -8,7 +8,13 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 def _client(request: Any) -> dict[str, str]:
     if request is None:
         return {}
-    return {"adress": str(request.META.get("REMOTE_ADDR", ""))}
+    from django.conf import settings
+
+    address = str(request.META.get("REMOTE_ADDR", ""))
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    if getattr(settings, "BEHIND_PROXY", False) and forwarded:
+        address = forwarded.rsplit(",", maxsplit=1)[-1].strip()[:100]  # the hop our own proxy added
+    return {"adress": address}
 
 
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

@@ -202,6 +202,13 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
             f"--from {period_from.isoformat()} är efter --to {period_to.isoformat()} – byt plats "
             "på datumen"
         )
+    if period_from.year < 1900 or period_to.year > 2999:
+        # The file lists every financial year of the period (#RAR); no voucher is that old or
+        # that far ahead, and a year 10000 cannot be written at all.
+        raise SieUsageError(
+            f"perioden {period_from.isoformat()} – {period_to.isoformat()} ska ligga mellan år "
+            "1900 och 2999 – ange perioden för de dokument du vill bokföra"
+        )
     if not 1 <= settings.FISCAL_YEAR_START_MONTH <= 12:
         given = os.environ.get("KORTFAKTURA_FISCAL_YEAR_START", "")
         raise SieError(

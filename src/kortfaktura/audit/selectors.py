@@ -9,9 +9,15 @@ from django.utils import timezone
 
 from kortfaktura.audit.models import AuditRecord
 
+# No record is older or newer than these; they keep a filter's moment within what a time zone
+# conversion (and the database) can hold, so 0001-01-01 or 9999-12-31 filter instead of failing.
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(9999, 12, 30)
+
 
 def start_of_day(day: dt.date) -> dt.datetime:
     """Midnight at the start of ``day`` in Europe/Stockholm (the project's time zone)."""
+    day = min(max(day, EARLIEST_DAY), LATEST_DAY)
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
@@ -62,7 +68,7 @@ def search(
     found = AuditRecord.objects.order_by("-at", "-id")
     if since is not None:
         found = found.filter(at__gte=start_of_day(since))
-    if until is not None:
+    if until is not None and until < LATEST_DAY:
         found = found.filter(at__lt=start_of_day(until + dt.timedelta(days=1)))
     if object_text.strip():
         found = found.filter(_contains("object", object_text.strip()))

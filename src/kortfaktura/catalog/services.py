@@ -45,7 +45,8 @@ def _clean(values: dict[str, str]) -> dict[str, Any]:
                 "À-priset är större än högsta tillåtna styckpris 1 000 000 kr – kontrollera "
                 "beloppet (exkl. moms, i kronor)."
             )
-        cleaned["unit_price"] = price.quantize(Decimal("0.01"))
+        else:
+            cleaned["unit_price"] = price.quantize(Decimal("0.01"))
     except InvalidValue as error:
         errors["unit_price"] = _sentence(error) if text.get("unit_price") else "Ange à-priset."
     try:

@@ -6,6 +6,7 @@ checks them. An edit changes the billing account only: issued invoices keep the 
 when they were issued (their ``buyer`` snapshot, R13), and a draft is checked again when issued.
 """
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,11 +77,24 @@ def account_values(account: BillingAccount) -> dict[str, str]:
     }
 
 
+def _unprintable(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Cs", "Co", "Cn") or char in "\ufffe\uffff"
+
+
 def _clean(account: BillingAccount, values: dict[str, str]) -> dict[str, str]:
     """The model fields from the form's values, or ``AccountDataError`` with every problem."""
     errors: dict[str, str] = {}
     text = {name: " ".join(str(values.get(name, "")).split()) for name in EDITABLE_FIELDS}
     cleaned: dict[str, str] = {}
+    for name, value in text.items():
+        unusable = next((char for char in value if _unprintable(char)), None)
+        if unusable is not None:
+            # The import quarantines the same characters: they cannot be written into a Peppol
+            # document, so one of them would stop a whole run from being issued.
+            errors[name] = (
+                f"Fältet innehåller ett kontrolltecken (kod {ord(unusable):#06x}) som inte kan "
+                "stå på en faktura – skriv texten utan det."
+            )
     for name, label in (
         ("name", "mottagarens namn"),
         ("street", "gatuadress"),

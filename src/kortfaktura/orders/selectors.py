@@ -9,6 +9,7 @@ back, plain column tests built from the small customer, account and price tables
 suite checks that the filter and the per-order state agree for every state and reason.
 """
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
@@ -284,8 +285,8 @@ def filtered(
         rows = rows.filter(orgnr=orgnr.replace("-", "").replace(" ", ""))
     if month:
         first = dt.date.fromisoformat(f"{month}-01")
-        following = (first + dt.timedelta(days=32)).replace(day=1)
-        rows = rows.filter(order_date__gte=first, order_date__lt=following)
+        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+        rows = rows.filter(order_date__gte=first, order_date__lte=last)
     if status:
         rows = rows.filter(status=status)
     if state:

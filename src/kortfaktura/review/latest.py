@@ -180,7 +180,12 @@ def _prune(folder: Path) -> None:
 
 
 def start(period_from: dt.date | None, period_to: dt.date | None, *, actor: str) -> Job:
-    """Start a review of the period in the background; ``JobBusy`` when one is running."""
+    """Start a review of the period in the background; ``JobBusy`` when a review (of any
+    period) is running: a review reads every order, so two at once only slow each other and
+    the server down."""
+    busy = Job.objects.filter(kind=KIND, status=Job.Status.RUNNING).first()
+    if busy is not None:
+        raise jobs.JobBusy(busy)
     return jobs.start(
         KIND,
         key_of(period_from, period_to),

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path as FilePath
 from typing import Any, Literal
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import File, Path, Query, Router, Status
@@ -14,6 +15,7 @@ from ninja.files import UploadedFile
 from kortfaktura.api import schemas
 from kortfaktura.api.routers.common import MAX_ID, Page, Paging, require, responses
 from kortfaktura.audit.actor import acting_as
+from kortfaktura.imports.engine import ImportFailed
 from kortfaktura.imports.models import ImportBatch, QuarantinedRow
 from kortfaktura.imports.selectors import batch_json, import_json, quarantine_json
 from kortfaktura.imports.services import import_file
@@ -131,6 +133,13 @@ def upload(request: HttpRequest, kind: Kind, file: File[UploadedFile]) -> Status
     JSON when it is done). A file that cannot be used at all answers 422 and imports nothing;
     a second large import of the same kind while one runs answers 409."""
     require(request, "import_files")
+    limit = settings.UPLOAD_LIMIT
+    if (file.size or 0) > limit:
+        raise ImportFailed(
+            f"filen är {(file.size or 0) / 1e6:.0f} MB; högst {limit / 1e6:.0f} MB tas emot "
+            "(KORTFAKTURA_UPLOAD_LIMIT) – dela upp filen, t.ex. per år, och läs in delarna var "
+            "för sig"
+        )
     user = request.user
     directory, path = _saved(file)
     username = user.get_username()

@@ -7,6 +7,11 @@ from django.shortcuts import render
 from django.template import loader
 
 
+def bad_request(request: HttpRequest, exception: Any = None) -> HttpResponse:
+    # Without context processors: a request refused for its Host header has no user yet.
+    return HttpResponse(loader.get_template("400.html").render(), status=400)
+
+
 def not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
     return render(request, "404.html", status=404)
 
