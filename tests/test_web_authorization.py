@@ -77,8 +77,8 @@ def only(permission: str, **options: Any) -> Access:
 WEB: dict[str, Access] = {
     # the login page sends a logged-in user on to the overview
     "login": Access(LOGGED_IN, ok=302, anonymous=200),
-    # logging out is a POST (CSRF-protected)
-    "logout": Access(LOGGED_IN, ok=405, anonymous=405),
+    # logging out is a POST (CSRF-protected); a GET shows the button (and, anonymous, a link)
+    "logout": Access(LOGGED_IN, ok=200, anonymous=200),
     "job": Access(BILLING),
     "job_progress": Access(BILLING),
     "overview": Access(LOGGED_IN),

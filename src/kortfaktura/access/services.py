@@ -20,7 +20,8 @@ from kortfaktura.customers.identifiers import InvalidIdentifier, normalize_orgnr
 from kortfaktura.customers.models import Customer
 
 TOKEN_PREFIX = "kf_"
-USERNAME = re.compile(r"[A-Za-z0-9._@+-]{1,150}")
+# Django's own rule for user names: letters (å, ä, ö too), digits and . _ @ + -
+USERNAME = re.compile(r"[\w.@+-]{1,150}")
 USERNAME_LIMIT = 150
 
 
@@ -73,8 +74,8 @@ def add_user(username: str, role: str, password: str, orgnr: str | None = None) 
     username = username.strip()
     if not USERNAME.fullmatch(username):
         raise AccessError(
-            f"användarnamnet måste vara 1–{USERNAME_LIMIT} tecken av a–z, A–Z, 0–9 och . _ @ + - "
-            "(t.ex. anna.svensson) – det står i granskningsloggen och ska gå att läsa"
+            f"användarnamnet måste vara 1–{USERNAME_LIMIT} tecken: bokstäver, siffror och . _ @ + - "
+            "(t.ex. åsa.svensson) – det står i granskningsloggen och ska gå att läsa"
         )
     lookalike = (
         get_user_model()
