@@ -74,8 +74,8 @@ def add_user(username: str, role: str, password: str, orgnr: str | None = None) 
     username = username.strip()
     if not USERNAME.fullmatch(username):
         raise AccessError(
-            f"användarnamnet måste vara 1–{USERNAME_LIMIT} tecken: bokstäver, siffror och . _ @ + - "
-            "(t.ex. åsa.svensson) – det står i granskningsloggen och ska gå att läsa"
+            f"användarnamnet måste vara 1–{USERNAME_LIMIT} tecken: bokstäver, siffror och "
+            ". _ @ + - (t.ex. åsa.svensson) – det står i granskningsloggen och ska gå att läsa"
         )
     lookalike = (
         get_user_model()
