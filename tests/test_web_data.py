@@ -72,8 +72,9 @@ def test_an_upload_runs_the_import_and_its_result_shows_every_quarantined_row(
     batch = ImportBatch.objects.get(pk=job.result["batch_id"])
     assert (batch.imported, batch.quarantined, batch.created_by) == (2, 1, "fakturering")
     assert batch.file_name == "beställningar mars.csv"
-    saved = list((inline_jobs / "uploads").glob("*/*.csv"))
-    assert [path.name for path in saved] == ["beställningar mars.csv"]
+    # the uploaded copy is gone once read: the batch keeps its name and checksum
+    assert not list((inline_jobs / "uploads").glob("*/*"))
+    assert batch.file_name == "beställningar mars.csv" and len(batch.sha256) == 64
     job_page = text(client.get(f"/jobb/{job.pk}/"))
     assert f"/import/{batch.pk}/" in job_page
     result = client.get(f"/import/{batch.pk}/")

@@ -1,6 +1,7 @@
 """Import: upload a file (run in the background, one import at a time), its result, the history."""
 
 import re
+import shutil
 import unicodedata
 import uuid
 from pathlib import Path
@@ -127,7 +128,12 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def _work(kind: str, target: Path, actor: str, user_id: int | None) -> jobs.Work:
     def work(progress: jobs.Progress) -> dict[str, Any]:
-        result = import_file(kind, target, created_by=actor, user_id=user_id, progress=progress)
+        # The uploaded copy goes once read, imported or not: the batch keeps its name and
+        # checksum, and card holders' names should not lie around in a folder.
+        try:
+            result = import_file(kind, target, created_by=actor, user_id=user_id, progress=progress)
+        finally:
+            shutil.rmtree(target.parent, ignore_errors=True)
         return {
             "url": reverse("web:import", args=[result.batch_id]),
             "link_text": (
