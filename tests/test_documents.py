@@ -2,6 +2,7 @@
 
 import base64
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -477,6 +478,39 @@ def test_credit_note_xlsx_names_the_credited_invoice(issued: dict[str, Invoice])
     assert block["Kreditfakturanummer"] == issued["credit"].number
     assert block["Krediterar"] == f"faktura {issued['VGR-SU'].number} av 2026-11-02"
     assert block["Avser"] == "1 beställning med beställningsdatum 2020-03-01 – 2020-03-31"
+
+
+def test_xlsx_of_a_very_large_invoice_has_every_row(issued: dict[str, Invoice]) -> None:
+    """The XLSX is written row by row (it used to be quadratic: 60,000 orders never finished);
+    a 20,000-order specification opens with every order, its styles and the total."""
+    base = document(issued["VGR-SU"])
+    template = base.specification[0]
+    count = 20_000
+    rows = [
+        dataclasses.replace(
+            template,
+            order_id=f"STOR{n:06d}",
+            holder_name="=1+1" if n == count - 1 else f"Innehavare {n}",
+        )
+        for n in range(count)
+    ]
+    large = dataclasses.replace(base, specification=rows)
+    sheet = load_workbook(io.BytesIO(XlsxRenderer().render(large)), read_only=True).active
+    values = list(sheet.iter_rows(values_only=True))
+    header = next(
+        i for i, row in enumerate(values, start=1) if row and row[0] == "Beställningsmånad"
+    )
+    orders, total = values[header:-1], values[-1]
+    assert [row[1] for row in orders] == [f"STOR{n:06d}" for n in range(count)]
+    assert orders[-1][5] == "=1+1"  # text, not a formula
+    assert total[1] == "20\u00a0000 beställningar"
+    assert Decimal(str(total[7])) == template.unit_price * count
+    styled = load_workbook(io.BytesIO(XlsxRenderer().render(large))).active
+    assert styled.freeze_panes == f"A{header + 1}"
+    assert styled.auto_filter.ref == f"A{header}:I{header + count}"
+    assert styled[f"F{header + count}"].data_type == "s"
+    assert styled[f"F{header + count}"].quotePrefix
+    assert styled[f"H{header + count}"].number_format == '#,##0.00 "kr"'
 
 
 # Formula neutralising after Unicode normalisation (item 10) -------------------------------------

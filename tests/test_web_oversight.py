@@ -13,6 +13,7 @@ import factories as make
 import webtools
 from kortfaktura.audit.models import AuditRecord
 from kortfaktura.delivery import services as delivery
+from kortfaktura.delivery.channels import new_message_id
 from kortfaktura.delivery.models import Delivery
 from kortfaktura.imports.services import import_file
 from kortfaktura.jobs.models import Job
@@ -224,6 +225,64 @@ def test_deliver_now_runs_as_a_job_and_a_missing_setting_is_said_in_the_page(
     response = browser.post("/leveranser/leverera/", follow=True)
     assert "inget att leverera" in page(response)
     assert Job.objects.filter(kind="deliver").count() == 1
+
+
+def test_deliver_now_sends_the_channels_that_are_set_up_and_leaves_the_others_queued(
+    settings: Any, tmp_path: Path
+) -> None:
+    """Only the Peppol outbox is set up: the Peppol document goes, the e-mail document stays
+    queued, and the page and the job's result name the missing setting."""
+    world = webtools.billed_world()
+    other = world.other_invoice
+    delivery.queue_deliveries([world.own_invoice])
+    # Borås's document waits for e-mail (issued documents cannot be changed, so its queued
+    # row is made as a resend to e-mail would make it).
+    Delivery.objects.create(
+        invoice=other,
+        channel="email",
+        recipient="faktura@boras.se",
+        message_id=new_message_id(),
+    )
+    assert set(Delivery.objects.values_list("channel", "status")) == {
+        ("peppol", "queued"),
+        ("email", "queued"),
+    }
+    outbox = tmp_path / "utkorg"
+    outbox.mkdir()
+    settings.PEPPOL_OUTBOX = f"file://{outbox}"
+    settings.SMTP_URL = ""
+    settings.MAIL_FROM = ""
+    response = client_for("fakturering").post("/leveranser/leverera/", follow=True)
+    html = page(response)
+    assert "E-post är inte inställd" in html and "KORTFAKTURA_SMTP_URL" in html
+    assert Delivery.objects.get(invoice=world.own_invoice).status == "sent"
+    assert Delivery.objects.get(invoice=other).status == "queued"
+    assert list(outbox.iterdir())
+    job = Job.objects.get(kind="deliver")
+    assert job.status == "done" and job.result["delivered"] == 1
+    assert job.result["unconfigured"]["email"]["waiting"] == 1
+    assert "KORTFAKTURA_SMTP_URL" in job.result["unconfigured"]["email"]["reason"]
+    assert "1 dokument väntar kvar i kön" in job.result["link_text"]
+    assert "KORTFAKTURA_SMTP_URL" in job.result["link_text"]
+    assert "1 dokument väntar kvar i kön" in html  # the job page shows the result's text
+    # The CLI's service call keeps refusing everything when a needed channel is missing.
+    with pytest.raises(delivery.MissingSetting, match="KORTFAKTURA_SMTP_URL"):
+        delivery.deliver()
+    assert Delivery.objects.get(invoice=other).status == "queued"
+
+
+def test_deliver_now_with_no_needed_channel_set_up_delivers_nothing(
+    settings: Any, tmp_path: Path
+) -> None:
+    world = webtools.billed_world()
+    delivery.queue_deliveries([world.own_invoice])
+    settings.PEPPOL_OUTBOX = ""
+    response = client_for("fakturering").post("/leveranser/leverera/")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Ingenting levererades" in html and "KORTFAKTURA_PEPPOL_OUTBOX" in html
+    assert not Job.objects.filter(kind="deliver").exists()
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"queued"}
 
 
 def test_deliveries_permissions() -> None:

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from kortfaktura import swedish
 from kortfaktura.audit.services import record
 from kortfaktura.billing.models import Invoice
 from kortfaktura.delivery.channels import (
@@ -61,6 +62,22 @@ class DeliveryReport:
     planned: list[Delivery] = field(default_factory=list)
     receipts: ReceiptReport = field(default_factory=ReceiptReport)
     uncertain: int = 0  # deliveries that wait for a person (may or may not have left)
+    # With skip_unconfigured: channel → (why it is not set up, documents left queued for it).
+    unconfigured: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def unconfigured_text(self) -> str:
+        """One Swedish sentence per channel left out, naming its setting; empty when none."""
+        return " ".join(
+            f"{channel_not_set_up(channel)}, så {swedish.counted(waiting, 'dokument', 'dokument')}"
+            f" väntar kvar i kön: {reason}."
+            for channel, (reason, waiting) in sorted(self.unconfigured.items())
+        )
+
+
+def channel_not_set_up(channel: str) -> str:
+    """``E-post är inte inställd``."""
+    label = str(Channel(channel).label)
+    return f"{label[:1].upper()}{label[1:]} är inte inställd"
 
 
 def as_json(delivery: Delivery) -> dict[str, Any]:
@@ -292,12 +309,15 @@ def deliver(
     numbers: Iterable[int] = (),
     dry_run: bool = False,
     stop: Callable[[], bool] | None = None,
+    skip_unconfigured: bool = False,
 ) -> DeliveryReport:
     """Queue what is issued and undelivered, then send what is queued or failed and due;
     ``stop`` (``--watch`` on SIGTERM) is asked before each document and ends the batch early.
 
     Raises ``MissingSetting`` before sending anything when a channel that is needed has no
-    setting, and ``DeliveryError`` for documents that cannot be delivered."""
+    setting, and ``DeliveryError`` for documents that cannot be delivered. With
+    ``skip_unconfigured`` (the web page), the channels that are set up are delivered and the
+    others' documents stay queued, counted in ``report.unconfigured``."""
     numbers = list(numbers)
     selected = _select(run_id, numbers)
     invoices = (
@@ -330,8 +350,14 @@ def deliver(
             for row in _scope(selected).filter(status=Delivery.Status.SENDING)
             if row.channel == Channel.PEPPOL
         }
+    missing: dict[str, str] = {}
     for channel in sorted(needed):
-        SENDERS[channel]().check()
+        try:
+            SENDERS[channel]().check()
+        except MissingSetting as error:
+            if not skip_unconfigured:
+                raise
+            missing[channel] = str(error).rstrip(".")
     if dry_run:
         report.planned = [_new_row(invoice, route(invoice)) for invoice in to_queue] + due
         report.skipped = _scope(selected).count() - len(due)
@@ -340,6 +366,14 @@ def deliver(
     queue_deliveries(to_queue)
     pending = list(_due(_scope(selected), now, at_once=at_once).order_by("id"))
     report.skipped = _scope(selected).count() - len(pending)
+    if missing:
+        waiting = Counter(row.channel for row in pending if row.channel in missing)
+        report.unconfigured = {
+            channel: (reason, waiting[channel])
+            for channel, reason in missing.items()
+            if waiting[channel]  # e.g. only a row another worker is sending right now
+        }
+        pending = [row for row in pending if row.channel not in missing]
     # Print rows are claimed (marked sending) only when their batch is written, so that a
     # process stopped earlier leaves them queued rather than uncertain.
     prints: dict[int | None, list[Delivery]] = defaultdict(list)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.styles import Alignment, Font
 
@@ -87,30 +88,44 @@ class XlsxRenderer:
     media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
     def render(self, document: DocumentData) -> bytes:
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.title = "Specifikation"
-        sheet.append([f"{document.type_label} {document.number} – {wording.heading(document)}"])
-        sheet["A1"].font = Font(bold=True, size=13)
-        for label, value, number_format in _header_block(document):
-            sheet.append([label, value])
-            cells = sheet[sheet.max_row]
+        # Write-only: rows stream to the file as they are appended, so time and memory stay
+        # linear in the number of orders (a 60,000-order invoice is one file). Everything the
+        # sheet's XML writes before its rows (frozen pane, column widths) is set first.
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet("Specifikation")
+        block = _header_block(document)
+        header_row = len(block) + 3  # the title, the block, an empty row, then the header
+        last = header_row + len(document.specification)
+        sheet.freeze_panes = f"A{header_row + 1}"
+        sheet.auto_filter.ref = f"A{header_row}:I{last}"
+        widths = (20, 16, 18, 10, 14, 28, 30, 18, 22)
+        for column, width in zip("ABCDEFGHI", widths, strict=True):
+            sheet.column_dimensions[column].width = width
+        title = _cell(
+            sheet, f"{document.type_label} {document.number} – {wording.heading(document)}"
+        )
+        title.font = Font(bold=True, size=13)
+        sheet.append([title])
+        for label, value, number_format in block:
+            cells = [_cell(sheet, label), _cell(sheet, value)]
             cells[0].font = Font(bold=True)
             cells[1].alignment = Alignment(horizontal="left")
             if number_format:
                 cells[1].number_format = number_format
             elif isinstance(value, str):
                 as_text(cells[1])
+            sheet.append(cells)
         sheet.append([])
-        sheet.append(COLUMNS_XLSX)
-        header_row = sheet.max_row
-        for cell in sheet[header_row]:
+        header = [_cell(sheet, name) for name in COLUMNS_XLSX]
+        for cell in header:
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+        sheet.append(header)
         names = {line.product_code: line.product_name for line in document.lines}
         for row in document.specification:
-            sheet.append(
-                [
+            cells = [
+                _cell(sheet, value)
+                for value in (
                     f"{row.order_month:%Y-%m}",
                     row.order_id,
                     row.order_date,
@@ -120,29 +135,30 @@ class XlsxRenderer:
                     row.holder_hsa_id,
                     row.unit_price,
                     names.get(row.product_code, row.product_code),
-                ]
-            )
-            cells = sheet[sheet.max_row]
+                )
+            ]
             for index in (0, 1, 3, 4, 5, 6, 8):
                 as_text(cells[index])  # text stays text, never a formula
             cells[2].number_format = DATE_FORMAT
             cells[7].number_format = KRONOR_FORMAT
-        last = sheet.max_row
+            sheet.append(cells)
         total = sum((row.unit_price for row in document.specification), Decimal("0"))
         orders = swedish.counted(len(document.specification), "beställning", "beställningar")
-        sheet.append(["Summa exkl. moms", orders, None, None, None, None, None, total])
-        cells = sheet[sheet.max_row]
+        cells = [
+            _cell(sheet, value)
+            for value in ("Summa exkl. moms", orders, None, None, None, None, None, total, None)
+        ]
         for cell in cells:
             cell.font = Font(bold=True)
         cells[7].number_format = KRONOR_FORMAT
-        sheet.freeze_panes = f"A{header_row + 1}"
-        sheet.auto_filter.ref = f"A{header_row}:I{max(last, header_row)}"
-        widths = (20, 16, 18, 10, 14, 28, 30, 18, 22)
-        for column, width in zip("ABCDEFGHI", widths, strict=True):
-            sheet.column_dimensions[column].width = width
+        sheet.append(cells)
         buffer = io.BytesIO()
         workbook.save(buffer)
         return buffer.getvalue()
+
+
+def _cell(sheet: Any, value: object) -> WriteOnlyCell:
+    return WriteOnlyCell(sheet, value=value)
 
 
 # The XLSX also names the product (the CSV keeps its documented columns).

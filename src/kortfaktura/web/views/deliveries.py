@@ -177,21 +177,28 @@ def _deliver_work(numbers: list[int] | None = None) -> jobs.Work:
     def work(progress: jobs.Progress) -> dict[str, Any]:
         progress(0, 1)
         try:
-            report = services.deliver(numbers=numbers or ())
+            # The channels that are set up are delivered; the others' documents stay queued
+            # and the result says which setting they wait for.
+            report = services.deliver(numbers=numbers or (), skip_unconfigured=True)
         except services.MissingSetting as error:
-            # A setting removed after the page checked it: the job shows the same sentence.
             raise services.DeliveryError(str(error)) from None
         progress(1, 1)
+        waiting = report.unconfigured_text()
         return {
             "url": reverse("web:deliveries"),
             # The job page shows only this link: it says how the delivery went.
             "link_text": (
-                f"{len(report.delivered)} skickade, {len(report.failed)} misslyckade – "
-                "visa leveranserna"
+                f"{len(report.delivered)} skickade, {len(report.failed)} misslyckade"
+                + (f". {waiting}" if waiting else "")
+                + " – visa leveranserna"
             ),
             "delivered": len(report.delivered),
             "failed": len(report.failed),
             "skipped": report.skipped,
+            "unconfigured": {
+                channel: {"reason": reason, "waiting": count}
+                for channel, (reason, count) in report.unconfigured.items()
+            },
         }
 
     return work
@@ -222,16 +229,26 @@ def _needed_channels(request: HttpRequest) -> tuple[set[str], int]:
 @require("access.deliver_documents", section="deliveries")
 @require_POST
 def deliver_now(request: HttpRequest) -> HttpResponse:
-    # Checked here as well as in the job, so a missing setting is said in this page at once.
+    # Checked here as well as in the job, so a missing setting is said in this page at once:
+    # nothing can go when no needed channel is set up; otherwise those that are set up go.
     channels, count = _needed_channels(request)
     if not count:
         messages.info(request, "Det finns inget att leverera: inga dokument väntar.")
         return redirect("web:deliveries")
-    try:
-        for channel in sorted(channels):
+    missing = {}
+    for channel in sorted(channels):
+        try:
             SENDERS[channel]().check()
-    except services.MissingSetting as error:
-        return _refuse(request, f"Ingenting levererades: {error}")
+        except services.MissingSetting as error:
+            missing[channel] = f"{services.channel_not_set_up(channel)}: {str(error).rstrip('.')}"
+    if missing and len(missing) == len(channels):
+        return _refuse(request, "Ingenting levererades. " + " ".join(missing.values()))
+    for text in missing.values():
+        messages.warning(
+            request,
+            f"{text}. Dokumenten som ska skickas den vägen väntar kvar i kön; de övriga "
+            "levereras nu.",
+        )
     try:
         job = jobs.start(
             "deliver",
