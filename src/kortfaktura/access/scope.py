@@ -33,45 +33,33 @@ def _customer_id(user: Any) -> int | None:
     return customer.pk if customer is not None else None
 
 
-def invoices(user: Any) -> QuerySet[Invoice]:
-    """Documents the user may see. A Kund: only its organisation's issued ones, never drafts."""
-    rows = Invoice.objects.all()
+def _own(rows: QuerySet[Any], user: Any, field: str) -> QuerySet[Any]:
+    """All of ``rows`` for staff readers; for a Kund those whose ``field`` is its organisation;
+    for anyone else nothing."""
     if is_staff_reader(user):
         return rows
     customer_id = _customer_id(user)
     if customer_id is None:
         return rows.none()
-    return rows.filter(customer_id=customer_id, status=Invoice.Status.ISSUED)
+    return rows.filter(**{field: customer_id})
+
+
+def invoices(user: Any) -> QuerySet[Invoice]:
+    """Documents the user may see. A Kund: only its organisation's issued ones, never drafts."""
+    rows = _own(Invoice.objects.all(), user, "customer_id")
+    return rows if is_staff_reader(user) else rows.filter(status=Invoice.Status.ISSUED)
 
 
 def orders(user: Any) -> QuerySet[Order]:
-    rows = Order.objects.all()
-    if is_staff_reader(user):
-        return rows
-    customer_id = _customer_id(user)
-    if customer_id is None:
-        return rows.none()
-    return rows.filter(customer_id=customer_id)
+    return _own(Order.objects.all(), user, "customer_id")
 
 
 def customers(user: Any) -> QuerySet[Customer]:
-    rows = Customer.objects.all()
-    if is_staff_reader(user):
-        return rows
-    customer_id = _customer_id(user)
-    if customer_id is None:
-        return rows.none()
-    return rows.filter(pk=customer_id)
+    return _own(Customer.objects.all(), user, "pk")
 
 
 def accounts(user: Any) -> QuerySet[BillingAccount]:
-    rows = BillingAccount.objects.all()
-    if is_staff_reader(user):
-        return rows
-    customer_id = _customer_id(user)
-    if customer_id is None:
-        return rows.none()
-    return rows.filter(customer_id=customer_id)
+    return _own(BillingAccount.objects.all(), user, "customer_id")
 
 
 def deliveries(user: Any) -> QuerySet[Delivery]:
