@@ -9,7 +9,6 @@ back, plain column tests built from the small customer, account and price tables
 suite checks that the filter and the per-order state agree for every state and reason.
 """
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
@@ -285,8 +284,7 @@ def filtered(
         rows = rows.filter(orgnr=orgnr.replace("-", "").replace(" ", ""))
     if month:
         first = dt.date.fromisoformat(f"{month}-01")
-        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
-        rows = rows.filter(order_date__gte=first, order_date__lte=last)
+        rows = rows.filter(order_date__range=(first, core.month_end(first)))
     if status:
         rows = rows.filter(status=status)
     if state:
