@@ -4,6 +4,7 @@ medians over repeated runs."""
 import json
 import os
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -74,3 +75,10 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
         else runs[0][key]
         for key in runs[0]
     }
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now, for a server a test or bench starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

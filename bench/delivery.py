@@ -28,7 +28,6 @@ import datetime as dt
 import importlib.util
 import json
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from typing import Any
 
 import common
 from billing import FIRST_MONTH, LAST_DAY, fill
-from common import peak_mb, recreate_postgres_database, run_child, setup_django
+from common import free_port, peak_mb, recreate_postgres_database, run_child, setup_django
 
 common.BENCH_DATABASE = "kortfaktura_bench_delivery"
 RECEIPTS = 1000
@@ -191,12 +190,6 @@ class _Counter:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--orders", type=int, default=60_000)
@@ -224,7 +217,7 @@ def main() -> None:
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results = []
     mailbox = _Counter()
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()  # in this process: the measured child only talks to it
     try:
         with tempfile.TemporaryDirectory(prefix="kortfaktura-bench-delivery-") as temp:

@@ -36,7 +36,14 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from common import BENCH_DATABASE, POSTGRES_URL, recreate_postgres_database, run_child, setup_django
+from common import (
+    BENCH_DATABASE,
+    POSTGRES_URL,
+    free_port,
+    recreate_postgres_database,
+    run_child,
+    setup_django,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Bench-lösenord-2026"
@@ -243,12 +250,6 @@ def load(
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def measure(backend: str, data_dir: Path, clients: int, seconds: float) -> dict[str, Any]:
     facts = json.loads((data_dir / "bench-facts.json").read_text())
     environment = dict(os.environ, KORTFAKTURA_DATA_DIR=str(data_dir))
@@ -256,7 +257,7 @@ def measure(backend: str, data_dir: Path, clients: int, seconds: float) -> dict[
         environment["DATABASE_URL"] = f"{POSTGRES_URL}/{BENCH_DATABASE}"
     else:
         environment.pop("DATABASE_URL", None)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/kortfaktura"), "serve", "--port", str(port)],
         env=environment,

@@ -19,7 +19,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from processes import free_port
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -198,12 +199,6 @@ class Server:
         return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _pg_admin(url: str) -> Any:
     import dj_database_url
     import psycopg
@@ -291,7 +286,7 @@ def start_server(template: _Template, directory: Path) -> Server:
     )
     assert seeded.returncode == 0, seeded.stderr[-5000:]
     world = json.loads(seeded.stdout.strip().splitlines()[-1])
-    port = _free_port()
+    port = free_port()
     log = directory / "serve.log"
     server = Server(f"http://127.0.0.1:{port}", env, directory, world, log=log)
     with log.open("w") as sink:

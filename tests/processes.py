@@ -1,6 +1,7 @@
 """Running the real ``kortfaktura`` console script against a fresh database of its own."""
 
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -54,3 +55,10 @@ def run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProce
         text=True,
         timeout=600,
     )
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now, for a server a test or bench starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -127,9 +127,10 @@ def test_responses_carry_a_content_security_policy_without_inline_scripts() -> N
 
 @pytest.mark.slow
 def test_serve_answers_on_its_port(fresh: Any) -> None:
-    import socket
     import time
     import urllib.request
+
+    from processes import free_port
 
     env, directory = fresh
     subprocess.run(
@@ -139,9 +140,7 @@ def test_serve_answers_on_its_port(fresh: Any) -> None:
         check=True,
         capture_output=True,
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [str(Path(".venv/bin/kortfaktura").resolve()), "serve", "--port", str(port)],
         env=env,

@@ -4,7 +4,6 @@ bearer token, must answer no server error, only documented status codes and bodi
 the schema."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from processes import SCRIPT
+from processes import SCRIPT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +33,6 @@ print(json.dumps({
     "run": world.draft_run.pk,
 }))
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -63,7 +56,7 @@ def server(fresh: Any) -> Any:
         text=True,
     )
     known = json.loads(seeded.stdout.strip().splitlines()[-1])
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(SCRIPT), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

@@ -6,7 +6,6 @@ import email
 import email.policy
 import io
 import json
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from kortfaktura.delivery import sbdh
 from kortfaktura.delivery.models import Delivery
 from kortfaktura.documents import validation
 from kortfaktura.documents.models import IssuedDocument
+from processes import free_port
 
 pytestmark = pytest.mark.django_db
 Cli = Callable[..., tuple[int, str, str]]
@@ -94,12 +94,6 @@ class Mailbox:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

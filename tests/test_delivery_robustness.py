@@ -22,7 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from conftest import CUSTOMER_HEADER, ORDER_HEADER, PRICE_HEADER, customer_row, order_row, write_csv
-from processes import SCRIPT, drop_database, fresh_database_environment, run
+from processes import SCRIPT, drop_database, free_port, fresh_database_environment, run
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
 
@@ -45,12 +45,6 @@ class Mailbox:
     def recipients(self) -> list[str]:
         with self.lock:
             return sorted(rcpt for rcpts, _ in self.messages for rcpt in rcpts)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
