@@ -12,7 +12,7 @@ from django.views.decorators.http import require_safe
 
 from kortfaktura import swedish
 from kortfaktura.audit.selectors import search
-from kortfaktura.cli.audit import ACTION_LABELS, DETAIL_LABELS, VALUE_WORDS
+from kortfaktura.audit.wording import ACTION_LABELS, DETAIL_LABELS, VALUE_WORDS
 from kortfaktura.web.views.common import paginate, require
 
 # The actions the services write, with Swedish words; the codes not listed show as written.
