@@ -82,3 +82,50 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def two_phase_main(
+    script: str,
+    description: str,
+    prepare: Any,
+    measure: Any,
+    report: Any,
+    *,
+    temp_prefix: str = "kortfaktura-bench-",
+) -> None:
+    """The command line of a benchmark that builds the database of bench/billing.py in one child
+    process (``prepare(backend, orders, accounts, data_dir)``) and measures it in a second,
+    fresh one (``measure(backend, data_dir)``, so its peak memory is its own), per backend;
+    ``report(results)`` prints the figures."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--accounts", type=int, default=600)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        data_dir = Path(args.data_dir)
+        if args.phase == "prepare":
+            result = prepare(args.worker, args.orders, args.accounts, data_dir)
+        else:
+            result = measure(args.worker, data_dir)
+        print(json.dumps(result))
+        return
+    sys.path.insert(0, str(Path(script).resolve().parents[1] / "src"))
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    results = []
+    with tempfile.TemporaryDirectory(prefix=temp_prefix) as temp:
+        for backend in backends:
+            sizes = ["--orders", str(args.orders), "--accounts", str(args.accounts)]
+            data = ["--data-dir", f"{temp}/{backend}"]
+            if backend == "postgresql":
+                recreate_postgres_database()
+            prepared = run_child(script, backend, [*sizes, *data, "--phase", "prepare"])
+            measured = run_child(script, backend, [*data, "--phase", "measure"])
+            results.append({**prepared, **measured})
+    report(results)

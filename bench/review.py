@@ -13,18 +13,14 @@ measures:
 Targets (issue 9): review ≤ 10 s and ≤ 5× the floor, HTML ≤ 5 MB, peak memory ≤ 1 GB.
 """
 
-import argparse
 import datetime as dt
-import json
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from billing import FIRST_MONTH, LAST_DAY, fill
-from common import peak_mb, recreate_postgres_database, run_child, setup_django
+from common import peak_mb, setup_django, two_phase_main
 
 LAST_MONTH = LAST_DAY.replace(day=1)
 
@@ -139,35 +135,7 @@ def report(results: list[dict[str, Any]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--accounts", type=int, default=600)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--phase", help=argparse.SUPPRESS)
-    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        data_dir = Path(args.data_dir)
-        if args.phase == "prepare":
-            result = prepare(args.worker, args.orders, args.accounts, data_dir)
-        else:
-            result = measure(args.worker, data_dir)
-        print(json.dumps(result))
-        return
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    results = []
-    with tempfile.TemporaryDirectory(prefix="kortfaktura-bench-") as temp:
-        for backend in backends:
-            sizes = ["--orders", str(args.orders), "--accounts", str(args.accounts)]
-            data = ["--data-dir", f"{temp}/{backend}"]
-            if backend == "postgresql":
-                recreate_postgres_database()
-            prepared = run_child(__file__, backend, [*sizes, *data, "--phase", "prepare"])
-            measured = run_child(__file__, backend, [*data, "--phase", "measure"])
-            results.append({**prepared, **measured})
-    report(results)
+    two_phase_main(__file__, __doc__.splitlines()[0], prepare, measure, report)
 
 
 if __name__ == "__main__":
