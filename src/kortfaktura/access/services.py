@@ -4,6 +4,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -63,6 +64,20 @@ def check_password(password: str, username: str = "") -> None:
         raise AccessError("lösenordet duger inte: " + " ".join(error.messages)) from error
 
 
+def _known(role: str) -> None:
+    if role not in ROLES:
+        raise AccessError(f"okänd roll {role!r}: välj en av {', '.join(ROLES)}")
+
+
+def _apply_role(user: Any, role: str, customer: Customer | None) -> None:
+    """The role's group (its only one), staff status for an administrator, a Kund's
+    organisation; inside the caller's transaction."""
+    user.is_staff = role == "admin"
+    user.save(update_fields=["is_staff"])
+    user.groups.set([Group.objects.get(name=ROLES[role].name)])
+    Profile.objects.update_or_create(user=user, defaults={"customer": customer})
+
+
 @dataclass(frozen=True)
 class UserResult:
     user: AbstractBaseUser
@@ -89,8 +104,7 @@ def add_user(username: str, role: str, password: str, orgnr: str | None = None) 
             "stora och små bokstäver – välj ett annat namn, så att granskningsloggen inte kan "
             "blanda ihop dem"
         )
-    if role not in ROLES:
-        raise AccessError(f"okänd roll {role!r}: välj en av {', '.join(ROLES)}")
+    _known(role)
     customer = _customer(role, orgnr)
     check_password(password, username)
     ensure_roles()
@@ -100,10 +114,8 @@ def add_user(username: str, role: str, password: str, orgnr: str | None = None) 
         before_role = [group.name for group in user.groups.all()] if not created else []
         user.set_password(password)
         user.is_active = True
-        user.is_staff = role == "admin"
         user.save()
-        user.groups.set([Group.objects.get(name=ROLES[role].name)])
-        Profile.objects.update_or_create(user=user, defaults={"customer": customer})
+        _apply_role(user, role, customer)
         record(
             "användare skapad" if created else "användare ändrad",
             f"användare {username}",
@@ -120,8 +132,7 @@ def add_user(username: str, role: str, password: str, orgnr: str | None = None) 
 
 def set_role(username: str, role: str, orgnr: str | None = None) -> bool:
     """Give an existing user another role (and, for a Kund, organisation); False if unchanged."""
-    if role not in ROLES:
-        raise AccessError(f"okänd roll {role!r}: välj en av {', '.join(ROLES)}")
+    _known(role)
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise AccessError(f"användaren {username!r} finns inte")
@@ -134,11 +145,7 @@ def set_role(username: str, role: str, orgnr: str | None = None) -> bool:
         after_orgnr = customer.orgnr if customer else None
         if before_role == ROLES[role].name and before_orgnr == after_orgnr:
             return False
-        user.is_staff = role == "admin"
-        user.save(update_fields=["is_staff"])
-        user.groups.set([Group.objects.get(name=ROLES[role].name)])
-        profile.customer = customer
-        profile.save(update_fields=["customer"])
+        _apply_role(user, role, customer)
         record(
             "användare ändrad",
             f"användare {username}",
