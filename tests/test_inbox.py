@@ -392,13 +392,14 @@ def quarantined(name: str) -> str:
     return receipt.reason
 
 
-@pytest.mark.parametrize("status", ["failed", "queued"])
+@pytest.mark.parametrize("status", ["failed", "queued", "sending"])
 def test_a_receipt_never_delivers_what_was_not_handed_over(
     cli: Cli, sent: dict[str, Any], status: str
 ) -> None:
-    """The outbox was on a full disk (failed) or the document waits its turn (queued): neither the
-    buyer's Invoice Response nor the access point's MLR makes it delivered, and the next run
-    still hands it over (R20: only what was handed over can be delivered)."""
+    """The outbox was on a full disk (failed), the document waits its turn (queued) or its
+    hand-over was cut off (sending): neither the buyer's Invoice Response nor the access point's
+    MLR makes it delivered, and the next run still hands it over (R20: only what was handed over
+    can be delivered)."""
     from django.utils import timezone
 
     number = sent["1442"]
@@ -650,3 +651,59 @@ def test_links_special_files_and_huge_files_are_refused(
     assert digest not in details and "HEMLIGT" not in details
     # Read again, nothing is added: the refused files are in quarantine/.
     assert read(cli, inbox) == {"applied": 0, "quarantined": 0, "duplicate": 0, "errors": []}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="acting as another user needs root")
+def test_files_of_another_user_are_moved_without_hard_links() -> None:
+    """The access point's files belong to its own user: with fs.protected_hardlinks (the
+    default) Kortfaktura's user may not hard-link them, nor a link or a FIFO of another user.
+    They are moved anyway, the link as a link."""
+    import pwd
+    import shutil
+    import tempfile
+
+    nobody = pwd.getpwnam("nobody")
+    base = Path(tempfile.mkdtemp(prefix="kf-inbox-"))  # not under pytest's 0700 directories
+    try:
+        base.chmod(0o755)
+        inbox = base / "inbox"
+        inbox.mkdir()
+        (inbox / "svar.xml").write_bytes(b"<a/>")
+        (inbox / "svar.xml").chmod(0o644)
+        (inbox / "länk.xml").symlink_to("/etc/passwd")
+        os.mkfifo(inbox / "rör.xml")
+        os.chown(inbox, nobody.pw_uid, nobody.pw_gid)  # the files stay root's
+        pid = os.fork()
+        if pid == 0:  # the child acts as Kortfaktura's user
+            code = 1
+            try:
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+                box = FileInbox(f"file://{inbox}")
+                box.move("svar.xml", "processed")
+                box.move("länk.xml", "quarantine")
+                box.move("rör.xml", "quarantine")
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert sorted(p.name for p in inbox.iterdir()) == ["processed", "quarantine"]
+        assert (inbox / "processed" / "svar.xml").read_bytes() == b"<a/>"
+        assert os.readlink(inbox / "quarantine" / "länk.xml") == "/etc/passwd"
+        assert stat.S_ISFIFO(os.lstat(inbox / "quarantine" / "rör.xml").st_mode)
+    finally:
+        shutil.rmtree(base)
+
+
+def test_a_link_in_place_of_a_folder_is_not_followed(tmp_path: Path) -> None:
+    """``processed`` made a link to another directory: nothing is moved there."""
+    inbox, elsewhere = tmp_path / "inbox", tmp_path / "annanstans"
+    inbox.mkdir()
+    elsewhere.mkdir()
+    (inbox / "processed").symlink_to(elsewhere)
+    (inbox / "svar.xml").write_bytes(b"<a/>")
+    with pytest.raises(TransportError) as caught:
+        FileInbox(f"file://{inbox}").move("svar.xml", "processed")
+    assert "ingen katalog utan en länk" in caught.value.message
+    assert list(elsewhere.iterdir()) == [] and (inbox / "svar.xml").read_bytes() == b"<a/>"

@@ -474,13 +474,20 @@ def test_inbox_refuses_links_special_files_and_huge_files(
         assert caught.value.transient is False
         assert "HEMLIGT" not in caught.value.message
 
+    # A link in place of the folder is not followed.
+    (inbox_dir / "processed").symlink_to(tmp_path)
+    with pytest.raises(SftpError) as caught:
+        inbox.move("liten.xml", "processed")
+    assert caught.value.transient is False and "ingen katalog" in caught.value.message
+    assert (inbox_dir / "liten.xml").exists() and not (tmp_path / "liten.xml").exists()
+
     inbox.move("länk.xml", "quarantine")
     inbox.move("rör.xml", "quarantine")
     # The link itself was moved, not the secret it points to.
     assert os.readlink(inbox_dir / "quarantine" / "länk.xml") == str(secret)
     assert stat.S_ISFIFO(os.lstat(inbox_dir / "quarantine" / "rör.xml").st_mode)
     assert secret.read_text().startswith("root:")
-    assert inbox.list() == ["liten.xml", "stor.xml"]
+    assert inbox.list() == ["liten.xml", "processed", "stor.xml"]  # processed is a link here
 
 
 @pytest.mark.django_db

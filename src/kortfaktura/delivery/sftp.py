@@ -448,8 +448,15 @@ class SftpInbox(_SftpLocation):
         async def operation(sftp: asyncssh.SFTPClient) -> None:
             source = self._path(name)
             target_dir = self._path(folder)
-            if not await sftp.isdir(target_dir):
+            if not await sftp.lexists(target_dir):
                 await sftp.makedirs(target_dir, exist_ok=True)
+            elif (await sftp.lstat(target_dir)).type != asyncssh.FILEXFER_TYPE_DIRECTORY:
+                # A link named like the folder would send the files wherever it points.
+                raise SftpError(
+                    f"{self._where}: {folder} i {self.url} är ingen katalog (en länk eller en "
+                    "fil) – ta bort den.",
+                    transient=False,
+                )
             stem, dot, suffix = name.rpartition(".")
             if not stem:
                 stem, dot, suffix = name, "", ""

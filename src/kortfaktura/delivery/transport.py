@@ -238,6 +238,13 @@ class FileInbox:
             stem, dot, suffix = name, "", ""
         try:
             target.mkdir(exist_ok=True)
+            if not stat.S_ISDIR(os.lstat(target).st_mode):
+                # A link named like the folder would send the files wherever it points.
+                raise TransportError(
+                    f"kunde inte flytta {name}: {target} är ingen katalog utan en länk – ta bort "
+                    "länken",
+                    transient=False,
+                )
             for attempt in range(1000):
                 candidate = target / (f"{stem}-{attempt}{dot}{suffix}" if attempt else name)
                 try:
@@ -246,6 +253,14 @@ class FileInbox:
                     os.link(source, candidate, follow_symlinks=False)
                 except FileExistsError:
                     continue
+                except PermissionError:
+                    # With fs.protected_hardlinks only the owner may hard-link a link, a special
+                    # file or a file it cannot write (the access point's files): rename instead,
+                    # after looking (only this program writes into the folder).
+                    if os.path.lexists(candidate):
+                        continue
+                    os.rename(source, candidate)
+                    return
                 os.unlink(source)
                 return
         except OSError as error:
