@@ -14,6 +14,7 @@ if [ "${KORTFAKTURA_SERVE:-1}" != "0" ]; then
   # Leveranser page then delivers to the demo's folders instead of refusing for want of a setting.
   export KORTFAKTURA_PEPPOL_OUTBOX="${KORTFAKTURA_PEPPOL_OUTBOX:-file://$PWD/var/demo/peppol/ut}"
   export KORTFAKTURA_PEPPOL_INBOX="${KORTFAKTURA_PEPPOL_INBOX:-file://$PWD/var/demo/peppol/in}"
+  export KORTFAKTURA_PEPPOL_AP_ID="${KORTFAKTURA_PEPPOL_AP_ID:-0088:7300010000001}"
   export KORTFAKTURA_SMTP_URL="${KORTFAKTURA_SMTP_URL:-file://$PWD/var/demo/epost}"
   export KORTFAKTURA_MAIL_FROM="${KORTFAKTURA_MAIL_FROM:-gits-fakturor@vgregion.example}"
   export KORTFAKTURA_PRINT_DIR="${KORTFAKTURA_PRINT_DIR:-$PWD/var/demo/utskrift}"

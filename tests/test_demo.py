@@ -168,6 +168,10 @@ def assert_the_demo_delivered(delivery: dict[str, Any], directory: Path) -> None
     if delivery["inbox_waiting"] == 0:  # the receipts were read: the statuses tell the story
         assert [row["number"] for row in delivery["rejected"]] == [rejected["number"]]
         assert "Referensen saknas" in delivery["rejected"][0]["error"]
+        # Every answer counted (none quarantined): the access point's and the buyers' (R20).
+        assert counts[("peppol", "rejected")] == 1
+        assert counts[("peppol", "delivered")] == peppol - 1
+        assert not list((inbox / "quarantine").glob("*"))
     else:  # not read yet: every receipt waits in the inbox, nothing lost
         assert delivery["inbox_waiting"] == peppol
 

@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from lxml import etree
 from kortfaktura.delivery.receipts import (
     INVOICE_RESPONSE_STATUS,
     MLR_STATUS,
+    Envelope,
     Receipt,
     ReceiptError,
     invoice_response,
@@ -222,6 +224,9 @@ def test_official_invoice_response_examples(path: Path) -> None:
         refers_to_instance=None,
         issue_date=receipt.issue_date,
         sender="0196:6963495890",
+        party_sender="0196:6963495890",
+        party_receiver="0196:6841569459",
+        envelope=None,
     )
     assert receipt.issue_date is not None
     assert receipt.issue_date.year == 2017
@@ -231,7 +236,18 @@ def test_official_invoice_response_examples(path: Path) -> None:
 def test_official_examples_in_an_sbdh(path: Path, sbdh_schema: etree.XMLSchema) -> None:
     wrapped = wrap(path.read_bytes())
     assert sbdh_schema.validate(etree.fromstring(wrapped)), sbdh_schema.error_log
-    assert parse_receipt(wrapped) == parse_receipt(path.read_bytes())
+    receipt = parse_receipt(wrapped, envelope_schema=sbdh_schema)
+    # The envelope names who sent it (what the access point vouches for); the rest is the same.
+    assert receipt.envelope == Envelope(
+        sender=BUYER,
+        receiver=SELLER,
+        standard="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2",
+        type="ApplicationResponse",
+        problems=(),
+    )
+    assert receipt.sender == BUYER
+    bare = parse_receipt(path.read_bytes())
+    assert replace(receipt, sender=bare.sender, envelope=None) == bare
 
 
 def test_reasons_of_the_official_examples() -> None:
@@ -266,7 +282,7 @@ def test_mlr_examples_pass_the_rules_and_map(name: str, rules: Rules) -> None:
     text, status = MLR_EXAMPLES[name]
     xml = text.encode()
     assert rules.findings("T71", xml) == []
-    for content in (xml, wrap(xml)):
+    for content in (xml, wrap(xml, sender="0088:7300010000001")):
         receipt = parse_receipt(content)
         assert receipt.kind == "mlr"
         assert receipt.status == status
@@ -313,6 +329,8 @@ def test_built_invoice_responses_pass_t111(code: str, reason: str, rules: Rules)
         refers_to_instance=None,
         issue_date=date(2026, 9, 2),
         sender=BUYER,
+        party_sender=BUYER,
+        party_receiver=SELLER,
     )
     if reason:
         assert reason in receipt.reason
@@ -351,7 +369,7 @@ def test_built_mlrs_pass_t71(code: str, reason: str, rules: Rules) -> None:
         response_id="MLR-1",
     )
     assert rules.findings("T71", xml) == []
-    for content in (xml, wrap(xml)):
+    for content in (xml, wrap(xml, sender="0088:7300010000001")):
         receipt = parse_receipt(content)
         assert receipt.kind == "mlr"
         assert receipt.status == MLR_STATUS[code]
@@ -407,6 +425,111 @@ def test_sender_from_the_envelope_when_the_document_has_none() -> None:
     )
 
 
+def test_the_envelope_names_the_sender_whatever_the_document_says() -> None:
+    """Issue 17: who sent a wrapped receipt is the SBDH's Sender, which the access point vouches
+    for; the SenderParty inside is anybody's to write and is kept apart."""
+    xml = MLR_EXAMPLES["accepted"][0].encode()
+    receipt = parse_receipt(wrap(xml, sender="0088:9876549873211"))
+    assert receipt.sender == "0088:9876549873211"
+    assert (receipt.party_sender, receipt.party_receiver) == ("0088:7300010000001", SELLER)
+    assert receipt.envelope is not None and receipt.envelope.problems == ()
+
+
+def test_what_is_wrong_with_an_envelope_is_told_in_swedish(
+    sbdh_schema: etree.XMLSchema,
+) -> None:
+    xml = invoice_response(
+        number="F1",
+        status_code="AP",
+        reason="",
+        sender=BUYER,
+        receiver=SELLER,
+        issue_date=date(2026, 9, 2),
+        response_id="IR-1",
+    )
+    good = wrap(xml)
+    assert parse_receipt(good, envelope_schema=sbdh_schema).envelope.problems == ()  # type: ignore[union-attr]
+    cases = {
+        "schemat för SBDH 1.3 (rad": good.replace(b"<HeaderVersion>1.0</HeaderVersion>", b""),
+        "2 avsändare": good.replace(
+            b"</Sender>",
+            b'</Sender><Sender><Identifier Authority="iso6523-actorid-upis">0007:1</Identifier>'
+            b"</Sender>",
+        ),
+        "inget Peppol-deltagar-id": good.replace(
+            b'<Receiver><Identifier Authority="iso6523-actorid-upis">',
+            b'<Receiver><Identifier Authority="GLN">',
+        ),
+        "något annat än ett ApplicationResponse (Standard urn:oasis:names:specification:ubl:"
+        "schema:xsd:ApplicationResponse-2, Type Invoice)": good.replace(
+            b"<Type>ApplicationResponse</Type>", b"<Type>Invoice</Type>"
+        ),
+        "saknar StandardBusinessDocumentHeader": re.sub(
+            rb"<StandardBusinessDocumentHeader>.*</StandardBusinessDocumentHeader>",
+            b"",
+            good,
+            flags=re.S,
+        ),
+    }
+    for words, content in cases.items():
+        envelope = parse_receipt(content, envelope_schema=sbdh_schema).envelope
+        assert envelope is not None and envelope.problems, words
+        text = " ".join(envelope.problems)
+        assert words in text, (words, text)
+        assert "Element" not in text and "expected" not in text  # not libxml2's English
+
+
+def test_the_demo_access_point_wraps_receipts_in_a_valid_sbdh(
+    sbdh_schema: etree.XMLSchema,
+) -> None:
+    from datetime import UTC, datetime
+
+    from kortfaktura.delivery.sbdh import wrap_response
+
+    created = datetime(2026, 9, 2, 12, tzinfo=UTC)
+    xml = invoice_response(
+        number="100001",
+        status_code="RE",
+        reason="Referensen saknas",
+        sender=BUYER,
+        receiver=SELLER,
+        issue_date=date(2026, 9, 2),
+        response_id="IR-1",
+    )
+    wrapped = wrap_response(
+        xml,
+        sender=BUYER,
+        receiver=SELLER,
+        kind="invoice_response",
+        instance_id="x",
+        created=created,
+    )
+    assert sbdh_schema.validate(etree.fromstring(wrapped)), sbdh_schema.error_log
+    receipt = parse_receipt(wrapped, envelope_schema=sbdh_schema)
+    assert receipt.envelope is not None and receipt.envelope.problems == ()
+    assert (receipt.sender, receipt.envelope.receiver, receipt.code) == (BUYER, SELLER, "RE")
+    mlr = message_level_response(
+        instance_id=INSTANCE,
+        code="AP",
+        reason="",
+        sender="0088:7300010000001",
+        receiver=SELLER,
+        issue_date=date(2026, 9, 2),
+        response_id="MLR-1",
+    )
+    wrapped = wrap_response(
+        mlr, sender="0088:7300010000001", receiver=SELLER, kind="mlr", instance_id="y",
+        created=created,
+    )  # fmt: skip
+    assert sbdh_schema.validate(etree.fromstring(wrapped)), sbdh_schema.error_log
+    assert parse_receipt(wrapped, envelope_schema=sbdh_schema).envelope.problems == ()  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="ApplicationResponse"):
+        wrap_response(
+            (PEPPOL / "examples" / "base-example.xml").read_bytes(),
+            sender=BUYER, receiver=SELLER, kind="mlr", instance_id="z", created=created,
+        )  # fmt: skip
+
+
 # --- what is not a receipt ------------------------------------------------------------------
 
 
@@ -437,6 +560,22 @@ def test_an_invoice_is_not_a_receipt() -> None:
 def test_garbage_is_refused_in_swedish(content: bytes, message: str) -> None:
     with pytest.raises(ReceiptError, match=f"Filen är (inget kvitto|ett).*{message}"):
         parse_receipt(content)
+
+
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        (b"\x00\x01\x02garbage", "rad 1, kolumn 1"),
+        (b"<ApplicationResponse>", "rad 1, kolumn 22"),
+        (b"<a>\n<b></a>", "rad 2, kolumn 8"),
+        (b"PK\x03\x04 a zip file", "rad 1, kolumn 1"),
+    ],
+)
+def test_broken_xml_is_described_in_swedish_only(content: bytes, where: str) -> None:
+    """Issue 17: where the file breaks off, without libxml2's English message."""
+    with pytest.raises(ReceiptError) as raised:
+        parse_receipt(content)
+    assert str(raised.value) == (f"Filen är inget kvitto: den är inte välformad XML ({where}).")
 
 
 def test_other_application_responses_are_refused() -> None:

@@ -5,7 +5,9 @@ and accepts exactly one generated client key.
 """
 
 import asyncio
+import os
 import socket
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 
 from kortfaktura.delivery import sftp as sftp_module
 from kortfaktura.delivery.sftp import SftpError, SftpInbox, SftpOutbox
+from kortfaktura.delivery.transport import TransportError
 
 
 class RecordingSFTPServer(asyncssh.SFTPServer):
@@ -428,3 +431,98 @@ def test_file_names_must_be_plain(server: SftpTestServer, key_path: Path, name: 
         SftpOutbox(server.url("outbox"), key_path).put(name, b"x")
     assert caught.value.transient is False
     assert server.events == []
+
+
+# --- issue 17: the inbox reads regular files only, never through a link, never huge ones ----
+
+
+SMALL = b"<a>" + b"x" * 90 + b"</a>"  # 97 bytes: under the limit of 100, and no receipt
+
+
+def refused_entries(server: SftpTestServer, tmp_path: Path) -> Path:
+    """A link to a secret outside the server's root, a FIFO, a folder and a file over 100 bytes
+    in the inbox, beside a small file; the secret."""
+    inbox_dir = server.root / "inbox"
+    secret = tmp_path / "hemligt.txt"
+    secret.write_text("root:$6$HEMLIGT-LÖSENORDSHASH:19000:0:99999:7:::\n")
+    (inbox_dir / "länk.xml").symlink_to(secret)
+    os.mkfifo(inbox_dir / "rör.xml")
+    (inbox_dir / "en-katalog").mkdir()
+    (inbox_dir / "stor.xml").write_bytes(b"<a/>" * 26)
+    (inbox_dir / "liten.xml").write_bytes(SMALL)
+    return secret
+
+
+def test_inbox_refuses_links_special_files_and_huge_files(
+    server: SftpTestServer, key_path: Path, tmp_path: Path
+):
+    secret = refused_entries(server, tmp_path)
+    inbox_dir = server.root / "inbox"
+    inbox = SftpInbox(server.url("inbox"), key_path)
+
+    # Listed (so that they can be filed away), but the folder is not.
+    assert inbox.list() == ["liten.xml", "länk.xml", "rör.xml", "stor.xml"]
+    assert inbox.read("liten.xml", 100) == SMALL
+    for name, words in (
+        ("länk.xml", "symbolisk länk"),
+        ("rör.xml", "ingen vanlig fil"),
+        ("stor.xml", "större än 100 byte (KORTFAKTURA_INBOX_MAX_BYTES)"),
+    ):
+        with pytest.raises(TransportError) as caught:
+            inbox.read(name, 100)
+        assert words in caught.value.message, caught.value.message
+        assert caught.value.transient is False
+        assert "HEMLIGT" not in caught.value.message
+
+    # A link in place of the folder is not followed.
+    (inbox_dir / "processed").symlink_to(tmp_path)
+    with pytest.raises(SftpError) as caught:
+        inbox.move("liten.xml", "processed")
+    assert caught.value.transient is False and "ingen katalog" in caught.value.message
+    assert (inbox_dir / "liten.xml").exists() and not (tmp_path / "liten.xml").exists()
+
+    inbox.move("länk.xml", "quarantine")
+    inbox.move("rör.xml", "quarantine")
+    # The link itself was moved, not the secret it points to.
+    assert os.readlink(inbox_dir / "quarantine" / "länk.xml") == str(secret)
+    assert stat.S_ISFIFO(os.lstat(inbox_dir / "quarantine" / "rör.xml").st_mode)
+    assert secret.read_text().startswith("root:")
+    assert inbox.list() == ["liten.xml", "processed", "stor.xml"]  # processed is a link here
+
+
+@pytest.mark.django_db
+def test_read_receipts_over_sftp_quarantines_what_it_does_not_read(
+    server: SftpTestServer, key_path: Path, tmp_path: Path, settings: Any
+):
+    """Through ``read_receipts``: the refused entries are filed away in quarantine/ unread and
+    recorded with a Swedish reason and no checksum; nothing of the secret is stored."""
+    from kortfaktura.audit.models import AuditRecord
+    from kortfaktura.delivery.inbox import read_receipts
+    from kortfaktura.delivery.models import Receipt
+
+    settings.SSH_KEY = str(key_path)
+    settings.INBOX_MAX_BYTES = 100
+    secret = refused_entries(server, tmp_path)
+    inbox_dir = server.root / "inbox"
+
+    report = read_receipts(server.url("inbox"))
+
+    assert report.errors == [] and report.applied == []
+    assert sorted(row.file_name for row in report.quarantined) == [
+        "liten.xml", "länk.xml", "rör.xml", "stor.xml"]  # fmt: skip
+    rows = {row.file_name: row for row in Receipt.objects.all()}
+    # The small file was read: not a receipt, quarantined with its checksum.
+    assert rows["liten.xml"].reason == "Filen är inget kvitto (UBL ApplicationResponse) utan a."
+    assert len(rows["liten.xml"].sha256) == 64
+    for name in ("länk.xml", "rör.xml", "stor.xml"):
+        assert rows[name].sha256 == "" and rows[name].outcome == "quarantined"
+    assert "symbolisk länk" in rows["länk.xml"].reason
+    assert "KORTFAKTURA_INBOX_MAX_BYTES" in rows["stor.xml"].reason
+    assert sorted(p.name for p in inbox_dir.iterdir()) == ["en-katalog", "quarantine"]
+    assert os.readlink(inbox_dir / "quarantine" / "länk.xml") == str(secret)
+    details = str(list(AuditRecord.objects.values_list("details", flat=True)))
+    assert "HEMLIGT" not in details
+    # Nothing is left to read, and nothing more is recorded.
+    assert read_receipts(server.url("inbox")).counts() == {
+        "applied": 0, "quarantined": 0, "duplicate": 0, "errors": []}  # fmt: skip
+    assert Receipt.objects.count() == 4

@@ -345,3 +345,10 @@ SMTP_URL = os.environ.get("KORTFAKTURA_SMTP_URL", "").strip()
 MAIL_FROM = os.environ.get("KORTFAKTURA_MAIL_FROM", "").strip()
 PRINT_DIR = os.environ.get("KORTFAKTURA_PRINT_DIR", "").strip()
 PEPPOL_SENDER = os.environ.get("KORTFAKTURA_PEPPOL_SENDER", "0007:2321000131").strip()
+# The access point's Peppol participant id (scheme:id): the only sender whose Message Level
+# Responses count (R20). Unset, every MLR is quarantined with a reason saying to set it.
+PEPPOL_AP_ID = os.environ.get("KORTFAKTURA_PEPPOL_AP_ID", "").strip()
+# The largest file read from the Peppol inbox (bytes); a receipt is a few kilobytes, and a
+# larger file is quarantined unread. Anything but a positive whole number means the default.
+_inbox_max = os.environ.get("KORTFAKTURA_INBOX_MAX_BYTES", "").strip()
+INBOX_MAX_BYTES = int(_inbox_max) if _inbox_max.isdigit() and int(_inbox_max) > 0 else 10_000_000

@@ -73,7 +73,10 @@ class Delivery(models.Model):
 
 class Receipt(models.Model):
     """A file read from the Peppol inbox: a receipt applied to a delivery, a duplicate of one
-    already applied, or a file quarantined with the reason (kortfaktura.delivery.inbox)."""
+    already applied, or a file quarantined with the reason (kortfaktura.delivery.inbox).
+
+    A file refused unread (a link, a special file, a file over the size limit) has no checksum
+    (``sha256`` ""), so it can never be taken for a file that was read."""
 
     class Outcome(models.TextChoices):
         APPLIED = "applied", "tillämpat"
@@ -96,6 +99,9 @@ class Receipt(models.Model):
     changed = models.BooleanField(default=False)
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     received_at = models.DateTimeField(auto_now_add=True)
+    # The file could not be moved out of the inbox: while it is still there (same name, same
+    # checksum), reading it again does not record it again.
+    left_in_inbox = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = "kvitto"

@@ -3,7 +3,10 @@
 Both are UBL 2.1 ``ApplicationResponse`` documents, delivered bare or wrapped in a Standard
 Business Document Header (SBDH). ``parse_receipt`` reads one into a ``Receipt`` and maps its
 response code to a delivery status; anything that is not such a receipt raises ``ReceiptError``
-with a Swedish message saying what the file is, so that the caller can quarantine it.
+with a Swedish message saying what the file is, so that the caller can quarantine it. The SBDH
+around a receipt is read into an ``Envelope`` with what is wrong with it (``problems``); whether
+the receipt may be trusted (who sent it, to whom, for which delivery) is decided by the inbox
+(``kortfaktura.delivery.inbox``), which knows the deliveries and the settings.
 
 ``invoice_response`` and ``message_level_response`` build receipts (for tests and for the demo's
 simulated access point); they pass the official T111 and T71 rules.
@@ -21,6 +24,7 @@ UBL_APPLICATION_RESPONSE = "urn:oasis:names:specification:ubl:schema:xsd:Applica
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 SBDH = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"
+PARTICIPANT_AUTHORITY = "iso6523-actorid-upis"  # the scheme of Peppol participant ids in an SBDH
 NAMESPACES = {"ar": UBL_APPLICATION_RESPONSE, "cac": CAC, "cbc": CBC, "sh": SBDH}
 
 MLR_CUSTOMIZATION = "urn:fdc:peppol.eu:poacc:trns:mlr:3"
@@ -87,6 +91,18 @@ class ReceiptError(Exception):
 
 
 @dataclass(frozen=True)
+class Envelope:
+    """The Standard Business Document Header around a receipt, as the access point wrote it."""
+
+    sender: str | None  # the one Sender's Identifier (None when there is not exactly one)
+    receiver: str | None  # the one Receiver's Identifier (None when there is not exactly one)
+    standard: str  # DocumentIdentification/Standard
+    type: str  # DocumentIdentification/Type
+    # Swedish sentences saying why the envelope cannot be trusted; empty when nothing was found.
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Receipt:
     kind: str  # "mlr" | "invoice_response"
     # delivered | rejected | in_process | accepted | paid | under_query | conditionally_accepted
@@ -96,7 +112,12 @@ class Receipt:
     refers_to_document: str | None  # IR: the invoice/credit note number; MLR: the message's id
     refers_to_instance: str | None  # MLR: the SBDH instance identifier of the message it answers
     issue_date: date | None
-    sender: str | None  # the responder's endpoint, scheme:id
+    # Who sent it, scheme:id: the envelope's Sender when wrapped (what the access point vouches
+    # for), else the document's SenderParty.
+    sender: str | None
+    party_sender: str | None = None  # the document's SenderParty/EndpointID
+    party_receiver: str | None = None  # the document's ReceiverParty/EndpointID
+    envelope: Envelope | None = None  # the SBDH, when the document came wrapped in one
 
 
 def _parser() -> etree.XMLParser:
@@ -138,13 +159,57 @@ def _endpoint(element: etree._Element | None) -> str | None:
     return f"{scheme}:{value}" if scheme else value
 
 
-def _payload(root: etree._Element) -> tuple[etree._Element, str | None]:
-    """The UBL document inside an SBDH (or the root itself), and the envelope's sender."""
+def _identifiers(header: etree._Element, role: str) -> list[tuple[str, str]]:
+    """(value, Authority) of each Sender's or Receiver's Identifier in the header."""
+    return [
+        (_text(identifier), (identifier.get("Authority") or "").strip())
+        for identifier in header.findall(f"sh:{role}/sh:Identifier", NAMESPACES)
+    ]
+
+
+def _envelope(root: etree._Element, schema: etree.XMLSchema | None) -> Envelope:
+    """The SBDH of ``root`` and everything that stops it from vouching for its document."""
+    problems: list[str] = []
+    if schema is not None and not schema.validate(root):
+        # libxml2's own words are English: only where the first error is, in Swedish.
+        first = schema.error_log[0] if schema.error_log else None
+        where = f" (rad {first.line})" if first is not None and first.line else ""
+        problems.append(f"SBDH-kuvertet följer inte schemat för SBDH 1.3{where}.")
+    header = _first(root, "sh:StandardBusinessDocumentHeader")
+    if header is None:
+        problems.append("SBDH-kuvertet saknar StandardBusinessDocumentHeader.")
+        return Envelope(None, None, "", "", tuple(problems))
+    parties: dict[str, str | None] = {}
+    for role, name in (("Sender", "avsändare"), ("Receiver", "mottagare")):
+        found = _identifiers(header, role)
+        parties[role] = (found[0][0] or None) if len(found) == 1 else None
+        if len(found) != 1:
+            problems.append(f"SBDH-kuvertet har {len(found)} {name}, inte exakt en.")
+        elif not found[0][0]:
+            problems.append(f"SBDH-kuvertets {name} saknar id.")
+        elif found[0][1] != PARTICIPANT_AUTHORITY:
+            problems.append(
+                f"SBDH-kuvertets {name} {found[0][0]} är inget Peppol-deltagar-id "
+                f"(Authority {found[0][1] or 'saknas'}, ska vara {PARTICIPANT_AUTHORITY})."
+            )
+    standard = _value(header, "sh:DocumentIdentification/sh:Standard")
+    type_ = _value(header, "sh:DocumentIdentification/sh:Type")
+    if standard != UBL_APPLICATION_RESPONSE or type_ != "ApplicationResponse":
+        problems.append(
+            "SBDH-kuvertet säger att det innehåller något annat än ett ApplicationResponse "
+            f"(Standard {standard or 'saknas'}, Type {type_ or 'saknas'})."
+        )
+    return Envelope(parties["Sender"], parties["Receiver"], standard, type_, tuple(problems))
+
+
+def _payload(
+    root: etree._Element, schema: etree.XMLSchema | None
+) -> tuple[etree._Element, Envelope | None]:
+    """The UBL document inside an SBDH (or the root itself), and the envelope."""
     if etree.QName(root).namespace != SBDH:
         return root, None
     if etree.QName(root).localname != "StandardBusinessDocument":
         raise ReceiptError(f"Filen är inget kvitto: den är ett SBDH-element {_describe(root)}.")
-    sender = _value(root, "sh:StandardBusinessDocumentHeader/sh:Sender/sh:Identifier") or None
     documents = [
         child
         for child in root
@@ -156,7 +221,7 @@ def _payload(root: etree._Element) -> tuple[etree._Element, str | None]:
         raise ReceiptError(
             f"Filen är inget kvitto: SBDH-kuvertet innehåller {len(documents)} dokument."
         )
-    return documents[0], sender
+    return documents[0], _envelope(root, schema)
 
 
 def _issue_date(text: str) -> date | None:
@@ -204,19 +269,27 @@ def _status_reasons(response: etree._Element, *, mlr: bool) -> list[str]:
     return parts
 
 
-def parse_receipt(content: bytes) -> Receipt:
-    """A Message Level Response or Invoice Response, bare or in an SBDH; else ReceiptError."""
+def parse_receipt(content: bytes, *, envelope_schema: etree.XMLSchema | None = None) -> Receipt:
+    """A Message Level Response or Invoice Response, bare or in an SBDH; else ReceiptError.
+
+    An SBDH is checked against ``envelope_schema`` (the SBDH 1.3 schema, when given) and read
+    into ``Receipt.envelope`` with what is wrong with it; that is not an error here.
+    """
     if not content or not content.strip():
         raise ReceiptError("Filen är inget kvitto: den är tom.")
     try:
         root = etree.fromstring(content, parser=_parser())
     except etree.XMLSyntaxError as error:
-        raise ReceiptError(f"Filen är inget kvitto: den är inte välformad XML ({error}).") from None
+        # libxml2's message is English: only where the file breaks off, in Swedish.
+        line, column = error.position
+        raise ReceiptError(
+            f"Filen är inget kvitto: den är inte välformad XML (rad {line}, kolumn {column})."
+        ) from None
     if root is None:
         raise ReceiptError("Filen är inget kvitto: den innehåller inget XML-element.")
     if root.getroottree().docinfo.doctype:
         raise ReceiptError("Filen är inget kvitto: den innehåller en DTD, vilket kvitton inte får.")
-    document, envelope_sender = _payload(root)
+    document, envelope = _payload(root, envelope_schema)
     qname = etree.QName(document)
     if qname.namespace != UBL_APPLICATION_RESPONSE or qname.localname != "ApplicationResponse":
         raise ReceiptError(
@@ -252,6 +325,7 @@ def parse_receipt(content: bytes) -> Receipt:
             location = f"rad {line_id}: " if line_id and line_id != "NA" else ""
             parts.extend(f"{location}{text}" for text in texts if text)
     reference = _value(document, "cac:DocumentResponse/cac:DocumentReference/cbc:ID") or None
+    party_sender = _endpoint(_first(document, "cac:SenderParty/cbc:EndpointID"))
     return Receipt(
         kind=kind,
         status=statuses[code],
@@ -260,7 +334,10 @@ def parse_receipt(content: bytes) -> Receipt:
         refers_to_document=reference,
         refers_to_instance=reference if kind == "mlr" else None,
         issue_date=_issue_date(_value(document, "cbc:IssueDate")),
-        sender=_endpoint(_first(document, "cac:SenderParty/cbc:EndpointID")) or envelope_sender,
+        sender=envelope.sender if envelope is not None else party_sender,
+        party_sender=party_sender,
+        party_receiver=_endpoint(_first(document, "cac:ReceiverParty/cbc:EndpointID")),
+        envelope=envelope,
     )
 
 

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import os
 import posixpath
+import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -32,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 import asyncssh
 
-from kortfaktura.delivery.transport import TransportError
+from kortfaktura.delivery.transport import RefusedFile, TransportError, limit, refusal, too_large
 
 logger = logging.getLogger(__name__)
 
@@ -341,14 +342,47 @@ class SftpOutbox(_SftpLocation):
         return self._run(f"se efter {name} i {self.url}", operation)
 
 
+# What an SFTP entry is, as the stat mode that transport.refusal judges.
+_MODES = {
+    asyncssh.FILEXFER_TYPE_REGULAR: stat.S_IFREG,
+    asyncssh.FILEXFER_TYPE_DIRECTORY: stat.S_IFDIR,
+    asyncssh.FILEXFER_TYPE_SYMLINK: stat.S_IFLNK,
+    asyncssh.FILEXFER_TYPE_FIFO: stat.S_IFIFO,
+    asyncssh.FILEXFER_TYPE_SOCKET: stat.S_IFSOCK,
+    asyncssh.FILEXFER_TYPE_CHAR_DEVICE: stat.S_IFCHR,
+    asyncssh.FILEXFER_TYPE_BLOCK_DEVICE: stat.S_IFBLK,
+}
+READ_CHUNK = 256 * 1024
+
+
+def _refusal(attrs: asyncssh.SFTPAttrs, max_bytes: int) -> str | None:
+    mode = _MODES.get(attrs.type)
+    if mode is None:
+        return "Servern anger inte att filen är en vanlig fil; inkorgen läser bara vanliga filer."
+    return refusal(mode, attrs.size, max_bytes)
+
+
+def _same_file(before: asyncssh.SFTPAttrs, opened: asyncssh.SFTPAttrs) -> bool:
+    """Whether the opened file is still the entry that lstat saw (SFTP has no O_NOFOLLOW: a link
+    put in its place meanwhile would be followed, and then shows another file)."""
+    return opened.type == asyncssh.FILEXFER_TYPE_REGULAR and all(
+        getattr(before, field) == getattr(opened, field)
+        for field in ("size", "uid", "gid", "permissions", "mtime")
+    )
+
+
 class SftpInbox(_SftpLocation):
-    """The access point's inbox: receipts are listed, read and moved into a sub-directory."""
+    """The access point's inbox: receipts are listed, read and moved into a sub-directory.
+
+    Only regular files are read, never through a link (``lstat``) and never more than the limit
+    (``KORTFAKTURA_INBOX_MAX_BYTES``); anything else is ``RefusedFile``."""
 
     role = "inkorgen"
 
     def list(self) -> list[str]:
-        """The regular files in the directory, sorted; dot files (temporary) and directories are
-        skipped."""
+        """Every entry but sub-directories and dot files (temporary), sorted: links and special
+        files are listed too, so that they are refused and filed away rather than left. The
+        listing's attributes are the entries' own, as ``lstat`` gives them."""
 
         async def operation(sftp: asyncssh.SFTPClient) -> list[str]:
             names = []
@@ -356,24 +390,51 @@ class SftpInbox(_SftpLocation):
                 filename = str(entry.filename)
                 if filename.startswith("."):
                     continue
-                if entry.attrs.type != asyncssh.FILEXFER_TYPE_REGULAR:
-                    # Some servers leave the type out in SFTPv3 listings: ask.
-                    if entry.attrs.type != asyncssh.FILEXFER_TYPE_UNKNOWN:
-                        continue
-                    if not await sftp.isfile(self._path(filename)):
-                        continue
+                kind = entry.attrs.type
+                if kind == asyncssh.FILEXFER_TYPE_UNKNOWN:
+                    # Some servers leave the type out in SFTPv3 listings: ask, never following.
+                    kind = (await sftp.lstat(self._path(filename))).type
+                if kind == asyncssh.FILEXFER_TYPE_DIRECTORY:
+                    continue
                 names.append(filename)
             return sorted(names)
 
         return self._run(f"lista {self.url}", operation)
 
-    def read(self, name: str) -> bytes:
+    def read(self, name: str, max_bytes: int | None = None) -> bytes:
+        """The content of the regular file ``name``, read in pieces and never past the limit."""
         _check_name(name, "filnamn")
+        most = limit(max_bytes)
+        path = self._path(name)
 
-        async def operation(sftp: asyncssh.SFTPClient) -> bytes:
-            return await _read_all(sftp, self._path(name))
+        async def operation(sftp: asyncssh.SFTPClient) -> bytes | str:
+            before = await sftp.lstat(path)
+            reason = _refusal(before, most)
+            if reason:
+                return reason
+            chunks: list[bytes] = []
+            total = 0
+            async with sftp.open(path, "rb") as handle:
+                if not _same_file(before, await handle.stat()):
+                    raise SftpError(
+                        f"{self._where}: {name} ändrades eller byttes ut medan den öppnades; "
+                        "den läses igen nästa gång.",
+                        transient=True,
+                    )
+                while total <= most:
+                    chunk = await handle.read(min(READ_CHUNK, most + 1 - total))
+                    if not chunk:
+                        break
+                    chunks.append(chunk.encode() if isinstance(chunk, str) else bytes(chunk))
+                    total += len(chunks[-1])
+            return too_large(most) if total > most else b"".join(chunks)
 
-        return self._run(f"läsa {name} i {self.url}", operation)
+        # A refusal is returned, not raised, from the session: _run reports any exception but
+        # an SftpError raised there as a failure talking to the server.
+        result = self._run(f"läsa {name} i {self.url}", operation)
+        if isinstance(result, str):
+            raise RefusedFile(result)
+        return result
 
     def move(self, name: str, folder: str) -> None:
         """Move `name` into the sub-directory `folder` (created if missing).
@@ -387,21 +448,30 @@ class SftpInbox(_SftpLocation):
         async def operation(sftp: asyncssh.SFTPClient) -> None:
             source = self._path(name)
             target_dir = self._path(folder)
-            if not await sftp.isdir(target_dir):
+            if not await sftp.lexists(target_dir):
                 await sftp.makedirs(target_dir, exist_ok=True)
+            elif (await sftp.lstat(target_dir)).type != asyncssh.FILEXFER_TYPE_DIRECTORY:
+                # A link named like the folder would send the files wherever it points.
+                raise SftpError(
+                    f"{self._where}: {folder} i {self.url} är ingen katalog (en länk eller en "
+                    "fil) – ta bort den.",
+                    transient=False,
+                )
             stem, dot, suffix = name.rpartition(".")
             if not stem:
                 stem, dot, suffix = name, "", ""
             candidate = name
             for attempt in range(1, 1000):
                 target = posixpath.join(target_dir, candidate)
-                if not await sftp.exists(target):
+                # lexists: a link filed away earlier counts as taken even if it leads nowhere.
+                if not await sftp.lexists(target):
                     try:
-                        # Plain rename: refuses to replace a file that appeared meanwhile.
+                        # Plain rename: refuses to replace a file that appeared meanwhile; a
+                        # link is renamed itself, never what it points to.
                         await sftp.rename(source, target)
                         return
                     except asyncssh.SFTPError:
-                        if not await sftp.exists(target):
+                        if not await sftp.lexists(target):
                             raise
                 candidate = f"{stem}-{attempt}{dot}{suffix}"
             raise SftpError(

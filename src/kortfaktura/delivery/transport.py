@@ -5,11 +5,16 @@
 An outbox write is atomic (temporary name, then rename) and idempotent: writing a name that
 already holds the same bytes does nothing, so a hand-over repeated after a crash never makes a
 second document; different bytes under the same name are refused.
+
+An inbox reads only regular files, never through a link and never more than
+``KORTFAKTURA_INBOX_MAX_BYTES``; anything else is a ``RefusedFile`` that the caller files away.
 """
 
 import contextlib
+import errno
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +32,14 @@ class TransportError(Exception):
         self.transient = transient
 
 
+class RefusedFile(TransportError):
+    """An inbox entry that is not read: a link, not a regular file, or larger than the limit.
+    The message is the Swedish reason; the caller moves the entry itself to quarantine."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
 class Outbox(Protocol):
     def put(self, name: str, content: bytes) -> None: ...
 
@@ -36,9 +49,52 @@ class Outbox(Protocol):
 class Inbox(Protocol):
     def list(self) -> list[str]: ...
 
-    def read(self, name: str) -> bytes: ...
+    def read(self, name: str, max_bytes: int | None = None) -> bytes: ...
 
     def move(self, name: str, folder: str) -> None: ...
+
+
+LINK = (
+    "Filen är en symbolisk länk. Inkorgen följer aldrig länkar och läser bara vanliga filer – "
+    "be accesspunkten lämna själva filen."
+)
+SPECIAL = {
+    stat.S_IFDIR: "en katalog",
+    stat.S_IFIFO: "en namngiven pipe (FIFO)",
+    stat.S_IFSOCK: "en socket",
+    stat.S_IFCHR: "en teckenenhet",
+    stat.S_IFBLK: "en blockenhet",
+}
+
+
+def limit(max_bytes: int | None) -> int:
+    """The largest file an inbox reads: ``max_bytes``, else ``KORTFAKTURA_INBOX_MAX_BYTES``."""
+    if max_bytes is not None:
+        return max_bytes
+    from django.conf import settings
+
+    return int(settings.INBOX_MAX_BYTES)
+
+
+def refusal(mode: int, size: int | None, max_bytes: int) -> str | None:
+    """Why an entry with this ``stat`` mode and size is not read, in Swedish; None to read it."""
+    if stat.S_ISLNK(mode):
+        return LINK
+    if not stat.S_ISREG(mode):
+        what = SPECIAL.get(stat.S_IFMT(mode), "en speciell fil")
+        return f"Filen är ingen vanlig fil utan {what}; inkorgen läser bara vanliga filer."
+    if size is not None and size > max_bytes:
+        return too_large(max_bytes)
+    return None
+
+
+def too_large(max_bytes: int) -> str:
+    shown = f"{max_bytes:,}".replace(",", " ")
+    return (
+        f"Filen är större än {shown} byte (KORTFAKTURA_INBOX_MAX_BYTES) och läses inte – ett "
+        "kvitto är några kilobyte. Kontrollera vad filen är; höj gränsen bara om den verkligen "
+        "är ett kvitto och lägg då tillbaka den i inkorgen."
+    )
 
 
 def _plain_name(name: str) -> str:
@@ -119,30 +175,62 @@ class FileOutbox:
 
 
 class FileInbox:
+    """A local directory the access point leaves receipts in. Only regular files are read, never
+    through a link, and none larger than the limit: anything else is ``RefusedFile``."""
+
     def __init__(self, url: str) -> None:
         self.directory = _directory(url)
 
     def list(self) -> list[str]:
+        """Every entry but sub-directories and dot files (temporary), sorted: links and special
+        files are listed too, so that they are refused and filed away rather than left."""
         try:
-            return sorted(
-                entry.name
-                for entry in self.directory.iterdir()
-                if entry.is_file() and not entry.name.startswith(".")
-            )
+            with os.scandir(self.directory) as entries:
+                return sorted(
+                    entry.name
+                    for entry in entries
+                    if not entry.name.startswith(".") and not entry.is_dir(follow_symlinks=False)
+                )
         except OSError as error:
             raise TransportError(
                 f"inkorgen {self.directory} går inte att läsa: {os_reason(error)}"
             ) from None
 
-    def read(self, name: str) -> bytes:
+    def read(self, name: str, max_bytes: int | None = None) -> bytes:
+        """The content of the regular file ``name``, read in pieces and never past the limit."""
+        path = self.directory / _plain_name(name)
+        most = limit(max_bytes)
         try:
-            return (self.directory / _plain_name(name)).read_bytes()
+            entry = os.lstat(path)
+            reason = refusal(entry.st_mode, entry.st_size, most)
+            if reason:
+                raise RefusedFile(reason)
+            # O_NOFOLLOW: a link put in its place after the lstat is refused, not followed;
+            # O_NONBLOCK: a FIFO put there does not block the open.
+            try:
+                descriptor = os.open(
+                    path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+                )
+            except OSError as error:
+                if error.errno == errno.ELOOP:
+                    raise RefusedFile(LINK) from None
+                raise
+            with os.fdopen(descriptor, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                reason = refusal(info.st_mode, info.st_size, most)
+                if reason:
+                    raise RefusedFile(reason)
+                content = handle.read(most + 1)  # a file that grew meanwhile stops here
+            if len(content) > most:
+                raise RefusedFile(too_large(most))
+            return content
         except OSError as error:
             raise TransportError(f"kunde inte läsa {name}: {os_reason(error)}") from None
 
     def move(self, name: str, folder: str) -> None:
         """Move ``name`` into the sub-directory ``folder``; a file of the same name already
-        there is kept and the moved one gets a numbered name (``svar.xml`` → ``svar-1.xml``)."""
+        there is kept and the moved one gets a numbered name (``svar.xml`` → ``svar-1.xml``).
+        A link is moved itself, never what it points to."""
         target = self.directory / _plain_name(folder)
         source = self.directory / _plain_name(name)
         stem, dot, suffix = name.rpartition(".")
@@ -150,12 +238,29 @@ class FileInbox:
             stem, dot, suffix = name, "", ""
         try:
             target.mkdir(exist_ok=True)
+            if not stat.S_ISDIR(os.lstat(target).st_mode):
+                # A link named like the folder would send the files wherever it points.
+                raise TransportError(
+                    f"kunde inte flytta {name}: {target} är ingen katalog utan en länk – ta bort "
+                    "länken",
+                    transient=False,
+                )
             for attempt in range(1000):
                 candidate = target / (f"{stem}-{attempt}{dot}{suffix}" if attempt else name)
                 try:
-                    os.link(source, candidate)  # refuses to replace a file already there
+                    # Refuses to replace a file already there; follow_symlinks=False links the
+                    # entry itself (a link stays a link), not what a link points to.
+                    os.link(source, candidate, follow_symlinks=False)
                 except FileExistsError:
                     continue
+                except PermissionError:
+                    # With fs.protected_hardlinks only the owner may hard-link a link, a special
+                    # file or a file it cannot write (the access point's files): rename instead,
+                    # after looking (only this program writes into the folder).
+                    if os.path.lexists(candidate):
+                        continue
+                    os.rename(source, candidate)
+                    return
                 os.unlink(source)
                 return
         except OSError as error:

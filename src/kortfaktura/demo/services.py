@@ -319,6 +319,8 @@ def export_story_bookkeeping(directory: Path) -> SieResult | None:
 
 
 DEMO_MAIL_FROM = "gits-fakturor@vgregion.example"
+# The Peppol id of the demo's simulated access point: the only sender whose MLRs count (R20).
+DEMO_ACCESS_POINT = "0088:7300010000001"
 REJECTION_REASON = "Referensen saknas"
 
 
@@ -353,6 +355,7 @@ def delivery_settings(directory: Path) -> dict[str, str]:
     return {
         "PEPPOL_OUTBOX": f"file://{directory / 'peppol' / 'ut'}",
         "PEPPOL_INBOX": f"file://{directory / 'peppol' / 'in'}",
+        "PEPPOL_AP_ID": DEMO_ACCESS_POINT,
         "SMTP_URL": f"file://{directory / 'epost'}",
         "MAIL_FROM": DEMO_MAIL_FROM,
         "PRINT_DIR": str(directory / "utskrift"),
@@ -440,13 +443,20 @@ def deliver_story(directory: Path, steps: list[StoryStep], today: dt.date) -> De
 def play_access_point(inbox: Path, sent: list[Any], today: dt.date) -> Receipts:
     """Answer the Peppol documents as an access point and their buyers would: one Invoice
     Response rejecting an invoice (RE, "Referensen saknas"), one accepting (AP) and one saying
-    paid (PD), and a Message Level Response AP for every other document. Written atomically
-    into the inbox, where ``deliver`` reads them."""
+    paid (PD), and a Message Level Response AP for every other document. Each comes in an SBDH
+    as the access point delivers it: an Invoice Response from the buyer's endpoint the document
+    went to, an MLR from the access point (``DEMO_ACCESS_POINT``), both to the seller. Written
+    atomically into the inbox, where ``deliver`` reads them."""
     from django.conf import settings
+    from django.utils import timezone
 
-    from kortfaktura.delivery import receipts
+    from kortfaktura.delivery import receipts, sbdh
     from kortfaktura.documents.services import write_atomically
 
+    # A receipt cannot be issued after the day it arrives: with --today in the future the
+    # simulated answers are dated today.
+    issued = min(today, timezone.localdate())
+    created = timezone.now().replace(microsecond=0)
     answered = Receipts()
     invoices = [row for row in sent if row.invoice.kind == Invoice.Kind.INVOICE]
     responses = dict(zip((row.pk for row in invoices), ("RE", "AP", "PD"), strict=False))
@@ -454,29 +464,43 @@ def play_access_point(inbox: Path, sent: list[Any], today: dt.date) -> Receipts:
         code = responses.get(row.pk)
         if code is None:
             name = f"mlr-{row.instance_id}.xml"
-            content = receipts.message_level_response(
-                instance_id=str(row.instance_id),
-                code="AP",
-                reason="",
-                sender=row.recipient,
+            content = sbdh.wrap_response(
+                receipts.message_level_response(
+                    instance_id=str(row.instance_id),
+                    code="AP",
+                    reason="",
+                    sender=DEMO_ACCESS_POINT,
+                    receiver=settings.PEPPOL_SENDER,
+                    issue_date=issued,
+                    response_id=f"MLR-{row.instance_id}",
+                ),
+                sender=DEMO_ACCESS_POINT,
                 receiver=settings.PEPPOL_SENDER,
-                issue_date=today,
-                response_id=f"MLR-{row.instance_id}",
+                kind="mlr",
+                instance_id=f"mlr-{row.instance_id}",
+                created=created,
             )
             label = "MLR AP"
         else:
             reason = REJECTION_REASON if code == "RE" else ""
             name = f"ir-{row.invoice.number}-{code}.xml"
-            content = receipts.invoice_response(
-                number=str(row.invoice.number),
-                status_code=code,
-                reason=reason,
+            content = sbdh.wrap_response(
+                receipts.invoice_response(
+                    number=str(row.invoice.number),
+                    status_code=code,
+                    reason=reason,
+                    sender=row.recipient,
+                    receiver=settings.PEPPOL_SENDER,
+                    issue_date=issued,
+                    response_id=f"IR-{row.invoice.number}-{code}",
+                    sender_name=str((row.invoice.buyer or {}).get("name") or "") or None,
+                    document_type_code="380",
+                ),
                 sender=row.recipient,
                 receiver=settings.PEPPOL_SENDER,
-                issue_date=today,
-                response_id=f"IR-{row.invoice.number}-{code}",
-                sender_name=str((row.invoice.buyer or {}).get("name") or "") or None,
-                document_type_code="380",
+                kind="invoice_response",
+                instance_id=f"ir-{row.invoice.number}-{code}",
+                created=created,
             )
             label = f"IR {code}"
             if code == "RE":
