@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connection
 
-from kortfaktura.billing.core import cents, compute_totals, internal_totals, month_end
+from kortfaktura.billing.core import cents, internal_totals, month_end, stated_vat_by_rate
 from kortfaktura.billing.facts import date_text, day_parser
 from kortfaktura.billing.models import (
     CREDIT_KINDS,
@@ -163,10 +163,16 @@ def documents_for(invoices: list[Invoice], *, being_issued: bool = False) -> lis
             raise ValueError(f"{invoice} är inte utfärdad och har inget dokument")
         assert invoice.issue_date is not None and invoice.due_date is not None
         sign = -1 if invoice.kind in CREDIT_KINDS else 1
-        totals = (
-            internal_totals(line.net * sign for line in lines[invoice.pk])
+        vat_by_rate = (
+            internal_totals(line.net * sign for line in lines[invoice.pk]).vat_by_rate
             if invoice.kind in INTERNAL_KINDS
-            else compute_totals((line.net * sign, line.vat_rate) for line in lines[invoice.pk])
+            else tuple(
+                (rate, base * sign, tax * sign)
+                for rate, base, tax in stated_vat_by_rate(
+                    ((line.net, line.vat_rate) for line in lines[invoice.pk]),
+                    invoice.vat_breakdown,
+                )
+            )
         )
         documents.append(
             DocumentData(
@@ -186,7 +192,7 @@ def documents_for(invoices: list[Invoice], *, being_issued: bool = False) -> lis
                 vat=invoice.vat * sign,
                 rounding=invoice.rounding * sign,
                 payable=invoice.payable * sign,
-                vat_breakdown=list(totals.vat_by_rate),
+                vat_breakdown=list(vat_by_rate),
                 lines=[_line(line, sign) for line in lines[invoice.pk]],
                 specification=specifications[invoice.pk],
                 credited_number=invoice.credits.number if invoice.credits else None,
