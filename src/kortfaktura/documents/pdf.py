@@ -13,7 +13,6 @@ cannot show is refused when its document is issued (``glyphs``), not when it is 
 import datetime as dt
 import json
 import re
-import unicodedata
 from collections import defaultdict
 from decimal import Decimal
 from functools import cache
@@ -241,9 +240,12 @@ class RenderError(Exception):
 UNDISPLAYABLE = re.compile(r"the text `(?P<text>.*?)` could not be displayed")
 
 
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode's category Cc, exactly
+
+
 def printable(text: str) -> str:
     """Control characters (a stray BEL or form feed from the card system) are never text."""
-    return "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    return CONTROL.sub(" ", text)
 
 
 class PdfRenderer:
