@@ -600,6 +600,44 @@ def test_one_document_that_cannot_be_rendered_does_not_stop_the_others(
     assert "Traceback" not in err
 
 
+# VAT at 0 %: exempt, not zero rated (issue 17, minor) --------------------------------------------
+
+
+def test_a_zero_rate_line_is_exempt_with_its_reason_and_passes_the_rules(
+    validator: validation.PeppolValidator,
+) -> None:
+    buyer = make.customer("Momsfri kund", number="2120001454")
+    make.account(buyer, "1442")
+    etk, puk = make.product("ETK", "eTjänstekort"), make.product("PUK", "PUK-kod")
+    make.price(etk, "350")
+    make.price(puk, "150", vat="0")
+    orders = [make.order(buyer, "2020-04-03", item) for item in (etk, puk, puk)]
+    run = services.create_run(D("2020-04-01"), D("2020-04-30"), issue_date=ISSUE).run
+    invoice = services.issue_run(run.pk).invoices.get()
+    note = services.credit_invoice(
+        invoice.number or 0, order_ids=[orders[1].order_id], reason="Fel", issue_date=ISSUE
+    )
+    for issued_document in (invoice, note):
+        xml = UblRenderer().render(document(issued_document))
+        assert validator.fatal(validator.validate(xml)) == []
+        root = etree.fromstring(xml)
+        breakdown = {
+            subtotal.findtext("cac:TaxCategory/cbc:ID", namespaces=NS): subtotal
+            for subtotal in root.iterfind("cac:TaxTotal/cac:TaxSubtotal", NS)
+        }
+        assert set(breakdown) == {"S", "E"} if issued_document == invoice else {"E"}
+        exempt = breakdown["E"]
+        assert exempt.findtext("cac:TaxCategory/cbc:Percent", namespaces=NS) == "0"
+        assert exempt.findtext("cbc:TaxAmount", namespaces=NS) == "0.00"
+        assert exempt.findtext("cac:TaxCategory/cbc:TaxExemptionReason", namespaces=NS) == (
+            "Undantagen från skatteplikt enligt 10 kap. mervärdesskattelagen (2023:200)"
+        )
+        lines = root.iterfind(".//cac:ClassifiedTaxCategory", NS)
+        assert "Z" not in {line.findtext("cbc:ID", namespaces=NS) for line in lines}
+    words = " ".join(pdf_text(PdfRenderer().render(document(invoice))).split())
+    assert "Moms 0 %: undantagen från skatteplikt enligt 10 kap. mervärdesskattelagen" in words
+
+
 # The fonts, checked at issue (issue 17, item 8; R20) ---------------------------------------------
 
 EGYPTIAN = "\U00013000"  # 𓀀, which none of the PDF's fonts has

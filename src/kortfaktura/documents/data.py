@@ -25,6 +25,7 @@ from kortfaktura.billing.models import (
 )
 
 ITEMS = InvoiceItem._meta.db_table
+ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ def documents_for(invoices: list[Invoice], *, being_issued: bool = False) -> lis
             internal_totals(line.net * sign for line in lines[invoice.pk]).vat_by_rate
             if invoice.kind in INTERNAL_KINDS
             else tuple(
-                (rate, base * sign, tax * sign)
+                # "or": a credit note's 0 % VAT is 0.00, not -0.00, on the document.
+                (rate, base * sign or base, tax * sign or ZERO)
                 for rate, base, tax in stated_vat_by_rate(
                     ((line.net, line.vat_rate) for line in lines[invoice.pk]),
                     invoice.vat_breakdown,

@@ -29,6 +29,7 @@ from kortfaktura import swedish
 from kortfaktura.customers.identifiers import format_orgnr
 from kortfaktura.documents import wording
 from kortfaktura.documents.data import DocumentData, SpecificationRow
+from kortfaktura.documents.ubl import VAT_EXEMPTION_REASON
 
 TEMPLATE_DIR = Path(str(resources.files("kortfaktura.documents") / "templates"))
 FONT_DIRS = (
@@ -145,6 +146,9 @@ def template_data(document: DocumentData) -> dict[str, Any]:
         )
     if credit:
         notes.append(f"Orsak till krediteringen: {document.reason}")
+    if not document.is_internal and any(not line.vat_rate for line in document.lines):
+        # ML 17 kap. 24 §: an exempt sale's invoice says why it carries no VAT (as BT-120 does).
+        notes.append(f"Moms 0 %: {VAT_EXEMPTION_REASON[0].lower()}{VAT_EXEMPTION_REASON[1:]}.")
     if document.is_internal:
         payment = (
             f"{document.type_label} inom Västra Götalandsregionen: ingen faktura och ingen moms. "
