@@ -634,6 +634,8 @@ def test_a_zero_rate_line_is_exempt_with_its_reason_and_passes_the_rules(
         )
         lines = root.iterfind(".//cac:ClassifiedTaxCategory", NS)
         assert "Z" not in {line.findtext("cbc:ID", namespaces=NS) for line in lines}
+        assert b">-0.00<" not in xml  # the credit note of the 0 % order has no VAT: 0.00
+    assert "-0,00" not in pdf_text(PdfRenderer().render(document(note)))
     words = " ".join(pdf_text(PdfRenderer().render(document(invoice))).split())
     assert "Moms 0 %: undantagen från skatteplikt enligt 10 kap. mervärdesskattelagen" in words
 
