@@ -245,3 +245,21 @@ def test_the_review_ties_partial_credits_to_their_invoice_and_names_an_over_cred
     named = [d for d in build_review().discrepancies if d.number == invoice.number]
     assert len(named) == 1
     assert "att betala 1\xa0314,00 kr" in named[0].problem
+
+
+def test_internal_credits_never_credit_more_than_the_internal_charge() -> None:
+    """R17: no VAT and no öresavrundning, so the nets alone must add up, whatever the price."""
+    region = make.customer("Västra Götalandsregionen", number="2321000131")
+    make.account(region, "VGR-IT")
+    item = make.product("ETK", "eTjänstekort")
+    make.price(item, "333.33")
+    orders = [make.order(region, "2020-03-10", item) for _ in range(3)]
+    charge = issue_invoice()
+    assert charge.kind == "internal_charge"
+    notes = [credit(charge, [order.order_id]) for order in orders]
+    assert all(note.kind == "internal_credit" for note in notes)
+    assert [note.payable for note in notes] == [Decimal("-333.33")] * 3
+    assert sum(note.payable for note in notes) == -charge.payable == Decimal("-999.99")
+    assert all(
+        (note.vat, note.rounding, note.vat_breakdown) == (ZERO, ZERO, None) for note in notes
+    )
