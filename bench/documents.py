@@ -6,7 +6,10 @@ In one process, on documents built in memory (no database: rendering is what is 
 - UBL: render each invoice; floor: serialising the same, already built lxml tree;
 - validation: the official CEN + Peppol rules and the UBL schema, warm, per small invoice;
 - PDF: render each invoice with its specification; floor: an empty Typst page;
-- one invoice with a 10,000-order specification as PDF.
+- one invoice with a 10,000-order specification as PDF;
+- the fonts check at issue (issue 17, R20): reading the fonts' character maps (once per
+  process), then every text of each invoice against them, of the 10,000-order invoice, and of
+  an invoice with a name that Typst must be asked about (a combining mark no font has).
 Targets (issue 4): UBL ≤ 5 ms, PDF ≤ 40 ms per invoice, the 10,000-order PDF ≤ 10 s,
 validation ≤ 30 ms warm, peak memory ≤ 800 MB.
 """
@@ -93,6 +96,34 @@ def render_large(orders: int) -> None:
     print(json.dumps([time.perf_counter() - started, len(content), peak_mb()]))
 
 
+def fonts_check(documents: list[object], args: argparse.Namespace) -> dict[str, float]:
+    """The check at issue that every text can be set in the PDF's fonts (documents/glyphs.py)."""
+    import dataclasses
+
+    from kortfaktura.documents import glyphs
+
+    started = time.perf_counter()
+    glyphs.coverage()
+    load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    assert not glyphs.unprintable(documents)  # type: ignore[arg-type]
+    per_invoice_ms = per_item(time.perf_counter() - started, len(documents))
+    large = make_document(200002, args.large)
+    started = time.perf_counter()
+    assert not glyphs.unprintable([large])  # type: ignore[list-item]
+    large_ms = (time.perf_counter() - started) * 1000
+    rare = make_document(200003, args.orders_per_invoice)
+    rows = rare.specification  # type: ignore[attr-defined]
+    rows[0] = dataclasses.replace(rows[0], holder_name="Ko\u07eb Ba")  # an N'Ko mark
+    started = time.perf_counter()
+    assert not glyphs.unprintable([rare])  # type: ignore[list-item]
+    probe_ms = (time.perf_counter() - started) * 1000
+    return {
+        "load_s": load_s, "per_invoice_ms": per_invoice_ms, "large_ms": large_ms,
+        "probe_ms": probe_ms,
+    }  # fmt: skip
+
+
 def per_item(seconds: float, count: int) -> float:
     return seconds / count * 1000
 
@@ -168,6 +199,7 @@ def run(args: argparse.Namespace) -> None:
         pdf_floor_ms = per_item(time.perf_counter() - started, 50)
     finally:
         empty.unlink()
+    glyphs = fonts_check(documents, args)
     batch_peak = peak_mb()
     large_s, large_size, large_peak = large_pdf_in_own_process(args.large)
 
@@ -180,6 +212,11 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"PDF med {args.large:,} beställningar: {large_s:.1f} s, {large_size / 1e6:.1f} MB, "
         f"toppminne {large_peak:.0f} MB (egen process)"
+    )
+    print(
+        f"Typsnittskontroll: {glyphs['load_s']:.2f} s för typsnittens teckentabeller (en gång per "
+        f"process), {glyphs['per_invoice_ms']:.2f} ms/faktura, {glyphs['large_ms']:.0f} ms för "
+        f"{args.large:,} beställningar, {glyphs['probe_ms']:.1f} ms med ett namn Typst får pröva"
     )
     print(f"Toppminne för {args.invoices:,} fakturor (UBL, validering, PDF): {batch_peak:.0f} MB")
     print()

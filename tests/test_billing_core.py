@@ -18,7 +18,9 @@ from kortfaktura.billing.core import (
     OrderFacts,
     PriceFacts,
     ProductFacts,
+    Totals,
     compute_totals,
+    credit_note_totals,
     month_of,
     propose_invoices,
 )
@@ -335,3 +337,64 @@ def test_held_back_reasons_name_what_to_fix() -> None:
     assert "enheten 'OKÄND'" in held["B"].detail
     assert held["C"].reason == HeldBackReason.UNKNOWN_CUSTOMER
     assert "559000-2282 finns inte i kunduppgifterna" in held["C"].detail
+
+
+# R12: credit notes never credit more than their invoice ---------------------------------------
+
+ONE_KRONA = Decimal("1")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["0.01", "0.02", "0.03", "0.05", "333.33", "1234.57", "99.99"]),
+            st.sampled_from(["25", "12", "6", "0"]),
+            st.integers(1, 120),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_any_sequence_of_credit_notes_stays_within_the_invoice_and_the_peppol_tolerance(
+    products: list[tuple[str, str, int]], rng: random.Random
+) -> None:
+    """Up to 480 orders credited in up to 480 credit notes (pure, so many more than the database
+    test can afford): the running VAT per rate and payable never exceed the invoice's, the last
+    credit note takes exactly what remains, and every credit note's VAT per rate is less than
+    1 krona from its taxable amount × rate (BR-CO-17, BR-S-09) and its rounding below 2 kronor."""
+    units = [
+        (Decimal(price), Decimal(rate)) for price, rate, count in products for _ in range(count)
+    ]
+    rng.shuffle(units)
+    invoice = compute_totals(
+        ((price * count).quantize(Decimal("0.01")), Decimal(rate))
+        for price, rate, count in ((Decimal(p), r, c) for p, r, c in products)
+    )
+    earlier: list[Totals] = []
+    while units:
+        size = rng.choice([1, 1, 1, 2, 5])
+        chosen, units = units[:size], units[size:]
+        nets: dict[Decimal, Decimal] = {}
+        for price, rate in chosen:
+            nets[rate] = nets.get(rate, Decimal("0.00")) + price
+        note = credit_note_totals(list(zip(nets.values(), nets, strict=True)), invoice, earlier,
+                                  last=not units)  # fmt: skip
+        for rate, base, tax in note.vat_by_rate:
+            assert tax >= 0
+            assert abs(tax - (base * rate / 100).quantize(Decimal("0.01"))) < ONE_KRONA
+        assert note.payable == note.net + note.vat + note.rounding
+        assert note.payable == note.payable.to_integral_value() and note.payable >= 0
+        assert abs(note.rounding) < 2 * ONE_KRONA
+        earlier.append(note)
+        charged = {rate: tax for rate, _, tax in invoice.vat_by_rate}
+        credited: dict[Decimal, Decimal] = {}
+        for done in earlier:
+            for rate, _, tax in done.vat_by_rate:
+                credited[rate] = credited.get(rate, Decimal("0.00")) + tax
+        assert all(credited[rate] <= charged[rate] for rate in credited)
+        assert sum(done.payable for done in earlier) <= invoice.payable
+    assert credited == charged
+    assert sum(done.net for done in earlier) == invoice.net
+    assert sum(done.payable for done in earlier) == invoice.payable

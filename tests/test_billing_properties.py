@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import factories as make
 from kortfaktura.billing import services
-from kortfaktura.billing.core import compute_totals
+from kortfaktura.billing.core import compute_totals, stated_vat_by_rate
 from kortfaktura.billing.models import BillingRun, Invoice, InvoiceItem, InvoiceLine
 from kortfaktura.orders.models import Order, PreviouslyInvoiced
 
@@ -114,16 +114,37 @@ def check_documents() -> None:
     for invoice in Invoice.objects.all():
         lines = list(invoice.lines.all())
         totals = compute_totals((line.net, line.vat_rate) for line in lines)
-        assert (invoice.net, invoice.vat, invoice.rounding, invoice.payable) == (
-            totals.net,
-            totals.vat,
-            totals.rounding,
-            totals.payable,
-        )
+        if invoice.kind == "credit_note":
+            # R12: its VAT and payable may be held to what the invoice charged; R10 still holds
+            # for its net, and its amounts add up.
+            stated = stated_vat_by_rate(
+                ((line.net, line.vat_rate) for line in lines), invoice.vat_breakdown
+            )
+            assert invoice.net == totals.net
+            assert invoice.vat == sum((tax for _, _, tax in stated), Decimal(0))
+            assert invoice.payable == invoice.net + invoice.vat + invoice.rounding
+            assert invoice.payable == invoice.payable.to_integral_value()
+        else:
+            assert (invoice.net, invoice.vat, invoice.rounding, invoice.payable) == (
+                totals.net,
+                totals.vat,
+                totals.rounding,
+                totals.payable,
+            )
         for line in lines:
             items = line.items.count()
             assert abs(line.quantity) == items
             assert line.net == line.unit_price * line.quantity
+    for invoice in Invoice.objects.filter(kind="invoice", status="issued"):
+        notes = list(invoice.credit_notes.filter(status="issued"))
+        if not notes:
+            continue
+        credited = [-sum((getattr(note, name) for note in notes), Decimal(0))
+                    for name in ("net", "vat", "payable")]  # fmt: skip
+        charged = [invoice.net, invoice.vat, invoice.payable]
+        assert all(c <= i for c, i in zip(credited, charged, strict=True))  # R12
+        if not invoice.items.filter(credited=False).exists():
+            assert credited == charged
     numbers = sorted(Invoice.objects.filter(status="issued").values_list("number", flat=True))
     assert numbers == list(range(100001, 100001 + len(numbers)))
 

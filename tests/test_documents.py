@@ -1,13 +1,14 @@
 """Invoice documents: Peppol UBL that passes the official rules, PDF/A, XLSX and CSV."""
 
 import base64
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from kortfaktura.billing.models import Invoice
 from kortfaktura.demo.generator import demo_gln
 from kortfaktura.documents import validation
 from kortfaktura.documents.data import DocumentData, documents_for
+from kortfaktura.documents.issuing import check_printable
 from kortfaktura.documents.pdf import PdfRenderer
 from kortfaktura.documents.spreadsheet import CsvRenderer, XlsxRenderer
 from kortfaktura.documents.ubl import CAC, CBC, UblRenderer
@@ -516,6 +518,19 @@ def test_xlsx_of_a_very_large_invoice_has_every_row(issued: dict[str, Invoice]) 
 # Formula neutralising after Unicode normalisation (item 10) -------------------------------------
 
 
+@contextlib.contextmanager
+def before_the_font_check() -> Iterator[None]:
+    """Issue as before the fonts were checked at issue (R20): documents that exist, issued
+    then, and that exports and deliveries must still cope with."""
+    from kortfaktura.billing import issuing as billing_issuing
+
+    billing_issuing._document_checks.remove(check_printable)
+    try:
+        yield
+    finally:
+        billing_issuing._document_checks.insert(0, check_printable)
+
+
 def issued_with_holder(name: str) -> Invoice:
     """A fresh invoice whose orders carry ``name``: the specification is the snapshot taken at
     issue (R13), so the name must be on the orders before the invoice is issued."""
@@ -567,7 +582,8 @@ def test_any_holder_name_renders_with_embedded_fallback_fonts(
 def test_one_document_that_cannot_be_rendered_does_not_stop_the_others(
     cli: Callable[..., tuple[int, str, str]], issued: dict[str, Invoice], tmp_path: Path
 ) -> None:
-    broken = issued_with_holder("\U00013000 Egypt")
+    with before_the_font_check():
+        broken = issued_with_holder("\U00013000 Egypt")
     others = [issued["1442"], issued["VGR-SU"]]
     numbers = [str(invoice.number) for invoice in (others[0], broken, others[1])]
     code, out, err = cli(
@@ -582,6 +598,163 @@ def test_one_document_that_cannot_be_rendered_does_not_stop_the_others(
     )
     assert f"{broken.number} skrevs inte" in err
     assert "Traceback" not in err
+
+
+# VAT at 0 %: exempt, not zero rated (issue 17, minor) --------------------------------------------
+
+
+def test_a_zero_rate_line_is_exempt_with_its_reason_and_passes_the_rules(
+    validator: validation.PeppolValidator,
+) -> None:
+    buyer = make.customer("Momsfri kund", number="2120001454")
+    make.account(buyer, "1442")
+    etk, puk = make.product("ETK", "eTjänstekort"), make.product("PUK", "PUK-kod")
+    make.price(etk, "350")
+    make.price(puk, "150", vat="0")
+    orders = [make.order(buyer, "2020-04-03", item) for item in (etk, puk, puk)]
+    run = services.create_run(D("2020-04-01"), D("2020-04-30"), issue_date=ISSUE).run
+    invoice = services.issue_run(run.pk).invoices.get()
+    note = services.credit_invoice(
+        invoice.number or 0, order_ids=[orders[1].order_id], reason="Fel", issue_date=ISSUE
+    )
+    for issued_document in (invoice, note):
+        xml = UblRenderer().render(document(issued_document))
+        assert validator.fatal(validator.validate(xml)) == []
+        root = etree.fromstring(xml)
+        breakdown = {
+            subtotal.findtext("cac:TaxCategory/cbc:ID", namespaces=NS): subtotal
+            for subtotal in root.iterfind("cac:TaxTotal/cac:TaxSubtotal", NS)
+        }
+        assert set(breakdown) == {"S", "E"} if issued_document == invoice else {"E"}
+        exempt = breakdown["E"]
+        assert exempt.findtext("cac:TaxCategory/cbc:Percent", namespaces=NS) == "0"
+        assert exempt.findtext("cbc:TaxAmount", namespaces=NS) == "0.00"
+        assert exempt.findtext("cac:TaxCategory/cbc:TaxExemptionReason", namespaces=NS) == (
+            "Undantagen från skatteplikt enligt 10 kap. mervärdesskattelagen (2023:200)"
+        )
+        lines = root.iterfind(".//cac:ClassifiedTaxCategory", NS)
+        assert "Z" not in {line.findtext("cbc:ID", namespaces=NS) for line in lines}
+        assert b">-0.00<" not in xml  # the credit note of the 0 % order has no VAT: 0.00
+    assert "-0,00" not in pdf_text(PdfRenderer().render(document(note)))
+    words = " ".join(pdf_text(PdfRenderer().render(document(invoice))).split())
+    assert "Moms 0 %: undantagen från skatteplikt enligt 10 kap. mervärdesskattelagen" in words
+
+
+# The fonts, checked at issue (issue 17, item 8; R20) ---------------------------------------------
+
+EGYPTIAN = "\U00013000"  # 𓀀, which none of the PDF's fonts has
+
+
+def test_a_holder_name_the_fonts_lack_stops_the_issue_naming_order_and_character() -> None:
+    buyer = make.customer("Namnprov AB", public=False)
+    make.account(buyer, "P-NAMN")
+    etk = make.product("NAMN", "Namnprovkort")
+    make.price(etk, "100")
+    good = make.order(buyer, "2020-04-03", etk)
+    bad = make.order(buyer, "2020-04-04", etk)
+    bad.holder_name = f"Ankh {EGYPTIAN}"
+    bad.save()
+    run = services.create_run(D("2020-04-01"), D("2020-04-30"), issue_date=ISSUE).run
+    with pytest.raises(services.BillingError) as refused:
+        services.issue_run(run.pk)
+    message = str(refused.value)
+    assert (
+        f"Beställning {bad.order_id}: tecknet {EGYPTIAN} (U+13000) i kortinnehavarens namn finns "
+        "inte i något typsnitt för PDF:en"
+    ) in message
+    assert good.order_id not in message
+    assert "inga nummer har använts" in message
+    # Nothing was committed: the run is still a draft, and no number was taken.
+    assert Invoice.objects.filter(status="issued").count() == 0
+    assert Invoice.objects.get(run=run).number is None
+    bad.holder_name = "Ankh Amun"
+    bad.save()
+    services.regenerate_run(run.pk)
+    assert services.issue_run(run.pk).invoices.get().number == settings.FIRST_INVOICE_NUMBER
+
+
+@pytest.mark.parametrize(
+    ("field", "where"),
+    [("name", "kundens namn"), ("city", "kundens ort"), ("title", "rubriken")],
+)
+def test_a_buyer_or_title_text_the_fonts_lack_stops_the_issue(field: str, where: str) -> None:
+    buyer = make.customer("Kund AB", public=False)
+    account = make.account(buyer, "P-KUND")
+    if field == "name":
+        buyer.name = f"Kund {EGYPTIAN} AB"
+        buyer.save()
+    elif field == "city":
+        account.city = f"Ort{EGYPTIAN}"
+        account.save()
+    etk = make.product("ETK", "eTjänstekort")
+    make.price(etk, "350")
+    make.order(buyer, "2020-04-03", etk)
+    title = f"April {EGYPTIAN}" if field == "title" else ""
+    options = {"title": title} if title else {}
+    run = services.create_run(D("2020-04-01"), D("2020-04-30"), issue_date=ISSUE, **options).run
+    with pytest.raises(
+        services.BillingError, match=f"tecknet {EGYPTIAN} \\(U\\+13000\\) i {where} "
+    ):
+        services.issue_run(run.pk)
+    assert Invoice.objects.filter(status="issued").count() == 0
+
+
+def test_a_credit_note_copying_a_name_the_fonts_lack_is_refused_and_uses_no_number() -> None:
+    with before_the_font_check():
+        invoice = issued_with_holder(f"Ankh {EGYPTIAN}")
+    orders = list(invoice.items.values_list("order_ref", flat=True))
+    with pytest.raises(services.BillingError, match="kan inte krediteras förrän typsnitten"):
+        services.credit_invoice(invoice.number or 0, order_ids=orders[:1], reason="Fel kund")
+    assert not Invoice.objects.filter(kind="credit_note").exists()
+    assert not invoice.items.filter(credited=True).exists()
+
+
+def test_an_internal_charge_is_checked_too() -> None:
+    region = make.customer("Västra Götalandsregionen", number=settings.SELLER["orgnr"])
+    make.account(region, "VGR-IT")
+    etk = make.product("ETK", "eTjänstekort")
+    make.price(etk, "350")
+    order = make.order(region, "2020-04-03", etk)
+    order.holder_name = EGYPTIAN
+    order.save()
+    run = services.create_run(D("2020-04-01"), D("2020-04-30"), issue_date=ISSUE).run
+    assert Invoice.objects.get(run=run).kind == "internal_charge"
+    with pytest.raises(services.BillingError, match=f"Beställning {order.order_id}: tecknet"):
+        services.issue_run(run.pk)
+
+
+AGREEMENT = [
+    "王芳", "😀", "محمد علي", "Anna 👩‍👩‍👧 Öberg", "e\u0301lise", "Zoë\u00ad Ek", "שרה",
+    EGYPTIAN,  # a hieroglyph: no font has it
+    "\ue000",  # private use: only a font built into Typst has it, and the PDF does not use those
+    "\uf8ff",  # private use
+    "\u0378",  # unassigned
+    "\U0010ffff",  # a noncharacter
+    "\u0711",  # a Syriac mark no font has: the shaper cannot place it
+    "\u07eb",  # an N'Ko mark no font has, which the shaper still sets
+    "\ufa70",  # a CJK compatibility ideograph, set as its unified twin
+    "\u219a",  # an arrow with a stroke, which no font has whole
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", AGREEMENT)
+def test_the_check_refuses_exactly_what_the_pdf_renderer_refuses(
+    issued: dict[str, Invoice], name: str
+) -> None:
+    from kortfaktura.documents.glyphs import unprintable
+    from kortfaktura.documents.pdf import RenderError
+
+    base = document(issued["1442"])
+    rows = [dataclasses.replace(row, holder_name=f"A {name} B") for row in base.specification]
+    changed = dataclasses.replace(base, specification=rows)
+    try:
+        PdfRenderer().render(changed)
+        rendered = True
+    except RenderError:
+        rendered = False
+    found = unprintable([changed])
+    assert rendered == (not found), (name, found)
+    assert all(problem.field == "kortinnehavarens namn" for problem in found)
 
 
 # Writing files safely (items 5 and 8) -----------------------------------------------------------

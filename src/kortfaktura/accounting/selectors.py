@@ -17,17 +17,18 @@ def issued_documents(period_from: dt.date, period_to: dt.date) -> list[Document]
         .order_by("issue_date", "number")
         .values_list(
             "id", "kind", "number", "issue_date", "net", "vat", "rounding", "payable", "buyer",
-            "credits__number",
+            "credits__number", "vat_breakdown",
         )
     )  # fmt: skip
     documents: dict[int, Document] = {}
     # Read whole, not with .iterator(): on PostgreSQL a server-side cursor is planned for the
     # first rows and made reading the lines of 14,500 documents 100× slower (bench/sie.py).
-    for pk, kind, number, issued, net, vat, rounding, payable, buyer, credits in rows:
+    for pk, kind, number, issued, net, vat, rounding, payable, buyer, credits, stated in rows:
         assert number is not None and issued is not None  # issued ⇒ numbered (a constraint)
         documents[pk] = Document(
-            kind, number, issued, net, vat, rounding, payable, buyer or {}, credits
-        )
+            kind, number, issued, net, vat, rounding, payable, buyer or {}, credits,
+            vat_breakdown=stated,
+        )  # fmt: skip
     if documents:
         lines = (
             InvoiceLine.objects.filter(

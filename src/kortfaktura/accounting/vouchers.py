@@ -5,7 +5,9 @@ snapshot, lines), so that booking a document again years later gives the same vo
 
 - invoice: debit receivable (payable); credit revenue per account (the lines' nets, each line
   on its own revenue account or the default for its VAT rate); credit output VAT per rate
-  (computed from the lines by the billing rule R10, and required to equal the stored VAT);
+  (computed from the lines by the billing rule R10 – for a credit note, as stored with it, since
+  R12 holds the VAT of an invoice's credit notes to the invoice's – and required to equal the
+  stored VAT);
   öresavrundning credited when positive, debited when negative;
 - credit note: the same formula with its negative amounts, so exactly the reverse;
 - internal charge: debit the internal cost account with the unit's cost centre as object
@@ -21,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from kortfaktura.accounting.sie import Transaction, Voucher, amount
-from kortfaktura.billing.core import compute_totals
+from kortfaktura.billing.core import stated_vat_by_rate
 
 COST_CENTRE_DIMENSION = 1
 COST_CENTRE_DIMENSION_NAME = "Kostnadsställe"
@@ -60,6 +62,8 @@ class Document:
     buyer: Mapping[str, Any]
     credits_number: int | None = None
     lines: list[Line] = field(default_factory=list)
+    # A credit note's VAT per rate as issued (R12), else None: R10 on the lines.
+    vat_breakdown: Mapping[str, str] | None = None
 
     @property
     def label(self) -> str:
@@ -211,18 +215,20 @@ def _invoice(document: Document, chart: Chart, voucher: Voucher) -> None:
                 "(bara siffror, t.ex. 3001)"
             )
         revenue[account] += line.net
-    totals = compute_totals((line.net, line.vat_rate) for line in document.lines)
-    if totals.vat != document.vat:
+    vat_by_rate = stated_vat_by_rate(
+        ((line.net, line.vat_rate) for line in document.lines), document.vat_breakdown
+    )
+    vat = sum((tax for _, _, tax in vat_by_rate), ZERO)
+    if vat != document.vat:
         raise BookingError(
             f"{document.label}: momsen på dokumentet ({amount(document.vat)}) stämmer inte med "
-            f"momsen räknad från raderna ({amount(totals.vat)}) – exporten avbröts och ingen "
-            "fil skrevs"
+            f"momsen per momssats ({amount(vat)}) – exporten avbröts och ingen fil skrevs"
         )
     voucher.transactions.append(Transaction(chart.receivable, document.payable))
     for account in sorted(revenue, key=lambda n: (int(n), n)):
         if revenue[account] != 0:
             voucher.transactions.append(Transaction(account, -revenue[account]))
-    for rate, _base, tax in sorted(totals.vat_by_rate, key=lambda entry: -entry[0]):
+    for rate, _base, tax in sorted(vat_by_rate, key=lambda entry: -entry[0]):
         if tax == 0:
             continue
         account = chart.vat.get(_rate_key(rate), "")

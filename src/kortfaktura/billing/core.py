@@ -8,11 +8,12 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 CENT = Decimal("0.01")
 ZERO_RATE = Decimal("0.00")
+ZERO = Decimal("0.00")
 KRONA = Decimal("1")
 HUNDRED = Decimal("100")
 
@@ -170,6 +171,117 @@ def compute_totals(lines: Iterable[tuple[Decimal, Decimal]]) -> Totals:
     exact = net + vat
     payable = exact.quantize(KRONA, rounding=ROUND_HALF_UP).quantize(CENT)
     return Totals(net, vat_by_rate, vat, payable - exact, payable)
+
+
+# How far the credit notes of an invoice may drift, together, from the invoice's own amounts for
+# what they have credited so far (R12): VAT per rate from the invoice's VAT share of the credited
+# net, the amount payable from the credited net + VAT. Within these bands the last credit note,
+# which takes exactly what remains, stays within the Peppol tolerance of BR-CO-17/BR-S-09 (its
+# VAT less than 1 krona from its taxable amount × rate) and its öresavrundning stays small.
+CREDIT_VAT_BAND = Decimal("0.50")
+CREDIT_PAYABLE_BAND = Decimal("1")
+
+
+def credit_note_totals(
+    lines: Iterable[tuple[Decimal, Decimal]],
+    invoice: Totals,
+    earlier: Iterable[Totals] = (),
+    *,
+    last: bool,
+) -> Totals:
+    """A credit note's totals (R10, R12), all amounts positive (the credit note stores them
+    negated): ``lines`` are the credited lines' ``(net, vat_rate)``, ``invoice`` the credited
+    invoice's totals and ``earlier`` those of its credit notes issued before, also positive.
+
+    The credit notes of one invoice together never credit more than it, per VAT rate and in the
+    amount payable, and the one that credits its last orders credits exactly what remains:
+
+    - the net is the lines' (exact: quantity × unit price, so the nets add up by themselves);
+    - VAT per rate as R10 gives it on the credit's own lines, but the running total of the
+      invoice's credit notes is held within ``CREDIT_VAT_BAND`` of the invoice's VAT share of
+      the net credited so far and never above the invoice's VAT; the credit note that credits a
+      rate's last net takes exactly that rate's remaining VAT;
+    - the amount payable rounded to whole kronor as R10 gives it, but the running total is held
+      within ``CREDIT_PAYABLE_BAND`` of the net + VAT credited so far and never above the
+      invoice's payable; the last credit note takes exactly what remains, and its rounding
+      amount (BT-114) is the difference.
+    """
+    own = compute_totals(lines)
+    invoice_base = {rate: base for rate, base, _ in invoice.vat_by_rate}
+    invoice_vat = {rate: tax for rate, _, tax in invoice.vat_by_rate}
+    before_net: dict[Decimal, Decimal] = defaultdict(Decimal)
+    before_vat: dict[Decimal, Decimal] = defaultdict(Decimal)
+    before_exact = before_payable = Decimal("0.00")
+    for totals in earlier:
+        for rate, base, tax in totals.vat_by_rate:
+            before_net[rate] += base
+            before_vat[rate] += tax
+        before_exact += totals.net + totals.vat
+        before_payable += totals.payable
+    vat_by_rate = []
+    for rate, base, tax in own.vat_by_rate:
+        total_base, total_vat = invoice_base.get(rate, ZERO), invoice_vat.get(rate, ZERO)
+        credited = before_net[rate] + base
+        if last or credited >= total_base:
+            running = total_vat
+        else:
+            share = total_vat * credited / total_base
+            running = _within(
+                before_vat[rate] + tax,
+                (share - CREDIT_VAT_BAND).quantize(CENT, rounding=ROUND_CEILING),
+                min((share + CREDIT_VAT_BAND).quantize(CENT, rounding=ROUND_FLOOR), total_vat),
+            )
+        # Never negative: credit notes issued before this rule may already have credited more.
+        vat_by_rate.append((rate, base, max(running - before_vat[rate], ZERO)))
+    net = own.net
+    vat = sum((tax for _, _, tax in vat_by_rate), ZERO)
+    exact = net + vat
+    if last:
+        running = invoice.payable
+    else:
+        so_far = before_exact + exact
+        running = _within(
+            before_payable + exact.quantize(KRONA, rounding=ROUND_HALF_UP),
+            (so_far - CREDIT_PAYABLE_BAND).quantize(KRONA, rounding=ROUND_CEILING),
+            min(
+                (so_far + CREDIT_PAYABLE_BAND).quantize(KRONA, rounding=ROUND_FLOOR),
+                invoice.payable,
+            ),
+        )
+    payable = max(running - before_payable, ZERO).quantize(CENT)
+    return Totals(net, tuple(vat_by_rate), vat, payable - exact, payable)
+
+
+def _within(value: Decimal, low: Decimal, high: Decimal) -> Decimal:
+    """``value`` moved into [low, high]; ``high`` wins should the two cross (the cap)."""
+    return min(max(value, low), high)
+
+
+def rate_key(rate: Decimal) -> str:
+    """A VAT rate as a key of a stored VAT breakdown: "25.00"."""
+    return f"{rate:.2f}"
+
+
+def stored_breakdown(vat_by_rate: Iterable[tuple[Decimal, Decimal, Decimal]]) -> dict[str, str]:
+    """A document's VAT per rate as stored with it (``Invoice.vat_breakdown``)."""
+    # "0.00", never "-0.00", for a 0 % rate of a credit note.
+    return {rate_key(rate): f"{tax if tax else ZERO:.2f}" for rate, _, tax in vat_by_rate}
+
+
+def stated_vat_by_rate(
+    lines: Iterable[tuple[Decimal, Decimal]], breakdown: Mapping[str, str] | None
+) -> tuple[tuple[Decimal, Decimal, Decimal], ...]:
+    """(rate, taxable, VAT) per rate as a document states it: R10 on its ``(net, vat_rate)``
+    lines, except that a credit note's VAT per rate is the one stored with it (``breakdown``,
+    ``Invoice.vat_breakdown``), which R12 may have held to what its invoice charged. Signs as
+    stored."""
+    vat_by_rate = compute_totals(lines).vat_by_rate
+    if breakdown is None:
+        return vat_by_rate
+    return tuple(
+        (rate, base, Decimal(breakdown.get(rate_key(rate), "0")).quantize(CENT))
+        for rate, base, _ in vat_by_rate
+    )
 
 
 def internal_totals(nets: Iterable[Decimal]) -> Totals:

@@ -131,6 +131,11 @@ class Invoice(models.Model):
     vat = models.DecimalField("moms", max_digits=14, decimal_places=2)
     rounding = models.DecimalField("öresavrundning", max_digits=6, decimal_places=2)
     payable = models.DecimalField("att betala", max_digits=14, decimal_places=2)
+    # A credit note's VAT per rate as issued, {"25.00": "87.50", ...}: the credit notes of one
+    # invoice never credit more VAT than it (R12), so a credit note's VAT per rate is not always
+    # R10 on its own lines. Null: R10 on the lines (invoices, internal documents and credit
+    # notes issued before this column existed).
+    vat_breakdown = models.JSONField("moms per momssats", null=True, blank=True)
     reason = models.TextField("orsak (kreditfaktura)", blank=True)
     seller = models.JSONField("säljare vid utfärdandet", default=dict)
     buyer = models.JSONField("köpare vid utfärdandet", default=dict)

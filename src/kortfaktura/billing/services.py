@@ -635,7 +635,8 @@ def credit_invoice(
         lock_series(INTERNAL_SERIES if internal else SERIES)
         day = issue_date or timezone.localdate()
         issuing.check_issue_date(day)
-        credit_note = _create_credit_note(invoice, items, reason, created_by, day)
+        last = len(items) == InvoiceItem.objects.filter(invoice=invoice, credited=False).count()
+        credit_note = _create_credit_note(invoice, items, reason, created_by, day, last=last)
         item_ids = [item.pk for item in items]
         for start in range(0, len(item_ids), 500):
             InvoiceItem.objects.filter(pk__in=item_ids[start : start + 500]).update(
@@ -673,18 +674,67 @@ SNAPSHOT_FIELDS = (
 )  # fmt: skip
 
 
+def _credited_so_far(invoice: Invoice) -> tuple[core.Totals, list[core.Totals]]:
+    """The invoice's totals and those of its credit notes issued so far, positive (R12)."""
+    lines: dict[int, list[tuple[Decimal, Decimal]]] = defaultdict(list)
+    notes = list(invoice.credit_notes.filter(status=Invoice.Status.ISSUED).order_by("number"))
+    for invoice_id, net, rate in InvoiceLine.objects.filter(
+        invoice_id__in=[invoice.pk, *(note.pk for note in notes)]
+    ).values_list("invoice_id", "net", "vat_rate"):
+        lines[invoice_id].append((abs(net), rate))
+    charged = core.compute_totals(lines[invoice.pk])
+    charged = core.Totals(
+        invoice.net, charged.vat_by_rate, invoice.vat, invoice.rounding, invoice.payable
+    )
+    earlier = []
+    for note in notes:
+        vat_by_rate = tuple(
+            (rate, base, abs(tax))
+            for rate, base, tax in core.stated_vat_by_rate(lines[note.pk], note.vat_breakdown)
+        )
+        earlier.append(
+            core.Totals(-note.net, vat_by_rate, -note.vat, -note.rounding, -note.payable)
+        )
+    return charged, earlier
+
+
 def _create_credit_note(
-    invoice: Invoice, items: list[InvoiceItem], reason: str, created_by: str, day: dt.date
+    invoice: Invoice,
+    items: list[InvoiceItem],
+    reason: str,
+    created_by: str,
+    day: dt.date,
+    *,
+    last: bool,
 ) -> Invoice:
     """Born a draft, filled, checked like every document, then issued (the database refuses
-    lines and items added to an issued document)."""
+    lines and items added to an issued document).
+
+    ``last``: it credits the invoice's last uncredited orders, so it credits exactly what the
+    invoice's credit notes have not credited yet (R12)."""
     grouped = _lines_for(items)
     nets = [
         ((line.unit_price * -len(line_items)).quantize(core.CENT), line.vat_rate)
         for line, line_items in grouped
     ]
     internal = invoice.kind == Invoice.Kind.INTERNAL_CHARGE
-    totals = core.internal_totals(net for net, _ in nets) if internal else core.compute_totals(nets)
+    breakdown = None
+    if internal:
+        # No VAT and payable = net (R17): exact nets never credit more than the charge.
+        totals = core.internal_totals(net for net, _ in nets)
+    else:
+        charged, earlier = _credited_so_far(invoice)
+        credited = core.credit_note_totals(
+            [(-net, rate) for net, rate in nets], charged, earlier, last=last
+        )
+        totals = core.Totals(
+            -credited.net,
+            tuple((rate, -base, -tax) for rate, base, tax in credited.vat_by_rate),
+            -credited.vat,
+            -credited.rounding,
+            -credited.payable,
+        )
+        breakdown = core.stored_breakdown(totals.vat_by_rate)
     number = take_numbers(1, INTERNAL_SERIES if internal else SERIES)[0]
     months = sorted(line.order_month for line, _ in grouped)
     word = "den interna debiteringen" if internal else "faktura"
@@ -706,6 +756,7 @@ def _create_credit_note(
         vat=totals.vat,
         rounding=totals.rounding,
         payable=totals.payable,
+        vat_breakdown=breakdown,
         reason=reason.strip(),
         seller=seller_snapshot(),
         buyer=dict(invoice.buyer),

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connection
 
-from kortfaktura.billing.core import cents, compute_totals, internal_totals, month_end
+from kortfaktura.billing.core import cents, internal_totals, month_end, stated_vat_by_rate
 from kortfaktura.billing.facts import date_text, day_parser
 from kortfaktura.billing.models import (
     CREDIT_KINDS,
@@ -25,6 +25,7 @@ from kortfaktura.billing.models import (
 )
 
 ITEMS = InvoiceItem._meta.db_table
+ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -163,10 +164,17 @@ def documents_for(invoices: list[Invoice], *, being_issued: bool = False) -> lis
             raise ValueError(f"{invoice} är inte utfärdad och har inget dokument")
         assert invoice.issue_date is not None and invoice.due_date is not None
         sign = -1 if invoice.kind in CREDIT_KINDS else 1
-        totals = (
-            internal_totals(line.net * sign for line in lines[invoice.pk])
+        vat_by_rate = (
+            internal_totals(line.net * sign for line in lines[invoice.pk]).vat_by_rate
             if invoice.kind in INTERNAL_KINDS
-            else compute_totals((line.net * sign, line.vat_rate) for line in lines[invoice.pk])
+            else tuple(
+                # "or": a credit note's 0 % VAT is 0.00, not -0.00, on the document.
+                (rate, base * sign or base, tax * sign or ZERO)
+                for rate, base, tax in stated_vat_by_rate(
+                    ((line.net, line.vat_rate) for line in lines[invoice.pk]),
+                    invoice.vat_breakdown,
+                )
+            )
         )
         documents.append(
             DocumentData(
@@ -183,10 +191,10 @@ def documents_for(invoices: list[Invoice], *, being_issued: bool = False) -> lis
                 seller=invoice.seller,
                 buyer=invoice.buyer,
                 net=invoice.net * sign,
-                vat=invoice.vat * sign,
-                rounding=invoice.rounding * sign,
+                vat=invoice.vat * sign or ZERO,  # not -0.00 on a credit note at 0 %
+                rounding=invoice.rounding * sign or ZERO,
                 payable=invoice.payable * sign,
-                vat_breakdown=list(totals.vat_by_rate),
+                vat_breakdown=list(vat_by_rate),
                 lines=[_line(line, sign) for line in lines[invoice.pk]],
                 specification=specifications[invoice.pk],
                 credited_number=invoice.credits.number if invoice.credits else None,

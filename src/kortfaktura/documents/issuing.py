@@ -1,4 +1,7 @@
-"""The check that every document passes before its number becomes final (issue 7, R9, R11).
+"""The checks that every document passes before its number becomes final (issue 7, R9, R11,
+R20).
+
+First every text that its PDF would print is checked against the PDF's fonts (``glyphs``).
 
 Billing numbers the documents inside its issuing transaction and asks this check, which renders
 each one as Peppol BIS 3 UBL, validates it with the official rules (schema, EN 16931, Peppol and
@@ -18,8 +21,9 @@ from django.db import connection
 
 from kortfaktura.billing.errors import BillingError
 from kortfaktura.billing.issuing import DocumentVerdict
-from kortfaktura.billing.models import Invoice
+from kortfaktura.billing.models import CREDIT_KINDS, Invoice
 from kortfaktura.documents.data import documents_for
+from kortfaktura.documents.glyphs import unprintable
 from kortfaktura.documents.models import IssuedDocument
 from kortfaktura.documents.ubl import UblRenderer
 from kortfaktura.documents.validation import get_validator, rules_directory
@@ -31,6 +35,37 @@ PARALLEL_FROM = 300  # documents; below that, starting processes costs more than
 IN_FLIGHT_PER_WORKER = 3
 PASSED = "passed"
 UNCHECKED = "unchecked"
+
+
+SHOWN_PROBLEMS = 10
+
+
+def check_printable(invoices: list[Invoice]) -> dict[int, DocumentVerdict]:
+    """Refuses the issue if a text of any document – a holder's name, the buyer's name and
+    address, the title – has a character that the PDF's fonts cannot show (R20): issued, such
+    a document could never be e-mailed or printed. Every kind of document, internal ones too."""
+    found = []
+    for start in range(0, len(invoices), CHUNK):
+        found += unprintable(documents_for(invoices[start : start + CHUNK], being_issued=True))
+    if not found:
+        return {}
+    shown = "; ".join(problem.message for problem in found[:SHOWN_PROBLEMS])
+    more = f" (och {len(found) - SHOWN_PROBLEMS} till)" if len(found) > SHOWN_PROBLEMS else ""
+    if all(invoice.kind in CREDIT_KINDS for invoice in invoices):
+        advice = (
+            "en kreditfaktura visar fakturans specifikation som den utfärdades, så de "
+            "beställningarna kan inte krediteras förrän typsnitten har tecknen – kreditera de "
+            "andra beställningarna för sig och kontakta systemförvaltningen"
+        )
+    else:
+        advice = (
+            "rätta uppgiften i kortsystemet eller kunduppgifterna och läs in den igen, och kör "
+            "sedan kortfaktura run regenerate"
+        )
+    raise BillingError(
+        f"{shown}{more}. Dokumentet skulle aldrig kunna skrivas ut eller skickas med e-post: "
+        f"inget har utfärdats och inga nummer har använts – {advice}"
+    )
 
 
 def validate_before_issue(invoices: list[Invoice]) -> dict[int, DocumentVerdict]:

@@ -5,14 +5,14 @@ already written the Swedish way. One Typst compiler is kept per process. The tex
 Sans Pro (``font-source-sans-pro``); what it lacks comes from the Noto fonts of
 ``manimgx-fonts`` (Noto Sans, Emoji, Symbols and the scripts Latin faces lack) and
 ``manimgx-fonts-cjk`` (Noto Sans CJK), all SIL OFL 1.1, so that a holder named 王芳 or 😀 does
-not stop the PDF. Only the glyphs used are embedded (PDF/A-2b), and system fonts are ignored so
-the output is the same on every machine.
+not stop the PDF. Only the glyphs used are embedded (PDF/A-2b), and neither system fonts nor
+Typst's built-in ones are used, so the output is the same on every machine and a text the fonts
+cannot show is refused when its document is issued (``glyphs``), not when it is delivered.
 """
 
 import datetime as dt
 import json
 import re
-import unicodedata
 from collections import defaultdict
 from decimal import Decimal
 from functools import cache
@@ -29,6 +29,7 @@ from kortfaktura import swedish
 from kortfaktura.customers.identifiers import format_orgnr
 from kortfaktura.documents import wording
 from kortfaktura.documents.data import DocumentData, SpecificationRow
+from kortfaktura.documents.ubl import VAT_EXEMPTION_REASON
 
 TEMPLATE_DIR = Path(str(resources.files("kortfaktura.documents") / "templates"))
 FONT_DIRS = (
@@ -55,11 +56,23 @@ FONTS = (
 
 
 @cache
+def fonts() -> typst.Fonts:
+    """Exactly the fonts of ``FONT_DIRS``: neither the system's nor the ones built into Typst
+    (whose Libertinus Serif would otherwise show some private-use characters that no font of
+    ours has), so that what the PDF can show is what ``glyphs`` checks before issuing."""
+    return typst.Fonts(
+        include_system_fonts=False,
+        include_embedded_fonts=False,
+        font_paths=[str(directory) for directory in FONT_DIRS],
+    )
+
+
+@cache
 def _compiler() -> typst.Compiler:
     return typst.Compiler(
         input=str(TEMPLATE_DIR / "invoice.typ"),
         root=str(TEMPLATE_DIR),
-        font_paths=[str(directory) for directory in FONT_DIRS],
+        font_paths=fonts(),
         ignore_system_fonts=True,
     )
 
@@ -84,8 +97,8 @@ def _specification(rows: list[SpecificationRow], *, internal: bool) -> list[dict
                         entry.order_id,
                         entry.order_date.isoformat(),
                         entry.product_code,
-                        _printable(entry.holder_name),
-                        _printable(entry.holder_hsa_id),
+                        printable(entry.holder_name),
+                        printable(entry.holder_hsa_id),
                         entry.unit_code,
                         swedish.money(entry.unit_price),
                     ]
@@ -133,6 +146,9 @@ def template_data(document: DocumentData) -> dict[str, Any]:
         )
     if credit:
         notes.append(f"Orsak till krediteringen: {document.reason}")
+    if not document.is_internal and any(not line.vat_rate for line in document.lines):
+        # ML 17 kap. 24 §: an exempt sale's invoice says why it carries no VAT (as BT-120 does).
+        notes.append(f"Moms 0 %: {VAT_EXEMPTION_REASON[0].lower()}{VAT_EXEMPTION_REASON[1:]}.")
     if document.is_internal:
         payment = (
             f"{document.type_label} inom Västra Götalandsregionen: ingen faktura och ingen moms. "
@@ -228,9 +244,12 @@ class RenderError(Exception):
 UNDISPLAYABLE = re.compile(r"the text `(?P<text>.*?)` could not be displayed")
 
 
-def _printable(text: str) -> str:
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode's category Cc, exactly
+
+
+def printable(text: str) -> str:
     """Control characters (a stray BEL or form feed from the card system) are never text."""
-    return "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    return CONTROL.sub(" ", text)
 
 
 class PdfRenderer:

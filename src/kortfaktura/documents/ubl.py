@@ -22,6 +22,9 @@ CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poa
 PROFILE_ID = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 UNIT_CODE = "C62"  # "one" (piece): a card, a PUK letter
 F_SKATT = "Godkänd för F-skatt"
+# Why a price row at 0 % carries no VAT (BT-120), on the Peppol document and on the PDF: the
+# Swedish VAT act's chapter of exemptions. See docs/accounting.md, Moms.
+VAT_EXEMPTION_REASON = "Undantagen från skatteplikt enligt 10 kap. mervärdesskattelagen (2023:200)"
 
 
 def _amount(value: Decimal) -> str:
@@ -232,7 +235,14 @@ class UblRenderer:
 
     @staticmethod
     def _tax_category(builder: _Builder, parent: Any, name: str, rate: Decimal) -> None:
+        """S (standard rated) at 25, 12 or 6 %; E (exempt) at 0 %, whose breakdown states why
+        (BT-120, required by BR-E-10). Not Z: zero rating is for sales with a right to deduct
+        input VAT at 0 % (exports, intra-EU supplies), which these are not; see
+        docs/accounting.md, Moms."""
         category = builder.cac(parent, name)
-        builder.cbc(category, "ID", "S" if rate else "Z")
+        builder.cbc(category, "ID", "S" if rate else "E")
         builder.cbc(category, "Percent", _percent(rate))
+        if not rate and name == "TaxCategory":
+            # On the breakdown only: the line's category carries no reason (UBL-CR-601).
+            builder.cbc(category, "TaxExemptionReason", VAT_EXEMPTION_REASON)
         builder.cbc(builder.cac(category, "TaxScheme"), "ID", "VAT")

@@ -556,14 +556,30 @@ def document_total_discrepancies(period: Period) -> list[Discrepancy]:
     ).values_list("invoice_id", "net", "vat_rate"):
         lines[invoice_id].append((net, rate))
     found = []
-    for pk, kind, number, net, vat, rounding, payable, first_day in documents.values_list(
-        "id", "kind", "number", "net", "vat", "rounding", "payable", "period_start"
-    ):
+    credited_invoices: set[int] = set()
+    for pk, kind, number, net, vat, rounding, payable, first_day, breakdown, credits in (
+        documents.values_list(
+            "id", "kind", "number", "net", "vat", "rounding", "payable", "period_start",
+            "vat_breakdown", "credits_id",
+        )
+    ):  # fmt: skip
         totals = (
             core.internal_totals(net for net, _ in lines.get(pk, []))
             if kind in INTERNAL_KINDS
             else core.compute_totals(lines.get(pk, []))
         )
+        if breakdown is not None:
+            # A credit note whose VAT and payable R12 held to its invoice's: its net is its
+            # lines', its VAT the one it states per rate, and its amounts add up.
+            stated = core.stated_vat_by_rate(lines.get(pk, []), breakdown)
+            stated_vat = sum((tax for _, _, tax in stated), Decimal("0.00"))
+            whole = rounding == payable - totals.net - stated_vat and payable % 1 == 0
+            totals = core.Totals(
+                totals.net, stated, stated_vat, rounding if whole else totals.rounding,
+                payable if whole else totals.payable,
+            )  # fmt: skip
+        if kind == "credit_note" and credits is not None:
+            credited_invoices.add(credits)
         stored = (net, vat, rounding, payable)
         if stored != (totals.net, totals.vat, totals.rounding, totals.payable):
             found.append(
@@ -573,6 +589,41 @@ def document_total_discrepancies(period: Period) -> list[Discrepancy]:
                     f"att betala {swedish.money(payable)} – raderna ger netto "
                     f"{swedish.money(totals.net)}, moms {swedish.money(totals.vat)}, att betala "
                     f"{swedish.money(totals.payable)}",
+                )
+            )  # fmt: skip
+    found.extend(_over_credited(credited_invoices))
+    return found
+
+
+def _over_credited(invoice_ids: set[int]) -> list[Discrepancy]:
+    """Invoices whose credit notes together credit more than the invoice, or, once every order
+    is credited, not exactly the invoice (R12)."""
+    found = []
+    credited: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 3)
+    for invoice_id, net, vat, payable in Invoice.objects.filter(
+        credits_id__in=invoice_ids, kind="credit_note", status=Invoice.Status.ISSUED
+    ).values_list("credits_id", "net", "vat", "payable"):
+        for index, value in enumerate((net, vat, payable)):
+            credited[invoice_id][index] -= value
+    open_items = set(
+        InvoiceItem.objects.filter(invoice_id__in=credited, credited=False).values_list(
+            "invoice_id", flat=True
+        )
+    )
+    for pk, number, net, vat, payable, first_day in Invoice.objects.filter(
+        pk__in=credited
+    ).values_list("id", "number", "net", "vat", "payable", "period_start"):
+        sums, charged = credited[pk], (net, vat, payable)
+        over = any(part > whole for part, whole in zip(sums, charged, strict=True))
+        short = pk not in open_items and tuple(sums) != charged
+        if over or short:
+            found.append(
+                Discrepancy(
+                    first_day.strftime("%Y-%m"), "", number,
+                    f"faktura {number}: kreditfakturorna krediterar netto "
+                    f"{swedish.money(sums[0])}, moms {swedish.money(sums[1])}, att betala "
+                    f"{swedish.money(sums[2])} – fakturan är på netto {swedish.money(net)}, "
+                    f"moms {swedish.money(vat)}, att betala {swedish.money(payable)}",
                 )
             )  # fmt: skip
     return found
