@@ -4,13 +4,12 @@ Whatever happens, the command answers in Swedish and never with a traceback: wro
 (``parsing``), an error the command expects exits 1 with its own message, and anything else is
 caught here, answered with a Swedish message (and ``{"error": …}`` on stdout with ``--json``) and
 exit 1; the traceback goes to ``var/log/kortfaktura.log`` (and to stderr as well with
-``KORTFAKTURA_DEBUG=1``). A reader that stops reading (``kortfaktura … --json | head``) ends the
-command quietly.
+``KORTFAKTURA_DEBUG=1``). A reader that stops reading (``kortfaktura … | head``) is no error: the
+rest of the output is dropped and the command ends with its own exit status (``output._Console``).
 """
 
 import argparse
 import datetime as dt
-import io
 import logging
 import os
 import sys
@@ -146,24 +145,11 @@ def _log_traceback(argv: list[str]) -> str:
     return str(directory / LOG_FILE)
 
 
-def _stdout_to_devnull() -> None:
-    """The reader has gone: nothing more is written, not even at exit."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, io.UnsupportedOperation):
-        pass
-
-
 def _answer(message: str, wants_json: bool) -> None:
     from kortfaktura.cli.output import fail, print_json
 
     if wants_json:
-        try:
-            print_json({"error": message})
-        except BrokenPipeError:
-            _stdout_to_devnull()
+        print_json({"error": message})
     fail(message)
 
 
@@ -181,7 +167,9 @@ def _run(args: argparse.Namespace) -> int:
             fail(problem)
             return EXIT_INPUT
     result: int = args.handler(args)
-    sys.stdout.flush()  # a reader that has gone is noticed here, not at exit
+    from kortfaktura.cli.output import flush_stdout
+
+    flush_stdout()  # a reader that has gone is noticed here, not by the interpreter at exit
     return result
 
 
@@ -207,8 +195,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _run(args)
-    except BrokenPipeError:
-        _stdout_to_devnull()
+    except BrokenPipeError as error:
+        from kortfaktura.cli.output import reader_gone, silence
+
+        if not reader_gone():  # a helper process or a server hung up: the command's own error
+            return _unexpected(error, arguments, wants_json)
+        silence(sys.stdout)
+        silence(sys.stderr)
         return EXIT_OK
     except KeyboardInterrupt:
         _answer("avbrutet – ändringar som pågick sparades inte", wants_json)
@@ -232,14 +225,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_INPUT
     except Exception as error:
-        where = _log_traceback(arguments)
-        _answer(
-            f"ett oväntat fel stoppade kommandot ({type(error).__name__}: {_first_line(error)}). "
-            f"Ändringar som pågick sparades inte. Detaljer: {where} "
-            "(KORTFAKTURA_DEBUG=1 visar dem här).",
-            wants_json,
-        )
-        return EXIT_INPUT
+        return _unexpected(error, arguments, wants_json)
+
+
+def _unexpected(error: Exception, arguments: list[str], wants_json: bool) -> int:
+    where = _log_traceback(arguments)
+    _answer(
+        f"ett oväntat fel stoppade kommandot ({type(error).__name__}: {_first_line(error)}). "
+        f"Ändringar som pågick sparades inte. Detaljer: {where} "
+        "(KORTFAKTURA_DEBUG=1 visar dem här).",
+        wants_json,
+    )
+    return EXIT_INPUT
 
 
 def _first_line(error: BaseException) -> str:
