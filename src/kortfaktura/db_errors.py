@@ -39,14 +39,14 @@ def read_only_message() -> str:
         path = sqlite_path()
         return (
             f"databasen är skrivskyddad: SQLite-filen {path} (eller katalogen {path.parent}) får "
-            "inte ändras av den här användaren, så inget ändrades. Kör kommandot som en användare "
-            f"som får skriva i databasen; {reading}"
+            "inte ändras av den här användaren, så inget ändrades i databasen. Kör kommandot som "
+            f"en användare som får skriva i databasen; {reading}"
         )
     user = settings.DATABASES["default"].get("USER") or "den här användaren"
     return (
         f"databasen är skrivskyddad för {user} (en roll med default_transaction_read_only eller "
-        "en skrivskyddad server), så inget ändrades. Kör kommandot med en roll som får skriva "
-        f"(DATABASE_URL); {reading}"
+        "en skrivskyddad server), så inget ändrades i databasen. Kör kommandot med en roll som "
+        f"får skriva (DATABASE_URL); {reading}"
     )
 
 

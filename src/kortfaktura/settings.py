@@ -14,7 +14,7 @@ Environment variables:
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -180,21 +180,72 @@ def _database_from_environment() -> dict[str, object]:
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
         return _database_from_url(url)
-    return {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(DATA_DIR / "kortfaktura.sqlite3"),
+    return _sqlite_database(DATA_DIR / "kortfaktura.sqlite3")
+
+
+def _sqlite_timeout() -> float:
+    text = os.environ.get("KORTFAKTURA_SQLITE_TIMEOUT", "30").strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 86_400:
+        raise SettingError(
+            "KORTFAKTURA_SQLITE_TIMEOUT",
+            f"KORTFAKTURA_SQLITE_TIMEOUT är '{text}' men ska vara ett antal sekunder, t.ex. 30.",
+        )
+    return seconds
+
+
+def sqlite_is_read_only(path: Path) -> bool:
+    """Whether this user may read the SQLite file but not change it: the file, or the directory
+    where SQLite keeps its journal, is not writable (an auditor's copy, a read-only mount, a
+    database owned by the service account). Such a database is opened read-only, so that every
+    command that only reads works and one that writes is told so."""
+    try:
+        if not path.is_file():
+            return False  # nothing to read yet; `init` says what is wrong
+        return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK))
+    except OSError:
+        return False
+
+
+def _sqlite_read_only_uri(path: Path) -> str:
+    """``mode=ro``; and ``immutable=1`` for a database in WAL mode whose directory is read-only
+    and has no ``-shm`` file: SQLite could not open it at all otherwise (and no process can be
+    writing to it, since a writer keeps that file while it has the database open)."""
+    uri = f"file:{quote(str(path))}?mode=ro"
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(20)
+        wal = header[18:20] == b"\x02\x02"  # the file format's read/write versions: 2 = WAL
+        shm = path.with_name(path.name + "-shm")
+        if wal and not shm.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+            uri += "&immutable=1"
+    except OSError:
+        pass
+    return uri
+
+
+def _sqlite_database(path: Path) -> dict[str, object]:
+    options: dict[str, object] = {
         # IMMEDIATE takes the write lock when a transaction starts, so two writers queue up
         # instead of failing half-way with "database is locked".
-        "OPTIONS": {
-            "transaction_mode": "IMMEDIATE",
-            # Seconds a writer waits for another one before "database is locked".
-            "timeout": float(os.environ.get("KORTFAKTURA_SQLITE_TIMEOUT", "30")),
-            "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
-            ),
-        },
+        "transaction_mode": "IMMEDIATE",
+        # Seconds a writer waits for another one before "database is locked".
+        "timeout": _sqlite_timeout(),
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+            "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+        ),
     }
+    if sqlite_is_read_only(path):
+        # Django passes OPTIONS to sqlite3.connect after NAME (with uri=True), so "database"
+        # opens the URI while NAME stays the path that messages and path checks use. Switching
+        # the journal to WAL is a write: it is left out.
+        options["database"] = _sqlite_read_only_uri(path)
+        options["init_command"] = "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path), "OPTIONS": options}
 
 
 DATABASES = {"default": _database_from_environment()}
