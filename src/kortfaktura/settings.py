@@ -14,7 +14,7 @@ Environment variables:
 
 import os
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -197,36 +197,6 @@ def _sqlite_timeout() -> float:
     return seconds
 
 
-def sqlite_is_read_only(path: Path) -> bool:
-    """Whether this user may read the SQLite file but not change it: the file, or the directory
-    where SQLite keeps its journal, is not writable (an auditor's copy, a read-only mount, a
-    database owned by the service account). Such a database is opened read-only, so that every
-    command that only reads works and one that writes is told so."""
-    try:
-        if not path.is_file():
-            return False  # nothing to read yet; `init` says what is wrong
-        return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK))
-    except OSError:
-        return False
-
-
-def _sqlite_read_only_uri(path: Path) -> str:
-    """``mode=ro``; and ``immutable=1`` for a database in WAL mode whose directory is read-only
-    and has no ``-shm`` file: SQLite could not open it at all otherwise (and no process can be
-    writing to it, since a writer keeps that file while it has the database open)."""
-    uri = f"file:{quote(str(path))}?mode=ro"
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(20)
-        wal = header[18:20] == b"\x02\x02"  # the file format's read/write versions: 2 = WAL
-        shm = path.with_name(path.name + "-shm")
-        if wal and not shm.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
-            uri += "&immutable=1"
-    except OSError:
-        pass
-    return uri
-
-
 def _sqlite_database(path: Path) -> dict[str, object]:
     options: dict[str, object] = {
         # IMMEDIATE takes the write lock when a transaction starts, so two writers queue up
@@ -239,13 +209,8 @@ def _sqlite_database(path: Path) -> dict[str, object]:
             "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
         ),
     }
-    if sqlite_is_read_only(path):
-        # Django passes OPTIONS to sqlite3.connect after NAME (with uri=True), so "database"
-        # opens the URI while NAME stays the path that messages and path checks use. Switching
-        # the journal to WAL is a write: it is left out.
-        options["database"] = _sqlite_read_only_uri(path)
-        options["init_command"] = "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
-    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path), "OPTIONS": options}
+    # Django's SQLite backend, but a file this user may not write is opened read-only.
+    return {"ENGINE": "kortfaktura.sqlite_backend", "NAME": str(path), "OPTIONS": options}
 
 
 DATABASES = {"default": _database_from_environment()}
