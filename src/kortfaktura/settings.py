@@ -14,8 +14,10 @@ Environment variables:
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 DATA_DIR = Path(os.environ.get("KORTFAKTURA_DATA_DIR", "var")).resolve()
 
@@ -120,26 +122,95 @@ TEMPLATES = [
 WSGI_APPLICATION = "kortfaktura.wsgi.application"
 
 
+class SettingError(ImproperlyConfigured):
+    """A setting from the environment that cannot work; the message says why and what to do, in
+    Swedish, and the command line shows it as it is (``setting`` names the variable)."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql")
+DATABASE_URL_EXAMPLE = "postgres://kortfaktura@localhost:5432/kortfaktura"
+
+
+def _database_from_url(url: str) -> dict[str, object]:
+    """DATABASE_URL checked part by part first, so that a typo is answered in Swedish and never
+    with the URL parser's English (nor with the password, which is never shown)."""
+    advice = f"Rätta DATABASE_URL, t.ex. {DATABASE_URL_EXAMPLE}, eller ta bort den för SQLite."
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "Invalid IPv6 URL"
+        raise SettingError(
+            "DATABASE_URL",
+            "DATABASE_URL: adressen går inte att tolka (t.ex. en hakparentes som inte stängs). "
+            + advice,
+        ) from None
+    scheme = parts.scheme.lower()
+    if scheme not in POSTGRES_SCHEMES:
+        shown = f"'{scheme}://'" if scheme else "inget schema"
+        raise SettingError(
+            "DATABASE_URL",
+            f"DATABASE_URL har {shown}, men Kortfaktura använder PostgreSQL (postgres://) eller "
+            f"den inbyggda SQLite-databasen (DATABASE_URL tom). {advice}",
+        )
+    port_text = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
+    try:
+        port = parts.port
+    except ValueError:  # "Port could not be cast to integer value", "Port out of range"
+        port = None
+    if port_text and not port:
+        raise SettingError(
+            "DATABASE_URL",
+            f"DATABASE_URL: porten '{port_text}' är inget tal mellan 1 och 65535. {advice}",
+        )
+    if not parts.path.strip("/"):
+        raise SettingError(
+            "DATABASE_URL", f"DATABASE_URL saknar databasens namn efter värden. {advice}"
+        )
+    try:
+        config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
+    except ValueError:  # dj-database-url's own checks, in English
+        raise SettingError("DATABASE_URL", f"DATABASE_URL går inte att tolka. {advice}") from None
+    return config
+
+
 def _database_from_environment() -> dict[str, object]:
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
-        config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
-        return config
-    return {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(DATA_DIR / "kortfaktura.sqlite3"),
+        return _database_from_url(url)
+    return _sqlite_database(DATA_DIR / "kortfaktura.sqlite3")
+
+
+def _sqlite_timeout() -> float:
+    text = os.environ.get("KORTFAKTURA_SQLITE_TIMEOUT", "30").strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 86_400:
+        raise SettingError(
+            "KORTFAKTURA_SQLITE_TIMEOUT",
+            f"KORTFAKTURA_SQLITE_TIMEOUT är '{text}' men ska vara ett antal sekunder, t.ex. 30.",
+        )
+    return seconds
+
+
+def _sqlite_database(path: Path) -> dict[str, object]:
+    options: dict[str, object] = {
         # IMMEDIATE takes the write lock when a transaction starts, so two writers queue up
         # instead of failing half-way with "database is locked".
-        "OPTIONS": {
-            "transaction_mode": "IMMEDIATE",
-            # Seconds a writer waits for another one before "database is locked".
-            "timeout": float(os.environ.get("KORTFAKTURA_SQLITE_TIMEOUT", "30")),
-            "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
-            ),
-        },
+        "transaction_mode": "IMMEDIATE",
+        # Seconds a writer waits for another one before "database is locked".
+        "timeout": _sqlite_timeout(),
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+            "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+        ),
     }
+    # Django's SQLite backend, but a file this user may not write is opened read-only.
+    return {"ENGINE": "kortfaktura.sqlite_backend", "NAME": str(path), "OPTIONS": options}
 
 
 DATABASES = {"default": _database_from_environment()}

@@ -4,13 +4,12 @@ Whatever happens, the command answers in Swedish and never with a traceback: wro
 (``parsing``), an error the command expects exits 1 with its own message, and anything else is
 caught here, answered with a Swedish message (and ``{"error": …}`` on stdout with ``--json``) and
 exit 1; the traceback goes to ``var/log/kortfaktura.log`` (and to stderr as well with
-``KORTFAKTURA_DEBUG=1``). A reader that stops reading (``kortfaktura … --json | head``) ends the
-command quietly.
+``KORTFAKTURA_DEBUG=1``). A reader that stops reading (``kortfaktura … | head``) is no error: the
+rest of the output is dropped and the command ends with its own exit status (``output._Console``).
 """
 
 import argparse
 import datetime as dt
-import io
 import logging
 import os
 import sys
@@ -23,10 +22,6 @@ EXIT_OK = 0
 EXIT_INPUT = 1
 EXIT_INTERRUPTED = 130
 LOG_FILE = "kortfaktura.log"
-DATABASE_BUSY = (
-    "databasen är upptagen av en annan process – försök igen om en stund "
-    "(en annan import eller körning skriver just nu)"
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,31 +134,19 @@ def _log_traceback(argv: list[str]) -> str:
         with (directory / LOG_FILE).open("a", encoding="utf-8") as log:
             moment = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             log.write(f"--- {moment} kortfaktura {' '.join(argv)}\n{text}\n")
-    except OSError:
-        if not debugging():
-            sys.stderr.write(text)
-        return "ovan"
+    except OSError:  # no traceback for the user even then; KORTFAKTURA_DEBUG=1 shows it
+        return (
+            f"loggfilen {directory / LOG_FILE} gick inte att skriva – kör kommandot igen med "
+            "KORTFAKTURA_DEBUG=1"
+        )
     return str(directory / LOG_FILE)
-
-
-def _stdout_to_devnull() -> None:
-    """The reader has gone: nothing more is written, not even at exit."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, io.UnsupportedOperation):
-        pass
 
 
 def _answer(message: str, wants_json: bool) -> None:
     from kortfaktura.cli.output import fail, print_json
 
     if wants_json:
-        try:
-            print_json({"error": message})
-        except BrokenPipeError:
-            _stdout_to_devnull()
+        print_json({"error": message})
     fail(message)
 
 
@@ -181,7 +164,9 @@ def _run(args: argparse.Namespace) -> int:
             fail(problem)
             return EXIT_INPUT
     result: int = args.handler(args)
-    sys.stdout.flush()  # a reader that has gone is noticed here, not at exit
+    from kortfaktura.cli.output import flush_stdout
+
+    flush_stdout()  # a reader that has gone is noticed here, not by the interpreter at exit
     return result
 
 
@@ -193,53 +178,109 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # e.g. a DATABASE_URL that cannot be read
         if debugging():
             traceback.print_exc()
-        _answer(
-            f"inställningarna går inte att läsa: {type(error).__name__}: {_first_line(error)} "
-            "– kontrollera miljövariablerna (t.ex. DATABASE_URL); KORTFAKTURA_DEBUG=1 visar mer",
-            wants_json,
-        )
+        _answer(_settings_problem(error), wants_json)
         return EXIT_INPUT
     _configure_logging()
     parser = build_parser()
     args = parser.parse_args(arguments)
     wants_json = bool(getattr(args, "json", wants_json))
-    from django.db import DatabaseError, OperationalError
+    from django.db import DatabaseError
 
     try:
         return _run(args)
-    except BrokenPipeError:
-        _stdout_to_devnull()
+    except BrokenPipeError as error:
+        from kortfaktura.cli.output import reader_gone, silence
+
+        if not reader_gone():  # a helper process or a server hung up: the command's own error
+            return _unexpected(error, arguments, wants_json)
+        silence(sys.stdout)
+        silence(sys.stderr)
         return EXIT_OK
     except KeyboardInterrupt:
         _answer("avbrutet – ändringar som pågick sparades inte", wants_json)
         return EXIT_INTERRUPTED
-    except OperationalError as error:
-        where = _log_traceback(arguments)
-        if "locked" in str(error).lower() or "busy" in str(error).lower():
-            _answer(DATABASE_BUSY, wants_json)
-        else:
-            _answer(
-                f"databasen gick inte att använda: {_first_line(error)} (detaljer: {where})",
-                wants_json,
-            )
-        return EXIT_INPUT
     except DatabaseError as error:
-        where = _log_traceback(arguments)
-        _answer(
-            f"databasen vägrade ändringen: {_first_line(error)} – ingenting sparades "
-            f"(detaljer: {where})",
-            wants_json,
-        )
+        _answer(_database_failure(error, arguments), wants_json)
+        return EXIT_INPUT
+    except OSError as error:
+        if error.filename is None:  # not a path the command was given or made
+            return _unexpected(error, arguments, wants_json)
+        from kortfaktura.cli.errors import path_problem
+
+        _answer(path_problem(error), wants_json)
         return EXIT_INPUT
     except Exception as error:
-        where = _log_traceback(arguments)
-        _answer(
-            f"ett oväntat fel stoppade kommandot ({type(error).__name__}: {_first_line(error)}). "
-            f"Ändringar som pågick sparades inte. Detaljer: {where} "
-            "(KORTFAKTURA_DEBUG=1 visar dem här).",
-            wants_json,
+        return _unexpected(error, arguments, wants_json)
+
+
+def _database_failure(error: Exception, arguments: list[str]) -> str:
+    """A known condition (busy, read-only, unreachable, a damaged file) in Swedish with what to
+    do; anything else also goes to the log with its traceback."""
+    from django.db import OperationalError
+
+    from kortfaktura import db_errors
+
+    if db_errors.explain(error) is not None:
+        return db_errors.describe(error)
+    where = _log_traceback(arguments)
+    if isinstance(error, OperationalError):
+        return f"{db_errors.describe(error)} (detaljer: {where})"
+    # The database's own guards (triggers) answer in Swedish: "granskningsloggen får inte …".
+    return (
+        f"databasen vägrade ändringen: {_first_line(error)} – ingenting sparades "
+        f"(detaljer: {where})"
+    )
+
+
+def _settings_problem(error: Exception) -> str:
+    """Why the settings could not be read, naming the variable and never in the parser's
+    English: a ``SettingError`` says it itself; for another error the variable is the one on the
+    line of settings.py that failed."""
+    if getattr(error, "setting", None):
+        return str(error)
+    variable, kind = _failing_setting(error)
+    if variable:
+        wanted = {"int": " (ett heltal)", "float": " (ett tal)"}.get(kind, "")
+        return (
+            f"inställningarna går inte att läsa: miljövariabeln {variable} har ett värde som inte "
+            f"går att använda{wanted} – rätta eller ta bort den (se docs/operations.md, "
+            "Konfiguration)"
         )
-        return EXIT_INPUT
+    return (
+        "inställningarna går inte att läsa – kontrollera miljövariablerna (t.ex. DATABASE_URL); "
+        "KORTFAKTURA_DEBUG=1 visar vad som gick fel"
+    )
+
+
+def _failing_setting(error: Exception) -> tuple[str, str]:
+    """The environment variable named on the line of kortfaktura/settings.py where ``error``
+    arose, and whether that line reads it as an int or a float."""
+    import linecache
+    import re
+
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if not frame.filename.replace(os.sep, "/").endswith("kortfaktura/settings.py"):
+            continue
+        last = frame.end_lineno or frame.lineno or 0
+        source = "".join(
+            linecache.getline(frame.filename, number)
+            for number in range(frame.lineno or 0, last + 1)
+        )
+        names = re.findall(r"\"((?:KORTFAKTURA|DATABASE|SECRET|ALLOWED|LOG)_?[A-Z_]*)\"", source)
+        kind = "int" if "int(" in source else "float" if "float(" in source else ""
+        return (names[0] if names else "", kind)
+    return "", ""
+
+
+def _unexpected(error: Exception, arguments: list[str], wants_json: bool) -> int:
+    where = _log_traceback(arguments)
+    _answer(
+        f"ett oväntat fel stoppade kommandot ({type(error).__name__}: {_first_line(error)}). "
+        f"Ändringar som pågick sparades inte. Detaljer: {where} "
+        "(KORTFAKTURA_DEBUG=1 visar dem här).",
+        wants_json,
+    )
+    return EXIT_INPUT
 
 
 def _first_line(error: BaseException) -> str:

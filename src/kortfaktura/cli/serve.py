@@ -35,7 +35,7 @@ def _address(host: str, port: int) -> str:
 def serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
-    from kortfaktura.cli.setup import describe_database, initialize_database
+    from kortfaktura.cli.setup import DataDirectoryError, describe_database, initialize_database
     from kortfaktura.jobs.services import fail_interrupted
     from kortfaktura.wsgi import application
 
@@ -49,10 +49,12 @@ def serve(args: argparse.Namespace) -> int:
 
         users = get_user_model().objects.filter(is_active=True).count()
     except DatabaseError as error:
-        fail(
-            f"databasen ({describe_database()}) går inte att använda: {error}. "
-            "Kontrollera DATABASE_URL och att databasservern är igång."
-        )
+        from kortfaktura import db_errors
+
+        fail(f"databasen ({describe_database()}) går inte att använda: {db_errors.describe(error)}")
+        return 1
+    except DataDirectoryError as error:
+        fail(str(error))
         return 1
     if args.host not in ("0.0.0.0", "::") and args.host not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS.append(args.host)

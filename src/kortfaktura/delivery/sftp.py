@@ -26,14 +26,21 @@ import logging
 import os
 import posixpath
 import stat
+import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
-import asyncssh
+from cryptography.utils import CryptographyDeprecationWarning
 
 from kortfaktura.delivery.transport import RefusedFile, TransportError, limit, refusal, too_large
+
+with warnings.catch_warnings():
+    # asyncssh still names DSA keys, which cryptography deprecates: an English warning on stderr
+    # at import that no user can act on (Kortfaktura never uses DSA).
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    import asyncssh
 
 logger = logging.getLogger(__name__)
 

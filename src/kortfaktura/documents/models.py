@@ -6,11 +6,19 @@ stored content still matches the hash recorded on the invoice (R18). The databas
 change or delete a stored document (migration ``documents/0001``).
 """
 
+import logging
 import zlib
 
 from django.db import models
 
 from kortfaktura.billing.models import Invoice
+
+logger = logging.getLogger(__name__)
+
+
+class DamagedDocument(ValueError):
+    """A stored document that no longer unpacks; the message says so in Swedish, instead of
+    zlib's "Error -3 while decompressing data: …"."""
 
 
 class IssuedDocument(models.Model):
@@ -32,4 +40,13 @@ class IssuedDocument(models.Model):
         return zlib.compress(content, 6)
 
     def unpacked(self) -> bytes:
-        return zlib.decompress(bytes(self.content))
+        try:
+            return zlib.decompress(bytes(self.content))
+        except zlib.error as error:
+            logger.debug("stored document of invoice %s: %s", self.invoice_id, error)
+            raise DamagedDocument(
+                "det lagrade Peppol-dokumentet går inte att packa upp – det har skadats eller "
+                "ändrats i databasen efter utfärdandet. Kör kortfaktura review och återställ "
+                "databasen från en säkerhetskopia (dokumentet görs aldrig om: det ska vara exakt "
+                "det som utfärdades)"
+            ) from None

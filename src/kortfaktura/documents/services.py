@@ -1,7 +1,6 @@
 """Writing issued invoices and credit notes as files: one file per document, named by number."""
 
 import contextlib
-import errno
 import hashlib
 import logging
 import multiprocessing
@@ -26,6 +25,7 @@ from kortfaktura.documents.ubl import UblRenderer
 from kortfaktura.documents.validation import Finding, get_validator
 from kortfaktura.documents.workers import export_chunk as worker_chunk
 from kortfaktura.documents.workers import start as workers_start
+from kortfaktura.swedish import os_reason  # other layers import it from here too
 
 logger = logging.getLogger(__name__)
 CHUNK = 100
@@ -192,27 +192,6 @@ def prepare_directory(directory: Path) -> None:
             f"katalogen {directory} går inte att skriva i: {os_reason(error)} – ange en katalog "
             "du får skriva i"
         ) from None
-
-
-def os_reason(error: BaseException) -> str:
-    """Why a file could not be written, in Swedish."""
-    if isinstance(error, PermissionError):
-        return "behörighet saknas"
-    if isinstance(error, IsADirectoryError):
-        return "en katalog har samma namn"
-    if isinstance(error, NotADirectoryError):
-        return "en del av sökvägen är ingen katalog"
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        return "disken är full"
-    if isinstance(error, FileNotFoundError):
-        return "katalogen finns inte och kan inte skapas"
-    if isinstance(error, FileExistsError):
-        return "en fil har samma namn som en katalog i sökvägen"
-    if isinstance(error, OSError) and error.errno in (errno.EBUSY, errno.EROFS):
-        return "platsen går inte att skriva till"
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return f"{type(error).__name__}: {str(error)[:300]}"
 
 
 def _collect(

@@ -61,14 +61,16 @@ class PeppolValidator:
         try:
             tree = etree.fromstring(xml)
         except etree.XMLSyntaxError as error:
-            return [Finding("XML", "fatal", f"inte välformad XML: {error}")]
+            logger.debug("not well-formed: %s", error)
+            line, column = error.position
+            return [Finding("XML", "fatal", f"inte välformad XML (rad {line}, kolumn {column})")]
         findings: list[Finding] = []
         schema = self._schemas.get(etree.QName(tree).localname)
         if schema is None:
             return [Finding("XSD", "fatal", f"okänt dokument {etree.QName(tree).localname}")]
         if not schema.validate(tree):
             findings.extend(
-                Finding("XSD", "fatal", error.message, f"rad {error.line}")
+                Finding("XSD", "fatal", _schema_text(error), f"rad {error.line}")
                 for error in schema.error_log
             )
         node = self._processor.parse_xml(xml_text=xml.decode("utf-8"))
@@ -80,6 +82,28 @@ class PeppolValidator:
     @staticmethod
     def fatal(findings: list[Finding]) -> list[Finding]:
         return [finding for finding in findings if finding.flag == "fatal"]
+
+
+# libxml2's schema messages are English ("Element '{…}X': This element is not expected. …");
+# the finding says the same in Swedish by the kind of error, with the element's path.
+_SCHEMA_KINDS = (
+    (("ELEMENT_CONTENT", "COMPLEX_TYPE_2", "ELT_"), "elementet står på fel plats, eller ett "
+     "element som krävs saknas"),
+    (("DATATYPE", "PATTERN", "LENGTH", "ENUMERATION", "FACET", "TOTALDIGITS", "FRACTIONDIGITS",
+      "MININCLUSIVE", "MAXINCLUSIVE", "VALUE"), "värdet har inte den form som schemat kräver"),
+    (("ATTRIBUTE", "COMPLEX_TYPE_3", "COMPLEX_TYPE_4"), "ett attribut saknas eller är inte "
+     "tillåtet"),
+)  # fmt: skip
+
+
+def _schema_text(error: "etree._LogEntry") -> str:
+    logger.debug("schema: %s", error.message)
+    kind = error.type_name or ""
+    reason = next(
+        (text for needles, text in _SCHEMA_KINDS if any(n in kind for n in needles)),
+        "följer inte schemat",
+    )
+    return f"UBL 2.1-schemat godtar inte {error.path or 'dokumentet'}: {reason}"
 
 
 def _findings(svrl: str) -> list[Finding]:

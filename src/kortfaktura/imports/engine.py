@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
+from kortfaktura import db_errors
 from kortfaktura.audit.services import record
 from kortfaktura.imports import bulk
 from kortfaktura.imports.models import ImportBatch, QuarantinedRow
@@ -206,10 +207,10 @@ def import_file(
 
 
 def _failure_message(path: Path, error: Exception) -> str:
-    if isinstance(error, csv.Error):
+    if isinstance(error, csv.Error):  # Python's English ("field larger than field limit")
         return (
-            f"Filen {path.name} kunde inte läsas som CSV ({error}). Kontrollera citattecken "
-            "och radbrytningar, eller spara filen på nytt från Excel."
+            f"Filen {path.name} kunde inte läsas som CSV (en rad följer inte CSV-formatet). "
+            "Kontrollera citattecken och radbrytningar, eller spara filen på nytt från Excel."
         )
     if isinstance(error, OperationalError) and "locked" in str(error).lower():
         return (
@@ -221,8 +222,8 @@ def _failure_message(path: Path, error: Exception) -> str:
             f"Filen {path.name} kunde inte sparas: databasen nekade en ändring ({error}). "
             "Ingenting importerades; kontrollera filens rader mot befintliga data."
         )
-    if isinstance(error, DatabaseError):
-        return f"Filen {path.name} kunde inte sparas i databasen ({error}). Försök igen."
+    if isinstance(error, DatabaseError):  # read-only, unreachable, disk full … in Swedish
+        return f"Filen {path.name} kunde inte sparas i databasen: {db_errors.describe(error)}"
     return str(error)
 
 

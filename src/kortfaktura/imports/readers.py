@@ -9,11 +9,17 @@ import codecs
 import csv
 import datetime as dt
 import io
+import logging
 import math
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Protocol
+
+from kortfaktura.swedish import os_reason
+
+logger = logging.getLogger(__name__)
 
 SCAN_CHUNK = 1 << 20
 # Python's csv module refuses fields over 128 KB by default, which would refuse a whole file for
@@ -58,16 +64,23 @@ def open_table(path: Path, known_columns: frozenset[str] = frozenset()) -> Table
     ``known_columns`` helps choose the CSV delimiter: the one that makes the header show most of
     the expected column names wins.
     """
-    if not path.exists():
+    try:
+        is_file = path.is_file()
+        exists = is_file or path.exists()
+    except OSError as error:  # e.g. a name too long: Path.exists answers only "no such file"
+        raise UnreadableFile(
+            f"Filen {_shown(path)} kan inte läsas: {os_reason(error)}. Kontrollera sökvägen."
+        ) from error
+    if not exists:
         raise UnreadableFile(f"Filen {path} finns inte. Kontrollera sökvägen.")
-    if not path.is_file():
+    if not is_file:
         raise UnreadableFile(f"{path} är ingen fil.")
     try:
         with path.open("rb") as probe:
             head = probe.read(8)
     except OSError as error:
         raise UnreadableFile(
-            f"Filen {path.name} kan inte läsas ({error.strerror or error}). Kontrollera att du "
+            f"Filen {path.name} kan inte läsas ({os_reason(error)}). Kontrollera att du "
             "har behörighet att läsa den."
         ) from error
     if not head:
@@ -259,8 +272,14 @@ class CsvReader:
             except StopIteration:
                 return
             except csv.Error as error:
+                logger.debug("CSV %s, line %s: %s", self.path, line, error)
+                reason = (
+                    f"ett fält är större än {CSV_FIELD_LIMIT // 1_000_000} MB"
+                    if "field limit" in str(error)
+                    else "raden följer inte CSV-formatet"
+                )
                 raise UnreadableFile(
-                    f"Filen {self.path.name} kunde inte läsas som CSV på rad {line} ({error}). "
+                    f"Filen {self.path.name} kunde inte läsas som CSV på rad {line} ({reason}). "
                     f"Ett fält får vara högst {CSV_FIELD_LIMIT // 1_000_000} MB; kontrollera "
                     "raden eller spara filen på nytt från Excel."
                 ) from error
@@ -312,8 +331,8 @@ def check_zip_limits(path: Path) -> None:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise UnreadableFile(
-            f"Filen {path.name} ser ut som en Excel-fil men går inte att öppna ({error}). "
-            "Spara den på nytt som .xlsx eller CSV."
+            f"Filen {path.name} ser ut som en Excel-fil men går inte att öppna "
+            f"({xlsx_reason(path, error)}). Spara den på nytt som .xlsx eller CSV."
         ) from error
     advice = "Kontrollera filen; en vanlig Excel-fil kan sparas på nytt eller som CSV."
     if len(members) > XLSX_MAX_MEMBERS:
@@ -337,6 +356,35 @@ def check_zip_limits(path: Path) -> None:
                 f"{member.file_size // max(member.compress_size, 1)} gånger (högst "
                 f"{XLSX_MAX_RATIO}) – filen liknar en zip-bomb och lästes inte. {advice}"
             )
+
+
+def xlsx_reason(path: Path, error: BaseException) -> str:
+    """Why an XLSX file (a zip archive of XML parts) cannot be read, in Swedish: the zip, zlib,
+    libxml2 and expat messages behind it are English and name parts a person never sees; the
+    original goes to the log at debug level."""
+    logger.debug("XLSX %s: %s: %s", path, type(error).__name__, error)
+    if isinstance(error, zipfile.BadZipFile):
+        if "crc" in str(error).lower():
+            return "en del av filen är skadad – dess kontrollsumma stämmer inte"
+        return "filen är inget helt zip-arkiv, som en Excel-fil är – den är troligen avkortad"
+    if isinstance(error, zlib.error):
+        return "en del av filen går inte att packa upp – filen är skadad"
+    if isinstance(error, EOFError):
+        return "filen tar slut för tidigt – den är avkortad"
+    if isinstance(error, KeyError):
+        return "en del som varje Excel-fil har saknas i filen"
+    if isinstance(error, SyntaxError):  # lxml's XMLSyntaxError and ElementTree's ParseError
+        return "filens innehåll (XML) är trasigt"
+    if isinstance(error, OSError):
+        return os_reason(error)
+    return (
+        "filen innehåller något som inte går att tolka, t.ex. en hänvisning till en text som saknas"
+    )
+
+
+def _shown(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 120 else f"{text[:70]}…{text[-30:]} ({len(text)} tecken)"
 
 
 def _cell_text(value: object) -> str:
@@ -389,8 +437,8 @@ class XlsxReader:
                 self._formulas = self._formula_book.worksheets[0].iter_rows(values_only=True)
         except Exception as error:  # openpyxl raises many kinds for a broken workbook
             raise UnreadableFile(
-                f"Filen {path.name} ser ut som en Excel-fil men går inte att öppna ({error}). "
-                "Spara den på nytt som .xlsx eller CSV."
+                f"Filen {path.name} ser ut som en Excel-fil men går inte att öppna "
+                f"({xlsx_reason(path, error)}). Spara den på nytt som .xlsx eller CSV."
             ) from error
         try:
             self._open_first_sheet()
@@ -400,8 +448,8 @@ class XlsxReader:
         except Exception as error:  # e.g. a chart sheet first, a dimension openpyxl cannot read
             self.close()
             raise UnreadableFile(
-                f"Excel-filen {path.name} går inte att läsa ({type(error).__name__}: "
-                f"{str(error)[:200]}). Spara den på nytt som .xlsx eller CSV."
+                f"Excel-filen {path.name} går inte att läsa ({xlsx_reason(path, error)}). "
+                "Spara den på nytt som .xlsx eller CSV."
             ) from error
 
     def _open_first_sheet(self) -> None:
@@ -438,8 +486,8 @@ class XlsxReader:
         except Exception as error:
             raise UnreadableFile(
                 f"Excel-filen {self.path.name} är trasig på rad {line} och kan inte läsas "
-                f"({type(error).__name__}: {str(error)[:200]}). Öppna den i Excel och spara den "
-                "på nytt, eller spara den som CSV."
+                f"({xlsx_reason(self.path, error)}). Öppna den i Excel och spara den på nytt, "
+                "eller spara den som CSV."
             ) from error
         for index, formula in enumerate(formulas):
             if (
