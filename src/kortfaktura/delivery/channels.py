@@ -305,8 +305,8 @@ class EmailSender:
             return
         server = smtp_server(settings.SMTP_URL)
         message = self.message(delivery)
+        client: smtplib.SMTP | None = None
         try:
-            client: smtplib.SMTP
             if server.scheme == "smtps":
                 client = smtplib.SMTP_SSL(
                     server.host, server.port, timeout=SMTP_TIMEOUT,
@@ -314,16 +314,26 @@ class EmailSender:
                 )  # fmt: skip
             else:
                 client = smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT)
-            with client:
-                if server.scheme == "smtp+starttls":
-                    client.starttls(context=ssl.create_default_context())
-                if server.user:
-                    client.login(server.user, server.password)
-                client.send_message(
-                    message, from_addr=settings.MAIL_FROM, to_addrs=[delivery.recipient]
-                )
+            if server.scheme == "smtp+starttls":
+                client.starttls(context=ssl.create_default_context())
+            if server.user:
+                client.login(server.user, server.password)
+            client.send_message(
+                message, from_addr=settings.MAIL_FROM, to_addrs=[delivery.recipient]
+            )
         except (smtplib.SMTPException, OSError) as error:
+            if client is not None:
+                client.close()
             raise _smtp_reason(server, error) from None
+        # The server answered 250 to DATA: it has taken responsibility for the message
+        # (RFC 5321, 4.1.1.4), so it is sent. What QUIT answers (421, 500, a dropped line)
+        # changes nothing; treating it as a failure would send the same message again.
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            client.close()
 
 
 def message_file_name(message_id: str) -> str:
