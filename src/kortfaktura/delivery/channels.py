@@ -30,7 +30,13 @@ from kortfaktura import swedish
 from kortfaktura.billing.models import CREDIT_KINDS, INTERNAL_KINDS, Invoice
 from kortfaktura.delivery import sbdh
 from kortfaktura.delivery.models import Channel, Delivery
-from kortfaktura.delivery.transport import TransportError, check_url, open_outbox, redact
+from kortfaktura.delivery.transport import (
+    TransportError,
+    check_url,
+    open_outbox,
+    redact,
+    split_url,
+)
 from kortfaktura.documents.data import DocumentData, documents_for
 from kortfaktura.documents.models import IssuedDocument
 from kortfaktura.documents.pdf import FONT_DIRS, PdfRenderer
@@ -198,7 +204,7 @@ class SmtpServer:
 
 
 def smtp_server(url: str) -> SmtpServer:
-    parts = urlsplit(url)
+    parts = split_url(url)
     scheme = parts.scheme.lower()
     defaults = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
     if scheme not in defaults or not parts.hostname:
@@ -352,7 +358,8 @@ def write_message_file(url: str, message: EmailMessage) -> Path:
     path = unquote(parts.path)
     if parts.netloc not in ("", "localhost") or not path.startswith("/"):
         raise TransportError(
-            f"KORTFAKTURA_SMTP_URL={url!r}: ange en absolut katalog, t.ex. file:///srv/epost",
+            f"KORTFAKTURA_SMTP_URL={redact(url)!r}: ange en absolut katalog, t.ex. "
+            "file:///srv/epost",
             transient=False,
         )
     directory = Path(path)

@@ -28,11 +28,11 @@ import posixpath
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import asyncssh
 
-from kortfaktura.delivery.transport import TransportError
+from kortfaktura.delivery.transport import TransportError, redact, split_url
 
 logger = logging.getLogger(__name__)
 
@@ -106,17 +106,21 @@ class _SftpLocation:
 
     @staticmethod
     def _parse(url: str) -> tuple[str, str, int, str]:
-        shown = url if isinstance(url, str) else repr(url)
+        # Shown without its password (there should be none, but a mistyped one must not leak).
+        shown = redact(url) if isinstance(url, str) else repr(url)
         if not isinstance(url, str) or not url.strip():
             raise SftpError("SFTP-adressen är tom.", transient=False)
         try:
-            parts = urlsplit(url.strip())
+            parts = split_url(url.strip())
             port = parts.port
-        except ValueError as exc:
+        except ValueError:
+            # Python's text ("Port could not be cast …") is English and quotes the port part,
+            # which may be part of a mistyped password.
             raise SftpError(
-                f"Ogiltig SFTP-adress {shown!r}: {exc}. Skriv sftp://användare@värd:port/katalog.",
+                f"Ogiltig SFTP-adress {shown!r}: porten ska vara ett tal mellan 1 och 65535. "
+                "Skriv sftp://användare@värd:port/katalog.",
                 transient=False,
-            ) from exc
+            ) from None
         if parts.scheme.lower() != "sftp":
             raise SftpError(
                 f"Ogiltig SFTP-adress {shown!r}: den måste börja med sftp://.", transient=False

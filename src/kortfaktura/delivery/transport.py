@@ -9,11 +9,10 @@ second document; different bytes under the same name are refused.
 
 import contextlib
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from kortfaktura.documents.services import os_reason
 
@@ -47,10 +46,45 @@ def _plain_name(name: str) -> str:
     return name
 
 
+def _userinfo(url: str) -> tuple[str, str, str] | None:
+    """``(head, userinfo, tail)`` of an address with a user part, ``tail`` starting at the "@"
+    before the host; None without one. A password may hold "/", "@", ":", "?" or "#" as they are:
+    a parser that ends the authority at the first "/" (``urlsplit``) would then take part of the
+    password for the host, port or path. So the user part runs to the LAST "@" of the address
+    (for a password, the safe reading: never too little of it is masked)."""
+    head, separator, rest = url.partition("://")
+    if not separator:  # ``smtp:user:pw@host``, or no scheme at all: all of it may be user part
+        head, rest = "", url
+    else:
+        head += separator
+    at = rest.rfind("@")
+    if at <= 0 or rest.startswith("/"):  # no "@", or no authority (``file:///srv/x@y``)
+        return None
+    return head, rest[:at], rest[at:]
+
+
 def redact(url: str) -> str:
-    """The address without its password (``smtp://gits:***@värd``): a setting is quoted in
-    messages, the delivery list and the audit trail, which must never carry a secret."""
-    return re.sub(r"(//[^/@:]*:)[^@/]*@", r"\1***@", url)
+    """The address without its password (``smtp://gits:***@värd:587``): a setting is quoted in
+    messages, the delivery list and the audit trail, which must never carry a secret. The one
+    function for every URL setting that is shown."""
+    parts = _userinfo(url)
+    if parts is None:
+        return url
+    head, userinfo, tail = parts
+    user, colon, _ = userinfo.partition(":")
+    return f"{head}{user}:***{tail}" if colon else url
+
+
+def split_url(url: str) -> SplitResult:
+    """``urlsplit`` of a URL setting, reading a user part as ``redact`` does: a "/", "@", "?" or
+    "#" written as it is in a user name or password is taken as part of it, so that
+    ``smtp+starttls://gits@vgregion.se:pa/ss@värd:587`` logs in as ``gits@vgregion.se`` with
+    ``pa/ss``. A "%" followed by two hexadecimal digits is a percent-encoded character."""
+    parts = _userinfo(url)
+    if parts is not None:
+        head, userinfo, tail = parts
+        url = head + quote(userinfo, safe=":%!$&'()*+,;=") + tail
+    return urlsplit(url)
 
 
 def _directory(url: str) -> Path:
@@ -180,10 +214,17 @@ def check_url(url: str, variable: str) -> None:
     """Refuses (``TransportError``, not transient) an outbox or inbox address that can never
     work, before anything is sent: the scheme, and for file:// an absolute local path."""
     if _scheme(url, variable) == "file":
-        _directory(url)
+        try:
+            _directory(url)
+        except TransportError as error:
+            raise TransportError(f"{variable}={error.message}", transient=False) from None
         return
-    parts = urlsplit(url)
-    if not parts.hostname or not parts.username or parts.password:
+    parts = split_url(url)
+    try:
+        port_ok = parts.port != 0
+    except ValueError:  # not a number, or out of range
+        port_ok = False
+    if not parts.hostname or not parts.username or parts.password is not None or not port_ok:
         raise TransportError(
             f"{variable}={redact(url)!r} går inte att använda – ange "
             "sftp://användare@värd:port/katalog (nyckeln i KORTFAKTURA_SSH_KEY, inget lösenord)",
