@@ -5,19 +5,34 @@ stops a print batch; a setting that cannot work stops ``deliver`` before anythin
 
 Real servers on 127.0.0.1 (aiosmtpd, asyncssh), real files, the real database."""
 
+import json
+import os
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.db import connection
+from lxml import etree
+from pypdf import PdfReader
 
 import test_delivery
+from kortfaktura.audit.models import AuditRecord
+from kortfaktura.billing.models import Invoice, InvoiceItem
+from kortfaktura.delivery import sbdh
 from kortfaktura.delivery.models import Delivery
+from kortfaktura.documents.models import IssuedDocument
 from processes import free_port
-from test_delivery import Cli, Mailbox, as_json
+from test_delivery import NS, Cli, Mailbox, as_json
 
 pytestmark = pytest.mark.django_db
+UBL = {
+    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+}
 # The issued documents of every channel and the channels' settings, as in test_delivery.py.
 issued, channels, smtp = test_delivery.issued, test_delivery.channels, test_delivery.smtp
 
@@ -241,3 +256,322 @@ def test_the_sftp_outbox_and_inbox_never_show_a_password() -> None:
             with pytest.raises(SftpError) as refused:
                 kind(url, None)
             assert "SECRET" not in refused.value.message and not refused.value.transient
+
+
+# 7. Only the stored, hashed document leaves, to the receiver it names --------------------------
+
+
+def _without_guards() -> None:
+    """Let raw SQL do what the database otherwise refuses, as someone with write access to it
+    can: triggers off (PostgreSQL) or dropped (SQLite), inside the test's transaction."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            return
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP TRIGGER "{name}"')
+
+
+def _forge_stored_document(number: str) -> None:
+    """Someone with write access to the database changes a stored UBL (the guards off)."""
+    stored = IssuedDocument.objects.get(invoice__number=int(number))
+    forged = IssuedDocument.pack(stored.unpacked().replace(b"1234566", b"99999999"))
+    assert forged != stored.content
+    _without_guards()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {IssuedDocument._meta.db_table} SET content = %s WHERE invoice_id = %s",
+            [forged, stored.invoice_id],
+        )
+
+
+def test_a_stored_document_that_no_longer_matches_its_hash_is_not_sent(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any]
+) -> None:
+    peppol, mail, post = (issued[code]["number"] for code in ("1442", "1480", "GBG-P"))
+    for number in (peppol, mail, post):
+        _forge_stored_document(number)
+    code, result = as_json(cli, "deliver")
+    assert code == 0, result
+    failed = {row["number"]: row for row in result["failed"]}
+    assert sorted(failed) == sorted([peppol, mail, post])
+    for number, row in failed.items():
+        assert row["status"] == "failed" and row["next_attempt_at"] is None  # no retry
+        assert number in row["error"] and "kontrollsumman" in row["error"], row
+    # Nothing of them left: no file in the outbox, no e-mail to Göteborg, and the print batch
+    # holds only the internal charge (internal charges have no stored UBL to check).
+    assert list(channels["outbox"].iterdir()) == []
+    assert [rcpts for rcpts, _ in channels["mailbox"].messages] == [["ekonomi@vgr.example"]]
+    [batch] = channels["print"].glob("*.pdf")
+    cover = PdfReader(batch).pages[0].extract_text()
+    assert issued["VGR-SU"]["number"] in cover and post not in cover
+    assert sorted(row["number"] for row in result["delivered"]) == sorted(
+        [issued["VGR-RS"]["number"], issued["VGR-SU"]["number"]]
+    )
+    # Named again, they are tried again and refused again.
+    code, again = as_json(cli, "deliver", peppol)
+    assert code == 0 and [row["number"] for row in again["failed"]] == [peppol]
+    assert list(channels["outbox"].iterdir()) == []
+
+
+def test_the_envelope_goes_to_the_buyer_the_document_names_not_an_edited_snapshot(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any]
+) -> None:
+    number = issued["1442"]["number"]
+    invoice = Invoice.objects.get(number=int(number))
+    _without_guards()
+    Invoice.objects.filter(pk=invoice.pk).update(buyer={**invoice.buyer, "peppol_id": "5555555555"})
+    code, result = as_json(cli, "deliver", number)
+    assert code == 0 and [row["channel"] for row in result["delivered"]] == ["peppol"], result
+    assert result["delivered"][0]["recipient"] == "0007:2120001454"
+    row = Delivery.objects.get(invoice=invoice)
+    content = (channels["outbox"] / f"{row.instance_id}.xml").read_bytes()
+    envelope = etree.fromstring(content)
+    receiver = envelope.findtext(".//s:Receiver/s:Identifier", namespaces=NS)
+    [endpoint] = etree.fromstring(sbdh.unwrap(content)).xpath(
+        "cac:AccountingCustomerParty/cac:Party/cbc:EndpointID", namespaces=UBL
+    )
+    assert receiver == f"{endpoint.get('schemeID')}:{endpoint.text}" == "0007:2120001454"
+    assert row.recipient == "0007:2120001454"
+    [sent] = AuditRecord.objects.filter(action="delivery.sent", object=f"faktura {number}")
+    assert sent.details["recipient"] == "0007:2120001454"
+    assert sent.details["snapshot_recipient"] == "0007:5555555555"
+
+
+# 8b. One document that cannot be rendered never stops a print batch ----------------------------
+
+
+def _unrenderable_holder(number: str) -> None:
+    """An issued document whose specification names a holder with a glyph no font has (as
+    documents issued before issuing checked for it can)."""
+    _without_guards()
+    InvoiceItem.objects.filter(invoice__number=int(number)).update(holder_name="Anna 𓀀 Berg")
+
+
+def test_a_print_batch_writes_every_document_but_the_one_that_cannot_be_rendered(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any]
+) -> None:
+    broken, other = issued["GBG-P"]["number"], issued["VGR-SU"]["number"]
+    _unrenderable_holder(broken)
+    code, result = as_json(cli, "deliver", "--run", str(issued["run"]))
+    assert code == 0, result
+    [failed] = result["failed"]
+    assert failed["number"] == broken and failed["channel"] == "print"
+    assert failed["next_attempt_at"] is None  # it fails the same way every time
+    assert f"faktura {broken}" in failed["error"] and "𓀀" in failed["error"], failed
+    assert other in [row["number"] for row in result["delivered"]]
+    [batch] = channels["print"].glob("*.pdf")
+    cover = PdfReader(batch).pages[0].extract_text()
+    assert other in cover and broken not in cover
+    assert Delivery.objects.get(invoice__number=int(other)).status == "sent"
+
+
+def test_an_email_that_cannot_be_rendered_fails_naming_the_document(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any]
+) -> None:
+    number = issued["1480"]["number"]
+    _unrenderable_holder(number)
+    code, result = as_json(cli, "deliver", number)
+    assert code == 0, result
+    [failed] = result["failed"]
+    assert f"faktura {number}" in failed["error"] and "𓀀" in failed["error"], failed
+    assert failed["next_attempt_at"] is None and channels["mailbox"].messages == []
+
+
+# 9. A setting that cannot work stops deliver before anything is read, queued or sent ----------
+
+
+def _outbox_problems(tmp_path: Path) -> list[tuple[str, str]]:
+    afile = tmp_path / "en-fil"
+    afile.write_text("x")
+    return [
+        (f"file://{tmp_path}/utkrog", "finns inte"),  # a typo
+        (f"file://{afile}", "ingen katalog"),
+    ]
+
+
+@pytest.mark.parametrize("case", [0, 1])
+def test_an_outbox_that_cannot_take_documents_stops_deliver_before_anything_is_queued(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any], settings: Any, tmp_path: Path,
+    case: int,
+) -> None:  # fmt: skip
+    url, words = _outbox_problems(tmp_path)[case]
+    settings.PEPPOL_OUTBOX = url
+    code, out, err = cli("deliver", "--json")
+    assert code == 1, out + err
+    message = json.loads(out)["error"]
+    assert "KORTFAKTURA_PEPPOL_OUTBOX" in message and words in message, message
+    assert not Delivery.objects.exists() and channels["mailbox"].messages == []
+    assert not list(channels["print"].glob("*.pdf")) if channels["print"].exists() else True
+
+
+@pytest.mark.parametrize(
+    ("inbox", "words"),
+    [("{outbox}", "samma katalog"), ("{outbox}/svar", "inuti"), ("{parent}", "omsluter")],
+)
+def test_an_inbox_that_is_the_outbox_or_overlaps_it_stops_deliver(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any], settings: Any,
+    inbox: str, words: str,
+) -> None:  # fmt: skip
+    outbox = channels["outbox"]
+    (outbox / "svar").mkdir()
+    handed_over = outbox / "0b9e-4a1c.xml"  # a document the access point has not taken yet
+    handed_over.write_bytes(b"<Invoice/>")
+    settings.PEPPOL_INBOX = "file://" + inbox.format(outbox=outbox, parent=outbox.parent)
+    code, out, err = cli("deliver")
+    assert code == 1, out + err
+    flat = " ".join(err.split())
+    assert "KORTFAKTURA_PEPPOL_INBOX" in flat and words in flat, flat
+    assert handed_over.read_bytes() == b"<Invoice/>"  # not read as a receipt, not moved
+    assert not (outbox / "quarantine").exists() and not (outbox / "processed").exists()
+    assert not Delivery.objects.exists()
+
+
+def test_an_sftp_inbox_on_the_outbox_is_refused_too(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any], settings: Any
+) -> None:
+    settings.PEPPOL_OUTBOX = "sftp://ap@ap.example:2222/peppol/ut"
+    settings.PEPPOL_INBOX = "sftp://ap@AP.example:2222/peppol/ut/"
+    code, _, err = cli("deliver")
+    err = " ".join(err.split())
+    assert code == 1 and "KORTFAKTURA_PEPPOL_INBOX" in err and "samma katalog" in err
+    settings.PEPPOL_INBOX = "sftp://ap@ap.example:2222/peppol/in"  # beside it: fine
+    from kortfaktura.delivery.channels import check_inbox
+
+    check_inbox()
+
+
+def test_a_print_directory_that_cannot_be_made_stops_deliver(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any], settings: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "en-fil").write_text("x")
+    settings.PRINT_DIR = str(tmp_path / "en-fil" / "utskrift")
+    code, out, err = cli("deliver")
+    assert code == 1 and "KORTFAKTURA_PRINT_DIR" in err and "kan inte skapas" in err, out + err
+    assert not Delivery.objects.exists()
+    settings.PRINT_DIR = str(tmp_path / "ny" / "utskrift")  # missing but can be made: fine
+    code, out, err = cli("deliver")
+    assert code == 0 and "Skickade: 5" in out, out + err
+
+
+def test_the_web_page_path_leaves_a_channel_that_cannot_work_queued_and_names_it(
+    issued: dict[str, Any], channels: dict[str, Any], settings: Any, tmp_path: Path
+) -> None:
+    from kortfaktura.delivery import services
+
+    settings.PEPPOL_OUTBOX = f"file://{tmp_path}/utkrog"
+    report = services.deliver(skip_unconfigured=True)
+    assert len(report.delivered) == 4 and not report.failed
+    reason, waiting = report.unconfigured["peppol"]
+    assert waiting == 1 and "KORTFAKTURA_PEPPOL_OUTBOX" in reason and "finns inte" in reason
+    assert Delivery.objects.get(channel="peppol").status == "queued"
+    assert "KORTFAKTURA_PEPPOL_OUTBOX" in report.unconfigured_text()
+
+
+def test_nothing_but_whole_documents_is_ever_in_the_file_outbox(tmp_path: Path) -> None:
+    """While a large document is written, the outbox is watched: no temporary file shows."""
+    from kortfaktura.delivery.transport import open_outbox
+
+    outbox = tmp_path / "ut"
+    outbox.mkdir()
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.update(os.listdir(outbox))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for number in range(3):
+            open_outbox(f"file://{outbox}").put(f"doc-{number}.xml", b"<x/>" * 8_000_000)
+    finally:
+        done.set()
+        watcher.join()
+    assert seen and seen <= {"doc-0.xml", "doc-1.xml", "doc-2.xml"}, seen
+    assert sorted(os.listdir(outbox)) == ["doc-0.xml", "doc-1.xml", "doc-2.xml"]
+    assert os.listdir(tmp_path / ".ut.kortfaktura-tmp") == []  # beside it, and cleaned up
+
+
+# 10. Resending several, a run's uncertain ones, and confirming an uncertain one ---------------
+
+
+def _uncertain(*numbers: str) -> None:
+    """Deliveries interrupted mid-send (as a killed worker leaves them): uncertain."""
+    from kortfaktura.delivery.services import queue_deliveries, recover_interrupted
+
+    invoices = Invoice.objects.filter(number__in=[int(n) for n in numbers])
+    queue_deliveries(invoices)
+    Delivery.objects.filter(invoice__in=invoices).update(status="sending", attempts=1)
+    recover_interrupted()
+    assert set(Delivery.objects.filter(invoice__in=invoices).values_list("status", flat=True)) == {
+        "uncertain"
+    }
+
+
+def test_resend_takes_several_numbers_either_way(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any]
+) -> None:
+    mail, internal = issued["1480"]["number"], issued["VGR-RS"]["number"]
+    assert as_json(cli, "deliver")[0] == 0
+    for args in (("--resend", mail, internal), ("--resend", mail, "--resend", internal)):
+        code, result = as_json(cli, "deliver", *args)
+        assert code == 0, result
+        assert sorted(row["number"] for row in result["delivered"]) == sorted([mail, internal])
+        assert all(row["resend_of"] is not None for row in result["delivered"])
+    assert len(channels["mailbox"].messages) == 2 + 4
+    assert AuditRecord.objects.filter(action="delivery.resent").count() == 4
+    # One number that is not a document: nothing is recorded for the others either.
+    code, result = as_json(cli, "deliver", "--resend", mail, "999999")
+    assert code == 1 and "999999" in result["error"]
+    assert AuditRecord.objects.filter(action="delivery.resent").count() == 4
+
+
+def test_resend_a_runs_uncertain_deliveries(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any]
+) -> None:
+    mail, internal = issued["1480"]["number"], issued["VGR-RS"]["number"]
+    _uncertain(mail, internal)
+    code, planned = as_json(cli, "deliver", "--resend", "--run", str(issued["run"]),
+                            "--status", "uncertain", "--dry-run")  # fmt: skip
+    assert code == 0 and sorted(r["number"] for r in planned["planned"]) == sorted([mail, internal])
+    code, result = as_json(cli, "deliver", "--resend", "--run", str(issued["run"]),
+                           "--status", "uncertain")  # fmt: skip
+    assert code == 0, result
+    assert sorted(row["number"] for row in result["delivered"]) == sorted([mail, internal])
+    assert len(channels["mailbox"].messages) == 2
+    # Resent: not uncertain-and-waiting any more, so a second time resends nothing.
+    code, out, _ = cli("deliver", "--resend", "--run", str(issued["run"]), "--status", "uncertain")
+    assert code == 0 and "inga ovissa" in out and len(channels["mailbox"].messages) == 2
+    code, _, err = cli("deliver", "--resend", "--run", str(issued["run"]))
+    assert code == 1 and "--status uncertain" in " ".join(err.split())
+
+
+def test_confirm_records_that_a_person_checked_an_uncertain_delivery(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mail, internal = issued["1480"]["number"], issued["VGR-RS"]["number"]
+    _uncertain(mail, internal)
+    monkeypatch.setenv("KORTFAKTURA_ACTOR", "anna.fakturering")
+    code, _, err = cli("deliver", "--confirm", mail)
+    assert code == 1 and "--reason" in err
+    code, result = as_json(cli, "deliver", "--confirm", mail, internal, "--reason",
+                           "kunden bekräftade per telefon")  # fmt: skip
+    assert code == 0 and result["delivered"] == [] and len(result["confirmed"]) == 2, result
+    assert set(Delivery.objects.values_list("status", flat=True)) >= {"sent"}
+    for number in (mail, internal):
+        row = Delivery.objects.get(invoice__number=int(number))
+        assert (row.status, row.error) == ("sent", "")
+        [audit] = AuditRecord.objects.filter(action="delivery.confirmed",
+                                             object__endswith=number)  # fmt: skip
+        assert audit.actor == "anna.fakturering"
+        assert audit.details["reason"] == "kunden bekräftade per telefon"
+    assert channels["mailbox"].messages == []  # nothing was sent
+    # A delivery that is not uncertain cannot be confirmed: exit 1, nothing changed.
+    before = list(Delivery.objects.values_list("id", "status"))
+    code, _, err = cli("deliver", "--confirm", mail, issued["1442"]["number"], "--reason", "x")
+    assert code == 1 and "ingen oviss leverans" in err
+    assert list(Delivery.objects.values_list("id", "status")) == before
+    assert AuditRecord.objects.filter(action="delivery.confirmed").count() == 2
