@@ -7,8 +7,12 @@ Real servers on 127.0.0.1 (aiosmtpd, asyncssh), real files, the real database.""
 
 import json
 import os
+import signal
+import sqlite3
+import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -20,13 +24,15 @@ from lxml import etree
 from pypdf import PdfReader
 
 import test_delivery
+import test_delivery_robustness
 from kortfaktura.audit.models import AuditRecord
 from kortfaktura.billing.models import Invoice, InvoiceItem
 from kortfaktura.delivery import sbdh
 from kortfaktura.delivery.models import Delivery
 from kortfaktura.documents.models import IssuedDocument
-from processes import free_port
+from processes import SCRIPT, free_port
 from test_delivery import NS, Cli, Mailbox, as_json
+from test_delivery_robustness import World, wait_for
 
 pytestmark = pytest.mark.django_db
 UBL = {
@@ -575,3 +581,164 @@ def test_confirm_records_that_a_person_checked_an_uncertain_delivery(
     assert code == 1 and "ingen oviss leverans" in err
     assert list(Delivery.objects.values_list("id", "status")) == before
     assert AuditRecord.objects.filter(action="delivery.confirmed").count() == 2
+
+
+# Real processes: kill -9 in a print batch, a busy database under --watch, --watch output ------
+
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
+make_world, mailbox = test_delivery_robustness.make_world, test_delivery_robustness.mailbox
+
+
+def _start(world: World, *args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([str(SCRIPT), *args], env={**world.env, **env}, cwd=world.cwd,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def _kill_at(world: World, step: str) -> None:
+    """Runs ``deliver`` until it reports the pause hook ``step``, then kills it with SIGKILL."""
+    worker = _start(world, "deliver", **{f"KORTFAKTURA_TEST_PAUSE_IN_{step.upper()}": "60"})
+    try:
+        assert worker.stderr is not None
+        line = worker.stderr.readline()
+        assert f"testpaus i {step}" in line, line + worker.stderr.read()
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
+def _batches(world: World) -> list[Path]:
+    folder = world.cwd / "print"
+    return sorted(folder.glob("utskrift-*.pdf")) if folder.exists() else []
+
+
+@pytest.mark.parametrize("step", ["deliver_print_rendered", "deliver_print_marked"])
+def test_a_print_batch_killed_before_its_file_exists_is_printed_once_by_the_next_run(
+    make_world: Callable[..., World], step: str
+) -> None:
+    world = make_world(["print"] * 3)
+    numbers = world.issue("03")
+    _kill_at(world, step)
+    assert _batches(world) == []  # no batch file for anyone to print
+    rows = world.deliveries()
+    expected = "queued" if step == "deliver_print_rendered" else "sending"
+    assert {row["status"] for row in rows.values()} == {expected}
+    result = world.json("deliver")
+    assert sorted(row["number"] for row in result["delivered"]) == sorted(numbers)
+    assert result["uncertain"] == 0
+    assert {row["status"] for row in world.deliveries().values()} == {"sent"}
+    [batch] = _batches(world)
+    cover = PdfReader(batch).pages[0].extract_text()
+    assert all(number in cover for number in numbers)
+    assert sorted(p.name for p in (world.cwd / "print").iterdir()) == [batch.name]
+
+
+def test_a_print_batch_killed_after_its_file_exists_is_uncertain_naming_the_file(
+    make_world: Callable[..., World],
+) -> None:
+    world = make_world(["print"] * 3)
+    numbers = world.issue("03")
+    _kill_at(world, "deliver_print_written")
+    [batch] = _batches(world)
+    assert {row["status"] for row in world.deliveries().values()} == {"sending"}
+    result = world.json("deliver")
+    assert result["delivered"] == [] and result["failed"] == [] and result["uncertain"] == 3
+    rows = world.deliveries()
+    for number in numbers:
+        assert rows[number]["status"] == "uncertain"
+        assert str(batch) in rows[number]["error"] and "--confirm" in rows[number]["error"]
+    assert _batches(world) == [batch]  # not printed again on its own
+    # A person finds them in the file and confirms: sent, nothing printed again.
+    world.env["KORTFAKTURA_ACTOR"] = "anna.fakturering"
+    confirmed = world.json("deliver", "--confirm", *numbers, "--reason", f"finns i {batch.name}")
+    assert len(confirmed["confirmed"]) == 3 and confirmed["delivered"] == []
+    assert {row["status"] for row in world.deliveries().values()} == {"sent"}
+    assert _batches(world) == [batch]
+    audit = world.json("audit", "--object", "faktura")
+    confirms = [entry for entry in audit if entry["action"] == "delivery.confirmed"]
+    assert len(confirms) == 3 and {entry["actor"] for entry in confirms} == {"anna.fakturering"}
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="the SQLite file's write lock; PostgreSQL has none")
+def test_watch_survives_a_locked_sqlite_database_and_finishes_the_row(
+    make_world: Callable[..., World],
+) -> None:
+    world = make_world(["peppol", "peppol"])
+    numbers = world.issue("03")
+    database = world.cwd / "var" / "kortfaktura.sqlite3"
+    locker = sqlite3.connect(database, isolation_level=None, timeout=30)
+    # Another process writes, for seconds: the service's rounds cannot queue anything.
+    locker.execute("BEGIN IMMEDIATE")
+    # A short busy timeout, so that the lock makes "database is locked" at once.
+    service = _start(world, "deliver", "--watch", "--interval", "1",
+                     KORTFAKTURA_SQLITE_TIMEOUT="0.3",
+                     KORTFAKTURA_TEST_PAUSE_IN_DELIVER_SEND="1")  # fmt: skip
+    said: list[str] = []
+    try:
+        time.sleep(3)
+        locker.execute("ROLLBACK")
+        assert service.stderr is not None
+        while "testpaus i deliver_send" not in (line := service.stderr.readline()):
+            assert line, "the service ended"
+            said.append(line)  # a document has been handed over, ``sent`` is not recorded
+        # The lock comes back while the outcome is to be recorded, for longer than the
+        # retries last: the outcome is kept and recorded in a later round.
+        locker.execute("BEGIN IMMEDIATE")
+        time.sleep(12)
+        locker.execute("ROLLBACK")
+        wait_for(lambda: {r["status"] for r in world.deliveries().values()} == {"sent"},
+                 what="both documents to be recorded sent")  # fmt: skip
+        service.send_signal(signal.SIGTERM)
+        out, err = service.communicate(timeout=30)
+    finally:
+        locker.close()
+        if service.poll() is None:
+            service.kill()
+    err = "".join(said) + err
+    assert service.returncode == 0, err
+    assert "databasen är upptagen" in " ".join(err.split()), err  # said, one line a round
+    assert "Traceback" not in err and "database is locked" not in err + out
+    rows = world.deliveries()
+    assert sorted(rows) == sorted(numbers)
+    assert {(row["status"], row["attempts"]) for row in rows.values()} == {("sent", 1)}
+    assert len(world.files()) == 2
+    actions = [entry["action"] for entry in world.json("audit", "--object", "faktura")]
+    assert actions.count("delivery.sent") == 2 and "delivery.uncertain" not in actions
+
+
+def test_watch_never_shows_a_password(make_world: Callable[..., World]) -> None:
+    world = make_world(["email"])
+    world.issue("03")
+    # An inbox address with a password: refused before the service starts, masked.
+    inbox = "sftp://gits:pa/ss-SECRET1@127.0.0.1:1/in"
+    service = _start(world, "deliver", "--watch", "--interval", "1",
+                     KORTFAKTURA_PEPPOL_INBOX=inbox)  # fmt: skip
+    try:
+        out, err = service.communicate(timeout=8)
+    except subprocess.TimeoutExpired:  # a service that goes on, printing every round
+        service.send_signal(signal.SIGTERM)
+        out, err = service.communicate(timeout=30)
+    assert "SECRET" not in out + err
+    assert service.returncode == 1 and "KORTFAKTURA_PEPPOL_INBOX" in err and "***" in err
+    # An e-mail server that refuses the login: said every round it is tried, never the password.
+    box, login = Mailbox(), Login("gits", "något annat")
+    controller = Controller(box, hostname="127.0.0.1", port=free_port(), auth_required=True,
+                            auth_require_tls=False, authenticator=login)  # fmt: skip
+    controller.start()
+    try:
+        smtp = f"smtp://gits:p@ss/-SECRET2@127.0.0.1:{controller.port}"
+        service = _start(world, "deliver", "--watch", "--interval", "1",
+                         KORTFAKTURA_SMTP_URL=smtp)  # fmt: skip
+        wait_for(lambda: bool(login.tries), what="a login")
+        time.sleep(2.5)
+        service.send_signal(signal.SIGTERM)
+        out, err = service.communicate(timeout=30)
+    finally:
+        controller.stop()
+        if service.poll() is None:
+            service.kill()
+    assert login.tries[0] == ("gits", "p@ss/-SECRET2")
+    assert "godtog inte inloggningen" in out
+    shown = out + err + world.cli("audit", "--json").stdout + world.cli("delivery", "list").stdout
+    assert "SECRET" not in shown

@@ -183,13 +183,16 @@ def recover_interrupted(invoices: list[Invoice] | None = None) -> list[Delivery]
     a no-op); e-mail becomes ``uncertain`` (it may have left); print is queued again when its
     batch never got its name, else ``uncertain`` naming the batch file."""
     changed: list[Delivery] = []
+    unnamed: set[Path] = set()
     for row in _scope(invoices).filter(status=Delivery.Status.SENDING):
         if row.pk in _UNRECORDED or not _hold(row.pk):
             continue  # a live worker is sending it right now (or this one, to be recorded)
         try:
-            _recover_one(row.pk, changed)
+            _recover_one(row.pk, changed, unnamed)
         finally:
             _release(row.pk)
+    for temporary in unnamed:  # once every row of its batch has been decided
+        temporary.unlink(missing_ok=True)
     return changed
 
 
@@ -205,7 +208,7 @@ def _batch_path(reference: str) -> Path:
     return path if path.is_absolute() else Path(settings.PRINT_DIR) / path
 
 
-def _recover_one(pk: int, changed: list[Delivery]) -> None:
+def _recover_one(pk: int, changed: list[Delivery], unnamed: set[Path]) -> None:
     with transaction.atomic():
         locked = _lock(pk, Delivery.Status.SENDING)
         if locked is None:
@@ -226,6 +229,8 @@ def _recover_one(pk: int, changed: list[Delivery]) -> None:
             # given its name, so nobody can have printed it.
             locked.status = Delivery.Status.QUEUED
             locked.save(update_fields=["status", "updated_at"])
+            if batch is not None and locked.channel == Channel.PRINT:
+                unnamed.add(temporary_batch(batch))
             return
         locked.status = Delivery.Status.UNCERTAIN
         if locked.channel == Channel.PRINT and batch is not None:
