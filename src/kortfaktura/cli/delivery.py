@@ -34,9 +34,11 @@ def add_parsers(subparsers: Subparsers) -> None:
         "enligt köparuppgifterna på dokumentet: Peppol (via utkorgen till accesspunkten), "
         "e-post eller utskrift (en samlad PDF per körning med försättsblad). Misslyckade "
         "leveranser försöks igen med allt längre mellanrum; ett fakturanummer försöks direkt. "
-        "Interna debiteringar går aldrig via Peppol. Slutkod 0 när leveransen kördes (också om "
-        "något misslyckades, se failed), 1 när den inte kunde köras (t.ex. en inställning "
-        "saknas), 2 fel användning.",
+        "Interna debiteringar går aldrig via Peppol. Inställningarna kontrolleras innan något "
+        "köas eller skickas. En oviss leverans (avbruten mitt i sändningen) skickas om med "
+        "--resend eller bekräftas med --confirm NUMMER --reason TEXT. Slutkod 0 när leveransen "
+        "kördes (också om något misslyckades, se failed), 1 när den inte kunde köras (t.ex. en "
+        "inställning saknas eller kan inte fungera), 2 fel användning.",
     )
     parser.add_argument(
         "numbers", nargs="*", type=id_argument, metavar="FAKTURANUMMER",

@@ -644,6 +644,8 @@ def _send_prints(
         )  # fmt: skip
         rows = [row for row in held if row.pk in still_due]
         report.skipped += len(held) - len(rows)
+        if not rows:
+            return
         rendered = []
         for row, document in zip(rows, documents_for([r.invoice for r in rows]), strict=True):
             try:
@@ -872,6 +874,7 @@ def confirm(numbers: Iterable[int], reason: str) -> list[Delivery]:
                         "reason": reason,
                         "status": {"before": Delivery.Status.UNCERTAIN, "after": row.status},
                         "error": {"before": before, "after": ""},
+                        **({"file": row.message_id} if row.channel == Channel.PRINT else {}),
                     },
                 )
                 confirmed.append(row)
