@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from django.db import connection
@@ -742,3 +743,53 @@ def test_watch_never_shows_a_password(make_world: Callable[..., World]) -> None:
     assert "godtog inte inloggningen" in out
     shown = out + err + world.cli("audit", "--json").stdout + world.cli("delivery", "list").stdout
     assert "SECRET" not in shown
+
+
+def _cut_connections(world: World) -> int:
+    """Ends every session on the world's PostgreSQL database, as a restarted server or a
+    failed-over network does."""
+    url = world.env["DATABASE_URL"]
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        ).fetchall()
+    return len(rows)
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="a lost connection to PostgreSQL")
+def test_watch_survives_a_lost_postgresql_connection(make_world: Callable[..., World]) -> None:
+    world = make_world(["peppol", "peppol"])
+    numbers = world.issue("03")
+    service = _start(world, "deliver", "--watch", "--interval", "1",
+                     KORTFAKTURA_TEST_PAUSE_IN_DELIVER_SEND="1")  # fmt: skip
+    said: list[str] = []
+    try:
+        assert service.stderr is not None
+        while "testpaus i deliver_send" not in (line := service.stderr.readline()):
+            assert line, "the service ended"
+            said.append(line)
+        # Handed over, not yet recorded: the connection goes.
+        assert _cut_connections(world) >= 1
+        wait_for(lambda: {r["status"] for r in world.deliveries().values()} == {"sent"},
+                 what="both documents to be recorded sent")  # fmt: skip
+        # Between rounds: the next round meets a dead connection, says so, and goes on.
+        _cut_connections(world)
+        time.sleep(2.5)
+        later = world.issue("04")
+        wait_for(lambda: all(world.deliveries()[n]["status"] == "sent" for n in later),
+                 what="documents issued afterwards to be delivered")  # fmt: skip
+        service.send_signal(signal.SIGTERM)
+        out, err = service.communicate(timeout=30)
+    finally:
+        if service.poll() is None:
+            service.kill()
+    err = "".join(said) + err
+    assert service.returncode == 0, err
+    assert "Traceback" not in err + out
+    rows = world.deliveries()
+    assert sorted(rows) == sorted(numbers + later)
+    assert {(row["status"], row["attempts"]) for row in rows.values()} == {("sent", 1)}
+    assert len(world.files()) == 4
