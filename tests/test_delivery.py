@@ -297,7 +297,9 @@ def test_email_to_files_needs_an_absolute_directory(
 ) -> None:
     settings.SMTP_URL = "file://var/epost"
     code, result = as_json(cli, "deliver", issued["1480"]["number"])
-    assert code == 0 and "absolut katalog" in result["failed"][0]["error"], result
+    # A setting that cannot work stops the delivery before anything is queued (issue 17).
+    assert code == 1 and "absolut katalog" in result["error"], result
+    assert not Delivery.objects.exists()
 
 
 def test_a_refused_connection_is_a_retryable_failure(

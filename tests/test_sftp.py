@@ -160,6 +160,9 @@ def free_closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+STAGED = "/.outbox.kortfaktura-tmp/0192-abc.xml.part"
+
+
 def test_put_writes_under_a_temporary_name_then_renames(server: SftpTestServer, key_path: Path):
     outbox = SftpOutbox(server.url("outbox"), key_path)
     content = b"<StandardBusinessDocument/>" * 20_000
@@ -172,13 +175,12 @@ def test_put_writes_under_a_temporary_name_then_renames(server: SftpTestServer, 
     assert writes
     # While content was being written, nothing was visible under the final name.
     assert all("0192-abc.xml" not in visible for _, _, visible in writes)
-    assert ("open-write", "/outbox/.0192-abc.xml.part") in server.events
-    assert not any(e[0] == "open-write" and e[1].endswith("/0192-abc.xml") for e in server.events)
-    assert server.events[-1] == (
-        "posix-rename",
-        "/outbox/.0192-abc.xml.part",
-        "/outbox/0192-abc.xml",
-    )
+    # Nothing but whole documents is ever in the outbox: the temporary file is beside it.
+    assert all(visible == [] for _, _, visible in writes)
+    assert ("open-write", STAGED) in server.events
+    assert not any(e[0] == "open-write" and e[1].startswith("/outbox/") for e in server.events)
+    assert ("posix-rename", STAGED, "/outbox/0192-abc.xml") in server.events
+    assert sorted(p.name for p in (server.root / ".outbox.kortfaktura-tmp").iterdir()) == []
 
 
 def test_put_same_content_twice_is_a_no_op(server: SftpTestServer, key_path: Path):
@@ -208,10 +210,14 @@ def test_put_different_content_under_the_same_name_is_refused(
 
 
 def test_put_replaces_a_stale_temporary_file(server: SftpTestServer, key_path: Path):
+    # Left by a process killed mid-write: beside the outbox, and (an earlier version) in it.
+    (server.root / ".outbox.kortfaktura-tmp").mkdir()
+    (server.root / ".outbox.kortfaktura-tmp" / "a.xml.part").write_bytes(b"half a docu")
     (server.root / "outbox" / ".a.xml.part").write_bytes(b"half a docu")
     SftpOutbox(server.url("outbox"), key_path).put("a.xml", b"<a/>")
     assert sorted(p.name for p in (server.root / "outbox").iterdir()) == ["a.xml"]
     assert (server.root / "outbox" / "a.xml").read_bytes() == b"<a/>"
+    assert list((server.root / ".outbox.kortfaktura-tmp").iterdir()) == []
 
 
 def test_put_falls_back_to_plain_rename(
@@ -219,8 +225,37 @@ def test_put_falls_back_to_plain_rename(
 ):
     server = start_server(PlainRenameSFTPServer)
     SftpOutbox(server.url("outbox"), key_path).put("a.xml", b"<a/>")
-    assert ("rename", "/outbox/.a.xml.part", "/outbox/a.xml") in server.events
+    assert ("rename", "/.outbox.kortfaktura-tmp/a.xml.part", "/outbox/a.xml") in server.events
     assert sorted(p.name for p in (server.root / "outbox").iterdir()) == ["a.xml"]
+
+
+class NoRoomBesideSFTPServer(RecordingSFTPServer):
+    """The account may write only in the outbox: no directory can be made beside it."""
+
+    def mkdir(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> Any:
+        raise asyncssh.SFTPPermissionDenied("bara utkorgen är skrivbar")
+
+
+class OtherFileSystemSFTPServer(RecordingSFTPServer):
+    """The outbox is another file system on the server: a rename into it from beside fails."""
+
+    def posix_rename(self, oldpath: bytes, newpath: bytes) -> Any:
+        if not oldpath.startswith(b"/outbox/"):
+            raise asyncssh.SFTPFailure("Invalid cross-device link")
+        return super().posix_rename(oldpath, newpath)
+
+
+@pytest.mark.parametrize("server_class", [NoRoomBesideSFTPServer, OtherFileSystemSFTPServer])
+def test_put_writes_inside_the_outbox_when_it_cannot_beside_it(
+    start_server: Callable[..., SftpTestServer], key_path: Path, server_class: type[Any]
+):
+    server = start_server(server_class)
+    SftpOutbox(server.url("outbox"), key_path).put("a.xml", b"<a/>")
+    assert ("posix-rename", "/outbox/.a.xml.part", "/outbox/a.xml") in server.events
+    assert sorted(p.name for p in (server.root / "outbox").iterdir()) == ["a.xml"]
+    assert (server.root / "outbox" / "a.xml").read_bytes() == b"<a/>"
+    staging = server.root / ".outbox.kortfaktura-tmp"
+    assert not staging.exists() or list(staging.iterdir()) == []
 
 
 @pytest.mark.parametrize(("racer", "refused"), [(b"<a/>", False), (b"<other/>", True)])

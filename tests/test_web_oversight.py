@@ -20,6 +20,7 @@ from kortfaktura.jobs.models import Job
 from kortfaktura.orders.models import OrderChange
 from kortfaktura.review import latest as reviews
 from kortfaktura.review.selectors import build_review
+from processes import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -57,10 +58,9 @@ def pending_change(world: webtools.World, tmp_path: Path) -> OrderChange:
 
 
 def failed_delivery(settings: Any, tmp_path: Path) -> Delivery:
-    """Deliver everything to an outbox that is a file, not a directory: every hand-over fails."""
-    blocker = tmp_path / "inte-en-katalog"
-    blocker.write_text("x")
-    settings.PEPPOL_OUTBOX = f"file://{blocker}"
+    """Deliver everything to an SFTP outbox where no server listens: every hand-over fails.
+    (An outbox setting that can never work stops the delivery before anything is queued.)"""
+    settings.PEPPOL_OUTBOX = f"sftp://kortfaktura@127.0.0.1:{free_port()}/ut"
     report = delivery.deliver()
     assert report.failed and not report.delivered
     return Delivery.objects.filter(status=Delivery.Status.FAILED).order_by("id").first()  # type: ignore[return-value]

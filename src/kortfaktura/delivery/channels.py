@@ -5,13 +5,16 @@ issued), never from the account as it is today, so that a delivery can never rea
 was not the document's buyer (R20). Internal charges and credits are never sent through Peppol.
 """
 
+import contextlib
 import datetime as dt
 import email.policy
 import io
 import json
+import os
 import re
 import smtplib
 import ssl
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,16 +28,30 @@ import typst
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from lxml import etree
 
 from kortfaktura import swedish
 from kortfaktura.billing.models import CREDIT_KINDS, INTERNAL_KINDS, Invoice
 from kortfaktura.delivery import sbdh
 from kortfaktura.delivery.models import Channel, Delivery
-from kortfaktura.delivery.transport import TransportError, check_url, open_outbox, redact
+from kortfaktura.delivery.transport import (
+    FileOutbox,
+    TransportError,
+    check_url,
+    open_outbox,
+    overlap,
+    redact,
+    split_url,
+)
 from kortfaktura.documents.data import DocumentData, documents_for
 from kortfaktura.documents.models import IssuedDocument
-from kortfaktura.documents.pdf import FONT_DIRS, PdfRenderer
-from kortfaktura.documents.services import os_reason, write_atomically
+from kortfaktura.documents.pdf import FONT_DIRS, PdfRenderer, RenderError
+from kortfaktura.documents.services import (
+    ExportError,
+    os_reason,
+    verified_content,
+    write_atomically,
+)
 from kortfaktura.documents.spreadsheet import XlsxRenderer
 
 SMTP_TIMEOUT = 30  # seconds
@@ -104,28 +121,128 @@ def _document(invoice: Invoice) -> DocumentData:
     return documents_for([invoice])[0]
 
 
+def label(invoice: Invoice) -> str:
+    """``faktura 100001``: how a message names a document."""
+    return f"{invoice.get_kind_display()} {invoice.number}"
+
+
+def stored_ubl(invoice: Invoice) -> bytes | None:
+    """The document's UBL as it was stored when it was issued, checked against its hash (the
+    check ``invoice export`` makes); None when none was stored (internal charges). Nothing
+    leaves for a document whose stored bytes no longer match: ``TransportError`` (not
+    transient) naming the document (R20)."""
+    stored = IssuedDocument.objects.select_related("invoice").filter(invoice=invoice).first()
+    if stored is None:
+        return None
+    try:
+        return verified_content(stored)
+    except ExportError as error:
+        raise TransportError(f"{label(invoice)} skickas inte: {error}", transient=False) from None
+    except Exception:  # bytes that do not even unpack: as much a forgery as a wrong hash
+        raise TransportError(
+            f"{label(invoice)} skickas inte: det lagrade dokumentet går inte att läsa – det har "
+            "ändrats efteråt; se genomlysningen (kortfaktura review) och utred",
+            transient=False,
+        ) from None
+
+
+UBL_BUYER_ENDPOINT = (
+    "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}"
+    "AccountingCustomerParty/"
+    "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}Party/"
+    "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}EndpointID"
+)
+
+
+def buyer_endpoint(invoice: Invoice, ubl: bytes) -> str:
+    """``scheme:id`` of the buyer's ``cac:AccountingCustomerParty/cac:Party/cbc:EndpointID`` in
+    the document itself: the receiver the document names, which a changed snapshot cannot
+    redirect (R20)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    try:
+        endpoint = etree.fromstring(ubl, parser).find(UBL_BUYER_ENDPOINT)
+    except etree.XMLSyntaxError:
+        endpoint = None
+    scheme = "" if endpoint is None else (endpoint.get("schemeID") or "").strip()
+    identifier = "" if endpoint is None else (endpoint.text or "").strip()
+    if not scheme or not identifier:
+        raise TransportError(
+            f"{label(invoice)} skickas inte via Peppol: dokumentet anger ingen Peppol-adress för "
+            "köparen (cac:AccountingCustomerParty/cac:Party/cbc:EndpointID med schemeID) – "
+            "skicka det med e-post eller utskrift (kortfaktura deliver --resend NUMMER "
+            "--channel email)",
+            transient=False,
+        )
+    return f"{scheme}:{identifier}"
+
+
+def check_inbox() -> None:
+    """``KORTFAKTURA_PEPPOL_INBOX``, when set, must be an address that can work and must not be
+    the outbox, inside it, or around it: reading receipts there would take the access point's
+    new documents for receipts and move them to ``quarantine/``."""
+    inbox, outbox = settings.PEPPOL_INBOX, settings.PEPPOL_OUTBOX
+    if not inbox:
+        return
+    variable = "KORTFAKTURA_PEPPOL_INBOX"
+    try:
+        check_url(inbox, variable)
+    except TransportError as error:
+        raise MissingSetting(variable, "Peppol-kvitton", error.message) from None
+    if not outbox:
+        return
+    try:
+        check_url(outbox, "KORTFAKTURA_PEPPOL_OUTBOX")
+    except TransportError:
+        return  # said by the Peppol channel's own check when it is needed
+    relation = overlap(inbox, outbox)
+    if relation:
+        where = {
+            "same": "är samma katalog som",
+            "inside": "ligger inuti",
+            "around": "omsluter",
+        }[relation]
+        raise MissingSetting(
+            variable, "Peppol-kvitton",
+            f"{variable}={redact(inbox)!r} {where} KORTFAKTURA_PEPPOL_OUTBOX="
+            f"{redact(outbox)!r} – då skulle kvittoläsningen ta de fakturor som just lämnats till "
+            "accesspunkten för kvitton och flytta dem till quarantine/. Ange inkorgen som "
+            "accesspunkten lämnar svar i, t.ex. file:///srv/peppol/in bredvid file:///srv/peppol/ut",
+        )  # fmt: skip
+
+
 class PeppolSender:
     channel: str = Channel.PEPPOL
 
     def check(self) -> None:
+        variable = "KORTFAKTURA_PEPPOL_OUTBOX"
         if not settings.PEPPOL_OUTBOX:
-            raise MissingSetting("KORTFAKTURA_PEPPOL_OUTBOX", "Peppol")
+            raise MissingSetting(variable, "Peppol")
         try:
-            check_url(settings.PEPPOL_OUTBOX, "KORTFAKTURA_PEPPOL_OUTBOX")
+            check_url(settings.PEPPOL_OUTBOX, variable)
+            outbox = open_outbox(settings.PEPPOL_OUTBOX, settings.SSH_KEY)
+            if isinstance(outbox, FileOutbox):
+                outbox.check()
         except TransportError as error:
-            raise MissingSetting("KORTFAKTURA_PEPPOL_OUTBOX", "Peppol", error.message) from None
+            message = error.message
+            if not message.startswith(variable):
+                message = f"{variable}={redact(settings.PEPPOL_OUTBOX)!r}: {message}"
+            raise MissingSetting(variable, "Peppol", message) from None
+        check_inbox()
 
     def envelope(self, delivery: Delivery) -> bytes:
+        """The stored UBL, checked against its hash, in an SBDH addressed to the buyer the UBL
+        names. Sets ``delivery.recipient`` to that endpoint: a row queued from a snapshot that
+        was changed after issuing must not record (or send to) another customer."""
         invoice = delivery.invoice
         if invoice.kind in INTERNAL_KINDS:
             raise TransportError("en intern debitering skickas aldrig via Peppol", transient=False)
-        try:
-            ubl = IssuedDocument.objects.get(invoice=invoice).unpacked()
-        except IssuedDocument.DoesNotExist:
+        ubl = stored_ubl(invoice)
+        if ubl is None:
             raise TransportError(
-                f"faktura {invoice.number} har inget lagrat Peppol-dokument från utfärdandet",
+                f"{label(invoice)} har inget lagrat Peppol-dokument från utfärdandet",
                 transient=False,
-            ) from None
+            )
+        delivery.recipient = buyer_endpoint(invoice, ubl)
         assert delivery.instance_id is not None
         document: Literal["invoice", "credit_note"] = (
             "credit_note" if invoice.kind in CREDIT_KINDS else "invoice"
@@ -198,7 +315,7 @@ class SmtpServer:
 
 
 def smtp_server(url: str) -> SmtpServer:
-    parts = urlsplit(url)
+    parts = split_url(url)
     scheme = parts.scheme.lower()
     defaults = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
     if scheme not in defaults or not parts.hostname:
@@ -267,17 +384,23 @@ class EmailSender:
                 f"KORTFAKTURA_MAIL_FROM={settings.MAIL_FROM!r} är ingen e-postadress – ange "
                 "avsändaren, t.ex. gits-fakturor@vgregion.se",
             ) from None  # fmt: skip
-        if not settings.SMTP_URL.lower().startswith("file:"):
-            try:
+        try:
+            if settings.SMTP_URL.lower().startswith("file:"):
+                message_directory(settings.SMTP_URL)
+            else:
                 smtp_server(settings.SMTP_URL)
-            except (TransportError, ValueError) as error:
-                message = error.message if isinstance(error, TransportError) else (
-                    f"KORTFAKTURA_SMTP_URL={redact(settings.SMTP_URL)!r} går inte att tolka – "
-                    "ange t.ex. smtp+starttls://användare:lösenord@värd:587"
-                )  # fmt: skip
-                raise MissingSetting("KORTFAKTURA_SMTP_URL", "e-post", message) from None
+        except (TransportError, ValueError) as error:
+            message = error.message if isinstance(error, TransportError) else (
+                f"KORTFAKTURA_SMTP_URL={redact(settings.SMTP_URL)!r} går inte att tolka – "
+                "ange t.ex. smtp+starttls://användare:lösenord@värd:587"
+            )  # fmt: skip
+            raise MissingSetting("KORTFAKTURA_SMTP_URL", "e-post", message) from None
 
     def message(self, delivery: Delivery) -> EmailMessage:
+        """The e-mail with the PDF and the specification, rendered from the document's rows;
+        refused (``TransportError``, not transient) when its stored UBL no longer matches its
+        hash, or when it cannot be rendered."""
+        stored_ubl(delivery.invoice)
         document = _document(delivery.invoice)
         subject, body = mail_text(document)
         message = EmailMessage()
@@ -289,7 +412,7 @@ class EmailSender:
         message.set_content(body)
         stem = f"{document.type_label.lower().replace(' ', '-')}-{document.number}"
         message.add_attachment(
-            PdfRenderer().render(document), maintype="application", subtype="pdf",
+            render_pdf(delivery.invoice, document), maintype="application", subtype="pdf",
             filename=f"{stem}.pdf",
         )  # fmt: skip
         message.add_attachment(
@@ -305,8 +428,8 @@ class EmailSender:
             return
         server = smtp_server(settings.SMTP_URL)
         message = self.message(delivery)
+        client: smtplib.SMTP | None = None
         try:
-            client: smtplib.SMTP
             if server.scheme == "smtps":
                 client = smtplib.SMTP_SSL(
                     server.host, server.port, timeout=SMTP_TIMEOUT,
@@ -314,16 +437,26 @@ class EmailSender:
                 )  # fmt: skip
             else:
                 client = smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT)
-            with client:
-                if server.scheme == "smtp+starttls":
-                    client.starttls(context=ssl.create_default_context())
-                if server.user:
-                    client.login(server.user, server.password)
-                client.send_message(
-                    message, from_addr=settings.MAIL_FROM, to_addrs=[delivery.recipient]
-                )
+            if server.scheme == "smtp+starttls":
+                client.starttls(context=ssl.create_default_context())
+            if server.user:
+                client.login(server.user, server.password)
+            client.send_message(
+                message, from_addr=settings.MAIL_FROM, to_addrs=[delivery.recipient]
+            )
         except (smtplib.SMTPException, OSError) as error:
+            if client is not None:
+                client.close()
             raise _smtp_reason(server, error) from None
+        # The server answered 250 to DATA: it has taken responsibility for the message
+        # (RFC 5321, 4.1.1.4), so it is sent. What QUIT answers (421, 500, a dropped line)
+        # changes nothing; treating it as a failure would send the same message again.
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            client.close()
 
 
 def message_file_name(message_id: str) -> str:
@@ -334,18 +467,40 @@ def message_file_name(message_id: str) -> str:
     return f"{name}.eml"
 
 
-def write_message_file(url: str, message: EmailMessage) -> Path:
-    """``KORTFAKTURA_SMTP_URL=file:///dir``: the message as an RFC 5322 file (CRLF line ends,
-    the bytes an SMTP server would receive) named after its Message-ID, written atomically
-    (temporary name, then rename). For the demo and for trying things out without a server."""
+def message_directory(url: str) -> Path:
+    """The directory of ``KORTFAKTURA_SMTP_URL=file:///dir``: an absolute local path."""
     parts = urlsplit(url)
     path = unquote(parts.path)
     if parts.netloc not in ("", "localhost") or not path.startswith("/"):
         raise TransportError(
-            f"KORTFAKTURA_SMTP_URL={url!r}: ange en absolut katalog, t.ex. file:///srv/epost",
+            f"KORTFAKTURA_SMTP_URL={redact(url)!r}: ange en absolut katalog, t.ex. "
+            "file:///srv/epost",
             transient=False,
         )
-    directory = Path(path)
+    return Path(path)
+
+
+def render_pdf(invoice: Invoice, document: DocumentData) -> bytes:
+    """The document's PDF; ``TransportError`` (not transient: it fails the same way every time)
+    naming the document and the cause, e.g. a character no font has."""
+    try:
+        return PdfRenderer().render(document)
+    except RenderError as error:
+        raise TransportError(
+            f"{label(invoice)} kunde inte göras till PDF: {error}", transient=False
+        ) from None
+    except Exception as error:  # any other failure of one document: said, never a traceback
+        text = " ".join(str(error).split())[:300] or type(error).__name__
+        raise TransportError(
+            f"{label(invoice)} kunde inte göras till PDF: {text}", transient=False
+        ) from None
+
+
+def write_message_file(url: str, message: EmailMessage) -> Path:
+    """``KORTFAKTURA_SMTP_URL=file:///dir``: the message as an RFC 5322 file (CRLF line ends,
+    the bytes an SMTP server would receive) named after its Message-ID, written atomically
+    (temporary name, then rename). For the demo and for trying things out without a server."""
+    directory = message_directory(url)
     target = directory / message_file_name(str(message["Message-ID"] or ""))
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -360,37 +515,88 @@ def new_message_id() -> str:
     return make_msgid("kortfaktura", domain=domain)
 
 
+TEMPORARY_SUFFIX = ".tmp"
+
+
 @dataclass
 class PrintBatch:
+    """One print file: a cover page listing what to post to whom, then every document."""
+
     path: Path
+    content: bytes
     deliveries: list[Delivery]
+
+    @property
+    def temporary(self) -> Path:
+        return temporary_batch(self.path)
+
+
+def temporary_batch(path: Path) -> Path:
+    """Where a batch is written before it gets its name: a dot file beside it, so that nobody
+    ever prints half a batch, and so that a batch whose rows were marked ``sending`` but which
+    never got its name can be told from one that did (``services.recover_interrupted``)."""
+    return path.with_name(f".{path.name}{TEMPORARY_SUFFIX}")
+
+
+def _unwritable(directory: Path) -> str:
+    """Why documents cannot be written to ``directory`` (created when missing), or ""."""
+    if directory.exists():
+        if not directory.is_dir():
+            return "finns men är ingen katalog"
+        try:  # a real probe: permissions, ACLs and read-only file systems all answer here
+            descriptor, probe = tempfile.mkstemp(prefix=".kortfaktura-", suffix=".tmp",
+                                                 dir=directory)  # fmt: skip
+            os.close(descriptor)
+            os.unlink(probe)
+        except OSError as error:
+            return f"går inte att skriva i: {os_reason(error)}"
+        return ""
+    ancestor = directory.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"kan inte skapas: {ancestor} är ingen katalog"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"kan inte skapas: {ancestor} går inte att skriva i"
+    return ""
 
 
 class PrintSender:
+    """Print is sent in batches (``services``): each document rendered on its own (one that
+    cannot be rendered fails alone), then one file per run, written under a temporary name and
+    then given its own."""
+
     channel: str = Channel.PRINT
 
     def check(self) -> None:
+        variable = "KORTFAKTURA_PRINT_DIR"
         if not settings.PRINT_DIR:
-            raise MissingSetting("KORTFAKTURA_PRINT_DIR", "utskrift")
+            raise MissingSetting(variable, "utskrift")
         if not Path(settings.PRINT_DIR).is_absolute():
             raise MissingSetting(
-                "KORTFAKTURA_PRINT_DIR", "utskrift",
-                f"KORTFAKTURA_PRINT_DIR={settings.PRINT_DIR!r} ska vara en absolut sökväg till "
+                variable, "utskrift",
+                f"{variable}={settings.PRINT_DIR!r} ska vara en absolut sökväg till "
                 "en katalog, t.ex. /srv/kortfaktura/utskrift",
             )  # fmt: skip
+        problem = _unwritable(Path(settings.PRINT_DIR))
+        if problem:
+            raise MissingSetting(
+                variable, "utskrift",
+                f"{variable}={settings.PRINT_DIR!r} {problem} – ange en katalog som tjänsten "
+                "får skapa och skriva i",
+            )  # fmt: skip
 
-    def send(self, delivery: Delivery) -> None:
-        self.send_batch([delivery], title=f"faktura {delivery.invoice.number}")
+    def render(self, delivery: Delivery, document: DocumentData) -> bytes:
+        """One document's PDF, after the check of its stored UBL; ``TransportError`` (not
+        transient) naming the document when either fails."""
+        stored_ubl(delivery.invoice)
+        return render_pdf(delivery.invoice, document)
 
-    def send_batch(self, deliveries: list[Delivery], *, title: str) -> Path:
-        """One PDF: a cover page listing what to post to whom, then every document."""
+    def batch(self, items: list[tuple[Delivery, DocumentData, bytes]], *, title: str) -> PrintBatch:
+        """The batch of rendered documents: its file name and content (nothing written)."""
         from pypdf import PdfReader, PdfWriter
 
-        directory = Path(settings.PRINT_DIR)
-        invoices = [delivery.invoice for delivery in deliveries]
-        documents = documents_for(invoices)  # in the order of ``invoices``
-        rendered = [PdfRenderer().render(document) for document in documents]
-        readers = [PdfReader(io.BytesIO(pdf)) for pdf in rendered]
+        readers = [PdfReader(io.BytesIO(pdf)) for _, _, pdf in items]
         now = dt.datetime.now(dt.UTC).astimezone()
         rows = [
             {
@@ -399,7 +605,7 @@ class PrintSender:
                 "recipient": delivery.recipient,
                 "pages": str(len(reader.pages)),
             }
-            for delivery, document, reader in zip(deliveries, documents, readers, strict=True)
+            for (delivery, document, _), reader in zip(items, readers, strict=True)
         ]
         cover = _cover_pdf(
             {
@@ -416,13 +622,43 @@ class PrintSender:
         buffer = io.BytesIO()
         writer.write(buffer)
         slug = title.replace(" ", "-").replace("–", "-")
-        path = directory / f"utskrift-{slug}-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}.pdf"
+        name = f"utskrift-{slug}-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}.pdf"
+        return PrintBatch(
+            Path(settings.PRINT_DIR) / name, buffer.getvalue(), [item[0] for item in items]
+        )
+
+    def stage(self, batch: PrintBatch) -> None:
+        """Write the batch under its temporary name, whole and on disk (created exclusively:
+        never through a link someone put there)."""
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, buffer.getvalue())
+            batch.path.parent.mkdir(parents=True, exist_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            descriptor = os.open(batch.temporary, flags, 0o644)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(batch.content)
+                handle.flush()
+                os.fsync(handle.fileno())
         except OSError as error:
-            raise TransportError(f"kunde inte skriva {path}: {os_reason(error)}") from None
-        return path
+            with contextlib.suppress(OSError):
+                batch.temporary.unlink()
+            raise TransportError(f"kunde inte skriva {batch.path}: {os_reason(error)}") from None
+
+    def publish(self, batch: PrintBatch) -> None:
+        """Give the staged batch its name: from here on it exists for the people who print."""
+        try:
+            os.rename(batch.temporary, batch.path)
+        except OSError as error:
+            raise TransportError(f"kunde inte skriva {batch.path}: {os_reason(error)}") from None
+
+    def send(self, delivery: Delivery) -> None:
+        """One document on its own (the ``Sender`` interface; ``deliver`` sends batches)."""
+        document = _document(delivery.invoice)
+        batch = self.batch(
+            [(delivery, document, self.render(delivery, document))],
+            title=f"faktura {delivery.invoice.number}",
+        )
+        self.stage(batch)
+        self.publish(batch)
 
 
 def _cover_pdf(data: dict[str, object]) -> bytes:

@@ -2,10 +2,15 @@
 
 Each delivery is claimed in a transaction of its own (``SELECT … FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so that several workers share the queue), marked ``sending`` and committed before
-anything leaves the system, and recorded ``sent`` or ``failed`` afterwards. A row found in
-``sending`` at the start was interrupted: a Peppol hand-over is repeated (same file name, same
-bytes: a no-op in the outbox); an e-mail or a print batch may have left and is marked
-``uncertain`` for a person to decide — never sent again on its own.
+anything leaves the system, and recorded ``sent`` or ``failed`` afterwards, in a transaction of
+its own that is tried again while the database is busy (an outcome is never lost after a
+hand-over). A row found in ``sending`` at the start was interrupted: a Peppol hand-over is
+repeated (same file name, same bytes: a no-op in the outbox); an e-mail may have left and is
+marked ``uncertain`` for a person to decide — never sent again on its own. Print rows are marked
+``sending`` only once their batch file is written whole (under a temporary name): a batch that
+never got its name was not printed and its rows are queued again; one that did makes them
+``uncertain``, naming the file. A person who checked that an uncertain delivery arrived
+confirms it (``confirm``).
 """
 
 import datetime as dt
@@ -16,9 +21,19 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -30,12 +45,16 @@ from kortfaktura.delivery.channels import (
     MissingSetting,
     PrintSender,
     Route,
+    check_inbox,
     new_message_id,
+    postal_address,
     route,
+    temporary_batch,
 )
 from kortfaktura.delivery.inbox import ReceiptReport, read_receipts
 from kortfaktura.delivery.models import Channel, Delivery
 from kortfaktura.delivery.transport import TransportError
+from kortfaktura.documents.data import documents_for
 from kortfaktura.documents.services import ExportError, select_documents
 
 BACKOFF_START = 60  # seconds after the first failure; doubles with each attempt
@@ -44,8 +63,16 @@ BACKOFF_MAX = 6 * 3600
 # while a row it claimed is ``sending``; the lock dies with the worker's connection, so a row in
 # ``sending`` whose lock is free was left by a worker that stopped.
 SENDING_LOCK = 2011
+# Recording an outcome while the database is busy (SQLite: another writer beyond the busy
+# timeout; PostgreSQL: a lost connection): tried this many times, waiting 0.25, 0.5, 1 … s.
+RECORD_TRIES = 6
+RECORD_BACKOFF = 0.25
+# A print batch's temporary file older than this was left by a process that stopped before
+# the batch got its name (its rows went back to the queue): removed when the next is written.
+STALE_BATCH = dt.timedelta(days=1)
+MESSAGE_ID_LENGTH = 300  # Delivery.message_id
 
-__all__ = ["DeliveryError", "MissingSetting"]
+__all__ = ["DeliveryError", "MissingSetting", "is_database_busy", "reset_connection"]
 
 
 class DeliveryError(Exception):
@@ -153,38 +180,76 @@ def _due(rows: QuerySet[Delivery], now: dt.datetime, *, at_once: bool) -> QueryS
 
 def recover_interrupted(invoices: list[Invoice] | None = None) -> list[Delivery]:
     """Rows left in ``sending`` by a run that stopped: Peppol is queued again (repeating it is
-    a no-op), e-mail and print become ``uncertain`` (they may have left)."""
+    a no-op); e-mail becomes ``uncertain`` (it may have left); print is queued again when its
+    batch never got its name, else ``uncertain`` naming the batch file."""
     changed: list[Delivery] = []
+    unnamed: set[Path] = set()
     for row in _scope(invoices).filter(status=Delivery.Status.SENDING):
-        if not _hold(row.pk):
-            continue  # a live worker is sending it right now
+        if row.pk in _UNRECORDED or not _hold(row.pk):
+            continue  # a live worker is sending it right now (or this one, to be recorded)
         try:
-            _recover_one(row.pk, changed)
+            _recover_one(row.pk, changed, unnamed)
         finally:
             _release(row.pk)
+    for temporary in unnamed:  # once every row of its batch has been decided
+        temporary.unlink(missing_ok=True)
     return changed
 
 
-def _recover_one(pk: int, changed: list[Delivery]) -> None:
+def _batch_reference(path: Path) -> str:
+    """What a print row keeps of its batch file (in ``message_id``: for print, the file the
+    document went out in)."""
+    text = str(path)
+    return text if len(text) <= MESSAGE_ID_LENGTH else path.name
+
+
+def _batch_path(reference: str) -> Path:
+    path = Path(reference)
+    return path if path.is_absolute() else Path(settings.PRINT_DIR) / path
+
+
+def _recover_one(pk: int, changed: list[Delivery], unnamed: set[Path]) -> None:
     with transaction.atomic():
         locked = _lock(pk, Delivery.Status.SENDING)
         if locked is None:
             return  # finished meanwhile
-        if locked.channel == Channel.PEPPOL:
+        number = locked.invoice.number
+        decide = (
+            f"bekräfta med kortfaktura deliver --confirm {number} --reason TEXT om mottagaren "
+            f"fått dokumentet, annars skicka igen med kortfaktura deliver --resend {number}"
+        )
+        batch = _batch_path(locked.message_id) if locked.message_id else None
+        if locked.channel == Channel.PEPPOL or (
+            locked.channel == Channel.PRINT
+            and batch is not None
+            and temporary_batch(batch).exists()
+            and not batch.exists()
+        ):
+            # Peppol: handing the same file over again is a no-op. Print: the batch was never
+            # given its name, so nobody can have printed it.
             locked.status = Delivery.Status.QUEUED
             locked.save(update_fields=["status", "updated_at"])
+            if batch is not None and locked.channel == Channel.PRINT:
+                unnamed.add(temporary_batch(batch))
             return
         locked.status = Delivery.Status.UNCERTAIN
-        locked.error = (
-            "avbröts under sändningen – kan ha nått mottagaren; kontrollera och skicka "
-            f"igen med kortfaktura deliver --resend {locked.invoice.number} vid behov"
-        )
+        if locked.channel == Channel.PRINT and batch is not None:
+            locked.error = (
+                f"avbröts efter att utskriftsfilen {batch} skrevs men innan leveransen "
+                "registrerades – se efter om dokumentet finns i filen och har skrivits ut; "
+                f"{decide}"
+            )
+        else:
+            locked.error = f"avbröts under sändningen – kan ha nått mottagaren; {decide}"
         locked.save(update_fields=["status", "error", "updated_at"])
-        record(
-            "delivery.uncertain",
-            _label(locked.invoice),
-            {"channel": locked.channel, "delivery": locked.pk, "recipient": locked.recipient},
-        )
+        details: dict[str, Any] = {
+            "channel": locked.channel,
+            "delivery": locked.pk,
+            "recipient": locked.recipient,
+        }
+        if locked.channel == Channel.PRINT and batch is not None:
+            details["file"] = str(batch)
+        record("delivery.uncertain", _label(locked.invoice), details)
         changed.append(locked)
 
 
@@ -200,8 +265,11 @@ def _hold(pk: int) -> bool:
 
 def _release(pk: int) -> None:
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [SENDING_LOCK, pk])
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [SENDING_LOCK, pk])
+        except (OperationalError, InterfaceError):
+            pass  # the connection is gone, and with it the session's locks
 
 
 def _pause_for_tests(step: str) -> None:
@@ -224,42 +292,126 @@ def _lock(pk: int, *statuses: str) -> Delivery | None:
     return rows.first()
 
 
+def _mark_sending(
+    pks: list[int], now: dt.datetime, *, at_once: bool, batch: str = ""
+) -> list[Delivery]:
+    """The rows that are still due, marked ``sending`` in one transaction (print: with the
+    batch file they go out in); rows no longer due are left out."""
+    marked = []
+    with transaction.atomic():
+        for pk in pks:
+            row = _due(Delivery.objects.filter(pk=pk), now, at_once=at_once).first()
+            locked = None if row is None else _lock(pk, row.status)
+            if locked is None:
+                continue
+            locked.status = Delivery.Status.SENDING
+            locked.attempts += 1
+            fields = ["status", "attempts", "updated_at"]
+            if batch:
+                locked.message_id = batch
+                fields.append("message_id")
+            locked.save(update_fields=fields)
+            marked.append(locked)
+    return marked
+
+
 def _claim(pk: int, now: dt.datetime, *, at_once: bool) -> Delivery | None:
     """The row marked ``sending`` and committed, with this worker's session lock held until
     ``_finish``; None when it is not due any more or another worker has it."""
     if not _hold(pk):
         return None
     try:
-        with transaction.atomic():
-            rows = _due(Delivery.objects.filter(pk=pk), now, at_once=at_once)
-            row = rows.first()
-            locked = None if row is None else _lock(pk, row.status)
-            if locked is not None:
-                locked.status = Delivery.Status.SENDING
-                locked.attempts += 1
-                locked.save(update_fields=["status", "attempts", "updated_at"])
+        marked = _mark_sending([pk], now, at_once=at_once)
     except BaseException:
         _release(pk)
         raise
-    if locked is None:
+    if not marked:
         _release(pk)
-    return locked
+        return None
+    return marked[0]
 
 
-def _finish(row: Delivery, error: TransportError | None) -> None:
+# Outcomes the database did not take (busy beyond every retry): recorded first thing in the
+# next round of this process (``deliver --watch``), before interrupted rows are looked for.
+_UNRECORDED: dict[int, tuple[Delivery, TransportError | None, dict[str, Any]]] = {}
+
+
+def is_database_busy(error: BaseException) -> bool:
+    """A database error that may pass: SQLite busy ("database is locked") or a connection to
+    PostgreSQL that was lost."""
+    return isinstance(error, OperationalError | InterfaceError)
+
+
+def reset_connection() -> None:
+    """After a database error: a connection that cannot be used any more (PostgreSQL's was
+    lost) is closed, so that the next query opens a new one. SQLite's stays open."""
+    if connection.in_atomic_block or connection.connection is None:
+        return
+    if not connection.is_usable():
+        connection.close()
+
+
+def _retrying(work: Callable[[], None]) -> None:
+    """``work`` (one transaction), tried again with a short backoff while the database is busy
+    or the connection was lost; the last error is raised."""
+    delay = RECORD_BACKOFF
+    for attempt in range(1, RECORD_TRIES + 1):
+        try:
+            work()
+            return
+        except DatabaseError as error:
+            if not is_database_busy(error) or attempt == RECORD_TRIES:
+                raise
+            if connection.in_atomic_block:
+                raise  # inside someone else's transaction: theirs to retry
+            reset_connection()
+            time.sleep(delay)
+            delay *= 2
+
+
+def _conclude(row: Delivery, error: TransportError | None, details: dict[str, Any]) -> None:
+    """Records a row's outcome in a transaction of its own, tried again while the database is
+    busy. If it still will not take it, the outcome is kept for this process's next round and
+    the error raised: after a hand-over the outcome is never lost to a busy database."""
     try:
-        _record_outcome(row, error)
-    finally:
-        _release(row.pk)
+        _retrying(partial(_record_outcome, row, error, details))
+    except DatabaseError:
+        _UNRECORDED[row.pk] = (row, error, details)
+        raise
 
 
-def _record_outcome(row: Delivery, error: TransportError | None) -> None:
+def _finish(
+    row: Delivery, error: TransportError | None, details: dict[str, Any] | None = None
+) -> None:
+    _conclude(row, error, details or {})
+    _release(row.pk)  # kept (with the outcome) when the outcome could not be recorded
+
+
+def record_unrecorded() -> None:
+    """Records the outcomes an earlier round of this process could not (the database was busy
+    too long); raises while it still cannot."""
+    for pk, (row, error, details) in list(_UNRECORDED.items()):
+        _retrying(partial(_record_outcome, row, error, details))
+        del _UNRECORDED[pk]
+        _release(pk)
+
+
+def _record_outcome(row: Delivery, error: TransportError | None, details: dict[str, Any]) -> None:
     with transaction.atomic():
+        status = (
+            Delivery.objects.select_for_update()
+            .filter(pk=row.pk)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if status not in (Delivery.Status.SENDING, Delivery.Status.UNCERTAIN):
+            return  # decided meanwhile (e.g. a person confirmed it): that decision stands
+        fields = ["status", "error", "next_attempt_at", "recipient", "updated_at"]
         if error is None:
             row.status = Delivery.Status.SENT
             row.error = ""
             row.next_attempt_at = None
-            row.save(update_fields=["status", "error", "next_attempt_at", "updated_at"])
+            row.save(update_fields=fields)
             record(
                 "delivery.sent",
                 _label(row.invoice),
@@ -270,6 +422,7 @@ def _record_outcome(row: Delivery, error: TransportError | None) -> None:
                     "delivery": row.pk,
                     "instance_id": str(row.instance_id) if row.instance_id else "",
                     "message_id": row.message_id,
+                    **details,
                 },
             )
             return
@@ -279,7 +432,7 @@ def _record_outcome(row: Delivery, error: TransportError | None) -> None:
         row.next_attempt_at = (
             timezone.now() + dt.timedelta(seconds=delay) if error.transient else None
         )
-        row.save(update_fields=["status", "error", "next_attempt_at", "updated_at"])
+        row.save(update_fields=fields)
         record(
             "delivery.failed",
             _label(row.invoice),
@@ -290,6 +443,7 @@ def _record_outcome(row: Delivery, error: TransportError | None) -> None:
                 "error": row.error,
                 "retry": error.transient,
                 "delivery": row.pk,
+                **details,
             },
         )
 
@@ -304,22 +458,32 @@ def _select(run_id: int | None, numbers: Iterable[int]) -> list[Invoice] | None:
         raise DeliveryError(str(error)) from None
 
 
-def deliver(
-    run_id: int | None = None,
-    numbers: Iterable[int] = (),
-    dry_run: bool = False,
-    stop: Callable[[], bool] | None = None,
-    skip_unconfigured: bool = False,
-) -> DeliveryReport:
-    """Queue what is issued and undelivered, then send what is queued or failed and due;
-    ``stop`` (``--watch`` on SIGTERM) is asked before each document and ends the batch early.
+def check_settings(channels: Iterable[str], *, skip_unconfigured: bool = False) -> dict[str, str]:
+    """Checks the inbox (always read) and each channel's settings before anything is read,
+    queued or sent. Raises ``MissingSetting`` naming the variable; with ``skip_unconfigured``
+    returns instead channel → why it cannot be used (``"inbox"`` for the inbox)."""
+    missing: dict[str, str] = {}
+    try:
+        check_inbox()
+    except MissingSetting as error:
+        if not skip_unconfigured:
+            raise
+        missing["inbox"] = str(error).rstrip(".")
+    for channel in sorted(set(channels)):
+        try:
+            SENDERS[channel]().check()
+        except MissingSetting as error:
+            if not skip_unconfigured:
+                raise
+            missing[channel] = str(error).rstrip(".")
+    return missing
 
-    Raises ``MissingSetting`` before sending anything when a channel that is needed has no
-    setting, and ``DeliveryError`` for documents that cannot be delivered. With
-    ``skip_unconfigured`` (the web page), the channels that are set up are delivered and the
-    others' documents stay queued, counted in ``report.unconfigured``."""
-    numbers = list(numbers)
-    selected = _select(run_id, numbers)
+
+def _plan(
+    selected: list[Invoice] | None, now: dt.datetime, *, at_once: bool, dry_run: bool
+) -> tuple[list[Invoice], list[Delivery], set[str]]:
+    """What a delivery would do: the documents to queue, the rows due, and the channels that
+    needs (with the Peppol rows left ``sending``, which recovery hands over again)."""
     invoices = (
         selected
         if selected is not None
@@ -332,10 +496,6 @@ def deliver(
             .order_by("number")
         )
     )
-    now = timezone.now()
-    at_once = bool(numbers)
-    report = DeliveryReport(dry_run=dry_run)
-    report.receipts = report.receipts if dry_run else read_receipts()  # first, the inbox
     existing = {
         (row.invoice_id, row.channel) for row in _scope(invoices).filter(resend_of__isnull=True)
     }
@@ -350,18 +510,57 @@ def deliver(
             for row in _scope(selected).filter(status=Delivery.Status.SENDING)
             if row.channel == Channel.PEPPOL
         }
-    missing: dict[str, str] = {}
-    for channel in sorted(needed):
-        try:
-            SENDERS[channel]().check()
-        except MissingSetting as error:
-            if not skip_unconfigured:
-                raise
-            missing[channel] = str(error).rstrip(".")
+    return to_queue, due, needed
+
+
+CONFIGURED = {
+    Channel.PEPPOL: lambda: settings.PEPPOL_OUTBOX,
+    Channel.EMAIL: lambda: settings.SMTP_URL or settings.MAIL_FROM,
+    Channel.PRINT: lambda: settings.PRINT_DIR,
+}
+
+
+def check_ready() -> None:
+    """Before a service starts (``deliver --watch``): the inbox, every channel that has a
+    setting, and every channel that documents wait for must be usable; ``MissingSetting``
+    naming the variable otherwise."""
+    _, _, needed = _plan(None, timezone.now(), at_once=False, dry_run=False)
+    check_settings(needed | {channel for channel, value in CONFIGURED.items() if value()})
+
+
+def deliver(
+    run_id: int | None = None,
+    numbers: Iterable[int] = (),
+    dry_run: bool = False,
+    stop: Callable[[], bool] | None = None,
+    skip_unconfigured: bool = False,
+) -> DeliveryReport:
+    """Queue what is issued and undelivered, then send what is queued or failed and due;
+    ``stop`` (``--watch`` on SIGTERM) is asked before each document and ends the batch early.
+
+    Raises ``MissingSetting`` before reading, queuing or sending anything when the inbox or a
+    channel that is needed has a setting that is missing or cannot work, and ``DeliveryError``
+    for documents that cannot be delivered. With ``skip_unconfigured`` (the web page), the
+    channels that are set up are delivered and the others' documents stay queued, counted in
+    ``report.unconfigured``; an inbox that cannot be used is not read."""
+    numbers = list(numbers)
+    selected = _select(run_id, numbers)
+    if not dry_run:
+        record_unrecorded()
+    now = timezone.now()
+    at_once = bool(numbers)
+    report = DeliveryReport(dry_run=dry_run)
+    to_queue, due, needed = _plan(selected, now, at_once=at_once, dry_run=dry_run)
+    missing = check_settings(needed, skip_unconfigured=skip_unconfigured)
+    inbox_problem = missing.pop("inbox", "")
     if dry_run:
         report.planned = [_new_row(invoice, route(invoice)) for invoice in to_queue] + due
         report.skipped = _scope(selected).count() - len(due)
         return report
+    if inbox_problem:
+        report.receipts.errors.append(f"inkorgen lästes inte: {inbox_problem}")
+    else:
+        report.receipts = read_receipts()  # first, the inbox
     recover_interrupted(selected)
     queue_deliveries(to_queue)
     pending = list(_due(_scope(selected), now, at_once=at_once).order_by("id"))
@@ -374,8 +573,8 @@ def deliver(
             if waiting[channel]  # e.g. only a row another worker is sending right now
         }
         pending = [row for row in pending if row.channel not in missing]
-    # Print rows are claimed (marked sending) only when their batch is written, so that a
-    # process stopped earlier leaves them queued rather than uncertain.
+    # Print rows are marked sending only when their batch is written, so that a process
+    # stopped earlier leaves them queued rather than uncertain.
     prints: dict[int | None, list[Delivery]] = defaultdict(list)
     for candidate in pending:
         if stop is not None and stop():
@@ -391,122 +590,295 @@ def deliver(
     for run, candidates in prints.items():
         if stop is not None and stop():
             break
-        rows = []
-        for candidate in candidates:
-            claimed = _claim(candidate.pk, now, at_once=at_once)
-            if claimed is None:
-                report.skipped += 1
-            else:
-                rows.append(claimed)
-        if rows:
-            _send_prints(run, rows, report)
+        _send_prints(run, candidates, report, now=now, at_once=at_once)
     report.uncertain = Delivery.objects.filter(status=Delivery.Status.UNCERTAIN).count()
     return report
 
 
 def _send_one(row: Delivery, report: DeliveryReport) -> None:
+    queued_to = row.recipient
     try:
         SENDERS[row.channel]().send(row)
     except TransportError as error:
         _finish(row, error)
         report.failed.append(row)
         return
-    except Exception as error:  # a document that cannot be rendered must not stop the others
-        _finish(row, TransportError(f"{type(error).__name__}: {error}", transient=False))
+    except Exception as error:  # a document that cannot be made must not stop the others
+        text = " ".join(str(error).split())[:300]
+        _finish(row, TransportError(f"{_label(row.invoice)}: {type(error).__name__}: {text}",
+                                    transient=False))  # fmt: skip
         report.failed.append(row)
         return
     _pause_for_tests("DELIVER_SEND")  # handed over, not yet recorded
-    _finish(row, None)
+    # The document named another receiver than the snapshot the row was queued from (which
+    # was changed after issuing): it went where the document says, and the trail says so.
+    _finish(row, None, {"snapshot_recipient": queued_to} if row.recipient != queued_to else {})
     report.delivered.append(row)
 
 
-def _send_prints(run: int | None, rows: list[Delivery], report: DeliveryReport) -> None:
+def _send_prints(
+    run: int | None,
+    candidates: list[Delivery],
+    report: DeliveryReport,
+    *,
+    now: dt.datetime,
+    at_once: bool,
+) -> None:
+    """One batch file for a run's print rows. Every document is rendered on its own first: one
+    that cannot be (a glyph no font has, a stored document that no longer matches its hash)
+    fails alone, naming the document, and the others are printed. The batch is written whole
+    under a temporary name, its rows are marked ``sending`` with the file's name, the file gets
+    its name, and the rows become ``sent``."""
     title = f"körning {run}" if run is not None else "enstaka dokument"
+    sender = PrintSender()
+    held: list[Delivery] = []
     try:
-        path = PrintSender().send_batch(rows, title=title)
-    except Exception as error:
-        failure = (
-            error
-            if isinstance(error, TransportError)
-            else TransportError(f"{type(error).__name__}: {error}", transient=False)
+        for candidate in candidates:
+            if _hold(candidate.pk):
+                held.append(candidate)
+            else:
+                report.skipped += 1  # another worker has it
+        still_due = set(
+            _due(Delivery.objects.filter(pk__in=[row.pk for row in held]), now, at_once=at_once)
+            .values_list("pk", flat=True)
+        )  # fmt: skip
+        rows = [row for row in held if row.pk in still_due]
+        report.skipped += len(held) - len(rows)
+        if not rows:
+            return
+        rendered = []
+        for row, document in zip(rows, documents_for([r.invoice for r in rows]), strict=True):
+            try:
+                rendered.append((row, document, sender.render(row, document)))
+            except TransportError as error:
+                for failed in _mark_sending([row.pk], now, at_once=at_once):
+                    _conclude(failed, error, {})
+                    report.failed.append(failed)
+        if not rendered:
+            return
+        _pause_for_tests("DELIVER_PRINT_RENDERED")  # nothing written: the rows are queued
+        batch = sender.batch(rendered, title=title)
+        pks = [row.pk for row, _, _ in rendered]
+        try:
+            _remove_stale_batches(batch.path.parent)
+            sender.stage(batch)
+        except TransportError as error:
+            for failed in _mark_sending(pks, now, at_once=at_once):
+                _conclude(failed, error, {})
+                report.failed.append(failed)
+            return
+        marked = _mark_sending(pks, now, at_once=at_once, batch=_batch_reference(batch.path))
+        if len(marked) < len(pks):  # cannot happen while this worker holds the rows' locks
+            batch.temporary.unlink(missing_ok=True)
+            retry = TransportError("utskriftsfilen skrevs inte: en annan process tog dokument")
+            for row in marked:
+                _conclude(row, retry, {})
+                report.failed.append(row)
+            return
+        _pause_for_tests("DELIVER_PRINT_MARKED")  # sending, but the batch has no name yet
+        try:
+            sender.publish(batch)
+        except TransportError as error:
+            batch.temporary.unlink(missing_ok=True)
+            for row in marked:
+                _conclude(row, error, {})
+                report.failed.append(row)
+            return
+        _pause_for_tests("DELIVER_PRINT_WRITTEN")  # the batch exists, ``sent`` not recorded
+        for row in marked:
+            _conclude(row, None, {"file": str(batch.path)})
+            report.delivered.append(row)
+        _retrying(
+            partial(
+                _record_batch,
+                title,
+                {"file": str(batch.path), "numbers": [row.invoice.number for row in marked]},
+            )
         )
-        for row in rows:
-            _finish(row, failure)
-            report.failed.append(row)
+    finally:
+        for row in held:
+            if row.pk not in _UNRECORDED:
+                _release(row.pk)
+
+
+def _record_batch(title: str, details: dict[str, Any]) -> None:
+    with transaction.atomic():
+        record("delivery.print_batch", title, details)
+
+
+def _remove_stale_batches(directory: Path) -> None:
+    """Temporary batch files that a stopped process left (their rows went back to the queue)."""
+    limit = time.time() - STALE_BATCH.total_seconds()
+    if not directory.is_dir():
         return
-    for row in rows:
-        row.error = ""
-        _finish(row, None)
-        report.delivered.append(row)
-    record(
-        "delivery.print_batch",
-        title,
-        {"file": str(path), "numbers": [row.invoice.number for row in rows]},
+    for stale in directory.glob(".utskrift-*.pdf.tmp"):
+        try:
+            if stale.stat().st_mtime < limit:
+                stale.unlink()
+        except OSError:
+            continue
+
+
+def _resend_route(invoice: Invoice, channel: str | None) -> Route:
+    """Where a resend goes: the document's own channel, or ``channel`` when it can carry the
+    document (from the buyer snapshot, never today's account)."""
+    where = route(invoice)
+    if channel is None or channel == where.channel:
+        return where
+    buyer = invoice.buyer or {}
+    if channel == Channel.PEPPOL:
+        internal = invoice.kind in ("internal_charge", "internal_credit")
+        if internal or not (buyer.get("peppol_scheme") and buyer.get("peppol_id")):
+            raise DeliveryError(
+                f"{_label(invoice)} kan inte skickas via Peppol: "
+                + (
+                    "interna debiteringar går aldrig via Peppol"
+                    if internal
+                    else "köparen hade ingen Peppol-adress när dokumentet utfärdades"
+                )
+            )
+        return Route(Channel.PEPPOL, f"{buyer['peppol_scheme']}:{buyer['peppol_id']}")
+    if channel == Channel.EMAIL:
+        if not buyer.get("email"):
+            raise DeliveryError(
+                f"{_label(invoice)} kan inte e-postas: köparen hade ingen e-postadress när "
+                "dokumentet utfärdades"
+            )
+        return Route(Channel.EMAIL, str(buyer["email"]))
+    return Route(Channel.PRINT, postal_address(buyer))
+
+
+def _record_resend(invoice: Invoice, where: Route) -> Delivery:
+    original = (
+        Delivery.objects.filter(invoice=invoice, channel=where.channel, resend_of__isnull=True)
+        .order_by("id")
+        .first()
     )
+    # Never delivered in this channel: this is its first delivery.
+    row = _new_row(invoice, where, resend_of=original)
+    row.save()
+    record(
+        "delivery.resent" if original else "delivery.queued",
+        _label(invoice),
+        {
+            "channel": row.channel,
+            "recipient": row.recipient,
+            "delivery": row.pk,
+            "resend_of": original.pk if original else None,
+        },
+    )
+    return row
+
+
+def _resend_rows(wanted: list[tuple[Invoice, str | None]], *, dry_run: bool) -> list[Delivery]:
+    """New deliveries of documents (each with the channel asked for, or its own), checked
+    whole before anything is recorded; all recorded in one transaction."""
+    routes = [(invoice, _resend_route(invoice, channel)) for invoice, channel in wanted]
+    check_settings([where.channel for _, where in routes])
+    if dry_run:
+        return [_new_row(invoice, where) for invoice, where in routes]
+    with transaction.atomic():
+        return [_record_resend(invoice, where) for invoice, where in routes]
+
+
+def resend_many(
+    numbers: Iterable[int], channel: str | None = None, *, dry_run: bool = False
+) -> list[Delivery]:
+    """New deliveries of documents on a person's request, recorded; sent by the next
+    ``deliver``. Without ``channel``, each document's own channel. Raises ``DeliveryError``
+    (an unknown number, a channel that cannot carry a document) or ``MissingSetting`` before
+    recording anything; ``dry_run`` returns the rows unsaved."""
+    try:
+        invoices = select_documents(None, list(numbers))
+    except ExportError as error:
+        raise DeliveryError(str(error)) from None
+    return _resend_rows([(invoice, channel) for invoice in invoices], dry_run=dry_run)
 
 
 def resend(number: int, channel: str | None = None, *, dry_run: bool = False) -> Delivery:
-    """A new delivery of a document on a person's request, recorded; sent by the next
-    ``deliver``. Without ``channel``, the document's own channel. Raises ``MissingSetting``
-    before recording anything when the channel is not set up; ``dry_run`` returns the row
-    unsaved."""
+    """``resend_many`` of one document."""
+    return resend_many([number], channel, dry_run=dry_run)[0]
+
+
+def _latest_uncertain() -> QuerySet[Delivery]:
+    """Uncertain rows that no later delivery of the same document and channel followed."""
+    later = Delivery.objects.filter(
+        invoice=OuterRef("invoice"), channel=OuterRef("channel"), pk__gt=OuterRef("pk")
+    )
+    return (
+        Delivery.objects.select_related("invoice", "invoice__credits")
+        .filter(status=Delivery.Status.UNCERTAIN)
+        .exclude(Exists(later))
+        .order_by("invoice__number", "id")
+    )
+
+
+def resend_uncertain(
+    run_id: int, channel: str | None = None, *, dry_run: bool = False
+) -> list[Delivery]:
+    """A resend of every document of a run whose delivery is uncertain (and not already sent
+    again), each in the channel of its uncertain delivery unless ``channel`` says otherwise."""
+    _select(run_id, [])  # refuses a run without issued documents
+    rows = list(_latest_uncertain().filter(invoice__run_id=run_id))
+    return _resend_rows([(row.invoice, channel or row.channel) for row in rows], dry_run=dry_run)
+
+
+def confirm(numbers: Iterable[int], reason: str) -> list[Delivery]:
+    """A person checked that the uncertain deliveries of these documents arrived: they become
+    ``sent``, each audited with the person (the actor) and the reason. Nothing is sent. Refuses
+    (``DeliveryError``, nothing changed) a document that has no uncertain delivery."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise DeliveryError(
+            'ange varför leveransen bekräftas med --reason, t.ex. --reason "kunden bekräftade '
+            'per telefon att fakturan kommit fram"'
+        )
     try:
-        invoice = select_documents(None, [number])[0]
+        invoices = select_documents(None, list(numbers))
     except ExportError as error:
         raise DeliveryError(str(error)) from None
-    where = route(invoice)
-    if channel is not None and channel != where.channel:
-        buyer = invoice.buyer or {}
-        if channel == Channel.PEPPOL:
-            if where.channel != Channel.PEPPOL and (
-                invoice.kind in ("internal_charge", "internal_credit")
-                or not (buyer.get("peppol_scheme") and buyer.get("peppol_id"))
-            ):
-                raise DeliveryError(
-                    f"{_label(invoice)} kan inte skickas via Peppol: "
-                    + (
-                        "interna debiteringar går aldrig via Peppol"
-                        if invoice.kind in ("internal_charge", "internal_credit")
-                        else "köparen hade ingen Peppol-adress när dokumentet utfärdades"
-                    )
-                )
-            where = Route(Channel.PEPPOL, f"{buyer['peppol_scheme']}:{buyer['peppol_id']}")
-        elif channel == Channel.EMAIL:
-            if not buyer.get("email"):
-                raise DeliveryError(
-                    f"{_label(invoice)} kan inte e-postas: köparen hade ingen e-postadress när "
-                    "dokumentet utfärdades"
-                )
-            where = Route(Channel.EMAIL, str(buyer["email"]))
-        else:
-            from kortfaktura.delivery.channels import postal_address
-
-            where = Route(Channel.PRINT, postal_address(buyer))
-    SENDERS[where.channel]().check()
-    if dry_run:
-        return _new_row(invoice, where)
+    confirmed = []
     with transaction.atomic():
-        original = (
-            Delivery.objects.filter(invoice=invoice, channel=where.channel, resend_of__isnull=True)
-            .order_by("id")
-            .first()
-        )
-        if original is None:  # never delivered in this channel: this is its first delivery
-            row = _new_row(invoice, where)
-        else:
-            row = _new_row(invoice, where, resend_of=original)
-        row.save()
-        record(
-            "delivery.resent" if original else "delivery.queued",
-            _label(invoice),
-            {
-                "channel": row.channel,
-                "recipient": row.recipient,
-                "delivery": row.pk,
-                "resend_of": original.pk if original else None,
-            },
-        )
-    return row
+        for invoice in invoices:
+            rows = list(
+                Delivery.objects.select_for_update()
+                .select_related("invoice")
+                .filter(invoice=invoice, status=Delivery.Status.UNCERTAIN)
+                .order_by("id")
+            )
+            if not rows:
+                latest = Delivery.objects.filter(invoice=invoice).order_by("-id").first()
+                state = (
+                    "den har ingen leverans"
+                    if latest is None
+                    else f"dess senaste leverans är {latest.get_status_display()}"
+                )
+                raise DeliveryError(
+                    f"{_label(invoice)} har ingen oviss leverans att bekräfta ({state}) – "
+                    "--confirm gäller bara leveranser med status uncertain (oviss), se "
+                    "kortfaktura delivery list --status uncertain; inget ändrades"
+                )
+            for row in rows:
+                before = row.error
+                row.status = Delivery.Status.SENT
+                row.error = ""
+                row.next_attempt_at = None
+                row.save(update_fields=["status", "error", "next_attempt_at", "updated_at"])
+                record(
+                    "delivery.confirmed",
+                    _label(invoice),
+                    {
+                        "channel": row.channel,
+                        "recipient": row.recipient,
+                        "delivery": row.pk,
+                        "reason": reason,
+                        "status": {"before": Delivery.Status.UNCERTAIN, "after": row.status},
+                        "error": {"before": before, "after": ""},
+                        **({"file": row.message_id} if row.channel == Channel.PRINT else {}),
+                    },
+                )
+                confirmed.append(row)
+    return confirmed
 
 
 def list_deliveries(status: str | None = None) -> list[Delivery]:

@@ -22,6 +22,7 @@ called from inside a running event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import posixpath
@@ -30,11 +31,19 @@ import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from cryptography.utils import CryptographyDeprecationWarning
 
-from kortfaktura.delivery.transport import RefusedFile, TransportError, limit, refusal, too_large
+from kortfaktura.delivery.transport import (
+    RefusedFile,
+    TransportError,
+    limit,
+    redact,
+    refusal,
+    split_url,
+    too_large,
+)
 
 with warnings.catch_warnings():
     # asyncssh still names DSA keys, which cryptography deprecates: an English warning on stderr
@@ -54,6 +63,7 @@ OPERATION_TIMEOUT = 120.0
 KNOWN_HOSTS_ENV = "KORTFAKTURA_SSH_KNOWN_HOSTS"
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".part"
+STAGING_SUFFIX = ".kortfaktura-tmp"
 
 
 class SftpError(TransportError):
@@ -114,17 +124,21 @@ class _SftpLocation:
 
     @staticmethod
     def _parse(url: str) -> tuple[str, str, int, str]:
-        shown = url if isinstance(url, str) else repr(url)
+        # Shown without its password (there should be none, but a mistyped one must not leak).
+        shown = redact(url) if isinstance(url, str) else repr(url)
         if not isinstance(url, str) or not url.strip():
             raise SftpError("SFTP-adressen är tom.", transient=False)
         try:
-            parts = urlsplit(url.strip())
+            parts = split_url(url.strip())
             port = parts.port
-        except ValueError as exc:
+        except ValueError:
+            # Python's text ("Port could not be cast …") is English and quotes the port part,
+            # which may be part of a mistyped password.
             raise SftpError(
-                f"Ogiltig SFTP-adress {shown!r}: {exc}. Skriv sftp://användare@värd:port/katalog.",
+                f"Ogiltig SFTP-adress {shown!r}: porten ska vara ett tal mellan 1 och 65535. "
+                "Skriv sftp://användare@värd:port/katalog.",
                 transient=False,
-            ) from exc
+            ) from None
         if parts.scheme.lower() != "sftp":
             raise SftpError(
                 f"Ogiltig SFTP-adress {shown!r}: den måste börja med sftp://.", transient=False
@@ -289,36 +303,81 @@ class SftpOutbox(_SftpLocation):
 
     role = "utkorgen"
 
-    def put(self, name: str, content: bytes) -> None:
-        """Write `content` as `name`: to `.<name>.part` first, then renamed.
+    def _staging(self) -> str | None:
+        """The directory beside the outbox where a document is written before it is renamed
+        into it (`/peppol/.ut.kortfaktura-tmp` for `/peppol/ut`), so that nothing but whole
+        documents is ever in the outbox; None when the outbox has no parent to put it in."""
+        parent, name = posixpath.split(self._dir.rstrip("/"))
+        if not name or name in (".", ".."):
+            return None
+        return posixpath.join(parent, f".{name}{STAGING_SUFFIX}")
 
+    def put(self, name: str, content: bytes) -> None:
+        """Write `content` as `name`: under a temporary name first, then renamed.
+
+        The temporary file is `<name>.part` in the directory beside the outbox (`_staging`),
+        created when missing; where that cannot be made or a rename from it fails (another
+        file system on the server), `.<name>.part` in the outbox itself, which readers skip.
         The same content already there is a no-op (a repeated hand-over); different content is an
         error that is not transient (`SftpError(transient=False)`); the existing file is kept.
         """
         _check_name(name, "filnamn")
         content = bytes(content)
         final = self._path(name)
-        temp = self._path(f"{TEMP_PREFIX}{name}{TEMP_SUFFIX}")
+        inside = self._path(f"{TEMP_PREFIX}{name}{TEMP_SUFFIX}")
+        staging = self._staging()
+
+        async def beside(sftp: asyncssh.SFTPClient) -> str | None:
+            if staging is None:
+                return None
+            try:
+                if not await sftp.isdir(staging):
+                    await sftp.mkdir(staging)
+            except asyncssh.SFTPError:
+                return None  # e.g. no right to write beside the outbox
+            return posixpath.join(staging, f"{name}{TEMP_SUFFIX}")
+
+        async def write_and_rename(sftp: asyncssh.SFTPClient, temp: str) -> None:
+            async with sftp.open(temp, "wb") as handle:
+                await handle.write(content)
+            try:
+                await sftp.posix_rename(temp, final)
+            except asyncssh.SFTPOpUnsupported:
+                await sftp.rename(temp, final)
 
         async def operation(sftp: asyncssh.SFTPClient) -> None:
             if await self._same_or_absent(sftp, name, final, content):
                 return
-            async with sftp.open(temp, "wb") as handle:
-                await handle.write(content)
-            try:
+            temp = await beside(sftp)
+            if temp is not None:
                 try:
-                    await sftp.posix_rename(temp, final)
-                except asyncssh.SFTPOpUnsupported:
-                    await sftp.rename(temp, final)
+                    await write_and_rename(sftp, temp)
+                    # One left in the outbox by an earlier version killed mid-write.
+                    if await sftp.exists(inside):
+                        await self._remove_quietly(sftp, inside)
+                    return
+                except asyncssh.SFTPError:
+                    if await sftp.exists(final):  # somebody was faster
+                        await self._remove_quietly(sftp, temp)
+                        await self._same_or_absent(sftp, name, final, content)
+                        return
+                    await self._remove_quietly(sftp, temp)  # e.g. another file system: inside
+            try:
+                await write_and_rename(sftp, inside)
             except asyncssh.SFTPError:
                 # Plain rename refuses an existing target: somebody was faster.
                 if await sftp.exists(final):
-                    await sftp.remove(temp)
+                    await sftp.remove(inside)
                     await self._same_or_absent(sftp, name, final, content)
                     return
                 raise
 
         self._run(f"skriva {name} till {self.url}", operation)
+
+    @staticmethod
+    async def _remove_quietly(sftp: asyncssh.SFTPClient, path: str) -> None:
+        with contextlib.suppress(asyncssh.SFTPError):
+            await sftp.remove(path)
 
     async def _same_or_absent(
         self, sftp: asyncssh.SFTPClient, name: str, final: str, content: bytes

@@ -13,12 +13,12 @@ An inbox reads only regular files, never through a link and never more than
 import contextlib
 import errno
 import os
-import re
+import posixpath
 import stat
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from kortfaktura.documents.services import os_reason
 
@@ -103,10 +103,45 @@ def _plain_name(name: str) -> str:
     return name
 
 
+def _userinfo(url: str) -> tuple[str, str, str] | None:
+    """``(head, userinfo, tail)`` of an address with a user part, ``tail`` starting at the "@"
+    before the host; None without one. A password may hold "/", "@", ":", "?" or "#" as they are:
+    a parser that ends the authority at the first "/" (``urlsplit``) would then take part of the
+    password for the host, port or path. So the user part runs to the LAST "@" of the address
+    (for a password, the safe reading: never too little of it is masked)."""
+    head, separator, rest = url.partition("://")
+    if not separator:  # ``smtp:user:pw@host``, or no scheme at all: all of it may be user part
+        head, rest = "", url
+    else:
+        head += separator
+    at = rest.rfind("@")
+    if at <= 0 or rest.startswith("/"):  # no "@", or no authority (``file:///srv/x@y``)
+        return None
+    return head, rest[:at], rest[at:]
+
+
 def redact(url: str) -> str:
-    """The address without its password (``smtp://gits:***@värd``): a setting is quoted in
-    messages, the delivery list and the audit trail, which must never carry a secret."""
-    return re.sub(r"(//[^/@:]*:)[^@/]*@", r"\1***@", url)
+    """The address without its password (``smtp://gits:***@värd:587``): a setting is quoted in
+    messages, the delivery list and the audit trail, which must never carry a secret. The one
+    function for every URL setting that is shown."""
+    parts = _userinfo(url)
+    if parts is None:
+        return url
+    head, userinfo, tail = parts
+    user, colon, _ = userinfo.partition(":")
+    return f"{head}{user}:***{tail}" if colon else url
+
+
+def split_url(url: str) -> SplitResult:
+    """``urlsplit`` of a URL setting, reading a user part as ``redact`` does: a "/", "@", "?" or
+    "#" written as it is in a user name or password is taken as part of it, so that
+    ``smtp+starttls://gits@vgregion.se:pa/ss@värd:587`` logs in as ``gits@vgregion.se`` with
+    ``pa/ss``. A "%" followed by two hexadecimal digits is a percent-encoded character."""
+    parts = _userinfo(url)
+    if parts is not None:
+        head, userinfo, tail = parts
+        url = head + quote(userinfo, safe=":%!$&'()*+,;=") + tail
+    return urlsplit(url)
 
 
 def _directory(url: str) -> Path:
@@ -125,12 +160,68 @@ def _directory(url: str) -> Path:
     return Path(path)
 
 
+STAGING = ".kortfaktura-tmp"
+
+
 class FileOutbox:
     def __init__(self, url: str) -> None:
         self.directory = _directory(url)
+        self._staging: Path | None = None
 
     def exists(self, name: str) -> bool:
         return (self.directory / _plain_name(name)).exists()
+
+    def staging(self) -> Path:
+        """Where a document is written before it is linked into the outbox, so that nothing but
+        whole documents is ever in the outbox: beside it (``/srv/peppol/.ut.kortfaktura-tmp``
+        for ``/srv/peppol/ut``). A link is atomic only within one file system, so when that
+        place is on another one (the outbox is a mount point) or cannot be made, a hidden
+        folder inside the outbox (``.kortfaktura-tmp/``), which an access point that picks up
+        document files leaves alone. Created when missing."""
+        if self._staging is not None:
+            return self._staging
+        outbox = self.directory.stat()
+        if self.directory.name:
+            beside = self.directory.parent / f".{self.directory.name}{STAGING}"
+            try:
+                beside.mkdir(mode=0o700, exist_ok=True)
+                if not beside.is_symlink() and beside.stat().st_dev == outbox.st_dev:
+                    self._staging = beside
+                    return beside
+            except OSError:
+                pass
+        inside = self.directory / STAGING
+        inside.mkdir(mode=0o700, exist_ok=True)
+        self._staging = inside
+        return inside
+
+    def check(self) -> None:
+        """Refuses (``TransportError``, not transient) an outbox that cannot take documents:
+        missing, not a directory, not writable, or no place for its temporary files. Nothing is
+        written to the outbox itself."""
+        where = f"utkorgen {self.directory}"
+        if not self.directory.exists():
+            raise TransportError(
+                f"{where} finns inte – skapa katalogen eller rätta sökvägen", transient=False
+            )
+        if not self.directory.is_dir():
+            raise TransportError(f"{where} är ingen katalog – ange en katalog", transient=False)
+        if not os.access(self.directory, os.W_OK | os.X_OK):
+            raise TransportError(
+                f"{where} går inte att skriva i – ge tjänstekontot skrivrätt", transient=False
+            )
+        try:
+            staging = self.staging()
+            descriptor, probe = tempfile.mkstemp(suffix=".tmp", dir=staging)
+            os.close(descriptor)
+            os.unlink(probe)
+        except OSError as error:
+            raise TransportError(
+                f"{where}: katalogen för tillfälliga filer bredvid den ({self.directory.parent}/"
+                f".{self.directory.name}{STAGING}) eller i den ({STAGING}/) går inte att skapa "
+                f"eller skriva i: {os_reason(error)}",
+                transient=False,
+            ) from None
 
     def put(self, name: str, content: bytes) -> None:
         target = self.directory / _plain_name(name)
@@ -144,13 +235,15 @@ class FileOutbox:
                     f"{target} finns redan med ett annat innehåll – skrivs inte över",
                     transient=False,
                 )
-            for stale in self.directory.glob(f".{name}.*.tmp"):
-                # Left by a process killed mid-write: the document is written whole below.
+            staging = self.staging()
+            # Left by a process killed mid-write (also in the outbox, by earlier versions): the
+            # document is written whole below.
+            stale = [*staging.glob(f"{name}.*.tmp"), *self.directory.glob(f".{name}.*.tmp")]
+            for path in stale:
                 with contextlib.suppress(OSError):
-                    stale.unlink()
-            descriptor, temporary = tempfile.mkstemp(
-                prefix=f".{name}.", suffix=".tmp", dir=self.directory
-            )
+                    path.unlink()
+            descriptor, temporary = tempfile.mkstemp(prefix=f"{name}.", suffix=".tmp",
+                                                     dir=staging)  # fmt: skip
             try:
                 with os.fdopen(descriptor, "wb") as handle:
                     handle.write(content)
@@ -285,15 +378,55 @@ def check_url(url: str, variable: str) -> None:
     """Refuses (``TransportError``, not transient) an outbox or inbox address that can never
     work, before anything is sent: the scheme, and for file:// an absolute local path."""
     if _scheme(url, variable) == "file":
-        _directory(url)
+        try:
+            _directory(url)
+        except TransportError as error:
+            raise TransportError(f"{variable}={error.message}", transient=False) from None
         return
-    parts = urlsplit(url)
-    if not parts.hostname or not parts.username or parts.password:
+    parts = split_url(url)
+    try:
+        port_ok = parts.port != 0
+    except ValueError:  # not a number, or out of range
+        port_ok = False
+    if not parts.hostname or not parts.username or parts.password is not None or not port_ok:
         raise TransportError(
             f"{variable}={redact(url)!r} går inte att använda – ange "
             "sftp://användare@värd:port/katalog (nyckeln i KORTFAKTURA_SSH_KEY, inget lösenord)",
             transient=False,
         )
+
+
+def location(url: str) -> tuple[str, str, PurePosixPath]:
+    """``(scheme, server, directory)`` of an outbox or inbox address, for telling whether two
+    settings name the same place: a local directory as the file system resolves it (links
+    followed), an SFTP directory by user, host and port."""
+    parts = split_url(url)
+    scheme = parts.scheme.lower()
+    path = unquote(parts.path)
+    if scheme == "file":
+        return scheme, "", PurePosixPath(os.path.realpath(path))
+    try:
+        port = parts.port or 22
+    except ValueError:
+        port = 0
+    server = f"{unquote(parts.username or '')}@{(parts.hostname or '').lower()}:{port}"
+    return scheme, server, PurePosixPath(posixpath.normpath(path or "."))
+
+
+def overlap(first: str, second: str) -> str:
+    """How the place of ``first`` relates to ``second``'s: ``same``, ``inside``, ``around``,
+    or "" when they are apart."""
+    scheme, server, path = location(first)
+    other_scheme, other_server, other = location(second)
+    if (scheme, server) != (other_scheme, other_server):
+        return ""
+    if path == other:
+        return "same"
+    if path.is_relative_to(other):
+        return "inside"
+    if other.is_relative_to(path):
+        return "around"
+    return ""
 
 
 def open_outbox(url: str, ssh_key: str = "") -> Outbox:

@@ -54,6 +54,24 @@ class ExportError(Exception):
     """The documents asked for cannot be exported; the message is Swedish."""
 
 
+class TamperedDocument(ExportError):
+    """A stored document that no longer matches the hash recorded when it was issued."""
+
+
+def verified_content(stored: IssuedDocument) -> bytes:
+    """The stored UBL of an issued document, exactly as it was issued: refused
+    (``TamperedDocument``) when its bytes no longer match the hash recorded on the invoice when
+    the number became final. Whatever hands a stored document to anyone (an export, a download,
+    a delivery) checks it here first (R13, R20)."""
+    content = stored.unpacked()
+    if hashlib.sha256(content).hexdigest() != stored.invoice.content_sha256:
+        raise TamperedDocument(
+            "det lagrade dokumentet stämmer inte med kontrollsumman från utfärdandet – det har "
+            "ändrats efteråt; se genomlysningen (kortfaktura review) och utred"
+        )
+    return content
+
+
 @dataclass
 class ExportResult:
     format: str
@@ -234,13 +252,10 @@ def export_chunk(invoice_ids: list[int], file_format: str, directory: Path) -> C
             continue
         try:
             original = stored.get(document.number)
-            content = original.unpacked() if original else renderer.render(document)
-            if original and hashlib.sha256(content).hexdigest() != original.invoice.content_sha256:
-                failed[document.number] = (
-                    "skrevs inte: det lagrade dokumentet stämmer inte med kontrollsumman från "
-                    "utfärdandet – det har ändrats efteråt; se kortfaktura review och utred"
-                )
-                continue
+            content = verified_content(original) if original else renderer.render(document)
+        except TamperedDocument as error:
+            failed[document.number] = f"skrevs inte: {error}"
+            continue
         except RenderError as error:
             failed[document.number] = f"kunde inte skapas: {error}"
             continue
@@ -305,17 +320,14 @@ def render_one(invoice: Invoice, file_format: str) -> RenderedDocument:
         else None
     )
     try:
-        content = original.unpacked() if original else renderer.render(document)
+        content = verified_content(original) if original else renderer.render(document)
+    except TamperedDocument:
+        raise
     except RenderError as error:
         raise ExportError(f"dokumentet kunde inte skapas: {error}") from None
     except Exception as error:  # a document that cannot be rendered answers, never crashes
         logger.exception("dokument %s kunde inte skapas", invoice.number)
         raise ExportError(f"dokumentet kunde inte skapas: {_render_reason(error)}") from None
-    if original and hashlib.sha256(content).hexdigest() != original.invoice.content_sha256:
-        raise ExportError(
-            "det lagrade dokumentet stämmer inte med kontrollsumman från utfärdandet – det har "
-            "ändrats efteråt; se genomlysningen och utred"
-        )
     word = FILE_WORDS.get(invoice.kind, "dokument")
     if file_format in ("xlsx", "csv"):
         word = "specifikation"
