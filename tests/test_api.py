@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 import webtools
@@ -15,6 +16,7 @@ from conftest import ORDER_HEADER, write_csv
 from kortfaktura.audit.models import AuditRecord
 from kortfaktura.billing.models import BillingRun, Invoice
 from kortfaktura.delivery.models import Delivery
+from kortfaktura.documents.models import IssuedDocument
 from kortfaktura.imports.models import ImportBatch
 from kortfaktura.orders.models import OrderChange
 
@@ -146,6 +148,30 @@ def test_the_ubl_download_is_the_document_stored_at_issue(world: webtools.World)
     stored = world.own_invoice.issued_document.unpacked()
     response = api("admin").get(f"/invoices/{world.own_invoice.number}/document", format="ubl")
     assert response.content == stored
+
+
+def test_a_damaged_stored_document_is_refused_in_swedish_not_a_server_error(
+    world: webtools.World,
+) -> None:
+    """The download checks the stored bytes as export and delivery do (one check)."""
+    table = IssuedDocument._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'DROP TRIGGER "{name}"')
+        cursor.execute(
+            f"UPDATE {table} SET content = %s WHERE invoice_id = %s",
+            [b"not zlib at all", world.own_invoice.pk],
+        )
+    response = api("admin").get(f"/invoices/{world.own_invoice.number}/document", format="ubl")
+    assert 400 <= response.status_code < 500, response.content
+    error = response.json()["error"]
+    assert "packa upp" in error and "Error" not in error
 
 
 def test_credit_two_orders_answers_the_credit_note_and_names_the_user(

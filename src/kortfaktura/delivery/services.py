@@ -55,6 +55,8 @@ from kortfaktura.delivery.inbox import ReceiptReport, read_receipts
 from kortfaktura.delivery.models import Channel, Delivery
 from kortfaktura.delivery.transport import TransportError
 from kortfaktura.documents.data import documents_for
+from kortfaktura.documents.models import DamagedDocument
+from kortfaktura.documents.pdf import RenderError
 from kortfaktura.documents.services import ExportError, select_documents
 
 BACKOFF_START = 60  # seconds after the first failure; doubles with each attempt
@@ -605,8 +607,11 @@ def _send_one(row: Delivery, report: DeliveryReport) -> None:
         return
     except Exception as error:  # a document that cannot be made must not stop the others
         text = " ".join(str(error).split())[:300]
-        _finish(row, TransportError(f"{_label(row.invoice)}: {type(error).__name__}: {text}",
-                                    transient=False))  # fmt: skip
+        # The project's own errors already say in Swedish what is wrong; anything else is named
+        # by its type so that a person can report it.
+        own = isinstance(error, ExportError | DamagedDocument | RenderError)
+        what = text if own else f"{type(error).__name__}: {text}"
+        _finish(row, TransportError(f"{_label(row.invoice)}: {what}", transient=False))
         report.failed.append(row)
         return
     _pause_for_tests("DELIVER_SEND")  # handed over, not yet recorded

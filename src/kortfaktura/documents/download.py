@@ -2,14 +2,13 @@
 and file name. A Peppol document is the UBL stored when it was issued (R13); the other formats
 are rendered from the document's snapshot."""
 
-import hashlib
 from dataclasses import dataclass
 
 from kortfaktura.billing.models import INTERNAL_KINDS, Invoice
 from kortfaktura.documents.data import documents_for
 from kortfaktura.documents.models import IssuedDocument
 from kortfaktura.documents.pdf import RenderError
-from kortfaktura.documents.services import RENDERERS, ExportError
+from kortfaktura.documents.services import RENDERERS, ExportError, verified_content
 
 FORMATS = tuple(sorted(RENDERERS))
 
@@ -34,14 +33,9 @@ def download(invoice: Invoice, file_format: str) -> Download:
                 f"{invoice.get_kind_display()} {invoice.number} är ingen faktura och skickas "
                 "aldrig via Peppol – hämta den som pdf, xlsx eller csv"
             )
-        stored = IssuedDocument.objects.filter(invoice=invoice).first()
+        stored = IssuedDocument.objects.select_related("invoice").filter(invoice=invoice).first()
         if stored is not None:
-            content = stored.unpacked()
-            if hashlib.sha256(content).hexdigest() != invoice.content_sha256:
-                raise ExportError(
-                    "det lagrade dokumentet stämmer inte med kontrollsumman från utfärdandet – "
-                    "det har ändrats efteråt; se genomlysningen och utred"
-                )
+            content = verified_content(stored)
             return Download(content, renderer.media_type, f"{invoice.number}.xml")
     try:
         content = renderer.render(documents_for([invoice])[0])

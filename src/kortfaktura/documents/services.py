@@ -18,7 +18,7 @@ from django.conf import settings
 from kortfaktura.audit.services import record
 from kortfaktura.billing.models import Invoice
 from kortfaktura.documents.data import DocumentData, documents_for
-from kortfaktura.documents.models import IssuedDocument
+from kortfaktura.documents.models import DamagedDocument, IssuedDocument
 from kortfaktura.documents.pdf import PdfRenderer, RenderError
 from kortfaktura.documents.spreadsheet import CsvRenderer, XlsxRenderer
 from kortfaktura.documents.ubl import UblRenderer
@@ -63,7 +63,10 @@ def verified_content(stored: IssuedDocument) -> bytes:
     (``TamperedDocument``) when its bytes no longer match the hash recorded on the invoice when
     the number became final. Whatever hands a stored document to anyone (an export, a download,
     a delivery) checks it here first (R13, R20)."""
-    content = stored.unpacked()
+    try:
+        content = stored.unpacked()
+    except DamagedDocument as error:
+        raise TamperedDocument(str(error)) from None
     if hashlib.sha256(content).hexdigest() != stored.invoice.content_sha256:
         raise TamperedDocument(
             "det lagrade dokumentet stämmer inte med kontrollsumman från utfärdandet – det har "
