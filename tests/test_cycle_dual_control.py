@@ -328,3 +328,18 @@ def test_dual_control_off_is_said_on_the_run_page(orgnr: str, settings: Any) -> 
     page = drafter.get(f"/korningar/{run.pk}/").content.decode()
     assert f'href="/korningar/{run.pk}/utfarda/"' in page
     assert "Fyraögonsprincipen är avstängd" in page
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_review_and_overview_say_whether_dual_control_is_on(
+    on: bool, settings: Any, cli: Any
+) -> None:
+    settings.DUAL_CONTROL = on
+    _draft_world = _world()
+    assert _draft_world.issued_run.status == "issued"
+    code, out, _ = cli("review", "--json")
+    assert code == 0 and json.loads(out)["dual_control"] is on
+    code, out, _ = cli("review")
+    assert ("Fyraögonsprincipen är avstängd" in out) is not on
+    page = _client("ekonomi", "eva").get("/").content.decode()
+    assert ('id="fyraogon"' in page) is not on

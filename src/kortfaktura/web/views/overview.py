@@ -10,6 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import ExtractYear
 from django.http import HttpRequest, HttpResponse
@@ -82,6 +83,7 @@ def _staff_context(request: HttpRequest) -> dict[str, Any]:
     figures = found.figures
     return {
         "page_title": "Översikt",
+        "dual_control": settings.DUAL_CONTROL,
         "drafts": drafts,
         "drafts_count": drafts_all.count() if len(drafts) == DRAFTS_SHOWN else len(drafts),
         "may_issue": _may(request, "access.issue_runs"),
