@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "kortfaktura.delivery",
     "kortfaktura.access",
     "kortfaktura.jobs",
+    "kortfaktura.cycle",
     "kortfaktura.web",
     "kortfaktura.api",
     # ninja serves the API docs' Swagger UI from its own static files (no CDN)

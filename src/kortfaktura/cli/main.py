@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         demo,
         importing,
         review,
+        schedule,
         serve,
         setup,
     )
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     delivery.add_parsers(subparsers)
     access.add_parsers(subparsers)
     demo.add_parser(subparsers)
+    schedule.add_parser(subparsers)
     serve.add_parser(subparsers)
     return parser
 
