@@ -208,7 +208,7 @@ def monthly_draft(today: dt.date) -> dict[str, Any]:
     title = f"eTjänstekort beställda till och med {swedish.month(period_to.replace(day=1))}"
     with as_system():
         drafted = billing.create_run(period_from, period_to, title=title, created_by=SYSTEM)
-        legacy = _legacy_left(today)
+        legacy = _legacy_left()
     proposal = drafted.proposal
     run = drafted.run
     held: dict[str, int] = {}
@@ -262,12 +262,10 @@ def monthly_draft(today: dt.date) -> dict[str, Any]:
     return result
 
 
-def _legacy_left(today: dt.date) -> dict[str, Any]:
+def _legacy_left() -> dict[str, Any]:
     """What of the legacy period would be billed now (a preview: nothing stored)."""
     legacy_from, legacy_to = billing.legacy_period()
-    proposal = billing.create_run(
-        legacy_from, legacy_to, legacy=True, issue_date=today, preview=True
-    ).proposal
+    proposal = billing.create_run(legacy_from, legacy_to, legacy=True, preview=True).proposal
     from kortfaktura.customers.models import BillingAccount
 
     codes = sorted(
@@ -370,12 +368,17 @@ def nightly_review(today: dt.date | None = None) -> dict[str, Any]:
         "summary": review.summary(),
     }
     heads = chain_heads_text()
-    if (
-        not review.balanced
-        or review.pending_changes
-        or review.gaps
-        or (review.invalid_documents or review.discrepancies)
-    ):
+    # What needs a person: held-back orders, changes waiting for a decision, gaps, documents
+    # that differ from their rows, anything that does not tie (remarks on customer data are
+    # in the review, not in a nightly notice).
+    needs_person = (
+        review.held_back,
+        review.pending_changes,
+        review.gaps,
+        review.invalid_documents,
+        review.discrepancies,
+    )
+    if not review.balanced or any(needs_person):
         body = [review.summary()]
         if review.control_note():
             body.append(review.control_note())
