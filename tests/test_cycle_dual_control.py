@@ -343,3 +343,15 @@ def test_review_and_overview_say_whether_dual_control_is_on(
     assert ("Fyraögonsprincipen är avstängd" in out) is not on
     page = _client("ekonomi", "eva").get("/").content.decode()
     assert ('id="fyraogon"' in page) is not on
+
+
+def test_the_api_gives_a_draft_document_as_pdf_marked_utkast() -> None:
+    run, _, _ = _web_draft()
+    webtools.user("granskare", username="gun")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {webtools.token('gun')}")
+    response = client.get(f"/api/v1/runs/{run.pk}/drafts/1442/2020-04")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert "UTKAST" in text and "VG-APR" in text
+    assert client.get(f"/api/v1/runs/{run.pk}/drafts/1442/2020-05").status_code == 404
+    assert client.get(f"/api/v1/runs/{run.pk}/drafts/1442/2020-13").status_code == 422
