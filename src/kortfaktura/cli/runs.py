@@ -137,7 +137,8 @@ def add_arguments(run_parser: argparse.ArgumentParser) -> None:
     run_parser.add_argument(
         "--status",
         choices=list(STATUS_WORDS),
-        help="run list: bara körningar med den statusen, t.ex. --status draft",
+        help="run list: bara körningar med status draft (utkast), issued (utfärdad) eller "
+        "discarded (kasserad), t.ex. --status draft",
     )
     run_parser.add_argument(
         "--out",
