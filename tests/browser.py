@@ -162,6 +162,9 @@ def seed_world(outbox: Path) -> dict[str, Any]:
         "own_holders": [*(order.holder_name for order in may), "Sara Svensson"],
         "issued_run": world.issued_run.pk,
         "draft_run": world.draft_run.pk if world.draft_run else None,
+        "draft_invoice": (
+            world.draft_run.invoices.get(customer=world.own).pk if world.draft_run else None
+        ),
         "batch": batch.batch_id,
         "change": change.pk,
         "jobs": job_ids,

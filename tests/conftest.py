@@ -46,6 +46,14 @@ def documents_in_this_process(settings: object) -> None:
     settings.DOCUMENT_WORKERS = 1  # type: ignore[attr-defined]
 
 
+@pytest.fixture(autouse=True)
+def one_person_office(request: pytest.FixtureRequest, settings: object) -> None:
+    """In this process, tests draft and issue as one person (``KORTFAKTURA_DUAL_CONTROL=0``)
+    unless marked ``dual_control``: the rule itself (R25) is tested by the tests so marked,
+    and processes started by tests (``fresh``) run with it on, as in production."""
+    settings.DUAL_CONTROL = request.node.get_closest_marker("dual_control") is not None  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def csv_file(tmp_path: Path) -> Callable[..., Path]:
     counter = iter(range(1000))

@@ -45,6 +45,17 @@ def _admin_url(config: dict[str, object]) -> str:
     return f"postgresql://{user}@{host}:{port}/postgres"
 
 
+# Dual control (R25) is on in processes started by tests: the operating-system user drafts,
+# and someone else issues. ``issuer(env, args)`` adds the second person to a ``run issue``.
+ISSUER = "ekonomi"
+
+
+def issuer(env: dict[str, str], args: tuple[str, ...] | list[str]) -> dict[str, str]:
+    if list(args[:2]) == ["run", "issue"]:
+        return {**env, "KORTFAKTURA_ACTOR": ISSUER}
+    return env
+
+
 def run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(SCRIPT), *args],

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CUSTOMER_HEADER, ORDER_HEADER, PRICE_HEADER, customer_row, order_row, write_csv
-from processes import SCRIPT, drop_database, fresh_database_environment, run
+from processes import SCRIPT, drop_database, fresh_database_environment, issuer, run
 
 VGR = "232100-0131"
 
@@ -58,7 +58,7 @@ def filled(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
 
 def start(env: dict[str, str], cwd: Path, *args: str, **pauses: str) -> subprocess.Popen[str]:
     environment = {
-        **env,
+        **issuer(env, args),
         **{f"KORTFAKTURA_TEST_PAUSE_IN_{k.upper()}": v for k, v in pauses.items()},
     }
     return subprocess.Popen(
@@ -72,7 +72,7 @@ def start(env: dict[str, str], cwd: Path, *args: str, **pauses: str) -> subproce
 
 
 def json_of(env: dict[str, str], cwd: Path, *args: str) -> object:
-    result = run(env, cwd, *args, "--json")
+    result = run(issuer(env, args), cwd, *args, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

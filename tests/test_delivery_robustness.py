@@ -22,7 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from conftest import CUSTOMER_HEADER, ORDER_HEADER, PRICE_HEADER, customer_row, order_row, write_csv
-from processes import SCRIPT, drop_database, free_port, fresh_database_environment, run
+from processes import SCRIPT, drop_database, free_port, fresh_database_environment, issuer, run
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
 
@@ -89,8 +89,10 @@ class World:
         orders = write_csv(self.cwd / f"orders-{month}.csv", ORDER_HEADER, rows)
         assert self.json("import", "orders", str(orders))["quarantined"] == 0
         draft = self.json("bill", "--from", f"2020-{month}-01", "--to", f"2020-{month}-28")
-        issued = self.json("run", "issue", str(draft["id"]))
-        numbers = [str(invoice["number"]) for invoice in issued["invoices"]]
+        result = run(issuer(self.env, ("run", "issue")), self.cwd, "run", "issue",
+                     str(draft["id"]), "--json")  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        numbers = [str(invoice["number"]) for invoice in json.loads(result.stdout)["invoices"]]
         assert len(numbers) == len(self.accounts)
         return numbers
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from processes import run
+from processes import issuer, run
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # The README's demo is the full one (about a minute); this one has the same story, smaller.
@@ -85,7 +85,8 @@ def test_every_readme_command_runs_as_shown_against_the_demo_database(
             assert len(holding) == 1 and holding[0]["type"] == "invoice", listed
             substitutions[args[1]] = holding[0]["number"]
         args = [substitutions.get(word, word) for word in args]
-        result = run(env, cwd, *args)
+        # Dual control (R25): the README's reader drafts, a colleague issues.
+        result = run(issuer(env, args), cwd, *args)
         assert result.returncode == 0, (command, result.stderr)
         drafted = re.search(r"Körning (\d+) \(utkast\)", result.stdout)
         if args[0] == "bill" and drafted:

@@ -102,6 +102,8 @@ WEB: dict[str, Access] = {
     "run_issue": only("issue_runs"),
     "run_discard": only("discard_runs"),
     "run_regenerate": only("draft_runs", ok=302),  # POST only; GET goes back to the run
+    "run_draft": Access(BILLING),  # a draft document (R25): never a Kund's
+    "run_draft_pdf": Access(BILLING),
     # Fakturor
     "invoices": Access(BILLING_OR_OWN),
     "invoice": Access(BILLING_OR_OWN, own=True),
@@ -113,7 +115,8 @@ WEB: dict[str, Access] = {
     # Leveranser
     "deliveries": Access(BILLING),
     "delivery_resend": only("deliver_documents", ok=405),
-    "deliver_now": only("deliver_documents", ok=405),
+    # GET without a choice: 400, "choose a run or numbers" (never the whole history)
+    "deliver_now": only("deliver_documents", ok=400),
     # Genomlysning: a Granskare may compute the review again (it changes no data)
     "review": Access(REVIEW),
     "review_refresh": only("view_review", ok=405),
@@ -143,6 +146,10 @@ WEB_PARAMETERS: dict[tuple[str, str] | str, Any] = {
     ("run_issue", "run_id"): "draft_run",
     ("run_discard", "run_id"): "draft_run",
     ("run_regenerate", "run_id"): "draft_run",
+    ("run_draft", "run_id"): "draft_run",
+    ("run_draft", "invoice_id"): "draft_invoice",
+    ("run_draft_pdf", "run_id"): "draft_run",
+    ("run_draft_pdf", "invoice_id"): "draft_invoice",
     ("review_download", "pk"): "review_job",
     ("review_download", "kind"): ["html", "xlsx"],
     ("bookkeeping_export", "pk"): "sie_export",
@@ -172,6 +179,7 @@ API: dict[str, Access] = {
     "GET /api/v1/runs/{run_id}": Access(BILLING),
     "POST /api/v1/runs/{run_id}/issue": only("issue_runs"),
     "POST /api/v1/runs/{run_id}/discard": only("discard_runs"),
+    "GET /api/v1/runs/{run_id}/drafts/{account_code}/{month}": Access(BILLING),
     "GET /api/v1/invoices": Access(BILLING_OR_OWN),
     "GET /api/v1/invoices/{number}": Access(BILLING_OR_OWN, own=True),
     "GET /api/v1/invoices/{number}/document": Access(BILLING_OR_OWN, own=True),
@@ -192,6 +200,9 @@ API_PARAMETERS: dict[tuple[str, str] | str, Any] = {
     ("GET /api/v1/jobs/{job_id}", "job_id"): "jobs.fakturering",
     ("POST /api/v1/runs/{run_id}/issue", "run_id"): "draft_run",
     ("POST /api/v1/runs/{run_id}/discard", "run_id"): "draft_run",
+    ("GET /api/v1/runs/{run_id}/drafts/{account_code}/{month}", "run_id"): "draft_run",
+    "account_code": "own.account",
+    "month": "2020-04",
     "import_id": "batch",
     "kind": "orders",
     "number": "own_invoice",

@@ -207,22 +207,23 @@ def test_resend_to_a_channel_that_is_not_set_up_is_refused_in_the_page(
 def test_deliver_now_runs_as_a_job_and_a_missing_setting_is_said_in_the_page(
     settings: Any, tmp_path: Path
 ) -> None:
-    webtools.billed_world()
+    world = webtools.billed_world()
+    run = {"korning": world.issued_run.pk}
     browser = client_for("fakturering")
     settings.PEPPOL_OUTBOX = ""
-    response = browser.post("/leveranser/leverera/")
+    response = browser.post("/leveranser/leverera/", run)
     assert response.status_code == 400
     assert "KORTFAKTURA_PEPPOL_OUTBOX är inte satt" in response.content.decode()
     assert not Delivery.objects.exists()
     outbox = tmp_path / "utkorg"
     outbox.mkdir()
     settings.PEPPOL_OUTBOX = f"file://{outbox}"
-    response = browser.post("/leveranser/leverera/")
+    response = browser.post("/leveranser/leverera/", {**run, "bekraftat": "1"})
     assert response.status_code == 302 and response["Location"].startswith("/jobb/")
     job = Job.objects.get(kind="deliver")
     assert job.status == "done" and job.result["delivered"] == 2
     assert Delivery.objects.filter(status="sent").count() == 2
-    response = browser.post("/leveranser/leverera/", follow=True)
+    response = browser.post("/leveranser/leverera/", {**run, "bekraftat": "1"}, follow=True)
     assert "inget att leverera" in page(response)
     assert Job.objects.filter(kind="deliver").count() == 1
 
@@ -252,14 +253,19 @@ def test_deliver_now_sends_the_channels_that_are_set_up_and_leaves_the_others_qu
     settings.PEPPOL_OUTBOX = f"file://{outbox}"
     settings.SMTP_URL = ""
     settings.MAIL_FROM = ""
-    response = client_for("fakturering").post("/leveranser/leverera/", follow=True)
+    response = client_for("fakturering").post(
+        "/leveranser/leverera/",
+        {"nummer": f"{world.own_invoice.number} {other.number}", "bekraftat": "1"},
+        follow=True,
+    )
     html = page(response)
     assert "E-post är inte inställd" in html and "KORTFAKTURA_SMTP_URL" in html
     assert Delivery.objects.get(invoice=world.own_invoice).status == "sent"
-    assert Delivery.objects.get(invoice=other).status == "queued"
+    assert Delivery.objects.get(invoice=other, channel="email").status == "queued"
     assert list(outbox.iterdir())
     job = Job.objects.get(kind="deliver")
-    assert job.status == "done" and job.result["delivered"] == 1
+    # Borås's document, chosen by number, also gets its own channel's (Peppol) delivery.
+    assert job.status == "done" and job.result["delivered"] == 2
     assert job.result["unconfigured"]["email"]["waiting"] == 1
     assert "KORTFAKTURA_SMTP_URL" in job.result["unconfigured"]["email"]["reason"]
     assert "1 dokument väntar kvar i kön" in job.result["link_text"]
@@ -268,7 +274,7 @@ def test_deliver_now_sends_the_channels_that_are_set_up_and_leaves_the_others_qu
     # The CLI's service call keeps refusing everything when a needed channel is missing.
     with pytest.raises(delivery.MissingSetting, match="KORTFAKTURA_SMTP_URL"):
         delivery.deliver()
-    assert Delivery.objects.get(invoice=other).status == "queued"
+    assert Delivery.objects.get(invoice=other, channel="email").status == "queued"
 
 
 def test_deliver_now_with_no_needed_channel_set_up_delivers_nothing(
@@ -277,7 +283,9 @@ def test_deliver_now_with_no_needed_channel_set_up_delivers_nothing(
     world = webtools.billed_world()
     delivery.queue_deliveries([world.own_invoice])
     settings.PEPPOL_OUTBOX = ""
-    response = client_for("fakturering").post("/leveranser/leverera/")
+    response = client_for("fakturering").post(
+        "/leveranser/leverera/", {"nummer": str(world.own_invoice.number), "bekraftat": "1"}
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert "Ingenting levererades" in html and "KORTFAKTURA_PEPPOL_OUTBOX" in html
@@ -293,7 +301,8 @@ def test_deliveries_permissions() -> None:
         assert browser.post("/leveranser/leverera/").status_code == 403
         assert browser.post("/leveranser/skicka-om/", {"number": "1"}).status_code == 403
     assert client_for("kund", "2120001454").post("/leveranser/leverera/").status_code == 403
-    assert client_for("admin").get("/leveranser/leverera/").status_code == 405
+    # Without a choice nothing is delivered: a run or numbers must be chosen.
+    assert client_for("admin").get("/leveranser/leverera/").status_code == 400
 
 
 # --- Genomlysning ---------------------------------------------------------------------------

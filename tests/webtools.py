@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 import factories as make
 from kortfaktura.access.services import add_user, create_token
+from kortfaktura.audit.actor import acting_as
 from kortfaktura.billing import services as billing
 from kortfaktura.billing.models import BillingRun, Invoice
 from kortfaktura.customers.models import Customer
@@ -20,6 +21,7 @@ from kortfaktura.orders.models import Order
 PASSWORD = "Webbtest-lösen-2026"
 STAFF_ROLES = ("admin", "ekonomi", "fakturering", "granskare")
 ROLES = (*STAFF_ROLES, "kund")
+ISSUER = "ekonomi-test"  # issues the world's runs: not the one who drafted them (R25)
 
 
 def user(role: str, orgnr: str | None = None, username: str | None = None) -> AbstractBaseUser:
@@ -66,7 +68,8 @@ def billed_world(*, with_draft: bool = True) -> World:
         order.save(update_fields=["holder_name"])
     run = billing.create_run(dt.date(2020, 3, 1), dt.date(2020, 3, 31)).run
     assert run.pk is not None
-    issued = billing.issue_run(run.pk)
+    with acting_as(ISSUER):  # dual control (R25): someone other than the drafter issues
+        issued = billing.issue_run(run.pk)
     invoices = {invoice.customer_id: invoice for invoice in issued.invoices.all()}
     draft = None
     if with_draft:

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "kortfaktura.delivery",
     "kortfaktura.access",
     "kortfaktura.jobs",
+    "kortfaktura.cycle",
     "kortfaktura.web",
     "kortfaktura.api",
     # ninja serves the API docs' Swagger UI from its own static files (no CDN)
@@ -423,3 +424,13 @@ PEPPOL_AP_ID = os.environ.get("KORTFAKTURA_PEPPOL_AP_ID", "").strip()
 # larger file is quarantined unread. Anything but a positive whole number means the default.
 _inbox_max = os.environ.get("KORTFAKTURA_INBOX_MAX_BYTES", "").strip()
 INBOX_MAX_BYTES = int(_inbox_max) if _inbox_max.isdigit() and int(_inbox_max) > 0 else 10_000_000
+
+# The monthly cycle (DOMAIN.md R24, R25; docs/operations.md, Månadscykeln).
+# Dual control: who made or last regenerated a draft cannot issue it; "0" for a one-person office.
+DUAL_CONTROL = os.environ.get("KORTFAKTURA_DUAL_CONTROL", "1").strip() != "0"
+ORDER_INBOX = os.environ.get("KORTFAKTURA_ORDER_INBOX", "").strip()
+_billing_day = os.environ.get("KORTFAKTURA_BILLING_DAY", "3").strip()
+# The bank day of the month on which the monthly draft is made; 1–20 (a month has at least 19
+# bank days in Sweden, but a later day leaves no time to issue before the month ends).
+BILLING_DAY = int(_billing_day) if _billing_day.isdigit() and 1 <= int(_billing_day) <= 20 else 3
+BASE_URL = os.environ.get("KORTFAKTURA_BASE_URL", "").strip().rstrip("/")

@@ -11,6 +11,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -84,8 +85,31 @@ class UserResult:
     created: bool
 
 
-def add_user(username: str, role: str, password: str, orgnr: str | None = None) -> UserResult:
-    """Create the user, or give an existing one this role, organisation and password."""
+def _checked_email(email: str | None) -> str | None:
+    """The address notifications go to (R24), checked; None leaves it as it is."""
+    if email is None:
+        return None
+    email = email.strip()
+    if not email:
+        return ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise AccessError(
+            f"{email!r} är ingen e-postadress – ange t.ex. anna.andersson@vgregion.se"
+        ) from None
+    return email
+
+
+def add_user(
+    username: str,
+    role: str,
+    password: str,
+    orgnr: str | None = None,
+    email: str | None = None,
+) -> UserResult:
+    """Create the user, or give an existing one this role, organisation and password; ``email``
+    (None: unchanged) is where the monthly cycle's notifications go."""
     username = username.strip()
     if not USERNAME.fullmatch(username):
         raise AccessError(
@@ -106,14 +130,18 @@ def add_user(username: str, role: str, password: str, orgnr: str | None = None) 
         )
     _known(role)
     customer = _customer(role, orgnr)
+    address = _checked_email(email)
     check_password(password, username)
     ensure_roles()
     user_model = get_user_model()
     with transaction.atomic():
         user, created = user_model.objects.get_or_create(username=username)
         before_role = [group.name for group in user.groups.all()] if not created else []
+        before_email = user.email
         user.set_password(password)
         user.is_active = True
+        if address is not None:
+            user.email = address
         user.save()
         _apply_role(user, role, customer)
         record(
@@ -125,6 +153,11 @@ def add_user(username: str, role: str, password: str, orgnr: str | None = None) 
                     "after": ROLES[role].name,
                 },
                 "organisation": customer.orgnr if customer else None,
+                **(
+                    {"e-post": {"before": before_email or None, "after": user.email or None}}
+                    if user.email != before_email
+                    else {}
+                ),
             },
         )
     return UserResult(user, created)

@@ -37,6 +37,12 @@ class BillingRun(models.Model):
     issue_date = models.DateField("fakturadatum", null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     created_by = models.CharField("skapad av", max_length=150, blank=True)
+    # Who made or last regenerated the draft: that person may not issue it (R25, dual control).
+    # Null on runs drafted before the column existed: their maker is ``created_by``. Nullable so
+    # that SQLite adds the column in place and keeps the table's guards (billing/0007).
+    drafted_by = models.CharField(  # noqa: DJ001
+        "utkastet gjort av", max_length=150, null=True, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     issued_at = models.DateTimeField(null=True, blank=True)
     discarded_at = models.DateTimeField(null=True, blank=True)
@@ -54,6 +60,11 @@ class BillingRun(models.Model):
 
     def __str__(self) -> str:
         return f"Körning {self.pk}: {self.title} ({self.get_status_display()})"
+
+    @property
+    def drafter(self) -> str:
+        """Who made or last regenerated the draft (R25)."""
+        return self.drafted_by or self.created_by
 
 
 class HeldBackOrder(models.Model):

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from kortfaktura.audit.actor import current_actor
 from kortfaktura.audit.services import record
 from kortfaktura.billing import core, issuing
 from kortfaktura.billing.errors import BillingError, UsageError
@@ -161,8 +162,11 @@ def create_run(
     preview: bool = False,
 ) -> DraftResult:
     """A draft run for the period (R5); with ``preview`` nothing is stored, and neither is a run
-    that finds nothing to bill (its ``run.pk`` stays None)."""
+    that finds nothing to bill (its ``run.pk`` stays None).
+
+    ``created_by`` (default: the current actor) made the draft and may not issue it (R25)."""
     _check_period(period_from, period_to, legacy)
+    created_by = created_by or current_actor()
     title = checked_text("--title", title, TITLE_LIMIT)
     today = timezone.localdate()
     if issue_date is not None:
@@ -182,6 +186,7 @@ def create_run(
         grouping=grouping,
         issue_date=issue_date,
         created_by=created_by,
+        drafted_by=created_by,
     )
     if preview:
         with transaction.atomic():
@@ -395,10 +400,17 @@ def regenerate_run(run_id: int) -> DraftResult:
         proposal = _propose(run, customer_ids, run_id=run.pk)
         _persist(run, proposal)
         after = _proposal_counts(proposal)
+        # Who regenerated the draft decided what is in it: now they may not issue it (R25).
+        drafter = {"before": run.drafter, "after": current_actor()}
+        run.drafted_by = drafter["after"]
+        run.save(update_fields=["drafted_by"])
         record(
             "run.regenerated",
             _run_label(run),
-            {name: {"before": before[name], "after": after[name]} for name in after},
+            {
+                **{name: {"before": before[name], "after": after[name]} for name in after},
+                **({"drafted_by": drafter} if drafter["before"] != drafter["after"] else {}),
+            },
         )
     return DraftResult(run, proposal)
 
@@ -461,8 +473,33 @@ def _pause_for_tests(step: str) -> None:
         time.sleep(float(pause))
 
 
+SYSTEM_ACTOR = "system"  # the monthly cycle's own steps (R24): anyone else may issue its drafts
+
+
+def _same_person(one: str, other: str) -> bool:
+    return one.strip().casefold() == other.strip().casefold()
+
+
+def dual_control_refusal(run: BillingRun, issuer: str) -> str | None:
+    """Why ``issuer`` may not issue the draft ``run`` (R25, fyraögonsprincipen), in Swedish; None
+    when they may. Off with ``KORTFAKTURA_DUAL_CONTROL=0``."""
+    drafter = run.drafter
+    if not settings.DUAL_CONTROL or not drafter or drafter == SYSTEM_ACTOR:
+        return None
+    if not _same_person(drafter, issuer):
+        return None
+    return (
+        f"{issuer} gjorde utkastet till körning {run.pk} och får inte utfärda det själv "
+        "(fyraögonsprincipen, DOMAIN.md R25) – be en kollega med rollen Ekonomi granska och "
+        "utfärda det"
+    )
+
+
 def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
     """Numbers the run's invoices and makes them final, all or nothing (R5, R8, R9, R11, R13).
+
+    The issuer is the current actor; the person who made or last regenerated the draft may not
+    issue it while dual control is on (R25).
 
     Everything is checked again before a number is final: the issue date, that the period has
     ended, every order of the draft against today's data, the accounts, and every document
@@ -471,6 +508,10 @@ def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
     with transaction.atomic():
         hold_billing_data_lock()
         run = _locked_draft(run_id)
+        issuer = current_actor()
+        refusal = dual_control_refusal(run, issuer)
+        if refusal:
+            raise BillingError(refusal)
         invoices = list(
             run.invoices.select_related("account__customer").order_by(
                 "account__code", "period_start", "id"
@@ -546,9 +587,22 @@ def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
                 "net": sum((invoice.net for invoice in invoices), Decimal(0)),
                 "vat": sum((invoice.vat for invoice in invoices), Decimal(0)),
                 "payable": sum((invoice.payable for invoice in invoices), Decimal(0)),
+                **_dual_control_details(run, issuer),
             },
         )
     return run
+
+
+def _dual_control_details(run: BillingRun, issuer: str) -> dict[str, Any]:
+    """R25 in the audit trail: who drafted what was issued, and whether dual control was on;
+    an issuer who drafted the run themselves (possible only with it off) is named as such."""
+    details: dict[str, Any] = {
+        "drafted_by": run.drafter,
+        "dual_control": "på" if settings.DUAL_CONTROL else "av",
+    }
+    if run.drafter and _same_person(run.drafter, issuer):
+        details["issued_by_drafter"] = True
+    return details
 
 
 def _verdict_columns(verdicts: dict[int, issuing.DocumentVerdict], pk: int) -> tuple[str, str]:

@@ -28,7 +28,7 @@ def user_add(args: argparse.Namespace) -> int:
     if password is None:
         return 1
     try:
-        result = add_user(args.username, args.role, password, args.orgnr)
+        result = add_user(args.username, args.role, password, args.orgnr, args.email)
     except AccessError as error:
         if args.json:
             print_json({"error": str(error)})
@@ -42,6 +42,7 @@ def user_add(args: argparse.Namespace) -> int:
                 "role": args.role,
                 "created": result.created,
                 "orgnr": args.orgnr,
+                "email": result.user.email or None,  # type: ignore[attr-defined]
             }
         )
         return 0
@@ -90,6 +91,12 @@ def add_parsers(subparsers: Subparsers) -> None:
     )
     add.add_argument(
         "--orgnr", help="organisationen som rollen kund ser, t.ex. 212000-1355 (bara för kund)"
+    )
+    add.add_argument(
+        "--email",
+        metavar="ADRESS",
+        help="e-postadressen som månadscykelns aviseringar går till, t.ex. "
+        "anna.andersson@vgregion.se (tom sträng tar bort den)",
     )
     add.add_argument("--json", action="store_true", help="svar som JSON")
     add.set_defaults(handler=user_add, needs_database=True)

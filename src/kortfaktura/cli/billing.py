@@ -68,6 +68,14 @@ def bill(args: argparse.Namespace) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from kortfaktura.cli import runs
+
+    handled = runs.handle(args)  # run list, run preview
+    if handled is not None:
+        return handled
+    if args.run_id is None:
+        fail(f"ange körningens nummer, t.ex. kortfaktura run {args.action} 3")
+        return 2
     try:
         if args.action == "show":
             run = BillingRun.objects.filter(pk=args.run_id).first()
@@ -357,19 +365,21 @@ def add_parsers(subparsers: Subparsers) -> None:
     bill_parser.set_defaults(handler=bill, needs_database=True)
 
     run_parser = subparsers.add_parser(
-        "run", help="visa, utfärda, kassera eller göra om en körning"
+        "run", help="lista, visa, förhandsgranska, utfärda, kassera eller göra om en körning"
     )
     run_parser.add_argument(
         "action",
-        choices=["show", "issue", "discard", "regenerate"],
-        help="show: visa · issue: numrera och lås fakturorna · discard: kassera utkastet · "
+        choices=["list", "show", "preview", "issue", "discard", "regenerate"],
+        help="list: körningarna, senaste först · show: visa · preview: utkastets dokument som "
+        "PDF märkta UTKAST · issue: numrera och lås fakturorna · discard: kassera utkastet · "
         "regenerate: föreslå om efter rättningar",
     )
     run_parser.add_argument(
         "run_id",
         type=id_argument,
+        nargs="?",
         metavar="KÖRNING",
-        help="körningens nummer (ett heltal), t.ex. 3",
+        help="körningens nummer (ett heltal), t.ex. 3 (inte vid list)",
     )
     run_parser.add_argument(
         "--issue-date",
@@ -379,6 +389,9 @@ def add_parsers(subparsers: Subparsers) -> None:
         "dagens datum)",
     )
     run_parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
+    from kortfaktura.cli import runs
+
+    runs.add_arguments(run_parser)
     run_parser.set_defaults(handler=run_command, needs_database=True)
 
     invoice_parser = subparsers.add_parser("invoice", help="utfärdade fakturor och kreditfakturor")

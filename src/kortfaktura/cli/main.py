@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         demo,
         importing,
         review,
+        schedule,
         serve,
         setup,
     )
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     delivery.add_parsers(subparsers)
     access.add_parsers(subparsers)
     demo.add_parser(subparsers)
+    schedule.add_parser(subparsers)
     serve.add_parser(subparsers)
     return parser
 

@@ -105,6 +105,8 @@ def print_review(review: Review) -> None:
     out(f"[bold]Genomlysning[/] – {_period_text(review)}")
     style = "bold green" if review.balanced else "bold red"
     out(review.summary(), style=style, markup=False)
+    if review.control_note():
+        out(review.control_note(), style="yellow", markup=False)
     if review.months:
         out("\n[bold]Beställningar per beställningsmånad[/]")
         heads = ["Månad", "Beställda", *(SHORT_LABELS[state] for state in STATES)]

@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Max, Min
 
 from kortfaktura.accounting.services import SieResult, export_sie
+from kortfaktura.audit.actor import acting_as
 from kortfaktura.billing import changes
 from kortfaktura.billing import services as billing
 from kortfaktura.billing.changes import Decision
@@ -25,6 +26,9 @@ from kortfaktura.imports.services import import_file
 from kortfaktura.orders.models import OrderChange
 
 ProgressFactory = Callable[[str], AbstractContextManager[ProgressCallback]]
+# The demo's users of the two roles that share billing (R25): one drafts, the other issues.
+DRAFTER = "fakturering"
+ISSUER = "ekonomi"
 
 
 def reset_database() -> None:
@@ -114,19 +118,23 @@ def _bill_and_issue(
     legacy: bool = False,
     run_title: str = "",
 ) -> StoryStep:
-    result = billing.create_run(
-        period_from,
-        period_to,
-        title=run_title,
-        legacy=legacy,
-        issue_date=issue_date,
-        created_by="demo",
-    )
+    # Two people, as dual control asks (R25): the billing administrator drafts, Ekonomi issues
+    # (the demo's users of those roles).
+    with acting_as(DRAFTER):
+        result = billing.create_run(
+            period_from,
+            period_to,
+            title=run_title,
+            legacy=legacy,
+            issue_date=issue_date,
+            created_by=DRAFTER,
+        )
     if result.run.pk is None:
         # Nothing new to bill (as on a second demo run): no run is kept, but the held-back
         # orders are still shown.
         return StoryStep(title, explanation, nothing_to_bill=result)
-    return StoryStep(title, explanation, run=billing.issue_run(result.run.pk))
+    with acting_as(ISSUER):
+        return StoryStep(title, explanation, run=billing.issue_run(result.run.pk))
 
 
 def run_billing_story(files: generator.DemoFiles, today: dt.date) -> list[StoryStep]:

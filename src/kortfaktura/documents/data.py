@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from kortfaktura.billing.core import cents, internal_totals, month_end, stated_vat_by_rate
 from kortfaktura.billing.facts import date_text, day_parser
@@ -23,6 +25,7 @@ from kortfaktura.billing.models import (
     InvoiceItem,
     InvoiceLine,
 )
+from kortfaktura.orders.models import Order
 
 ITEMS = InvoiceItem._meta.db_table
 ZERO = Decimal("0.00")
@@ -89,6 +92,9 @@ class DocumentData:
     credited_issue_date: dt.date | None = None
     reason: str = ""
     payment_terms_days: int = 30
+    # A draft, shown before it is issued (R25): no number, OCR or issue date yet (``number`` is
+    # 0 and the dates are the preview's); only the PDF renders it, marked UTKAST.
+    draft: bool = False
 
     @property
     def is_credit_note(self) -> bool:
@@ -201,6 +207,98 @@ def documents_for(invoices: list[Invoice], *, being_issued: bool = False) -> lis
                 credited_issue_date=invoice.credits.issue_date if invoice.credits else None,
                 reason=invoice.reason,
                 payment_terms_days=(invoice.due_date - invoice.issue_date).days,
+            )
+        )
+    return documents
+
+
+ORDERS = Order._meta.db_table
+
+
+def _draft_specifications(invoices: list[Invoice]) -> dict[int, list[SpecificationRow]]:
+    """A draft's specification from its orders as they are now (issuing copies the same fields
+    onto the items, R13); a holder is named only on the own customer's document (R16)."""
+    rows: dict[int, list[SpecificationRow]] = defaultdict(list)
+    customers = {invoice.pk: invoice.customer_id for invoice in invoices}
+    day_of = day_parser()
+    ids = list(customers)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            cursor.execute(
+                f"SELECT i.invoice_id, o.order_id, {date_text('o.order_date')}, o.product_code, "
+                "o.unit_code, o.holder_name, o.holder_hsa_id, i.unit_price, o.customer_id "
+                f"FROM {ITEMS} i JOIN {ORDERS} o ON o.id = i.order_id "
+                f"WHERE i.invoice_id IN ({', '.join(['%s'] * len(chunk))}) "
+                "ORDER BY i.invoice_id, o.order_date, o.order_id",
+                chunk,
+            )
+            for (
+                invoice_id,
+                order_id,
+                given,
+                code,
+                unit,
+                name,
+                hsa,
+                price,
+                owner,
+            ) in cursor.fetchall():
+                day = day_of(given)
+                own = owner == customers[invoice_id]
+                rows[invoice_id].append(
+                    SpecificationRow(
+                        order_id, day, day.replace(day=1), code, unit,
+                        name if own else "", hsa if own else "", cents(price),
+                    )
+                )  # fmt: skip
+    return rows
+
+
+def draft_documents_for(invoices: list[Invoice]) -> list[DocumentData]:
+    """The render data of draft documents (R25: the issuer opens them first): what a draft has –
+    its lines, amounts and orders, the seller as configured and the buyer as the account is now
+    – and no number, OCR reference or issue date, which issuing gives it."""
+    from kortfaktura.billing.services import buyer_snapshot, seller_snapshot
+
+    lines: dict[int, list[InvoiceLine]] = defaultdict(list)
+    for line in InvoiceLine.objects.filter(invoice__in=invoices).order_by("invoice", "position"):
+        lines[line.invoice_id].append(line)
+    specifications = _draft_specifications(invoices)
+    today = timezone.localdate()
+    seller = seller_snapshot()
+    documents = []
+    for invoice in invoices:
+        if invoice.status != Invoice.Status.DRAFT:
+            raise ValueError(f"{invoice} är inget utkast")
+        vat_by_rate = (
+            internal_totals(line.net for line in lines[invoice.pk]).vat_by_rate
+            if invoice.kind in INTERNAL_KINDS
+            else stated_vat_by_rate(((line.net, line.vat_rate) for line in lines[invoice.pk]), None)
+        )
+        documents.append(
+            DocumentData(
+                number=0,
+                kind=invoice.kind,
+                issue_date=today,
+                due_date=today + dt.timedelta(days=settings.PAYMENT_TERMS_DAYS),
+                ocr="",
+                title=invoice.title,
+                is_legacy=invoice.is_legacy,
+                period_start=invoice.period_start,
+                period_end=invoice.period_end,
+                currency=invoice.currency,
+                seller=seller,
+                buyer=buyer_snapshot(invoice.account),
+                net=invoice.net,
+                vat=invoice.vat,
+                rounding=invoice.rounding,
+                payable=invoice.payable,
+                vat_breakdown=list(vat_by_rate),
+                lines=[_line(line, 1) for line in lines[invoice.pk]],
+                specification=specifications[invoice.pk],
+                payment_terms_days=settings.PAYMENT_TERMS_DAYS,
+                draft=True,
             )
         )
     return documents

@@ -114,14 +114,24 @@ def _specification(rows: list[SpecificationRow], *, internal: bool) -> list[dict
 def template_data(document: DocumentData) -> dict[str, Any]:
     credit = document.is_credit_note
     seller, buyer = document.seller, document.buyer
+    draft = document.draft
+    # A draft has no number, issue date or OCR reference yet: issuing gives them (R25).
+    later = "ges när den utfärdas"
+    number = "UTKAST" if draft else str(document.number)
     facts = [
-        [wording.number_label(document), str(document.number)],
-        [wording.date_label(document), document.issue_date.isoformat()],
+        [wording.number_label(document), later if draft else number],
+        [wording.date_label(document), later if draft else document.issue_date.isoformat()],
     ]
     if credit:
         facts.append(["Krediterar", wording.credited_text(document)])
     elif document.is_internal:
         facts.append(["Kostnadsställe", document.buyer.get("cost_centre") or "–"])
+    elif draft:
+        facts += [
+            ["Förfallodatum", f"{document.payment_terms_days} dagar efter fakturadatum"],
+            ["OCR-nummer", later],
+            ["Bankgiro", seller["bankgiro"]],
+        ]
     else:
         facts += [
             ["Förfallodatum", document.due_date.isoformat()],
@@ -162,6 +172,12 @@ def template_data(document: DocumentData) -> dict[str, Any]:
             f"Kreditfakturan krediterar {wording.credited_text(document)} med "
             f"{swedish.money(document.payable)}. Beloppet ska inte betalas."
         )
+    elif draft:
+        payment = (
+            "UTKAST – ska inte betalas. Den utfärdade fakturan på "
+            f"{swedish.money(document.payable)} får nummer, OCR-nummer och förfallodatum; "
+            f"betalningsvillkor {document.payment_terms_days} dagar netto."
+        )
     else:
         payment = (
             f"Betala {swedish.money(document.payable)} till bankgiro {seller['bankgiro']} senast "
@@ -172,14 +188,21 @@ def template_data(document: DocumentData) -> dict[str, Any]:
     subtitle = [wording.coverage(document)]
     if wording.run_title(document):
         subtitle.append(wording.run_title(document))
+    if draft:
+        notes.insert(
+            0,
+            "UTKAST – inte utfärdat. Dokumentet får nummer, datum och OCR-nummer när körningen "
+            "utfärdas; innehållet kan ändras till dess.",
+        )
     return {
-        "document_title": f"{document.type_label} {document.number}",
+        "document_title": f"{document.type_label} {number}",
         "fonts": list(FONTS),
         "type_label": document.type_label,
-        "number": str(document.number),
+        "number": number,
+        "draft": draft,
         "heading": wording.heading(document),
         "subtitle": subtitle,
-        "running_header": f"{document.type_label} {document.number}",
+        "running_header": f"{document.type_label} {number}",
         "notes": notes,
         "seller": {
             **{key: str(seller.get(key, "")) for key in ("name", "department", "street", "city")},
@@ -258,6 +281,7 @@ class PdfRenderer:
 
     def render(self, document: DocumentData) -> bytes:
         data = json.dumps(template_data(document), ensure_ascii=False)
+        # A draft's date is the preview's, which the PDF's metadata may carry: it is no issue date.
         moment = dt.datetime.combine(document.issue_date, dt.time(12), tzinfo=dt.UTC)
         try:
             pdf = _compiler().compile(

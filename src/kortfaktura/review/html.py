@@ -299,7 +299,12 @@ def _status(review: Review) -> str:
         'aria-labelledby="sammanfattning-rubrik">\n'
         f'<h2 id="sammanfattning-rubrik" class="verdict">{h(verdict)}</h2>\n'
         f'<p class="summary">{h(review.summary())}</p>\n'
-        f'<dl class="keys" id="totalt">{cells}</dl>\n'
+        + (
+            f'<p class="note" id="fyraogon">{h(review.control_note())}</p>\n'
+            if review.control_note()
+            else ""
+        )
+        + f'<dl class="keys" id="totalt">{cells}</dl>\n'
         "</section>\n"
     )
 

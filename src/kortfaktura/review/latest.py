@@ -121,6 +121,7 @@ def figures(review: Review, mark: int) -> dict[str, Any]:
         "made_at": data["made_at"],
         "made_by": review.made_by,
         "checksum": review.checksum,
+        "dual_control": review.dual_control,
         "mark": mark,
         "months": data["months"],
         "held_back_count": len(review.held_back),

@@ -159,6 +159,8 @@ class Review:
     discrepancies: list[Discrepancy] = field(default_factory=list)
     exports: list[ExportRow] = field(default_factory=list)
     unbooked_documents: list[int] = field(default_factory=list)  # issued, in no SIE export
+    # R25: whether dual control was on when the review was made (KORTFAKTURA_DUAL_CONTROL).
+    dual_control: bool = True
 
     @property
     def balanced(self) -> bool:
@@ -192,6 +194,15 @@ class Review:
             + len(self.gaps)
             + len(self.invalid_documents)
             + len(self.discrepancies)
+        )
+
+    def control_note(self) -> str:
+        """R25: a line that says when dual control is off; empty when it is on."""
+        if self.dual_control:
+            return ""
+        return (
+            "Fyraögonsprincipen är avstängd (KORTFAKTURA_DUAL_CONTROL=0): den som gör ett utkast "
+            "kan också utfärda det; granskningsloggen visar vem (run.issued, issued_by_drafter)."
         )
 
     def summary(self) -> str:
@@ -245,6 +256,7 @@ class Review:
             "made_at": self.made_at.isoformat(),
             "made_by": self.made_by,
             "checksum": self.checksum,
+            "dual_control": self.dual_control,
             "months": [
                 {
                     "month": month.month,

@@ -141,6 +141,7 @@ def build_review(
     names = dict(Customer.objects.values_list("orgnr", "name"))
     held_back, unbilled = _classify_open(open_orders, counts, names)
     review = Review(
+        dual_control=settings.DUAL_CONTROL,
         period_from=period_from,
         period_to=period_to,
         made_at=made_at,

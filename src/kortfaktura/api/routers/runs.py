@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.db.models import Count, Sum
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Path, Query, Router, Schema, Status
 
@@ -15,6 +15,7 @@ from kortfaktura.api.routers.common import MAX_ID, TEXT_PATTERN, Page, Paging, r
 from kortfaktura.audit.actor import acting_as
 from kortfaktura.billing import selectors, services
 from kortfaktura.billing.models import BillingRun, Invoice, InvoiceItem
+from kortfaktura.documents.drafts import draft_file_name, render_draft_pdf
 
 router = Router(tags=["körningar"])
 
@@ -195,3 +196,45 @@ def discard_run(request: HttpRequest, run_id: int = RUN_ID) -> dict[str, Any]:
     with acting_as(request.user.get_username()):
         run = services.discard_run(run_id)
     return selectors.run_json(run)
+
+
+@router.get(
+    "/{run_id}/drafts/{account_code}/{month}",
+    response={200: None, **responses(None)},
+    summary="Ett utkasts dokument som PDF märkt UTKAST, utan nummer (som run preview)",
+    description=(
+        "Den som utfärdar öppnar först varje dokument i utkastet (R25). Dokumentet till "
+        "fakturamottagaren `account_code` för beställningsmånaden `month` (ÅÅÅÅ-MM; vid en "
+        "faktura per körning dess första månad). 404 när körningen inte är ett utkast."
+    ),
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "PDF:en",
+                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def draft_document(
+    request: HttpRequest,
+    run_id: int = RUN_ID,
+    account_code: str = Path(..., min_length=1, max_length=64, pattern=TEXT_PATTERN),
+    month: str = Path(..., pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$"),
+) -> HttpResponse:
+    """The draft document of an account and order month as PDF, marked UTKAST (R25)."""
+    require(request, "view_billing")
+    run = _run(run_id)
+    year, number = (int(part) for part in month.split("-"))
+    invoice = get_object_or_404(
+        Invoice.objects.select_related("account__customer", "customer"),
+        run=run,
+        status=Invoice.Status.DRAFT,
+        account__code=account_code,
+        period_start__year=year,
+        period_start__month=number,
+    )
+    content = render_draft_pdf(invoice)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{draft_file_name(invoice)}"'
+    return response

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from kortfaktura.access import scope
-from kortfaktura.billing.models import Invoice
+from kortfaktura.billing.models import BillingRun, Invoice
 from kortfaktura.delivery import services
 from kortfaktura.delivery.channels import SENDERS, route
 from kortfaktura.delivery.models import Channel, Delivery
@@ -34,6 +34,7 @@ RESPONSE_WORDS = {
 }
 ATTENTION = (Delivery.Status.FAILED, Delivery.Status.REJECTED, Delivery.Status.UNCERTAIN)
 ATTENTION_SHOWN = 50
+RUNS_OFFERED = 36  # the latest issued runs in Leverera nu's list; older ones by number
 
 
 def _rows(request: HttpRequest, status: str, number: int | None) -> QuerySet[Delivery]:
@@ -120,6 +121,16 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "may_deliver": may_deliver,
         "filter_errors": errors,
         "running": jobs.running("deliver", "deliver"),
+        # Leverera nu delivers one run or chosen numbers (never the whole history unasked).
+        "issued_runs": (
+            list(
+                BillingRun.objects.filter(status=BillingRun.Status.ISSUED).order_by("-id")[
+                    :RUNS_OFFERED
+                ]
+            )
+            if may_deliver
+            else []
+        ),
         **extra,
     }
 
@@ -173,13 +184,13 @@ def resend(request: HttpRequest) -> HttpResponse:
     return redirect("web:job", pk=job.pk)
 
 
-def _deliver_work(numbers: list[int] | None = None) -> jobs.Work:
+def _deliver_work(numbers: list[int] | None = None, run_id: int | None = None) -> jobs.Work:
     def work(progress: jobs.Progress) -> dict[str, Any]:
         progress(0, 1)
         try:
             # The channels that are set up are delivered; the others' documents stay queued
             # and the result says which setting they wait for.
-            report = services.deliver(numbers=numbers or (), skip_unconfigured=True)
+            report = services.deliver(run_id=run_id, numbers=numbers or (), skip_unconfigured=True)
         except services.MissingSetting as error:
             raise services.DeliveryError(str(error)) from None
         progress(1, 1)
@@ -204,19 +215,20 @@ def _deliver_work(numbers: list[int] | None = None) -> jobs.Work:
     return work
 
 
-def _needed_channels(request: HttpRequest) -> tuple[set[str], int]:
-    """The channels that delivering now would use, and how many documents wait: the queued and
-    failed rows' channels, and the route of each issued document without a delivery (read
-    until every channel has been seen). A dry run of ``deliver`` would build every row, seconds
-    for a large queue."""
+NUMBERS_LIMIT = 500  # documents named at once in the form
+
+
+def _needed_channels(request: HttpRequest, invoices: QuerySet[Invoice]) -> tuple[set[str], int]:
+    """The channels that delivering the chosen documents would use, and how many of them wait:
+    the queued and failed rows' channels, and the route of each issued document without a
+    delivery (read until every channel has been seen). A dry run of ``deliver`` would build
+    every row, seconds for a large queue."""
     waiting = scope.deliveries(request.user).filter(
-        status__in=(Delivery.Status.QUEUED, Delivery.Status.FAILED)
+        invoice__in=invoices, status__in=(Delivery.Status.QUEUED, Delivery.Status.FAILED)
     )
     channels = set(waiting.values_list("channel", flat=True).distinct())
-    undelivered = (
-        scope.invoices(request.user)
-        .filter(status=Invoice.Status.ISSUED)
-        .exclude(Exists(Delivery.objects.filter(invoice=OuterRef("pk"))))
+    undelivered = invoices.exclude(
+        Exists(Delivery.objects.filter(invoice=OuterRef("pk"), resend_of__isnull=True))
     )
     count = waiting.count() + undelivered.count()
     for invoice in undelivered.only("kind", "buyer").iterator(chunk_size=2000):
@@ -226,14 +238,94 @@ def _needed_channels(request: HttpRequest) -> tuple[set[str], int]:
     return channels, count
 
 
+def _chosen(request: HttpRequest) -> tuple[int | None, list[int], QuerySet[Invoice] | str]:
+    """What to deliver (issue 19, item 4): one run's documents or the numbers given – never
+    the whole history unasked. The documents, or a Swedish reason why the choice is wrong."""
+    data = request.POST if request.method == "POST" else request.GET
+    run_text = data.get("korning", "").strip()
+    numbers_text = data.get("nummer", "").strip()
+    issued = scope.invoices(request.user).filter(status=Invoice.Status.ISSUED)
+    if not run_text and not numbers_text:
+        return (
+            None,
+            [],
+            (
+                "Välj vad som ska levereras: en körning eller fakturanummer. Leverera nu lämnar "
+                "aldrig hela historiken på en gång."
+            ),
+        )
+    if run_text:
+        if not run_text.isdigit() or len(run_text) > 18:
+            return None, [], f"Körningen {run_text!r} är inget nummer – välj en körning i listan."
+        run_id = int(run_text)
+        documents = issued.filter(run_id=run_id)
+        if not documents.exists():
+            return (
+                run_id,
+                [],
+                (
+                    f"Körning {run_id} har inga utfärdade dokument – utfärda den först, eller "
+                    "välj en "
+                    "annan körning."
+                ),
+            )
+        return run_id, [], documents
+    words = numbers_text.replace(",", " ").split()
+    wrong = [word for word in words if not word.isdigit() or len(word) > 18]
+    if wrong:
+        return (
+            None,
+            [],
+            (
+                f"{wrong[0]!r} är inget fakturanummer – ange nummer åtskilda med mellanslag, t.ex. "
+                "100001 100002."
+            ),
+        )
+    numbers = list(dict.fromkeys(int(word) for word in words))
+    if len(numbers) > NUMBERS_LIMIT:
+        return (
+            None,
+            [],
+            (f"Högst {NUMBERS_LIMIT} nummer åt gången – välj hellre körningen de hör till."),
+        )
+    found = set(issued.filter(number__in=numbers).values_list("number", flat=True))
+    missing = [str(number) for number in numbers if number not in found]
+    if missing:
+        return (
+            None,
+            numbers,
+            (
+                "Inga utfärdade dokument med nummer " + ", ".join(missing[:10]) + " – kontrollera "
+                "numren på sidan Fakturor."
+            ),
+        )
+    return None, numbers, issued.filter(number__in=numbers)
+
+
+def _what(run_id: int | None, numbers: list[int]) -> str:
+    if run_id is not None:
+        return f"körning {run_id}"
+    if len(numbers) == 1:
+        return f"dokument {numbers[0]}"
+    return f"{len(numbers)} valda dokument"
+
+
 @require("access.deliver_documents", section="deliveries")
-@require_POST
 def deliver_now(request: HttpRequest) -> HttpResponse:
+    """GET/POST: what the choice would deliver, with the count, to confirm; POST with
+    ``bekraftat``: deliver exactly that in the background."""
+    run_id, numbers, chosen = _chosen(request)
+    if isinstance(chosen, str):
+        return _refuse(request, chosen, deliver_run=run_id or "", deliver_numbers=" ".join(
+            str(number) for number in numbers))  # fmt: skip
+    what = _what(run_id, numbers)
     # Checked here as well as in the job, so a missing setting is said in this page at once:
     # nothing can go when no needed channel is set up; otherwise those that are set up go.
-    channels, count = _needed_channels(request)
+    channels, count = _needed_channels(request, chosen)
     if not count:
-        messages.info(request, "Det finns inget att leverera: inga dokument väntar.")
+        messages.info(
+            request, f"Det finns inget att leverera i {what}: dokumenten är redan lämnade."
+        )
         return redirect("web:deliveries")
     missing = {}
     for channel in sorted(channels):
@@ -243,6 +335,19 @@ def deliver_now(request: HttpRequest) -> HttpResponse:
             missing[channel] = f"{services.channel_not_set_up(channel)}: {str(error).rstrip('.')}"
     if missing and len(missing) == len(channels):
         return _refuse(request, "Ingenting levererades. " + " ".join(missing.values()))
+    if request.method != "POST" or request.POST.get("bekraftat") != "1":
+        return render(
+            request,
+            "web/deliveries/confirm.html",
+            {
+                "page_title": "Leverera",
+                "what": what,
+                "count": count,
+                "run_id": run_id,
+                "numbers": " ".join(str(number) for number in numbers),
+                "missing": list(missing.values()),
+            },
+        )
     for text in missing.values():
         messages.warning(
             request,
@@ -253,8 +358,8 @@ def deliver_now(request: HttpRequest) -> HttpResponse:
         job = jobs.start(
             "deliver",
             "deliver",
-            f"Leverans av {count} dokument",
-            _deliver_work(),
+            f"Leverans av {count} dokument ({what})",
+            _deliver_work(numbers or None, run_id),
             actor=request.user.get_username(),
         )
     except jobs.JobBusy as busy:

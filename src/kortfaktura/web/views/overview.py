@@ -10,6 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import ExtractYear
 from django.http import HttpRequest, HttpResponse
@@ -21,6 +22,8 @@ from kortfaktura.access import scope
 from kortfaktura.billing.changes import pending_count
 from kortfaktura.billing.core import month_end
 from kortfaktura.billing.models import BillingRun, HeldBackOrder, Invoice, InvoiceLine
+from kortfaktura.cycle.models import Notification
+from kortfaktura.cycle.schedule import schedule_list
 from kortfaktura.delivery.models import Delivery
 from kortfaktura.review import latest as reviews
 from kortfaktura.web.views.common import require
@@ -82,6 +85,7 @@ def _staff_context(request: HttpRequest) -> dict[str, Any]:
     figures = found.figures
     return {
         "page_title": "Översikt",
+        "dual_control": settings.DUAL_CONTROL,
         "drafts": drafts,
         "drafts_count": drafts_all.count() if len(drafts) == DRAFTS_SHOWN else len(drafts),
         "may_issue": _may(request, "access.issue_runs"),
@@ -99,6 +103,25 @@ def _staff_context(request: HttpRequest) -> dict[str, Any]:
         "figures": figures,
         "held_back": _held_back(request, figures) if figures else [],
         "unbilled_months": _unbilled_months(figures) if figures else [],
+        **_schedule(),
+    }
+
+
+def _schedule() -> dict[str, Any]:
+    """The monthly cycle's steps with their last and next runs (R24), and the notifications
+    that could not be sent (no address for the role, no SMTP setting)."""
+    rows = schedule_list()
+    words = {"queued": "i kö", "running": "pågår"}
+    for row in rows:
+        row["next_at"] = dt.datetime.fromisoformat(row["next"]) if row["next"] else None
+        if row["last"]:
+            row["last"]["slot_at"] = dt.datetime.fromisoformat(row["last"]["slot"])
+            row["last"]["status_text"] = words.get(row["last"]["status"], row["last"]["status"])
+    unsent = Notification.objects.exclude(status=Notification.Status.SENT)
+    return {
+        "schedule": rows,
+        "unsent_notifications": unsent.count(),
+        "last_unsent": unsent.order_by("-id").first(),
     }
 
 

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Prefetch
@@ -19,12 +20,21 @@ from django.utils import timezone
 
 from kortfaktura.billing import selectors, services
 from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason, NotBillable
-from kortfaktura.billing.models import BillingRun, Grouping, InvoiceNumberSeries
+from kortfaktura.billing.models import (
+    BillingRun,
+    Grouping,
+    Invoice,
+    InvoiceLine,
+    InvoiceNumberSeries,
+)
 from kortfaktura.billing.numbering import INTERNAL_SERIES, SERIES, first_number
 from kortfaktura.customers.models import BillingAccount, Customer
+from kortfaktura.documents.data import draft_documents_for
+from kortfaktura.documents.drafts import draft_file_name, render_draft_pdf
+from kortfaktura.documents.pdf import RenderError
 from kortfaktura.jobs import services as jobs
 from kortfaktura.jobs.models import Job
-from kortfaktura.web.views.common import paginate, require
+from kortfaktura.web.views.common import PageOf, paginate, require
 
 SHOWN_PREVIEW_DOCUMENTS = 100
 SHOWN_HELD_BACK_PER_REASON = 10
@@ -277,6 +287,16 @@ def detail(request: HttpRequest, run_id: int) -> HttpResponse:
         .order_by("number", "id")
     )
     page = paginate(request, invoices)
+    if run.status == BillingRun.Status.DRAFT:
+        # R25: the issuer sees each draft document's lines here, and opens its specification
+        # and its PDF (UTKAST, no number) from the row; one query for the page's lines.
+        lines: dict[int, list[InvoiceLine]] = {}
+        for line in InvoiceLine.objects.filter(
+            invoice_id__in=[invoice.pk for invoice in page.rows]
+        ).order_by("invoice", "position"):
+            lines.setdefault(line.invoice_id, []).append(line)
+        for invoice in page.rows:
+            invoice.draft_lines = lines.get(invoice.pk, [])
     figures = selectors.run_figures(run)
     job = _issue_job(run)
     return render(
@@ -286,6 +306,8 @@ def detail(request: HttpRequest, run_id: int) -> HttpResponse:
             "page_title": f"Körning {run.pk}",
             "run": run,
             "page": page,
+            "dual_control_refusal": _dual_control_refusal(request, run),
+            "dual_control": settings.DUAL_CONTROL,
             "invoice_figures": figures["invoice"],
             "internal_figures": figures["internal_charge"],
             "held_back": _held_back_view(
@@ -297,6 +319,79 @@ def detail(request: HttpRequest, run_id: int) -> HttpResponse:
             "grouping": dict(Grouping.choices).get(run.grouping, run.grouping),
         },
     )
+
+
+def _dual_control_refusal(request: HttpRequest, run: BillingRun) -> str | None:
+    """Why the signed-in user may not issue this draft (R25), for the page; None if they may."""
+    if run.status != BillingRun.Status.DRAFT:
+        return None
+    return services.dual_control_refusal(run, request.user.get_username())
+
+
+def _draft_document(run_id: int, invoice_id: int) -> tuple[BillingRun, Invoice]:
+    run = _run_or_404(run_id)
+    if run.status != BillingRun.Status.DRAFT or invoice_id > 2**62:
+        raise Http404
+    invoice = get_object_or_404(
+        Invoice.objects.select_related("account__customer", "customer"),
+        pk=invoice_id,
+        run=run,
+        status=Invoice.Status.DRAFT,
+    )
+    return run, invoice
+
+
+SPECIFICATION_PAGE = 100
+
+
+@require("access.view_billing", section="runs")
+def draft_document(request: HttpRequest, run_id: int, invoice_id: int) -> HttpResponse:
+    """One draft document before it is issued (R25): buyer, lines, amounts and its whole
+    specification (100 orders a page), with the PDF marked UTKAST."""
+    run, invoice = _draft_document(run_id, invoice_id)
+    document = draft_documents_for([invoice])[0]
+    try:
+        offset = min(max(0, int(request.GET.get("offset", "0"))), 10_000_000)
+    except ValueError:
+        offset = 0
+    rows = document.specification
+    page = PageOf(
+        rows=rows[offset : offset + SPECIFICATION_PAGE],
+        offset=offset,
+        size=SPECIFICATION_PAGE,
+        total=len(rows),
+    )
+    page.has_next = offset + SPECIFICATION_PAGE < len(rows)
+    return render(
+        request,
+        "web/runs/draft_document.html",
+        {
+            "page_title": f"Utkast: {invoice.account.code} {invoice.period_start:%Y-%m}",
+            "run": run,
+            "invoice": invoice,
+            "document": document,
+            "page": page,
+            "file_name": draft_file_name(invoice),
+        },
+    )
+
+
+@require("access.view_billing", section="runs")
+def draft_pdf(request: HttpRequest, run_id: int, invoice_id: int) -> HttpResponse:
+    """The draft document as PDF, marked UTKAST and without a number."""
+    _, invoice = _draft_document(run_id, invoice_id)
+    try:
+        content = render_draft_pdf(invoice)
+    except RenderError as error:
+        return render(
+            request,
+            "web/runs/draft_document.html",
+            {"page_title": "Utkastet kunde inte visas som PDF", "error": page_message(error)},
+            status=500,
+        )
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{draft_file_name(invoice)}"'
+    return response
 
 
 def _next_number(series: str) -> int:
@@ -351,6 +446,12 @@ def issue(request: HttpRequest, run_id: int) -> HttpResponse:
         "default_issue_date": run.issue_date or timezone.localdate(),
         "held_back_count": run.held_back.count(),
     }
+    refusal = _dual_control_refusal(request, run)
+    if refusal:
+        # Said before anything starts (the service refuses as well, R25).
+        context["error"] = page_message(Exception(refusal))
+        context["dual_control_refusal"] = refusal
+        return render(request, "web/runs/issue.html", context, status=403)
     if request.method != "POST":
         context["form"] = IssueForm(initial={"issue_date": context["default_issue_date"]})
         running = jobs.running(ISSUE_JOB, str(run.pk))
@@ -444,4 +545,6 @@ urlpatterns = [
     path("korningar/<int:run_id>/utfarda/", issue, name="run_issue"),
     path("korningar/<int:run_id>/kassera/", discard, name="run_discard"),
     path("korningar/<int:run_id>/gor-om/", regenerate, name="run_regenerate"),
+    path("korningar/<int:run_id>/utkast/<int:invoice_id>/", draft_document, name="run_draft"),
+    path("korningar/<int:run_id>/utkast/<int:invoice_id>/pdf/", draft_pdf, name="run_draft_pdf"),
 ]

@@ -72,10 +72,10 @@ def _new_form(
 @require("access.manage_users", section="users")
 def new(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        return _new_form(request, {"username": "", "role": "", "orgnr": ""}, [])
+        return _new_form(request, {"username": "", "role": "", "orgnr": "", "email": ""}, [])
     form = {
         name: request.POST.get(name, "").strip()[:FIELD_LIMIT]
-        for name in ("username", "role", "orgnr")
+        for name in ("username", "role", "orgnr", "email")
     }
     password = request.POST.get("password", "")
     repeated = request.POST.get("password2", "")
@@ -95,7 +95,11 @@ def new(request: HttpRequest) -> HttpResponse:
     if not errors:
         try:
             result = services.add_user(
-                username, form["role"], password, form["orgnr"] if form["role"] == "kund" else None
+                username,
+                form["role"],
+                password,
+                form["orgnr"] if form["role"] == "kund" else None,
+                form["email"],
             )
         except services.AccessError as error:
             errors.append(_sentence(str(error)))
