@@ -11,11 +11,8 @@ reason and Översikt shows it; nothing is lost.
 """
 
 import logging
-import smtplib
-import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -25,13 +22,7 @@ from django.utils import timezone
 from kortfaktura.access.roles import ROLES
 from kortfaktura.audit.services import record
 from kortfaktura.cycle.models import Notification
-from kortfaktura.delivery.channels import (
-    SMTP_TIMEOUT,
-    _smtp_reason,
-    new_message_id,
-    smtp_server,
-    write_message_file,
-)
+from kortfaktura.delivery.channels import new_message_id, send_mail
 from kortfaktura.delivery.transport import TransportError, redact
 
 logger = logging.getLogger("kortfaktura.cycle")
@@ -52,32 +43,6 @@ def recipients(role: str) -> list[str]:
     groups = [ROLES[role].name]
     users = get_user_model().objects.filter(is_active=True, groups__name__in=groups)
     return sorted({user.email for user in users if user.email})
-
-
-def _send(message: EmailMessage, to: list[str]) -> None:
-    """One message through KORTFAKTURA_SMTP_URL, as the e-mail channel sends documents."""
-    url = settings.SMTP_URL
-    if urlsplit(url).scheme.lower() == "file":
-        write_message_file(url, message)
-        return
-    server = smtp_server(url)
-    try:
-        client: smtplib.SMTP
-        if server.scheme == "smtps":
-            client = smtplib.SMTP_SSL(
-                server.host, server.port, timeout=SMTP_TIMEOUT,
-                context=ssl.create_default_context(),
-            )  # fmt: skip
-        else:
-            client = smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT)
-        with client:
-            if server.scheme == "smtp+starttls":
-                client.starttls(context=ssl.create_default_context())
-            if server.user:
-                client.login(server.user, server.password)
-            client.send_message(message, from_addr=settings.MAIL_FROM, to_addrs=to)
-    except (smtplib.SMTPException, OSError) as error:
-        raise _smtp_reason(server, error) from None
 
 
 def notify(key: str, role: str, subject: str, body: str) -> Notification | None:
@@ -110,7 +75,7 @@ def notify(key: str, role: str, subject: str, body: str) -> Notification | None:
         message["Message-ID"] = new_message_id()
         message.set_content(body)
         try:
-            _send(message, to)
+            send_mail(message, to)
         except TransportError as error:
             notice.status = Notification.Status.FAILED
             notice.error = redact(error.message)

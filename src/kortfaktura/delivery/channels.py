@@ -423,40 +423,43 @@ class EmailSender:
         return message
 
     def send(self, delivery: Delivery) -> None:
-        if urlsplit(settings.SMTP_URL).scheme.lower() == "file":
-            write_message_file(settings.SMTP_URL, self.message(delivery))
-            return
-        server = smtp_server(settings.SMTP_URL)
-        message = self.message(delivery)
-        client: smtplib.SMTP | None = None
-        try:
-            if server.scheme == "smtps":
-                client = smtplib.SMTP_SSL(
-                    server.host, server.port, timeout=SMTP_TIMEOUT,
-                    context=ssl.create_default_context(),
-                )  # fmt: skip
-            else:
-                client = smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT)
-            if server.scheme == "smtp+starttls":
-                client.starttls(context=ssl.create_default_context())
-            if server.user:
-                client.login(server.user, server.password)
-            client.send_message(
-                message, from_addr=settings.MAIL_FROM, to_addrs=[delivery.recipient]
-            )
-        except (smtplib.SMTPException, OSError) as error:
-            if client is not None:
-                client.close()
-            raise _smtp_reason(server, error) from None
-        # The server answered 250 to DATA: it has taken responsibility for the message
-        # (RFC 5321, 4.1.1.4), so it is sent. What QUIT answers (421, 500, a dropped line)
-        # changes nothing; treating it as a failure would send the same message again.
-        try:
-            client.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
-        finally:
+        send_mail(self.message(delivery), [delivery.recipient])
+
+
+def send_mail(message: EmailMessage, to: list[str]) -> None:
+    """One message through ``KORTFAKTURA_SMTP_URL`` (``file://`` writes it as a file); raises
+    ``TransportError``. Documents and notifications both go this way."""
+    if urlsplit(settings.SMTP_URL).scheme.lower() == "file":
+        write_message_file(settings.SMTP_URL, message)
+        return
+    server = smtp_server(settings.SMTP_URL)
+    client: smtplib.SMTP | None = None
+    try:
+        if server.scheme == "smtps":
+            client = smtplib.SMTP_SSL(
+                server.host, server.port, timeout=SMTP_TIMEOUT,
+                context=ssl.create_default_context(),
+            )  # fmt: skip
+        else:
+            client = smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT)
+        if server.scheme == "smtp+starttls":
+            client.starttls(context=ssl.create_default_context())
+        if server.user:
+            client.login(server.user, server.password)
+        client.send_message(message, from_addr=settings.MAIL_FROM, to_addrs=to)
+    except (smtplib.SMTPException, OSError) as error:
+        if client is not None:
             client.close()
+        raise _smtp_reason(server, error) from None
+    # The server answered 250 to DATA: it has taken responsibility for the message
+    # (RFC 5321, 4.1.1.4), so it is sent. What QUIT answers (421, 500, a dropped line)
+    # changes nothing; treating it as a failure would send the same message again.
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        client.close()
 
 
 def message_file_name(message_id: str) -> str:
