@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from processes import issuer, run
+from processes import run
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # The README's demo is the full one (about a minute); this one has the same story, smaller.
 DEMO_SCALE = ["--orders-per-year", "400", "--today", "2026-11-28"]
+ASSIGNMENTS = r"(?:[A-Z_]+=\S+\s+)*"
 
 
 def readme_commands() -> list[list[str]]:
@@ -21,11 +22,17 @@ def readme_commands() -> list[list[str]]:
         if line.strip().startswith("```"):
             fenced = not fenced
             continue
-        indented = re.match(r"^ {4,}(kortfaktura\s.*)$", line)
-        if indented or (fenced and line.strip().startswith("kortfaktura ")):
+        indented = re.match(rf"^ {{4,}}({ASSIGNMENTS}kortfaktura\s.*)$", line)
+        if indented or (fenced and re.match(rf"{ASSIGNMENTS}kortfaktura ", line.strip())):
             text = indented[1] if indented else line.strip()
             commands.append(shlex.split(text, comments=True))
     return commands
+
+
+def split_assignments(command: list[str]) -> tuple[dict[str, str], list[str]]:
+    """``NAME=VALUE … kortfaktura args`` → ({NAME: VALUE}, [kortfaktura, args…])."""
+    at = command.index("kortfaktura")
+    return dict(word.split("=", 1) for word in command[:at]), command[at:]
 
 
 def readme_settings(cwd: Path) -> dict[str, str]:
@@ -39,8 +46,11 @@ def readme_settings(cwd: Path) -> dict[str, str]:
 
 
 def test_the_readme_has_a_walk_through() -> None:
-    commands = readme_commands()
+    commands = [split_assignments(command)[1] for command in readme_commands()]
     assert commands[0][:2] == ["kortfaktura", "demo"]
+    # Dual control (R25): the README's reader drafts, a colleague (another actor) issues.
+    issuing = [split_assignments(c)[0] for c in readme_commands() if "issue" in c and "run" in c]
+    assert issuing and all(prefix.get("KORTFAKTURA_ACTOR") for prefix in issuing), issuing
     subcommands = {command[1] for command in commands}
     assert {"init", "import", "bill", "run", "invoice", "credit", "review"} <= subcommands
     assert {"deliver", "delivery"} <= subcommands
@@ -70,7 +80,8 @@ def test_every_readme_command_runs_as_shown_against_the_demo_database(
     env, cwd = fresh
     env = {**env, **readme_settings(cwd)}  # as the README's export lines set them
     substitutions: dict[str, str] = {}
-    for command in readme_commands():
+    for written in readme_commands():
+        prefix, command = split_assignments(written)
         args = command[1:]
         if args[0] == "demo":
             args += DEMO_SCALE
@@ -85,8 +96,7 @@ def test_every_readme_command_runs_as_shown_against_the_demo_database(
             assert len(holding) == 1 and holding[0]["type"] == "invoice", listed
             substitutions[args[1]] = holding[0]["number"]
         args = [substitutions.get(word, word) for word in args]
-        # Dual control (R25): the README's reader drafts, a colleague issues.
-        result = run(issuer(env, args), cwd, *args)
+        result = run({**env, **prefix}, cwd, *args)
         assert result.returncode == 0, (command, result.stderr)
         drafted = re.search(r"Körning (\d+) \(utkast\)", result.stdout)
         if args[0] == "bill" and drafted:
