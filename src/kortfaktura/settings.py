@@ -17,6 +17,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from kortfaktura import standards
+
 DATA_DIR = Path(os.environ.get("KORTFAKTURA_DATA_DIR", "var")).resolve()
 
 
@@ -316,11 +318,10 @@ ACCOUNT_NAMES = {
     if number.strip() and name.strip()
 }
 
-# The official OpenPEPPOL validation artefacts (rules/, xsd/); by default those next to a checkout.
+# The official OpenPEPPOL validation artefacts (rules/, xsd/): by default those shipped inside the
+# package (kortfaktura/standards/peppol, see its SOURCE.md); the variable points at another copy.
 PEPPOL_RULES_DIR = Path(
-    os.environ.get(
-        "KORTFAKTURA_PEPPOL_RULES_DIR", Path(__file__).resolve().parents[3] / "shared" / "peppol"
-    )
+    os.environ.get("KORTFAKTURA_PEPPOL_RULES_DIR", "").strip() or standards.PEPPOL
 )
 
 # Processes that render and validate documents in large exports.
