@@ -28,7 +28,7 @@ if [ ! -f "$source_dir/rules/CEN-EN16931-UBL.xslt" ] || [ ! -f "$source_dir/rule
 fi
 python="${PYTHON:-}"
 if [ -z "$python" ]; then
-  "$root/scripts/ensure-venv.sh"
+  [ -x "$root/.venv/bin/python" ] || "$root/scripts/ensure-venv.sh"
   python="$root/.venv/bin/python"
 fi
 
