@@ -86,6 +86,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # GET /healthz answers here, before anything that needs the database (sessions, logins)
+    "kortfaktura.web.middleware.HealthMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -126,6 +128,15 @@ def _database_from_environment() -> dict[str, object]:
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
         config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
+        if "postgres" in str(config.get("ENGINE", "")):
+            # A server that does not answer (a dropped packet, a host that is gone) is reported
+            # within seconds, by every command and by GET /healthz, instead of hanging for the
+            # operating system's TCP timeout. ?connect_timeout=N in the URL overrides it.
+            options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
+            options.setdefault(
+                "connect_timeout", int(os.environ.get("KORTFAKTURA_DB_CONNECT_TIMEOUT", "10"))
+            )
+            config["OPTIONS"] = options
         return config
     return {
         "ENGINE": "django.db.backends.sqlite3",

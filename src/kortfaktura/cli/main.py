@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         delivery,
         demo,
         importing,
+        operations,
         review,
         serve,
         setup,
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     access.add_parsers(subparsers)
     demo.add_parser(subparsers)
     serve.add_parser(subparsers)
+    operations.add_parsers(subparsers)
     return parser
 
 

@@ -10,13 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from kortfaktura.cli.output import console, fail, print_json
 from kortfaktura.cli.parsing import Subparsers
-
-
-def describe_database() -> str:
-    config = settings.DATABASES["default"]
-    if connection.vendor == "sqlite":
-        return f"SQLite-filen {config['NAME']}"
-    return f"PostgreSQL-databasen {config['NAME']} på {config.get('HOST') or 'lokal socket'}"
+from kortfaktura.operations.health import describe_database
 
 
 def database_problem() -> str | None:
