@@ -7,6 +7,8 @@ reached as a failed check (exit 1), and ``backup`` says why it cannot copy.
 import argparse
 from pathlib import Path
 
+from rich.markup import escape
+
 from kortfaktura.cli.output import console, fail, print_json
 from kortfaktura.cli.parsing import Subparsers
 
@@ -21,7 +23,8 @@ def check(args: argparse.Namespace) -> int:
         width = max(len(item["name"]) for item in found["checks"])
         for item in found["checks"]:
             mark = "[green]✓[/]" if item["ok"] else "[bold red]✗[/]"
-            console.print(f"{mark} {item['name']:<{width}}  {item['detail']}", markup=True)
+            # The details quote settings, e.g. sftp://ap@[2001:db8::1]/ut: never Rich markup.
+            console.print(f"{mark} {item['name']:<{width}}  {escape(item['detail'])}")
     failed = [item["name"] for item in found["checks"] if not item["ok"]]
     if failed:
         fail(
@@ -44,25 +47,26 @@ def backup(args: argparse.Namespace) -> int:
             print_json({"error": refusal.message, "command": refusal.command})
         else:
             console.print(refusal.command, markup=False, highlight=False)
-        fail(refusal.message)
+        fail(escape(refusal.message))
         return 1
     except BackupError as refusal:
         if args.json:
             print_json({"error": refusal.message})
-        fail(refusal.message)
+        fail(escape(refusal.message))
         return 1
     if args.json:
         print_json(made.as_json())
         return 0
     megabytes = made.size_bytes / 1_000_000
     console.print(
-        f"Säkerhetskopian är gjord: {made.file} ({megabytes:.1f} MB, {made.seconds:.1f} s), "
-        f"kontrollerad (integrity_check: {made.integrity}). SHA-256 {made.sha256}."
+        f"Säkerhetskopian är gjord: {escape(str(made.file))} ({megabytes:.1f} MB, "
+        f"{made.seconds:.1f} s), kontrollerad (integrity_check: {made.integrity}). "
+        f"SHA-256 {made.sha256}."
     )
     if made.audited:
         console.print("Den står i granskningsloggen (backup.created).")
     else:
-        console.print(f"[yellow]Den står inte i granskningsloggen:[/] {made.note}.")
+        console.print(f"[yellow]Den står inte i granskningsloggen:[/] {escape(made.note)}.")
     return 0
 
 

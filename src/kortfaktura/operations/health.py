@@ -203,8 +203,12 @@ def _rules_load(directory: Path) -> Check:
             "ersätt dem med en hel utgåva (scripts/update-peppol-rules.sh) eller ta bort "
             "KORTFAKTURA_PEPPOL_RULES_DIR",
         )
-    if validator is None:
-        return Check("rules", False, f"Peppol-reglerna i {directory} kunde inte läsas in")
+    if validator is None:  # this process looked before the rules were there
+        return Check(
+            "rules",
+            False,
+            f"Peppol-reglerna i {directory} saknades när processen startade – starta om tjänsten",
+        )
     example = directory / "examples" / "base-example.xml"
     if example.is_file():
         fatal = validator.fatal(validator.validate(example.read_bytes()))
