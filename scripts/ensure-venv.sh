@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Creates .venv with Python 3.11 and installs the project (with EXTRAS, e.g. "dev") when
+# Creates .venv with Python 3.11 or newer (3.11, 3.12 and 3.13 are tested; python3.11 is
+# preferred when there are several) and installs the project (with EXTRAS, e.g. "dev") when
 # pyproject.toml changed since the last install. Sourced by demo.sh and test.sh.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extras="${1:-}"
 python="${PYTHON:-}"
-if [ -z "$python" ]; then
-  for candidate in python3.11 python3; do
+if [ -n "$python" ]; then
+  # An interpreter that is named must be new enough itself: no silent substitute.
+  "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || python=""
+else
+  for candidate in python3.11 python3.12 python3.13 python3; do
     if command -v "$candidate" >/dev/null 2>&1 \
-      && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
       python="$candidate"
       break
     fi

@@ -54,9 +54,9 @@ EXPECTED = {
     "T111-uc008": ("AP", "accepted"),
 }
 
-# There are no official MLR examples in ../shared/peppol/mlr; these follow the examples of the
-# Peppol MLR specification (acceptance, acknowledgement, rejection with line responses) and are
-# checked against the T71 rules below.
+# There are no official MLR examples among the shipped Peppol artifacts (kortfaktura/standards);
+# these follow the examples of the Peppol MLR specification (acceptance, acknowledgement,
+# rejection with line responses) and are checked against the T71 rules below.
 MLR_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"
   xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"

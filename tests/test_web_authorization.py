@@ -75,6 +75,8 @@ def only(permission: str, **options: Any) -> Access:
 
 # --- The web application: URL name → access -------------------------------------------------
 WEB: dict[str, Access] = {
+    # the health of the installation, for monitors: no login, no data (issue 18)
+    "healthz": Access(ANYONE),
     # the login page sends a logged-in user on to the overview
     "login": Access(LOGGED_IN, ok=302, anonymous=200),
     # logging out is a POST (CSRF-protected); a GET shows the button (and, anonymous, a link)

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from kortfaktura import standards
+
 DATA_DIR = Path(os.environ.get("KORTFAKTURA_DATA_DIR", "var")).resolve()
 
 
@@ -87,6 +89,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # GET /healthz answers here, before anything that needs the database (sessions, logins)
+    "kortfaktura.web.middleware.HealthMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -174,7 +178,24 @@ def _database_from_url(url: str) -> dict[str, object]:
         config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
     except ValueError:  # dj-database-url's own checks, in English
         raise SettingError("DATABASE_URL", f"DATABASE_URL går inte att tolka. {advice}") from None
+    # A server that does not answer (a dropped packet, a host that is gone) is reported within
+    # seconds, by every command and by GET /healthz, instead of hanging for the operating
+    # system's TCP timeout. ?connect_timeout=N in the URL overrides it.
+    options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
+    options.setdefault("connect_timeout", _connect_timeout())
+    config["OPTIONS"] = options
     return config
+
+
+def _connect_timeout() -> int:
+    text = os.environ.get("KORTFAKTURA_DB_CONNECT_TIMEOUT", "10").strip()
+    if not text.isdigit() or not 0 < int(text) < 3600:
+        raise SettingError(
+            "KORTFAKTURA_DB_CONNECT_TIMEOUT",
+            f"KORTFAKTURA_DB_CONNECT_TIMEOUT är '{text}' men ska vara ett antal sekunder, "
+            "t.ex. 10.",
+        )
+    return int(text)
 
 
 def _database_from_environment() -> dict[str, object]:
@@ -388,11 +409,10 @@ ACCOUNT_NAMES = {
     if number.strip() and name.strip()
 }
 
-# The official OpenPEPPOL validation artefacts (rules/, xsd/); by default those next to a checkout.
+# The official OpenPEPPOL validation artefacts (rules/, xsd/): by default those shipped inside the
+# package (kortfaktura/standards/peppol, see its SOURCE.md); the variable points at another copy.
 PEPPOL_RULES_DIR = Path(
-    os.environ.get(
-        "KORTFAKTURA_PEPPOL_RULES_DIR", Path(__file__).resolve().parents[3] / "shared" / "peppol"
-    )
+    os.environ.get("KORTFAKTURA_PEPPOL_RULES_DIR", "").strip() or standards.PEPPOL
 )
 
 # Processes that render and validate documents in large exports.

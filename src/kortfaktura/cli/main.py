@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         delivery,
         demo,
         importing,
+        operations,
         review,
         schedule,
         serve,
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(subparsers)
     schedule.add_parser(subparsers)
     serve.add_parser(subparsers)
+    operations.add_parsers(subparsers)
     return parser
 
 

@@ -11,14 +11,8 @@ from django.db.migrations.executor import MigrationExecutor
 from kortfaktura.cli.errors import shown_path
 from kortfaktura.cli.output import console, fail, print_json
 from kortfaktura.cli.parsing import Subparsers
+from kortfaktura.operations.health import describe_database
 from kortfaktura.swedish import os_reason
-
-
-def describe_database() -> str:
-    config = settings.DATABASES["default"]
-    if connection.vendor == "sqlite":
-        return f"SQLite-filen {config['NAME']}"
-    return f"PostgreSQL-databasen {config['NAME']} på {config.get('HOST') or 'lokal socket'}"
 
 
 def database_problem() -> str | None:

@@ -4,9 +4,9 @@ A document is valid when the UBL 2.1 schema accepts it and neither the EN 16931 
 the Peppol rules (including the Swedish SE-R rules) report a finding flagged ``fatal``. The rules
 are compiled Schematron (XSLT 2.0), run with Saxon (``saxonche``); the schema with lxml.
 
-The rules are read from ``settings.PEPPOL_RULES_DIR`` (default: ``../shared/peppol`` next to a
-checkout). Where they are absent, ``get_validator`` says so once and returns None: nothing
-pretends to have validated.
+The rules are read from ``settings.PEPPOL_RULES_DIR`` (default: the copy shipped in the package,
+``kortfaktura/standards/peppol``; ``KORTFAKTURA_PEPPOL_RULES_DIR`` points at another). Where they
+are absent, ``get_validator`` says so once and returns None: nothing pretends to have validated.
 """
 
 import logging

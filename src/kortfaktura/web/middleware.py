@@ -45,3 +45,18 @@ class ActorMiddleware:
             with acting_as(request.user.get_username()):
                 return self.get_response(request)
         return self.get_response(request)
+
+
+class HealthMiddleware:
+    """Answers ``GET /healthz`` before sessions, authentication and CSRF: it needs no login,
+    and it must answer (503) when the database is gone, which loading a session would need."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from kortfaktura.web.views import health
+
+        if request.path_info == health.PATH:
+            return health.healthz(request)
+        return self.get_response(request)

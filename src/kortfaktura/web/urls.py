@@ -9,6 +9,7 @@ from kortfaktura.web.views import (
     changes,
     customers,
     deliveries,
+    health,
     imports,
     invoices,
     jobs,
@@ -23,6 +24,7 @@ from kortfaktura.web.views import (
 app_name = "web"
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    *health.urlpatterns,
     *access.urlpatterns,
     *jobs.urlpatterns,
     *overview.urlpatterns,
