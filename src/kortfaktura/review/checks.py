@@ -1,16 +1,24 @@
-"""The review's checks of customer data (DOMAIN.md R15) and of issued documents (R9, R13)."""
+"""The review's checks of customer data (DOMAIN.md R15) and of issued documents (R9, R13, R19)."""
 
+import bisect
 import hashlib
 import unicodedata
 import zlib
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Any
 
 from django.db import connection
 from django.db.models import Count
+from lxml import etree
 
-from kortfaktura.billing.models import Invoice
+from kortfaktura import swedish
+from kortfaktura.audit.chain import link_hash
+from kortfaktura.billing import chain
+from kortfaktura.billing.chain import Anchor, DocumentRows, ItemRow
 from kortfaktura.customers.identifiers import (
     InvalidIdentifier,
     format_orgnr,
@@ -20,8 +28,14 @@ from kortfaktura.customers.identifiers import (
 )
 from kortfaktura.customers.models import BillingAccount, Customer, DeliveryChannel, UnitCode
 from kortfaktura.documents.models import IssuedDocument
-from kortfaktura.orders.models import Order
-from kortfaktura.review.report import CustomerDataProblem, DocumentProblem
+from kortfaktura.orders.models import Order, OrderChange
+from kortfaktura.review.report import (
+    ChainBreak,
+    ChainReport,
+    CustomerDataProblem,
+    Discrepancy,
+    DocumentProblem,
+)
 from kortfaktura.swedish import count as swedish_count
 
 ERROR = "error"
@@ -271,14 +285,171 @@ def _missing_municipalities() -> list[CustomerDataProblem]:
     ]
 
 
-def document_problems() -> list[DocumentProblem]:
-    """Issued documents that were not validated when issued, or whose stored content no longer
-    matches the hash recorded when the number became final."""
-    problems: list[DocumentProblem] = []
-    issued = Invoice.objects.filter(status=Invoice.Status.ISSUED, kind__in=DOCUMENT_KINDS)
-    recorded = dict(issued.values_list("id", "content_sha256"))
-    numbers: dict[int, int] = {pk: number or 0 for pk, number in issued.values_list("id", "number")}
-    for pk, validation in issued.exclude(validation="passed").values_list("id", "validation"):
+@dataclass
+class DocumentChecks:
+    """What one pass over the issued documents found: the documents listed for a person
+    (``problems``: not validated when issued, stored content not matching its hash), what fails
+    the review (``discrepancies``: a changed, deleted or inserted document, a stored document
+    that no longer says what its rows say, a forged credit, an order changed under its invoice)
+    and each series' chain."""
+
+    problems: list[DocumentProblem] = field(default_factory=list)
+    discrepancies: list[Discrepancy] = field(default_factory=list)
+    chains: list[ChainReport] = field(default_factory=list)
+
+
+CREDIT_UBL = ("credit_note",)
+SHOWN_DIFFERENCES = 4
+# An order's billing data against the specification it was invoiced with (R13, R14).
+ORDER_FIELDS = ("order_date", "product_code", "unit_code", "orgnr")
+ORDER_FIELD_LABELS = {
+    "order_date": "beställningsdatum",
+    "product_code": "artikel",
+    "unit_code": "enhet",
+    "orgnr": "organisationsnummer",
+}
+
+
+class _Coverage:
+    """The stretches of each series that audit records say were issued (their anchors), merged
+    into disjoint ranges."""
+
+    def __init__(self, anchors: Iterable[tuple[int, Anchor]]) -> None:
+        spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for _, anchor in anchors:
+            spans[anchor.series].append((anchor.first, anchor.last))
+        self.ranges: dict[str, list[tuple[int, int]]] = {}
+        for series, found in spans.items():
+            merged: list[tuple[int, int]] = []
+            for first, last in sorted(found):
+                if merged and first <= merged[-1][1] + 1:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+                else:
+                    merged.append((first, last))
+            self.ranges[series] = merged
+
+    def covers(self, series: str, number: int) -> bool:
+        ranges = self.ranges.get(series, [])
+        index = bisect.bisect_right(ranges, (number, float("inf"))) - 1
+        return index >= 0 and ranges[index][0] <= number <= ranges[index][1]
+
+
+def document_checks(anchors: list[tuple[int, Anchor]]) -> DocumentChecks:
+    """One pass over every issued document, series by series in number order, streaming: each
+    document's link recomputed from its header, lines, items and stored document; numbers that
+    are missing between two links; documents no audit record names; the stored Peppol document
+    against its hash and, parsed, against the document's rows (totals, lines, buyer); credited
+    items without a credit note that lists them; invoiced orders whose billing data no longer
+    matches the specification they were invoiced with."""
+    found = DocumentChecks()
+    coverage = _Coverage(anchors)
+    credit_notes: dict[int, int | None] = {}  # credit note → the invoice it credits
+    credit_items: set[tuple[int, int]] = set()  # (credit note, order)
+    credited: list[tuple[DocumentRows, ItemRow]] = []
+    changed: list[tuple[DocumentRows, ItemRow, str, Any, Any]] = []
+    for series, label in chain.SERIES_LABELS.items():
+        report = ChainReport(series, label)
+        previous, previous_number = chain.GENESIS, None
+        for numbered in chain.documents_in_order(series):
+            stored_links = {pk: link for pk, _, link in numbered}
+            documents = chain.read_documents([pk for pk, _, _ in numbered], with_orders=True)
+            contents = _stored_contents([d.pk for d in documents if d.header["kind"] in UBL])
+            for document in documents:
+                number = document.number
+                report.length += 1
+                stored = stored_links[document.pk]
+                expected = link_hash(previous, document.content_hash())
+                if stored != expected:
+                    report.broken.append(
+                        ChainBreak(number, _link_problem(document, stored, previous_number))
+                    )
+                if not coverage.covers(series, number):
+                    report.broken.append(
+                        ChainBreak(
+                            number,
+                            f"dokument {number} nämns inte i granskningsloggen som utfärdat – det "
+                            "har skrivits direkt i databasen, förbi Kortfaktura",
+                        )
+                    )
+                if document.header["kind"] in UBL:
+                    _check_stored(document, contents.get(document.pk, _ABSENT), found)
+                for item in document.items:
+                    if item.values[9]:  # a credit note's item
+                        credit_items.add((document.pk, item.order_pk))
+                    elif item.credited:
+                        credited.append((document, item))
+                    elif item.now is not None:
+                        changed.extend(_changed_fields(document, item))
+                if document.header["credits_id"] is not None:
+                    credit_notes[document.pk] = document.header["credits_id"]
+                previous, previous_number = stored, number
+                report.head_number, report.head_hash = number, stored
+        found.chains.append(report)
+    for report in found.chains:
+        found.discrepancies.extend(
+            Discrepancy("", "", brk.number, brk.problem) for brk in report.broken
+        )
+    found.discrepancies.extend(_forged_credits(credited, credit_notes, credit_items))
+    found.discrepancies.extend(_unrecorded_changes(changed))
+    found.problems.sort(key=lambda problem: problem.number)
+    return found
+
+
+UBL = ("invoice", "credit_note")
+
+
+def _link_problem(document: DocumentRows, stored: str, previous_number: int | None) -> str:
+    number = document.number
+    if not stored:
+        return (
+            f"dokument {number} har ingen länk i kedjan – det har skrivits direkt i databasen, "
+            "förbi Kortfaktura"
+        )
+    if previous_number is not None and number - previous_number > 1:
+        missing = (
+            f"{previous_number + 1}"
+            if number - previous_number == 2
+            else f"{previous_number + 1}–{number - 1}"
+        )
+        return (
+            f"dokument {missing} saknas i kedjan före dokument {number}: länken byggdes på ett "
+            "dokument som inte längre finns – det har tagits bort ur databasen (dess beställningar "
+            "erbjuds för fakturering igen)"
+        )
+    return (
+        f"dokument {number} stämmer inte med sin länk i kedjan: dess huvud, rader, beställningar "
+        "eller lagrade dokument har ändrats efter utfärdandet"
+        + (
+            f", eller dokumentet före det ({previous_number}) har skrivits om"
+            if previous_number is not None
+            else ""
+        )
+    )
+
+
+def _stored_contents(ids: list[int]) -> dict[int, bytes | None]:
+    """The stored Peppol documents of these invoices, decompressed (None: not readable)."""
+    contents: dict[int, bytes | None] = {}
+    if not ids:
+        return contents
+    for pk, content in IssuedDocument.objects.filter(invoice_id__in=ids).values_list(
+        "invoice_id", "content"
+    ):
+        try:
+            contents[pk] = zlib.decompress(bytes(content))
+        except zlib.error:
+            contents[pk] = None
+    return contents
+
+
+def _check_stored(document: DocumentRows, content: Any, found: DocumentChecks) -> None:
+    """``content``: the stored document decompressed, None when it cannot be decompressed,
+    ``_ABSENT`` when there is none."""
+    header = document.header
+    number = document.number
+    recorded = header["content_sha256"]
+    validation = header["validation"]
+    if validation != "passed":
         text = (
             "utfärdades utan kontroll mot OpenPeppols regler (reglerna saknades) – exportera "
             "det som UBL, som kontrollerar det nu"
@@ -288,32 +459,234 @@ def document_problems() -> list[DocumentProblem]:
             if not validation
             else "klarade inte OpenPeppols regler när det utfärdades"
         )
-        problems.append(DocumentProblem(numbers[pk], text))
-    stored = set()
-    rows = IssuedDocument.objects.filter(invoice_id__in=issued.values("id")).values_list(
-        "invoice_id", "content"
+        found.problems.append(DocumentProblem(number, text))
+    if content is _ABSENT:
+        if recorded:
+            text = (
+                "dokumentet som utfärdades finns inte lagrat (utfärdat före lagringen "
+                "infördes, eller borttaget) – dess innehåll kan inte styrkas"
+            )
+            found.problems.append(DocumentProblem(number, text))
+            found.discrepancies.append(Discrepancy("", "", number, f"dokument {number}: {text}"))
+        return
+    digest = hashlib.sha256(content).hexdigest() if isinstance(content, bytes) else ""
+    if digest != recorded:
+        text = (
+            "det lagrade dokumentet stämmer inte med kontrollsumman från utfärdandet – "
+            "det har ändrats efteråt; jämför med en tidigare export och utred"
+        )
+        found.problems.append(DocumentProblem(number, text))
+        found.discrepancies.append(Discrepancy("", "", number, f"dokument {number}: {text}"))
+    if not isinstance(content, bytes):
+        return
+    differences = ubl_differences(document, content)
+    if differences:
+        shown = "; ".join(differences[:SHOWN_DIFFERENCES])
+        more = (
+            f" … och {len(differences) - SHOWN_DIFFERENCES} till"
+            if len(differences) > SHOWN_DIFFERENCES
+            else ""
+        )
+        found.discrepancies.append(
+            Discrepancy(
+                "", "", number,
+                f"dokument {number}: det lagrade Peppol-dokumentet säger inte detsamma som "
+                f"dokumentets rader i databasen – {shown}{more}; det ena har ändrats efter "
+                "utfärdandet (det som skickades till kunden är det lagrade)",
+            )
+        )  # fmt: skip
+
+
+class _Absent:
+    pass
+
+
+_ABSENT: Any = _Absent()
+
+
+CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+NS = {"cbc": CBC, "cac": CAC}
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    try:
+        return Decimal(text.strip()) if text is not None else None
+    except InvalidOperation:
+        return None
+
+
+def _amount_text(value: Decimal | None) -> str:
+    return "saknas" if value is None else swedish.money(value)
+
+
+def ubl_differences(document: DocumentRows, content: bytes) -> list[str]:
+    """What the stored Peppol document says differently from the document's rows: its number,
+    issue date, totals (net, VAT, rounding, payable), lines (month, product, quantity, price,
+    VAT rate, amount) and buyer (electronic address, organisationsnummer, name). Swedish."""
+    try:
+        root = etree.fromstring(content, _PARSER)
+    except etree.XMLSyntaxError as error:
+        return [f"Peppol-dokumentet går inte att läsa ({error})"]
+    header = document.header
+    credit = header["kind"] in CREDIT_UBL
+    sign = Decimal(-1) if credit else Decimal(1)
+    found: list[str] = []
+
+    def differs(what: str, stated: object, rows: object) -> None:
+        if stated != rows:
+            found.append(f"{what}: dokumentet {stated}, raderna {rows}")
+
+    expected_root = "CreditNote" if credit else "Invoice"
+    differs("dokumenttyp", etree.QName(root).localname, expected_root)
+    differs("nummer", root.findtext("cbc:ID", namespaces=NS), str(document.number))
+    differs("fakturadatum", root.findtext("cbc:IssueDate", namespaces=NS), header["issue_date"])
+    totals = root.find("cac:LegalMonetaryTotal", NS)
+
+    def total(element: Any, tag: str, default: Decimal | None = None) -> Decimal | None:
+        if element is None:
+            return None
+        text = element.findtext(f"cbc:{tag}", namespaces=NS)
+        return default if text is None else _decimal(text)
+
+    for what, stated_total, column in (
+        ("netto", total(totals, "LineExtensionAmount"), "net"),
+        ("moms", total(root.find("cac:TaxTotal", NS), "TaxAmount"), "vat"),
+        ("öresavrundning", total(totals, "PayableRoundingAmount", Decimal("0.00")), "rounding"),
+        ("att betala", total(totals, "PayableAmount"), "payable"),
+    ):
+        in_rows = Decimal(header[column]) * sign
+        if stated_total != in_rows:
+            found.append(
+                f"{what}: dokumentet {_amount_text(stated_total)}, raderna {_amount_text(in_rows)}"
+            )
+    stated_lines = root.findall("cac:CreditNoteLine" if credit else "cac:InvoiceLine", NS)
+    if len(stated_lines) != len(document.lines):
+        found.append(f"rader: dokumentet {len(stated_lines)}, databasen {len(document.lines)}")
+    quantity_tag = "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity"
+    for element, line in zip(stated_lines, document.lines, strict=False):
+        position, month, _, code, _, quantity, price, rate, net, _ = line
+
+        def text(path: str, element: Any = element) -> str | None:
+            value: str | None = element.findtext(path, namespaces=NS)
+            return value
+
+        facts: tuple[tuple[str, object, object], ...] = (
+            ("beställningsmånad", (text("cac:InvoicePeriod/cbc:StartDate") or "")[:7], month[:7]),
+            ("artikel", text("cac:Item/cac:SellersItemIdentification/cbc:ID"), code),
+            ("antal", _decimal(text(quantity_tag)), Decimal(quantity) * sign),
+            ("à-pris", _decimal(text("cac:Price/cbc:PriceAmount")), Decimal(price)),
+            ("momssats", _decimal(text("cac:Item/cac:ClassifiedTaxCategory/cbc:Percent")),
+             Decimal(rate)),
+            ("belopp", _decimal(text("cbc:LineExtensionAmount")), Decimal(net) * sign),
+        )  # fmt: skip
+        stated_position = element.findtext("cbc:ID", namespaces=NS)
+        for what, stated, line_value in facts:
+            if stated != line_value:
+                found.append(
+                    f"rad {stated_position or position} {what}: dokumentet {stated}, "
+                    f"raderna {line_value}"
+                )
+    buyer = header["buyer"] or {}
+    party = root.find("cac:AccountingCustomerParty/cac:Party", NS)
+    endpoint = party.find("cbc:EndpointID", NS) if party is not None else None
+    stated_endpoint = (
+        f"{endpoint.get('schemeID')}:{endpoint.text}" if endpoint is not None else "saknas"
     )
-    for pk, content in rows.iterator(chunk_size=FETCH_DOCUMENTS):
-        stored.add(pk)
-        try:
-            digest = hashlib.sha256(zlib.decompress(bytes(content))).hexdigest()
-        except zlib.error:
-            digest = ""
-        if digest != recorded.get(pk):
-            problems.append(
-                DocumentProblem(
-                    numbers[pk],
-                    "det lagrade dokumentet stämmer inte med kontrollsumman från utfärdandet – "
-                    "det har ändrats efteråt; jämför med en tidigare export och utred",
-                )
+    rows_endpoint = (
+        f"{buyer.get('peppol_scheme')}:{buyer.get('peppol_id')}"
+        if buyer.get("peppol_scheme")
+        else f"0007:{buyer.get('orgnr')}"
+    )
+    differs("köparens elektroniska adress", stated_endpoint, rows_endpoint)
+    legal = party.find("cac:PartyLegalEntity", NS) if party is not None else None
+    differs(
+        "köparens organisationsnummer",
+        legal.findtext("cbc:CompanyID", namespaces=NS) if legal is not None else None,
+        buyer.get("orgnr"),
+    )
+    differs(
+        "köparens namn",
+        legal.findtext("cbc:RegistrationName", namespaces=NS) if legal is not None else None,
+        buyer.get("name"),
+    )
+    return found
+
+
+def _changed_fields(
+    document: DocumentRows, item: ItemRow
+) -> list[tuple[DocumentRows, ItemRow, str, Any, Any]]:
+    """An invoiced order's billing data now against the specification it was invoiced with
+    (order date, product, unit) and the buyer it was invoiced to (organisationsnummer)."""
+    assert item.now is not None
+    day, code, unit, orgnr = item.now
+    invoiced = (
+        item.values[3],
+        item.values[4],
+        item.values[5],
+        (document.header["buyer"] or {}).get("orgnr"),
+    )
+    return [
+        (document, item, name, was, now)
+        for name, was, now in zip(ORDER_FIELDS, invoiced, (day, code, unit, orgnr), strict=True)
+        if was != now
+    ]
+
+
+def _unrecorded_changes(
+    changed: list[tuple[DocumentRows, ItemRow, str, Any, Any]],
+) -> list[Discrepancy]:
+    """Changes to invoiced orders that no import recorded (orders.OrderChange): an import never
+    changes an invoiced order's billing data without recording it (R14), so someone wrote it
+    into the database directly."""
+    if not changed:
+        return []
+    orders = sorted({item.order_pk for _, item, _, _, _ in changed})
+    recorded: set[tuple[int, str, str]] = set()
+    for start in range(0, len(orders), 500):
+        for order_pk, name, value in OrderChange.objects.filter(
+            order_id__in=orders[start : start + 500]
+        ).values_list("order_id", "field", "new_value"):
+            recorded.add((order_pk, name, value))
+    found = []
+    for document, item, name, was, now in changed:
+        if (item.order_pk, name, str(now)) in recorded:
+            continue
+        label = ORDER_FIELD_LABELS[name]
+        found.append(
+            Discrepancy(
+                str(item.values[3] or "")[:7], item.order_ref, document.number,
+                f"beställningen är fakturerad på dokument {document.number} med {label} {was}, "
+                f"men har nu {label} {now} utan att någon import registrerat ändringen – den "
+                "har ändrats direkt i databasen; återställ den eller kreditera fakturan",
             )
-    for pk in sorted(set(recorded) - stored):
-        if recorded[pk]:
-            problems.append(
-                DocumentProblem(
-                    numbers[pk],
-                    "dokumentet som utfärdades finns inte lagrat (utfärdat före lagringen "
-                    "infördes, eller borttaget) – dess innehåll kan inte styrkas",
-                )
+        )  # fmt: skip
+    return found
+
+
+def _forged_credits(
+    credited: list[tuple[DocumentRows, ItemRow]],
+    credit_notes: dict[int, int | None],
+    credit_items: set[tuple[int, int]],
+) -> list[Discrepancy]:
+    """Items marked credited that no issued credit note of their invoice lists (R12): the
+    order is free to be billed again, though nothing credited it."""
+    found = []
+    for document, item in credited:
+        note = item.credited_by
+        if (
+            note is not None
+            and credit_notes.get(note) == document.pk
+            and (note, item.order_pk) in credit_items
+        ):
+            continue
+        found.append(
+            Discrepancy(
+                str(item.values[3] or "")[:7], item.order_ref, document.number,
+                f"beställningen är markerad som krediterad på dokument {document.number}, men "
+                "ingen utfärdad kreditfaktura för dokumentet tar upp den – markeringen har "
+                "skrivits direkt i databasen; beställningen erbjuds för fakturering igen",
             )
-    return sorted(problems, key=lambda problem: problem.number)
+        )  # fmt: skip
+    return found

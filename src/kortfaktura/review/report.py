@@ -112,6 +112,40 @@ class Discrepancy:
 
 
 @dataclass
+class ChainBreak:
+    """A place where a hash chain does not hold (DOMAIN.md R19)."""
+
+    number: int | None  # the document number, or the audit record's id; None: the whole chain
+    problem: str  # Swedish, naming what differs
+
+
+@dataclass
+class ChainReport:
+    """One hash chain as the review found it: a number series of documents, or the audit
+    trail. ``head_number`` is the last document's number (the last record's id for the audit
+    trail); with ``head_hash`` it is what ``review --expect-head`` checks later."""
+
+    chain: str  # "invoices" | "internal" | "audit"
+    label: str  # Swedish
+    length: int = 0
+    head_number: int | None = None
+    head_hash: str = ""
+    broken: list[ChainBreak] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken
+
+    @property
+    def expect(self) -> str:
+        """The argument of ``kortfaktura review --expect-head`` for this head."""
+        if self.head_number is None:
+            return ""
+        prefix = "audit:" if self.chain == "audit" else ""
+        return f"{prefix}{self.head_number}:{self.head_hash}"
+
+
+@dataclass
 class ExportRow:
     """A SIE export against the documents of its period as they are now: an export that no
     longer matches (a document issued or changed since) must be exported again."""
@@ -159,6 +193,9 @@ class Review:
     discrepancies: list[Discrepancy] = field(default_factory=list)
     exports: list[ExportRow] = field(default_factory=list)
     unbooked_documents: list[int] = field(default_factory=list)  # issued, in no SIE export
+    # The hash chains (R19): each document series and the audit trail, with their heads. A
+    # break is also a discrepancy, so that a broken chain fails the review everywhere.
+    chains: list[ChainReport] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -323,4 +360,17 @@ class Review:
                 for e in self.exports
             ],
             "unbooked_documents": self.unbooked_documents,
+            "chains": [
+                {
+                    "chain": c.chain,
+                    "label": c.label,
+                    "length": c.length,
+                    "head_number": c.head_number,
+                    "head_hash": c.head_hash,
+                    "expect": c.expect,
+                    "ok": c.ok,
+                    "broken": [{"number": b.number, "problem": b.problem} for b in c.broken],
+                }
+                for c in self.chains
+            ],
         }
