@@ -299,7 +299,7 @@ class DocumentChecks:
 
 
 CREDIT_UBL = ("credit_note",)
-SHOWN_DIFFERENCES = 4
+SHOWN_DIFFERENCES = 8
 # An order's billing data against the specification it was invoiced with (R13, R14).
 ORDER_FIELDS = ("order_date", "product_code", "unit_code", "orgnr")
 ORDER_FIELD_LABELS = {

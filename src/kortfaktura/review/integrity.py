@@ -14,9 +14,7 @@ audit trail, what the audit trail says was issued, and heads kept outside the sy
   no longer has that link there.
 """
 
-import re
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 
@@ -26,37 +24,14 @@ from kortfaktura.billing import chain
 from kortfaktura.billing.chain import Anchor
 from kortfaktura.billing.models import Invoice
 from kortfaktura.review.checks import document_checks
-from kortfaktura.review.report import ChainBreak, ChainReport, Discrepancy, DocumentProblem
-
-MIN_HASH = 16  # hex characters of a copied head that must match (a prefix of the link)
-EXPECT = re.compile(r"(?:(?P<audit>audit):)?(?P<number>[0-9]{1,18}):(?P<hash>[0-9a-fA-F]+)")
-
-
-class HeadFormatError(ValueError):
-    """A ``--expect-head`` that cannot be read; Swedish, with the right form."""
-
-
-@dataclass(frozen=True)
-class ExpectedHead:
-    audit: bool  # the audit trail (number = record id), else a document (number = its number)
-    number: int
-    hash: str  # lower-case hex, at least MIN_HASH characters
-
-    @classmethod
-    def parse(cls, text: str) -> "ExpectedHead":
-        found = EXPECT.fullmatch(text.strip())
-        if found is None or len(found["hash"]) < MIN_HASH or len(found["hash"]) > 64:
-            raise HeadFormatError(
-                f"--expect-head {text!r}: ange NUMMER:KONTROLLSUMMA för ett dokument, t.ex. "
-                "104863:3f9a…, eller audit:ID:KONTROLLSUMMA för granskningsloggen – "
-                f"kontrollsumman med minst {MIN_HASH} av sina 64 tecken 0–9, a–f, som den står i "
-                "SIE-filen, genomlysningsrapporten eller nattens meddelande"
-            )
-        return cls(bool(found["audit"]), int(found["number"]), found["hash"].lower())
-
-    @property
-    def label(self) -> str:
-        return f"{'audit:' if self.audit else ''}{self.number}:{self.hash}"
+from kortfaktura.review.report import (
+    MIN_HASH,
+    ChainBreak,
+    ChainReport,
+    Discrepancy,
+    DocumentProblem,
+    ExpectedHead,
+)
 
 
 @dataclass
@@ -185,11 +160,3 @@ def check_integrity(expected: list[ExpectedHead] | None = None) -> Integrity:
             for brk in report.broken[start:]
         )
     return Integrity(list(reports.values()), discrepancies, documents.problems)
-
-
-def heads_of(chains: list[ChainReport]) -> list[dict[str, Any]]:
-    return [
-        {"chain": c.chain, "number": c.head_number, "hash": c.head_hash}
-        for c in chains
-        if c.head_number is not None
-    ]
