@@ -3,21 +3,26 @@
 Each issued document is a link: ``chain_hash = sha256(previous link's hash + content hash)`` over
 the two hex strings, in number order within its series (invoices and credit notes; internal
 charges and internal credits), the first document's previous hash being "". The *content hash*
-is SHA-256 over the canonical JSON (sorted keys, no spaces, UTF-8; decimals, dates as text) of
+is SHA-256 over two parts joined by a newline:
 
-    {"document": {the header: id, number, kind, run, credited invoice, account, customer, OCR,
-                  title, legacy, period, issue and due date, currency, net, VAT, rounding,
-                  payable, reason, seller and buyer as issued, the stored Peppol document's
-                  SHA-256 and its validation},
-     "lines": [[position, order month, product id, product code, product name, quantity,
-                unit price, VAT rate, net, revenue account], … by position],
-     "items": [[line position, order (row id), order id, order date, product code, unit code,
-                holder name, holder HSA-id, unit price, credit item], … by line position,
-                order id, row id]}
+- the canonical JSON (sorted keys, no spaces, UTF-8; decimals and dates as text) of
+  ``{"document": {the header: id, number, kind, run, credited invoice, account, customer, OCR,
+  title, legacy, period, issue and due date, currency, net, VAT, rounding, payable, reason,
+  seller and buyer as issued, the stored Peppol document's SHA-256 and its validation},
+  "lines": [[position, order month, product id, product code, product name, quantity, unit
+  price, VAT rate, net, revenue account], … by position]}``;
+- the items, one per line (joined by newlines), in the order of their line's position and then
+  their order's row id. An item's line is ``position,order row id,order date,unit price in
+  öre,credit`` (``~`` for a missing position or date, the date as YYYY-MM-DD, ``1`` for a credit
+  note's item, else ``0``), a comma, then order id, product code, unit code, holder name and
+  holder HSA-id, each written ``<number of characters>:<text>``, so that no text can be read
+  as another.
 
-so a changed amount, line, item, buyer or stored document, a deleted or inserted document, all
-break the chain from there on. Whether an item was credited later is not part of it (it changes
-when a credit note is issued, which is a link of its own).
+The database writes the items' text itself (the same text on SQLite and PostgreSQL): a run has
+a million items, and encoding them in Python would cost seconds. So a changed amount, line,
+item, buyer or stored document, a deleted or inserted document, all break the chain from there
+on. Whether an item was credited later is not part of it (it changes when a credit note is
+issued, which is a link of its own).
 
 The chain is extended inside the issuing transaction (``services.issue_run``, credit notes),
 which holds the series row's lock: links are written one series at a time, in number order.
@@ -85,32 +90,13 @@ def _int(value: Any) -> int | None:
 
 
 @dataclass
-class ItemRow:
-    """An item as stored; ``now`` (the order's current date, product, unit and orgnr) and the
-    credit columns are read for the review's checks and are not part of the hash."""
-
-    values: list[Any]
-    credited: bool = False
-    credited_by: int | None = None
-    now: tuple[Any, ...] | None = None
-
-    @property
-    def order_pk(self) -> int:
-        return int(self.values[1])
-
-    @property
-    def order_ref(self) -> str:
-        return str(self.values[2])
-
-
-@dataclass
 class DocumentRows:
     """One issued (or being issued) document as the database holds it, normalized so that
     SQLite and PostgreSQL give the same values."""
 
     header: dict[str, Any]
     lines: list[list[Any]] = field(default_factory=list)
-    items: list[ItemRow] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)  # each item's canonical text, in order
 
     @property
     def pk(self) -> int:
@@ -121,24 +107,23 @@ class DocumentRows:
         return int(self.header["number"])
 
     def content_hash(self) -> str:
-        payload = {
-            "document": self.header,
-            "lines": self.lines,
-            "items": [item.values for item in self.items],
-        }
+        payload = {"document": self.header, "lines": self.lines}
         text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(text.encode("utf-8"))
+        digest.update(b"\n")
+        digest.update("\n".join(self.items).encode("utf-8"))
+        return digest.hexdigest()
 
 
 def _marks(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
-def read_documents(ids: list[int], *, with_orders: bool = False) -> list[DocumentRows]:
+def read_documents(ids: list[int]) -> list[DocumentRows]:
     """The documents with these ids (any status), with their lines and items, in the order of
-    ``ids``; ``with_orders`` adds each item's order as it is now and its credit columns."""
+    ``ids``."""
     found: dict[int, DocumentRows] = {}
-    vendor = connection.vendor
+    item_text = _item_text(connection.vendor)
     with connection.cursor() as cursor:
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
@@ -164,58 +149,56 @@ def read_documents(ids: list[int], *, with_orders: bool = False) -> list[Documen
                 f"FROM {LINES} WHERE invoice_id IN ({marks})",
                 chunk,
             )
-            lines: dict[int, list[list[Any]]] = defaultdict(list)
             for (invoice_id, position, month, product, code, name, quantity, price, rate, net,
                  account) in cursor.fetchall():  # fmt: skip
-                lines[invoice_id].append(
-                    [int(position), _day(month), _int(product), code, name, int(quantity),
-                     _money(price), _money(rate), _money(net), account]
-                )  # fmt: skip
-            for invoice_id, rows in lines.items():
                 if invoice_id in found:
-                    found[invoice_id].lines = sorted(rows, key=lambda line: line[0])
-            extra = (
-                f", i.credited, i.credited_by_id, {_text_date('o.order_date', vendor)}, "
-                "o.product_code, o.unit_code, o.orgnr, o.id"
-                if with_orders
-                else ""
-            )
-            joined = f" LEFT JOIN {ORDERS} o ON o.id = i.order_id" if with_orders else ""
+                    found[invoice_id].lines.append(
+                        [int(position), _day(month), _int(product), code, name, int(quantity),
+                         _money(price), _money(rate), _money(net), account]
+                    )  # fmt: skip
+            for pk in chunk:
+                if pk in found:
+                    found[pk].lines.sort(key=lambda line: line[0])
             cursor.execute(
-                "SELECT i.invoice_id, l.position, i.order_id, i.order_ref, "
-                f"{_text_date('i.order_date', vendor)}, i.product_code, i.unit_code, "
-                f"i.holder_name, i.holder_hsa_id, i.unit_price, i.is_credit{extra} "
-                f"FROM {ITEMS} i LEFT JOIN {LINES} l ON l.id = i.line_id{joined} "
-                f"WHERE i.invoice_id IN ({marks})",
+                f"SELECT i.invoice_id, {item_text} FROM {ITEMS} i "
+                f"LEFT JOIN {LINES} l ON l.id = i.line_id WHERE i.invoice_id IN ({marks}) "
+                "ORDER BY i.invoice_id, COALESCE(l.position, -1), i.order_id",
                 chunk,
             )
-            items: dict[int, list[ItemRow]] = defaultdict(list)
-            for row in cursor.fetchall():
-                (invoice_id, position, order, ref, day, code, unit, name, hsa, price,
-                 credit) = row[:11]  # fmt: skip
-                item = ItemRow(
-                    [_int(position), int(order), ref, _day(day), code, unit, name, hsa,
-                     _money(price), bool(credit)]
-                )  # fmt: skip
-                if with_orders:
-                    credited, credited_by, now_day, now_code, now_unit, now_orgnr, exists = row[11:]
-                    item.credited, item.credited_by = bool(credited), _int(credited_by)
-                    if exists is not None:  # None: the order is no longer in the database
-                        item.now = (_day(now_day), now_code, now_unit, now_orgnr)
-                items[invoice_id].append(item)
-            for invoice_id, item_rows in items.items():
+            texts: dict[int, list[str]] = defaultdict(list)
+            for invoice_id, text in cursor.fetchall():
+                texts[invoice_id].append(text)
+            for invoice_id, item_texts in texts.items():
                 if invoice_id in found:
-                    found[invoice_id].items = sorted(item_rows, key=_item_key)
+                    found[invoice_id].items = item_texts
     return [found[pk] for pk in ids if pk in found]
 
 
-def _text_date(column: str, vendor: str) -> str:
-    return column if vendor == "postgresql" else f"CAST({column} AS TEXT)"
-
-
-def _item_key(item: ItemRow) -> tuple[int, str, int]:
-    position, order, ref = item.values[0], item.values[1], item.values[2]
-    return (position if position is not None else -1, ref, order)
+def _item_text(vendor: str) -> str:
+    """SQL for an item's canonical text (see the module's docstring), the same on both
+    databases: each piece is cheap for the database to write, a million times over."""
+    if vendor == "postgresql":
+        fixed = (
+            "COALESCE(l.position::text, '~')",
+            "i.order_id::text",
+            "COALESCE(to_char(i.order_date, 'YYYY-MM-DD'), '~')",
+            "(i.unit_price * 100)::bigint::text",
+            "i.is_credit::int::text",
+        )
+    else:
+        fixed = (
+            "COALESCE(l.position, '~')",
+            "i.order_id",
+            "COALESCE(i.order_date, '~')",
+            "CAST(ROUND(i.unit_price * 100) AS INTEGER)",
+            "CASE WHEN i.is_credit THEN 1 ELSE 0 END",
+        )
+    texts = ("i.order_ref", "i.product_code", "i.unit_code", "i.holder_name", "i.holder_hsa_id")
+    return (
+        " || ',' || ".join(fixed)
+        + " || ',' || "
+        + " || ".join(f"length({text}) || ':' || {text}" for text in texts)
+    )
 
 
 def head_of(series: str) -> tuple[int, str] | None:
