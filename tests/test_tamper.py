@@ -29,7 +29,7 @@ from conftest import (
     customer_row,
     order_row,
 )
-from kortfaktura.audit.chain import content_hash, link_hash
+from kortfaktura.audit.chain import content_hash, flush_pending_links, link_hash
 from kortfaktura.audit.models import AuditLink, AuditRecord
 from kortfaktura.billing import chain
 from kortfaktura.billing.models import Invoice, InvoiceItem, InvoiceLine, InvoiceNumberSeries
@@ -105,6 +105,7 @@ def history(cli: Cli, csv_file: CsvFile) -> dict[str, Any]:
         ("1480", "2020-03"): 100003,
         ("VGR-RS", "2020-03"): 90000001,
     }
+    flush_pending_links()  # PostgreSQL: as if committed (the links are written at commit)
     return {"heads": {head.chain: head for head in chain.chain_heads()}}
 
 
@@ -183,6 +184,29 @@ def test_a_credit_note_extends_the_chain_and_the_review_still_passes(
     assert code == 0, result["discrepancies"]
     invoices = chain_of(result, "invoices")
     assert (invoices["length"], invoices["head_number"]) == (4, 100004)
+
+
+def test_an_items_canonical_text_is_the_same_json_on_both_databases(
+    history: dict[str, Any],
+) -> None:
+    """The database writes each item's part of the content hash (billing/chain.py); SQLite and
+    PostgreSQL must write exactly what ``json.dumps`` writes, whatever the text holds."""
+    tricky = 'Å "citat" \\ ny\nrad\ttab\x01\x1f\x7f \u2028 名 😀'
+    without_guards()
+    invoice = Invoice.objects.get(number=100001)
+    item = invoice.items.order_by("order_id").first()
+    assert item is not None
+    InvoiceItem.objects.filter(pk=item.pk).update(
+        holder_name=tricky, holder_hsa_id="SE2321000131-E000000000001", order_date=None
+    )
+    (rows,) = chain.read_documents([invoice.pk])
+    assert rows.items[0] == json.dumps(
+        [1, item.order_id, item.order_ref, None, item.product_code, item.unit_code, tricky,
+         "SE2321000131-E000000000001", 35000, 0],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )  # fmt: skip
+    assert rows.items[1].startswith(f"[1,{item.order_id + 1},")
 
 
 # The forgeries of issue 17 ----------------------------------------------------------------------

@@ -98,7 +98,9 @@ def append_link(record_id: int, content: str) -> tuple[int, str]:
 def flush_pending_links() -> None:
     """PostgreSQL: links of records this transaction wrote are appended at commit; inside an
     open transaction (a test, a caller's ``atomic``) they are appended now, so that a review
-    made in the same transaction sees them. Outside a transaction there is nothing pending."""
+    made in the same transaction sees them. Outside a transaction there is nothing pending.
+    This takes the chain's lock until the transaction ends: call it only where the transaction
+    takes no other lock afterwards (the review, a test)."""
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute(f"SET CONSTRAINTS {TRIGGER} IMMEDIATE")
@@ -212,9 +214,10 @@ def _gap(expected: int, seq: int, before: int | None, after: int) -> Break:
 
 
 def head() -> tuple[int, str] | None:
-    """(record id, hash) of the last link that is committed (or pending in this transaction)."""
+    """(record id, hash) of the last link. On PostgreSQL the links of a transaction that is
+    still open are not there yet: the head is the last committed one. (It does not flush them:
+    that would take the chain's lock in the middle of the caller's transaction.)"""
     from kortfaktura.audit.models import AuditLink
 
-    flush_pending_links()
     last = AuditLink.objects.order_by("-seq").values_list("record_id", "hash").first()
     return (int(last[0]), str(last[1])) if last else None

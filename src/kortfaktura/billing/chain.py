@@ -12,14 +12,15 @@ is SHA-256 over two parts joined by a newline:
   "lines": [[position, order month, product id, product code, product name, quantity, unit
   price, VAT rate, net, revenue account], … by position]}``;
 - the items, one per line (joined by newlines), in the order of their line's position and then
-  their order's row id. An item's line is ``position,order row id,order date,unit price in
-  öre,credit`` (``~`` for a missing position or date, the date as YYYY-MM-DD, ``1`` for a credit
-  note's item, else ``0``), a comma, then order id, product code, unit code, holder name and
-  holder HSA-id, each written ``<number of characters>:<text>``, so that no text can be read
-  as another.
+  their order's row id, each the compact JSON array (as Python's ``json.dumps`` with
+  ``ensure_ascii=False, separators=(",", ":")`` writes it) ``[line position (null, and first,
+  when the item's line is not one of its document's), order row id,
+  order id, order date (YYYY-MM-DD), product code, unit code, holder name, holder HSA-id, unit
+  price in öre, 1 for a credit note's item else 0]``.
 
-The database writes the items' text itself (the same text on SQLite and PostgreSQL): a run has
-a million items, and encoding them in Python would cost seconds. So a changed amount, line,
+The database writes each item's JSON (without the position, which Python takes from the lines
+and puts first, ordering the items itself): a run has a million items, and encoding them in
+Python, or joining and sorting them in SQLite, would cost seconds. So a changed amount, line,
 item, buyer or stored document, a deleted or inserted document, all break the chain from there
 on. Whether an item was credited later is not part of it (it changes when a credit note is
 issued, which is a link of its own).
@@ -144,13 +145,15 @@ def read_documents(ids: list[int]) -> list[DocumentRows]:
                 header["is_legacy"] = bool(header["is_legacy"])
                 found[int(header["id"])] = DocumentRows(header)
             cursor.execute(
-                "SELECT invoice_id, position, order_month, product_id, product_code, "
+                "SELECT id, invoice_id, position, order_month, product_id, product_code, "
                 "product_name, quantity, unit_price, vat_rate, net, revenue_account "
                 f"FROM {LINES} WHERE invoice_id IN ({marks})",
                 chunk,
             )
-            for (invoice_id, position, month, product, code, name, quantity, price, rate, net,
-                 account) in cursor.fetchall():  # fmt: skip
+            positions: dict[int, tuple[int, int]] = {}  # line → (its invoice, position)
+            for (line_id, invoice_id, position, month, product, code, name, quantity, price,
+                 rate, net, account) in cursor.fetchall():  # fmt: skip
+                positions[line_id] = (invoice_id, int(position))
                 if invoice_id in found:
                     found[invoice_id].lines.append(
                         [int(position), _day(month), _int(product), code, name, int(quantity),
@@ -159,46 +162,52 @@ def read_documents(ids: list[int]) -> list[DocumentRows]:
             for pk in chunk:
                 if pk in found:
                     found[pk].lines.sort(key=lambda line: line[0])
+            # The items without a join or a sort in the database: the line's position comes
+            # from the lines just read (of the item's own document), and Python orders them.
             cursor.execute(
-                f"SELECT i.invoice_id, {item_text} FROM {ITEMS} i "
-                f"LEFT JOIN {LINES} l ON l.id = i.line_id WHERE i.invoice_id IN ({marks}) "
-                "ORDER BY i.invoice_id, COALESCE(l.position, -1), i.order_id",
+                f"SELECT i.invoice_id, i.line_id, i.order_id, {item_text} FROM {ITEMS} i "
+                f"WHERE i.invoice_id IN ({marks})",
                 chunk,
             )
-            texts: dict[int, list[str]] = defaultdict(list)
-            for invoice_id, text in cursor.fetchall():
-                texts[invoice_id].append(text)
-            for invoice_id, item_texts in texts.items():
+            items: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+            for invoice_id, line_id, order_pk, tail in cursor.fetchall():
+                owner, position = positions.get(line_id, (None, -1))
+                if owner != invoice_id:
+                    position = -1
+                items[invoice_id].append((position, order_pk, tail))
+            for invoice_id, rows in items.items():
                 if invoice_id in found:
-                    found[invoice_id].items = item_texts
+                    rows.sort()
+                    found[invoice_id].items = [
+                        f"[{position if position >= 0 else 'null'},{tail[1:]}"
+                        for position, _, tail in rows
+                    ]
     return [found[pk] for pk in ids if pk in found]
 
 
 def _item_text(vendor: str) -> str:
-    """SQL for an item's canonical text (see the module's docstring), the same on both
-    databases: each piece is cheap for the database to write, a million times over."""
-    if vendor == "postgresql":
-        fixed = (
-            "COALESCE(l.position::text, '~')",
-            "i.order_id::text",
-            "COALESCE(to_char(i.order_date, 'YYYY-MM-DD'), '~')",
-            "(i.unit_price * 100)::bigint::text",
-            "i.is_credit::int::text",
+    """SQL for an item's canonical text without its line's position (``read_documents`` puts
+    it first), the same on both databases: SQLite's ``json_array`` writes exactly that JSON, and
+    PostgreSQL's ``to_json`` escapes text the same way (tests/test_tamper.py pins both to
+    ``json.dumps``)."""
+    if vendor != "postgresql":
+        return (
+            "json_array(i.order_id, i.order_ref, i.order_date, i.product_code, "
+            "i.unit_code, i.holder_name, i.holder_hsa_id, "
+            "CAST(ROUND(i.unit_price * 100) AS INTEGER), CASE WHEN i.is_credit THEN 1 ELSE 0 END)"
         )
-    else:
-        fixed = (
-            "COALESCE(l.position, '~')",
-            "i.order_id",
-            "COALESCE(i.order_date, '~')",
-            "CAST(ROUND(i.unit_price * 100) AS INTEGER)",
-            "CASE WHEN i.is_credit THEN 1 ELSE 0 END",
-        )
-    texts = ("i.order_ref", "i.product_code", "i.unit_code", "i.holder_name", "i.holder_hsa_id")
-    return (
-        " || ',' || ".join(fixed)
-        + " || ',' || "
-        + " || ".join(f"length({text}) || ':' || {text}" for text in texts)
+    parts = (
+        "i.order_id::text",
+        "to_json(i.order_ref)::text",
+        "COALESCE(to_json(i.order_date)::text, 'null')",
+        "to_json(i.product_code)::text",
+        "to_json(i.unit_code)::text",
+        "to_json(i.holder_name)::text",
+        "to_json(i.holder_hsa_id)::text",
+        "(i.unit_price * 100)::bigint::text",
+        "i.is_credit::int::text",
     )
+    return "'[' || " + " || ',' || ".join(parts) + " || ']'"
 
 
 def head_of(series: str) -> tuple[int, str] | None:
