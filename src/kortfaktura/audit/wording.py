@@ -53,6 +53,7 @@ DETAIL_LABELS = {
     "unknown_columns": "okända kolumner", "checksum": "kontrollsumma", "balanced": "går ihop",
     "before": "före", "after": "efter", "field": "fält", "order": "beställning",
     "chain": "kedja", "series": "serie", "first": "första", "last": "sista", "hash": "länk",
+    "heads": "kedjornas huvuden",
 }  # fmt: skip
 # Codes among the values, in Swedish (by the key they stand under).
 VALUE_WORDS = {

@@ -55,7 +55,8 @@ def add_parser(subparsers: Subparsers) -> None:
         help="ett kedjehuvud som kopierats ut tidigare (ur en SIE-fil, en "
         "genomlysningsrapport eller nattens meddelande): dokumentet med det numret ska finnas "
         "och ha den länken, annars har kedjan skrivits om eller rullats tillbaka (slutkod 1); "
-        "audit:ID:KONTROLLSUMMA för granskningsloggen; flera går bra",
+        "audit:ID:KONTROLLSUMMA för granskningsloggen; flera går bra, t.ex. "
+        "--expect-head 104863:3f9a0c… audit:5120:9be17d…",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
     parser.set_defaults(handler=review_command, needs_database=True)
