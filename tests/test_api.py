@@ -364,6 +364,10 @@ def test_review_is_the_cli_json(world: webtools.World) -> None:
     assert data["from"] == "2020-03-01" and data["balanced"] is True
     march = next(month for month in data["months"] if month["month"] == "2020-03")
     assert march["invoiced"] == 5
+    # The hash chains (R19) as review --json has them, each with its head.
+    chains = {chain["chain"]: chain for chain in data["chains"]}
+    assert chains["invoices"]["ok"] is True and len(chains["invoices"]["head_hash"]) == 64
+    assert chains["audit"]["ok"] is True
     wrong = api("granskare").get("/review", **{"from": "2020-04-30", "to": "2020-03-01"})
     assert wrong.status_code == 400
 

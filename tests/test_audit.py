@@ -373,7 +373,11 @@ def test_the_guards_exist_in_the_schema() -> None:
                 "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
                 [TABLE],
             )
-            expected = {"audit_record_append_only", "audit_record_no_truncate"}
+            expected = {
+                "audit_record_append_only",
+                "audit_record_no_truncate",
+                "audit_record_chain",  # appends the links at commit (audit/0002)
+            }
         else:
             cursor.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [TABLE]
@@ -399,12 +403,14 @@ def test_the_orm_cannot_change_or_delete_a_record_either() -> None:
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="TRUNCATE is PostgreSQL's")
 def test_truncate_is_refused_on_postgresql() -> None:
     record("run.drafted", "körning 1")
+    with connection.cursor() as cursor:  # as if committed: the link is written at commit
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     with (
         pytest.raises(DatabaseError) as refused,
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
-        cursor.execute(f"TRUNCATE {TABLE}")
+        cursor.execute(f"TRUNCATE {TABLE}, audit_auditlink")  # with its chain (audit/0002)
     assert "granskningsloggen" in str(refused.value)
     assert AuditRecord.objects.count() == 1
 

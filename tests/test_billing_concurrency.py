@@ -99,6 +99,13 @@ def test_two_processes_issuing_at_once_give_a_gap_free_unique_series(
         assert numbers == list(range(first, first + 8)), kind
     internal = [doc for doc in documents if doc["type"] == "internal_charge"]  # type: ignore[union-attr, index]
     assert {doc["vat"] for doc in internal} == {"0.00"}  # type: ignore[index]
+    # Each series' hash chain (R19) was extended under the series lock: one unbroken chain.
+    review = json_of(env, cwd, "review")
+    chains = {chain["chain"]: chain for chain in review["chains"]}  # type: ignore[index]
+    assert [(chains[n]["length"], chains[n]["ok"]) for n in ("invoices", "internal")] == [
+        (8, True),
+        (8, True),
+    ], review["discrepancies"]  # type: ignore[index]
 
 
 def test_two_processes_drafting_the_same_period_cannot_both_take_an_order(

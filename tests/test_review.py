@@ -259,9 +259,13 @@ def test_a_changed_stored_document_is_listed(cli: Cli, states: dict[str, Any]) -
             [forged, invoice.pk],
         )
     code, review = as_json(cli, "review")
-    assert code == 0  # the months still balance; the document is listed for a person
+    # R19: the months still balance, but the stored document no longer says what its rows say.
+    assert code == 1 and review["balanced"] is False
     assert review["invalid_documents"] == [number]
     assert "ändrats" in review["document_problems"][0]["problem"]
+    named = [d["problem"] for d in review["discrepancies"] if d["number"] == number]
+    assert any("kontrollsumman" in problem for problem in named)
+    assert any("à-pris: dokumentet 35.00, raderna 350.00" in problem for problem in named)
 
 
 def test_the_stored_document_is_what_export_writes(
@@ -475,8 +479,12 @@ def test_a_document_whose_totals_no_longer_match_its_lines_fails_the_review(
         )
     code, review = as_json(cli, "review")
     assert code == 1 and review["balanced"] is False
-    (found,) = [d for d in review["discrepancies"] if d["number"] == number]
-    assert "raderna ger" in found["problem"] and found["month"] == "2020-03"
+    named = [d for d in review["discrepancies"] if d["number"] == number]
+    (found,) = [d for d in named if "raderna ger" in d["problem"]]
+    assert found["month"] == "2020-03"
+    # The chain and the stored document say so too (R19).
+    assert any("stämmer inte med sin länk i kedjan" in d["problem"] for d in named)
+    assert any("att betala: dokumentet" in d["problem"] for d in named)
 
 
 def test_review_before_init_says_to_run_init(fresh: tuple[dict[str, str], Path]) -> None:

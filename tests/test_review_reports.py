@@ -453,6 +453,7 @@ SHEETS = [
     "Ändringar",
     "Numrering",
     "Dokument",
+    "Kedjor",
     "Bokföring",
     "Att åtgärda",
 ]

@@ -30,6 +30,7 @@ from kortfaktura.accounting.vouchers import (
 )
 from kortfaktura.audit.actor import current_actor
 from kortfaktura.audit.services import record
+from kortfaktura.billing.chain import Head, chain_heads, heads_text
 from kortfaktura.documents.services import os_reason, write_atomically
 
 SUFFIXES = (".se", ".si", ".sie")
@@ -57,6 +58,7 @@ class SieResult:
     last_number: int | None
     warnings: list[str] = field(default_factory=list)
     export_id: int | None = None
+    heads: list[Head] = field(default_factory=list)  # the chains' heads in the file (R19)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +72,7 @@ class SieResult:
             "first_number": self.first_number,
             "last_number": self.last_number,
             "warnings": list(self.warnings),
+            "chains": [head.as_json() for head in self.heads],
         }
 
 
@@ -92,9 +95,15 @@ def check_target(path: Path) -> None:
 
 
 def render_period(
-    period_from: dt.date, period_to: dt.date, *, generated_by: str, generated: dt.date
+    period_from: dt.date,
+    period_to: dt.date,
+    *,
+    generated_by: str,
+    generated: dt.date,
+    heads: list[Head] | None = None,
 ) -> tuple[bytes, Booking]:
-    """The file's content and the booking behind it."""
+    """The file's content and the booking behind it; ``heads``, the hash chains' heads, go in a
+    ``#PROSA`` record, so that every export carries a copy of them out of the system (R19)."""
     try:
         result = booking(period_from, period_to)
     except BookingError as error:
@@ -107,6 +116,7 @@ def render_period(
         orgnr=str(settings.SELLER["orgnr"]),
         company=str(settings.SELLER["name"]),
         years=sie.fiscal_years(period_from, period_to, settings.FISCAL_YEAR_START_MONTH),
+        prose=heads_text(heads) if heads is not None else "",
     )
     try:
         content = sie.render(
@@ -217,8 +227,9 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
     check_chart()
     check_target(out)
     actor = current_actor()
+    heads = chain_heads()
     content, result = render_period(
-        period_from, period_to, generated_by=actor, generated=timezone.localdate()
+        period_from, period_to, generated_by=actor, generated=timezone.localdate(), heads=heads
     )
     target = out.absolute()
     try:
@@ -242,6 +253,7 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
         first_number=result.first_number,
         last_number=result.last_number,
         warnings=warnings,
+        heads=heads,
     )
     with transaction.atomic():
         export = SieExport.objects.create(
@@ -272,6 +284,7 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
                 "last_number": outcome.last_number,
                 "warnings": outcome.warnings,
                 "chart": chart_in_use(),
+                "heads": [head.expect for head in heads],
             },
             actor=actor,
         )

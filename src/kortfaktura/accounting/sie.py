@@ -56,6 +56,9 @@ class Header:
     orgnr: str  # ten digits; written as NNNNNN-NNNN
     company: str
     years: Sequence[tuple[int, dt.date, dt.date]]  # (0, start, end), (-1, start, end), …
+    # Free text about the file (#PROSA, an identification record of SIE 4 that importers
+    # ignore): Kortfaktura writes the heads of its hash chains there (DOMAIN.md R19).
+    prose: str = ""
 
 
 class UnbalancedVoucherError(ValueError):
@@ -148,6 +151,7 @@ def render(
         "#FORMAT PC8",
         f"#GEN {date(header.generated)} {quote(header.generated_by)}",
         "#SIETYP 4",
+        *([f"#PROSA {quote(header.prose)}"] if header.prose else []),
         f"#ORGNR {orgnr(header.orgnr)}",
         f"#FNAMN {quote(header.company)}",
     ]

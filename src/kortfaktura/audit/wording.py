@@ -24,6 +24,7 @@ ACTION_LABELS = {
     "change.rejected": "ändring avvisad",
     "export.documents": "dokument exporterade",
     "review.report": "genomlysning",
+    "chain.started": "kedjorna påbörjade",
 }
 # Swedish words for the detail keys in the table (--json keeps the keys), in the order they are
 # shown: PostgreSQL's jsonb does not keep the order in which they were written.
@@ -51,6 +52,8 @@ DETAIL_LABELS = {
     "size_bytes": "byte", "sha256": "SHA-256", "batch": "import", "blank_lines": "tomma rader",
     "unknown_columns": "okända kolumner", "checksum": "kontrollsumma", "balanced": "går ihop",
     "before": "före", "after": "efter", "field": "fält", "order": "beställning",
+    "chain": "kedja", "series": "serie", "first": "första", "last": "sista", "hash": "länk",
+    "heads": "kedjornas huvuden",
 }  # fmt: skip
 # Codes among the values, in Swedish (by the key they stand under).
 VALUE_WORDS = {

@@ -4,6 +4,8 @@ The database itself guards the two promises finance relies on:
 - an order is on at most one uncredited invoice item (partial unique index ``order_invoiced_once``);
 - issued invoices, their lines and items never change (triggers, migration ``billing/0002``), and
   numbers are unique and come from one locked counter row in the issuing transaction.
+Each issued document is also a link of its series' hash chain (``chain_hash``, billing/chain.py),
+so that a change made by someone who can bypass the database's guards is still seen.
 """
 
 from typing import Any
@@ -154,6 +156,9 @@ class Invoice(models.Model):
     # official rules then, so that the review checks a hash instead of validating again.
     content_sha256 = models.CharField(max_length=64, blank=True, db_default="")
     validation = models.CharField(max_length=16, blank=True, db_default="")
+    # Set when issuing: this document's link in its number series' hash chain (billing/chain.py,
+    # R19), over its header, lines, items, stored document and the previous document's link.
+    chain_hash = models.CharField(max_length=64, blank=True, db_default="")
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     issued_at = models.DateTimeField(null=True, blank=True)

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from kortfaktura.audit.actor import current_actor
 from kortfaktura.audit.services import record
-from kortfaktura.billing import core, issuing
+from kortfaktura.billing import chain, core, issuing
 from kortfaktura.billing.errors import BillingError, UsageError
 from kortfaktura.billing.facts import account_facts, load_facts
 from kortfaktura.billing.models import (
@@ -561,13 +561,22 @@ def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
         )
         verdicts = issuing.check_documents(invoices)
         issued_at = connection.ops.adapt_datetimefield_value(now)
+        # R19: each document's link in its series' chain, over what is stored now (the series
+        # are locked, so no other link can come between).
+        links, anchors = chain.link_new(
+            ((invoice.pk, invoice.number or 0, invoice.kind) for invoice in invoices),
+            {invoice.pk: _verdict_header(verdicts, invoice.pk) for invoice in invoices},
+        )
         final = [
             (Invoice.Status.ISSUED.value, issued_at, *_verdict_columns(verdicts, invoice.pk),
-             invoice.pk)
+             links[invoice.pk], invoice.pk)
             for invoice in invoices
         ]  # fmt: skip
         bulk.update_rows(
-            INVOICES, "id", ("status", "issued_at", "content_sha256", "validation"), final
+            INVOICES,
+            "id",
+            ("status", "issued_at", "content_sha256", "validation", "chain_hash"),
+            final,
         )
         _pause_for_tests("ISSUE")
         run.status = BillingRun.Status.ISSUED
@@ -588,6 +597,7 @@ def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
                 "vat": sum((invoice.vat for invoice in invoices), Decimal(0)),
                 "payable": sum((invoice.payable for invoice in invoices), Decimal(0)),
                 **_dual_control_details(run, issuer),
+                "chain": [anchor.as_json() for anchor in anchors],
             },
         )
     return run
@@ -608,6 +618,10 @@ def _dual_control_details(run: BillingRun, issuer: str) -> dict[str, Any]:
 def _verdict_columns(verdicts: dict[int, issuing.DocumentVerdict], pk: int) -> tuple[str, str]:
     verdict = verdicts.get(pk)
     return (verdict.sha256, verdict.validation) if verdict else ("", "")
+
+
+def _verdict_header(verdicts: dict[int, issuing.DocumentVerdict], pk: int) -> dict[str, str]:
+    return dict(zip(("content_sha256", "validation"), _verdict_columns(verdicts, pk), strict=True))
 
 
 def _check_still_valid(run: BillingRun, invoices: list[Invoice]) -> None:
@@ -717,6 +731,14 @@ def credit_invoice(
                 "reason": credit_note.reason,
                 "issue_date": day,
                 "payable": credit_note.payable,
+                "chain": [
+                    chain.Anchor(
+                        chain.series_of(credit_note.kind),
+                        int(credit_note.number or 0),
+                        int(credit_note.number or 0),
+                        credit_note.chain_hash,
+                    ).as_json()
+                ],
             },
             actor=created_by or None,
         )
@@ -842,10 +864,16 @@ def _create_credit_note(
             )
             for item in line_items
         )
-    verdict = issuing.check_documents([credit_note]).get(credit_note.pk)
+    verdicts = issuing.check_documents([credit_note])
+    links, _ = chain.link_new(
+        [(credit_note.pk, number, credit_note.kind)],
+        {credit_note.pk: _verdict_header(verdicts, credit_note.pk)},
+    )
     credit_note.status = Invoice.Status.ISSUED
     credit_note.issued_at = timezone.now()
-    credit_note.content_sha256 = verdict.sha256 if verdict else ""
-    credit_note.validation = verdict.validation if verdict else ""
-    credit_note.save(update_fields=["status", "issued_at", "content_sha256", "validation"])
+    credit_note.content_sha256, credit_note.validation = _verdict_columns(verdicts, credit_note.pk)
+    credit_note.chain_hash = links[credit_note.pk]
+    credit_note.save(
+        update_fields=["status", "issued_at", "content_sha256", "validation", "chain_hash"]
+    )
     return credit_note

@@ -7,7 +7,7 @@ from kortfaktura import swedish
 from kortfaktura.billing.changes import FIELD_LABELS
 from kortfaktura.cli.output import console, fail, print_json
 from kortfaktura.cli.parsing import Subparsers, date_argument
-from kortfaktura.review.report import STATES, Review
+from kortfaktura.review.report import STATES, ExpectedHead, HeadFormatError, Review
 
 SHOWN = 20
 # Column heads narrow enough for an 80-column terminal; the HTML report has the long ones.
@@ -49,8 +49,24 @@ def add_parser(subparsers: Subparsers) -> None:
         help="skriv tabellerna och alla tillbakahållna och ej fakturerade beställningar som "
         "Excel, t.ex. var/ut/genomlysning.xlsx",
     )  # fmt: skip
+    parser.add_argument(
+        "--expect-head", dest="expected_heads", type=expected_head, action="extend", nargs="+",
+        metavar="NUMMER:KONTROLLSUMMA",
+        help="ett kedjehuvud som kopierats ut tidigare (ur en SIE-fil, en "
+        "genomlysningsrapport eller nattens meddelande): dokumentet med det numret ska finnas "
+        "och ha den länken, annars har kedjan skrivits om eller rullats tillbaka (slutkod 1); "
+        "audit:ID:KONTROLLSUMMA för granskningsloggen; flera går bra, t.ex. "
+        "--expect-head 104863:3f9a0c… audit:5120:9be17d…",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
     parser.set_defaults(handler=review_command, needs_database=True)
+
+
+def expected_head(text: str) -> ExpectedHead:
+    try:
+        return ExpectedHead.parse(text)
+    except HeadFormatError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def review_command(args: argparse.Namespace) -> int:
@@ -68,7 +84,11 @@ def review_command(args: argparse.Namespace) -> int:
     try:
         with console.status("Genomlysningen räknar …") if not args.json else _nothing():
             review, written = services.make_review(
-                args.period_from, args.period_to, html=args.html, xlsx=args.xlsx
+                args.period_from,
+                args.period_to,
+                html=args.html,
+                xlsx=args.xlsx,
+                expected_heads=args.expected_heads,
             )
     except services.ReportError as error:
         if args.json:
@@ -150,7 +170,33 @@ def print_review(review: Review) -> None:
         for document in review.invalid_documents[:SHOWN]:
             out(f"  {document.number}: {document.problem}", markup=False)
     _bookkeeping(review)
+    _chains(review)
     out(f"\nKontrollsumma för underlaget: {review.checksum}", markup=False)
+
+
+def _chains(review: Review) -> None:
+    """The chains' heads (R19): keep them outside the system and check later with
+    --expect-head."""
+    if not review.chains:
+        return
+    console.print("\n[bold]Kedjor[/] (spara huvudena utanför systemet; kontrollera senare med "
+                  "kortfaktura review --expect-head):")  # fmt: skip
+    for chain in review.chains:
+        if chain.head_number is None:
+            console.print(f"  {chain.label}: tom", markup=False)
+            continue
+        verdict = (
+            "hel"
+            if chain.ok
+            else f"BRUTEN ({swedish.counted(len(chain.broken), 'brott', 'brott')})"
+        )
+        console.print(
+            f"  {chain.label}: {swedish.count(chain.length)} länkar, {verdict} – huvud "
+            f"{chain.expect}",
+            markup=False,
+            soft_wrap=True,
+            style=None if chain.ok else "bold red",
+        )
 
 
 def _bookkeeping(review: Review) -> None:

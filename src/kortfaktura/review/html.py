@@ -95,6 +95,7 @@ def _page(review: Review) -> str:
         _customer_data(review),
         _numbering(review),
         _invalid_documents(review),
+        _chains(review),
         _bookkeeping(review),
         _customers_table(review),
         _sign_off(review),
@@ -247,6 +248,7 @@ CONTENTS = (
     ("kunduppgifter", "Kunduppgifter"),
     ("numrering", "Numrering"),
     ("dokument", "Dokument som inte godkänns"),
+    ("kedjor", "Kedjor"),
     ("bokforing", "Bokföring (SIE)"),
     ("per-kund", "Per kund"),
     ("underskrift", "Underskrift"),
@@ -994,6 +996,48 @@ def _invalid_documents(review: Review) -> str:
     )
 
 
+def _chains(review: Review) -> str:
+    """The hash chains (R19): whether each holds, and its head to keep outside the system."""
+    heading = "Kedjor"
+    intro = (
+        "<p>Varje utfärdat dokument och varje post i granskningsloggen är länkad till den före "
+        "med en kontrollsumma över sitt innehåll. Spara huvudena (sista länken) utanför "
+        "systemet; en senare genomlysning med <code>kortfaktura review --expect-head</code> och "
+        "ett sparat huvud visar om historiken fram till dit har skrivits om.</p>\n"
+    )
+    if not review.chains:
+        return (
+            f'<section id="kedjor">\n<h2>{h(heading)}</h2>\n{intro}'
+            f"{_empty('Inga kedjor kontrollerades.')}</section>\n"
+        )
+    rows = [
+        [
+            h(c.label),
+            h(swedish.count(c.length)),
+            h(c.head_number if c.head_number is not None else "–"),
+            Html(f'<span class="checksum">{h(c.head_hash or "–")}</span>'),
+            h("Hel")
+            if c.ok
+            else Html(
+                f'<span class="flag">Bruten</span> – '
+                f"{h(swedish.counted(len(c.broken), 'brott', 'brott'))}, se avvikelserna"
+            ),
+        ]
+        for c in review.chains
+    ]
+    return (
+        f'<section id="kedjor">\n<h2>{h(heading)}</h2>\n{intro}'
+        + _table(
+            "kedjor-lista",
+            ["Kedja", "Länkar", "Sista (nummer eller post)", "Huvud (SHA-256)", "Stämmer"],
+            rows,
+            classes=["text", "num", "num", "text", ""],
+            row_classes=["" if c.ok else "unbalanced" for c in review.chains],
+        )
+        + "</section>\n"
+    )
+
+
 def _customers_table(review: Review) -> str:
     customers = review.customers
     if not customers:
@@ -1035,6 +1079,21 @@ def _customers_table(review: Review) -> str:
     )
 
 
+def _heads_statement(review: Review) -> str:
+    """The chains' heads on the signed page: a copy of them outside the system (R19)."""
+    heads = [c for c in review.chains if c.expect]
+    if not heads:
+        return ""
+    items = join(
+        f'<li>{h(c.label)}: <span class="checksum">{h(c.expect)}</span></li>' for c in heads
+    )
+    return (
+        '<p class="statement">Kedjornas huvuden när genomlysningen gjordes (kontrollera senare '
+        "med <code>kortfaktura review --expect-head</code>):</p>\n"
+        f'<ul class="heads">{items}</ul>\n'
+    )
+
+
 def _sign_off(review: Review) -> str:
     def block(role: str) -> str:
         lines = join(
@@ -1049,6 +1108,7 @@ def _sign_off(review: Review) -> str:
         f"{h(review.made_by)}, med kontrollsumma (SHA-256) "
         f'<span class="checksum">{h(review.checksum)}</span>.</p>\n'
         f'<p class="statement"><strong>{h(review.summary())}</strong></p>\n'
-        f'<div class="signoff">{block("Ekonomi (VGR)")}{block("Granskare")}</div>\n'
+        + _heads_statement(review)
+        + f'<div class="signoff">{block("Ekonomi (VGR)")}{block("Granskare")}</div>\n'
         "</section>\n"
     )

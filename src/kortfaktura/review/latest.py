@@ -141,6 +141,11 @@ def figures(review: Review, mark: int) -> dict[str, Any]:
         "discrepancies": data["discrepancies"][:KEEP],
         "unbooked_documents_count": len(review.unbooked_documents),
         "needs_attention": review.needs_attention(),
+        # The hash chains (R19): heads and whether each holds; their breaks are discrepancies.
+        "chains": [
+            {**chain, "broken": chain["broken"][:KEEP], "broken_count": len(chain["broken"])}
+            for chain in data["chains"]
+        ],
     }
 
 

@@ -6,6 +6,7 @@ total less the other states, so an order counted twice or lost makes a month fai
 """
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -112,6 +113,71 @@ class Discrepancy:
 
 
 @dataclass
+class ChainBreak:
+    """A place where a hash chain does not hold (DOMAIN.md R19)."""
+
+    number: int | None  # the document number, or the audit record's id; None: the whole chain
+    problem: str  # Swedish, naming what differs
+
+
+@dataclass
+class ChainReport:
+    """One hash chain as the review found it: a number series of documents, or the audit
+    trail. ``head_number`` is the last document's number (the last record's id for the audit
+    trail); with ``head_hash`` it is what ``review --expect-head`` checks later."""
+
+    chain: str  # "invoices" | "internal" | "audit"
+    label: str  # Swedish
+    length: int = 0
+    head_number: int | None = None
+    head_hash: str = ""
+    broken: list[ChainBreak] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken
+
+    @property
+    def expect(self) -> str:
+        """The argument of ``kortfaktura review --expect-head`` for this head."""
+        if self.head_number is None:
+            return ""
+        prefix = "audit:" if self.chain == "audit" else ""
+        return f"{prefix}{self.head_number}:{self.head_hash}"
+
+
+MIN_HASH = 16  # hex characters of a copied head that must match (a prefix of the link)
+EXPECT = re.compile(r"(?:(?P<audit>(?i:audit)):)?(?P<number>[0-9]{1,18}):(?P<hash>[0-9a-fA-F]+)")
+
+
+class HeadFormatError(ValueError):
+    """A ``--expect-head`` that cannot be read; Swedish, with the right form."""
+
+
+@dataclass(frozen=True)
+class ExpectedHead:
+    audit: bool  # the audit trail (number = record id), else a document (number = its number)
+    number: int
+    hash: str  # lower-case hex, at least MIN_HASH characters
+
+    @classmethod
+    def parse(cls, text: str) -> "ExpectedHead":
+        found = EXPECT.fullmatch(text.strip())
+        if found is None or len(found["hash"]) < MIN_HASH or len(found["hash"]) > 64:
+            raise HeadFormatError(
+                f"'{text}' är inget kedjehuvud – ange NUMMER:KONTROLLSUMMA för ett dokument, "
+                "t.ex. 104863:3f9a…, eller audit:ID:KONTROLLSUMMA för granskningsloggen, "
+                f"kontrollsumman med minst {MIN_HASH} av sina 64 tecken 0–9, a–f, som den står i "
+                "SIE-filen, genomlysningsrapporten eller nattens meddelande"
+            )
+        return cls(bool(found["audit"]), int(found["number"]), found["hash"].lower())
+
+    @property
+    def label(self) -> str:
+        return f"{'audit:' if self.audit else ''}{self.number}:{self.hash}"
+
+
+@dataclass
 class ExportRow:
     """A SIE export against the documents of its period as they are now: an export that no
     longer matches (a document issued or changed since) must be exported again."""
@@ -161,6 +227,9 @@ class Review:
     unbooked_documents: list[int] = field(default_factory=list)  # issued, in no SIE export
     # R25: whether dual control was on when the review was made (KORTFAKTURA_DUAL_CONTROL).
     dual_control: bool = True
+    # The hash chains (R19): each document series and the audit trail, with their heads. A
+    # break is also a discrepancy, so that a broken chain fails the review everywhere.
+    chains: list[ChainReport] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -208,8 +277,17 @@ class Review:
     def summary(self) -> str:
         """One Swedish sentence: is everything accounted for?"""
         total = self.totals
+        broken = [chain.label for chain in self.chains if not chain.ok]
         if not self.balanced:
-            return (
+            history = (
+                f"Historiken har ändrats i databasen: kedjan för {broken[0]} är bruten. "
+                if len(broken) == 1
+                else "Historiken har ändrats i databasen: kedjorna för "
+                f"{', '.join(broken[:-1])} samt {broken[-1]} är brutna. "
+                if broken
+                else ""
+            )
+            return history + (
                 "Genomlysningen går INTE ihop: "
                 f"{counted(len(self.discrepancies), 'avvikelse', 'avvikelser')} och "
                 f"{counted(sum(1 for m in self.months if not m.balanced), 'månad', 'månader')} "
@@ -335,4 +413,17 @@ class Review:
                 for e in self.exports
             ],
             "unbooked_documents": self.unbooked_documents,
+            "chains": [
+                {
+                    "chain": c.chain,
+                    "label": c.label,
+                    "length": c.length,
+                    "head_number": c.head_number,
+                    "head_hash": c.head_hash,
+                    "expect": c.expect,
+                    "ok": c.ok,
+                    "broken": [{"number": b.number, "problem": b.problem} for b in c.broken],
+                }
+                for c in self.chains
+            ],
         }

@@ -54,7 +54,8 @@ from kortfaktura.customers.identifiers import format_orgnr
 from kortfaktura.customers.models import Customer
 from kortfaktura.imports.models import ImportBatch
 from kortfaktura.orders.models import Order, PreviouslyInvoiced
-from kortfaktura.review.checks import customer_data_problems, document_problems
+from kortfaktura.review.checks import customer_data_problems
+from kortfaktura.review.integrity import ExpectedHead, check_integrity
 from kortfaktura.review.report import (
     STATES,
     CustomerRow,
@@ -127,9 +128,16 @@ def money(value: object) -> Decimal:
 
 
 def build_review(
-    period_from: dt.date | None = None, period_to: dt.date | None = None, *, made_by: str = ""
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
+    *,
+    made_by: str = "",
+    expected_heads: list[ExpectedHead] | None = None,
 ) -> Review:
-    """The review of the orders dated within the period (all orders when open)."""
+    """The review of the orders dated within the period (all orders when open). The history's
+    integrity (R19: the hash chains, the stored documents against their rows, credits and
+    invoiced orders) is checked over everything, whatever the period; ``expected_heads`` are
+    chain heads copied out earlier, which the chains must still have."""
     period = Period(period_from, period_to)
     made_at = timezone.localtime()
     counts = _Counts()
@@ -140,6 +148,7 @@ def build_review(
         documents_net = _documents_net(cursor, period, counts.months())
     names = dict(Customer.objects.values_list("orgnr", "name"))
     held_back, unbilled = _classify_open(open_orders, counts, names)
+    integrity = check_integrity(expected_heads)
     review = Review(
         dual_control=settings.DUAL_CONTROL,
         period_from=period_from,
@@ -156,11 +165,13 @@ def build_review(
         ),
         customers=_customer_rows(counts, names),
         gaps=numbering_gaps(),
-        invalid_documents=document_problems(),
+        invalid_documents=integrity.problems,
+        chains=integrity.chains,
     )
     review.discrepancies = [
         *find_discrepancies(review, period, len(open_orders), counts),
         *document_total_discrepancies(period),
+        *integrity.discrepancies,
     ]
     review.exports, review.unbooked_documents, unbookable = bookkeeping()
     review.discrepancies.extend(unbookable)

@@ -9,7 +9,7 @@ from django.db import transaction
 from kortfaktura.audit.actor import current_actor
 from kortfaktura.audit.services import record
 from kortfaktura.documents.services import os_reason, write_atomically
-from kortfaktura.review.report import Review
+from kortfaktura.review.report import ExpectedHead, Review
 from kortfaktura.review.selectors import build_review
 
 
@@ -23,14 +23,19 @@ def make_review(
     *,
     html: Path | None = None,
     xlsx: Path | None = None,
+    expected_heads: list[ExpectedHead] | None = None,
 ) -> tuple[Review, list[Path]]:
-    """The review, and the report files asked for, written whole or not at all."""
+    """The review, and the report files asked for, written whole or not at all;
+    ``expected_heads``: chain heads kept outside the system, which the chains must still have
+    (R19)."""
     targets = [(path, kind) for path, kind in ((html, "html"), (xlsx, "xlsx")) if path is not None]
     for path, kind in targets:
         _check_target(path, kind)
     if html is not None and xlsx is not None and html.resolve() == xlsx.resolve():
         raise ReportError(f"--html och --xlsx pekar på samma fil {html} – ange två olika filer")
-    review = build_review(period_from, period_to, made_by=current_actor())
+    review = build_review(
+        period_from, period_to, made_by=current_actor(), expected_heads=expected_heads
+    )
     written = []
     for path, kind in targets:
         content = _render(review, kind)
@@ -53,6 +58,7 @@ def make_review(
                     "checksum": review.checksum,
                     "balanced": review.balanced,
                     "orders": review.totals.orders,
+                    "heads": [c.expect for c in review.chains if c.expect],
                 },
             )
     return review, written

@@ -123,6 +123,17 @@ class XlsxReport(WritesFile):
         )
         _table(
             book,
+            "Kedjor",
+            [("Kedja", 28), ("Länkar", 10), ("Sista (nummer eller post)", 16),
+             ("Huvud (SHA-256)", 66), ("Stämmer", 10), ("För --expect-head", 80)],
+            (
+                [c.label, c.length, c.head_number, c.head_hash, "ja" if c.ok else "nej",
+                 c.expect]
+                for c in review.chains
+            ),
+        )  # fmt: skip
+        _table(
+            book,
             "Bokföring",
             [("Gjord", 18), ("Av", 16), ("Från", 12), ("Till", 12), ("Verifikationer", 14),
              ("Debet", 16), ("Dokument nu", 14), ("Debet nu", 16), ("Stämmer", 10),
@@ -260,6 +271,11 @@ def _summary(book: Workbook, review: Review) -> None:
         ("Saknade nummer", len(review.gaps)),
         ("Dokument som inte godkänns", len(review.invalid_documents)),
         ("Behöver åtgärdas", review.needs_attention()),
+        ("", None),
+        *(
+            (f"Kedja: {c.label}", f"{c.expect or 'tom'}{'' if c.ok else ' – BRUTEN'}")
+            for c in review.chains
+        ),
     ]
     for label, value in rows:
         if not label:

@@ -100,6 +100,24 @@ class Export(Schema):
     matches: bool
 
 
+class ChainBreak(Schema):
+    number: int | None
+    problem: str
+
+
+class Chain(Schema):
+    """A hash chain (R19): a number series of documents or the audit trail, with its head."""
+
+    chain: str
+    label: str
+    length: int
+    head_number: int | None
+    head_hash: str
+    expect: str
+    ok: bool
+    broken: list[ChainBreak]
+
+
 class Review(Schema):
     from_: str | None = Field(..., alias="from")
     to: str | None
@@ -120,6 +138,7 @@ class Review(Schema):
     discrepancies: list[Discrepancy]
     exports: list[Export]
     unbooked_documents: list[int]
+    chains: list[Chain]
 
 
 class Period(Schema):
