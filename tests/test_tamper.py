@@ -569,7 +569,7 @@ def test_concurrent_audit_writers_give_one_valid_chain(
     import sys
     import time
 
-    from processes import run
+    from processes import issuer, run
 
     env, cwd = fresh
     assert run(env, cwd, "init").returncode == 0
@@ -619,7 +619,7 @@ def test_a_database_from_before_the_chains_is_chained_by_init(
     import sys
 
     from conftest import write_csv
-    from processes import run
+    from processes import issuer, run
 
     env, cwd = fresh
     assert run(env, cwd, "init").returncode == 0
@@ -644,7 +644,8 @@ def test_a_database_from_before_the_chains_is_chained_by_init(
         assert run(env, cwd, "import", kind, str(path)).returncode == 0
     drafted = run(env, cwd, "bill", "--from", "2020-03-01", "--to", "2020-03-31", "--json")
     assert drafted.returncode == 0, drafted.stderr
-    issued = run(env, cwd, "run", "issue", str(json.loads(drafted.stdout)["id"]))
+    run_id = str(json.loads(drafted.stdout)["id"])
+    issued = run(issuer(env, ["run", "issue"]), cwd, "run", "issue", run_id)
     assert issued.returncode == 0, issued.stderr
     credited = run(env, cwd, "credit", "100001", "--order", "V2", "--reason", "Fel")
     assert credited.returncode == 0, credited.stderr
