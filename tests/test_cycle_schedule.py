@@ -130,6 +130,29 @@ def test_a_notification_goes_once_to_the_roles_users_with_an_address(mail: Path)
     assert AuditRecord.objects.filter(action="cycle.notified").count() == 1
 
 
+def test_the_nightly_notice_carries_the_chains_heads_even_when_all_is_well(mail: Path) -> None:
+    """R19: the heads leave the system every night, not only when something is wrong, so that a
+    rewrite of the whole history is seen against the copy in Granskare's mailbox."""
+    from kortfaktura.access.services import add_user
+    from kortfaktura.billing import chain
+
+    add_user("greta", "granskare", webtools.PASSWORD, email="greta@vgregion.example")
+    result = steps.nightly_review(dt.date(2026, 11, 5))
+    assert result["balanced"] is True  # (remarks on customer data are no reason to mail)
+    [message] = messages(mail)
+    assert message["To"] == "greta@vgregion.example"
+    assert "stämmer" in message["Subject"]
+    body = message.get_content()
+    # The audit trail's head as it stood when the review was recorded (the notice itself is
+    # audited after it): a record id and a hash that review --expect-head takes.
+    assert "--expect-head" in body and "audit:" in body
+    named = body.split("audit:")[1].split()[0].rstrip(";")
+    record_id, link = named.split(":")
+    assert chain.Head("audit", "", int(record_id), link).expect == f"audit:{named}"
+    assert AuditRecord.objects.filter(pk=int(record_id), action="cycle.review").exists()
+    assert steps.nightly_review(dt.date(2026, 11, 5)) and len(messages(mail)) == 1  # once a night
+
+
 def test_a_notification_nobody_can_receive_is_kept_with_the_reason(mail: Path) -> None:
     notice = notify.notify("test:2", "granskare", "Genomlysningen", "text")
     assert notice is not None and notice.status == "no_recipients"
