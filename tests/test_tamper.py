@@ -569,7 +569,7 @@ def test_concurrent_audit_writers_give_one_valid_chain(
     import sys
     import time
 
-    from processes import issuer, run
+    from processes import run
 
     env, cwd = fresh
     assert run(env, cwd, "init").returncode == 0
