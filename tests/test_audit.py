@@ -324,7 +324,8 @@ def test_a_failed_import_records_the_failure_and_none_of_its_changes(
     failed = one("import.failed")
     assert failed.actor == actor and failed.object == "fil kunder.csv"
     assert failed.details["kind"] == "customers" and failed.details["status"] == "failed"
-    assert "disken är full" in failed.details["error"]
+    assert "försök igen" in failed.details["error"]  # the Swedish sentence the person saw
+    assert failed.details["database_error"] == "disken är full"  # and the database's own words
 
     missing = csv_file(["orgnr", "name"], [["212000-1454", "Vårgårda kommun"]], name="x.csv")
     code, _ = as_json(cli, "import", "customers", str(missing))

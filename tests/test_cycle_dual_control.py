@@ -355,3 +355,4 @@ def test_the_api_gives_a_draft_document_as_pdf_marked_utkast() -> None:
     assert "UTKAST" in text and "VG-APR" in text
     assert client.get(f"/api/v1/runs/{run.pk}/drafts/1442/2020-05").status_code == 404
     assert client.get(f"/api/v1/runs/{run.pk}/drafts/1442/2020-13").status_code == 422
+    assert client.get(f"/api/v1/runs/{run.pk}/drafts/1442/0000-01").status_code == 422  # no year 0

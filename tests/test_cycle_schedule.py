@@ -132,7 +132,8 @@ def test_a_notification_goes_once_to_the_roles_users_with_an_address(mail: Path)
 
 def test_the_nightly_notice_carries_the_chains_heads_even_when_all_is_well(mail: Path) -> None:
     """R19: the heads leave the system every night, not only when something is wrong, so that a
-    rewrite of the whole history is seen against the copy in Granskare's mailbox."""
+    rewrite of the whole history is seen against the copy in Granskare's mailbox. (Also inside
+    an open transaction, as here, where PostgreSQL would link the records only at commit.)"""
     from kortfaktura.access.services import add_user
     from kortfaktura.billing import chain
 

@@ -80,6 +80,7 @@ def _service_errors() -> list[tuple[type[Exception], int]]:
     from kortfaktura.billing.errors import BillingError, UsageError
     from kortfaktura.delivery.channels import MissingSetting
     from kortfaktura.delivery.services import DeliveryError
+    from kortfaktura.documents.pdf import RenderError
     from kortfaktura.documents.services import ExportError
     from kortfaktura.imports.engine import ImportFailed
     from kortfaktura.jobs.services import JobBusy
@@ -89,6 +90,7 @@ def _service_errors() -> list[tuple[type[Exception], int]]:
         (UsageError, 400),
         (BillingError, 409),
         (ExportError, 409),
+        (RenderError, 409),
         (DeliveryError, 409),
         (MissingSetting, 409),
         (JobBusy, 409),

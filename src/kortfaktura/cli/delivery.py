@@ -71,7 +71,10 @@ def add_parsers(subparsers: Subparsers) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--reason", metavar="TEXT",
-        help="med --confirm: hur det kontrollerades (sparas i granskningsloggen)",
+        help=(
+            "med --confirm: hur det kontrollerades (sparas i granskningsloggen), "
+            't.ex. "Kunden bekräftade mottagandet per telefon"'
+        ),
     )  # fmt: skip
     parser.add_argument(
         "--dry-run", action="store_true",

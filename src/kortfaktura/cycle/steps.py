@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from kortfaktura import swedish
 from kortfaktura.audit.actor import acting_as
+from kortfaktura.audit.chain import flush_pending_links
 from kortfaktura.audit.services import record
 from kortfaktura.billing import chain
 from kortfaktura.billing import services as billing
@@ -333,7 +334,10 @@ def read_receipts() -> dict[str, Any]:
 
 def chain_heads_text() -> str:
     """The hash chains' heads for the nightly notice (R19), so that a copy exists outside the
-    system."""
+    system. Inside an open transaction (PostgreSQL links audit records at commit) the pending
+    links are appended first, so the head includes the review's own record; the notice then
+    writes nothing that takes the number series' lock, so holding the chain's lock is safe."""
+    flush_pending_links()
     return chain.heads_text(chain.chain_heads())
 
 

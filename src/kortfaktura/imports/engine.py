@@ -199,11 +199,20 @@ def import_file(
         return _import_rows(importer_class, path, reader, unknown, created_by, user_id, progress)
     except (UnreadableFile, csv.Error, UnicodeDecodeError, DatabaseError) as error:
         message = mask(_failure_message(path, error))
+        # The person gets a Swedish sentence; the audit trail also keeps the database's own
+        # words, which whoever investigates the failure needs.
+        cause = mask(_first_line(error)) if isinstance(error, DatabaseError) else ""
         raise ImportFailed(
-            message, _record_failure(importer_class, path, message, created_by, user_id)
+            message,
+            _record_failure(importer_class, path, message, created_by, user_id, cause=cause),
         ) from error
     finally:
         reader.close()
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:300] if lines else type(error).__name__
 
 
 def _failure_message(path: Path, error: Exception) -> str:
@@ -350,6 +359,8 @@ def _record_failure(
     message: str,
     created_by: str,
     user_id: int | None,
+    *,
+    cause: str = "",
 ) -> int | None:
     """Keep an audit record of the failed attempt; the data itself was rolled back."""
     try:
@@ -376,7 +387,12 @@ def _record_failure(
             record(
                 "import.failed",
                 f"fil {batch.file_name}",
-                {**_batch_facts(batch), "status": batch.status, "error": message},
+                {
+                    **_batch_facts(batch),
+                    "status": batch.status,
+                    "error": message,
+                    **({"database_error": cause} if cause else {}),
+                },
                 actor=created_by or None,
             )
     except DatabaseError:

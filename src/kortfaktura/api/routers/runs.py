@@ -220,7 +220,7 @@ def draft_document(
     request: HttpRequest,
     run_id: int = RUN_ID,
     account_code: str = Path(..., min_length=1, max_length=64, pattern=TEXT_PATTERN),
-    month: str = Path(..., pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$"),
+    month: str = Path(..., pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"),
 ) -> HttpResponse:
     """The draft document of an account and order month as PDF, marked UTKAST (R25)."""
     require(request, "view_billing")
