@@ -357,9 +357,13 @@ def test_a_refused_connection_fails_with_backoff_and_is_delivered_when_the_serve
 
 
 class DroppingServer:
-    """A minimal SMTP server that closes the connection in the middle of DATA."""
+    """A minimal SMTP server that closes the connection instead of answering: at ``RCPT``
+    (before any of the message has left), or after the whole message (its ending ``.`` line
+    read) instead of answering it. It counts the messages it read to the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, at: str) -> None:
+        self.at = at
+        self.whole_messages = 0
         self.socket = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.socket.getsockname()[1])
         self.thread = threading.Thread(target=self.serve, daemon=True)
@@ -377,12 +381,17 @@ class DroppingServer:
                     command = line.strip().upper()
                     if command.startswith((b"EHLO", b"HELO")):
                         connection.sendall(b"250 127.0.0.1\r\n")
+                    elif command.startswith(b"RCPT") and self.at == "rcpt":
+                        break  # the line goes dead before the message
                     elif command.startswith((b"MAIL", b"RCPT", b"RSET", b"NOOP")):
                         connection.sendall(b"250 OK\r\n")
                     elif command == b"DATA":
                         connection.sendall(b"354 go ahead\r\n")
-                        lines.read(2000)  # part of the message, then the line goes dead
-                        break
+                        for body in lines:
+                            if body == b".\r\n":
+                                self.whole_messages += 1
+                                break
+                        break  # the whole message read; the line goes dead, no answer
                     else:
                         connection.sendall(b"250 OK\r\n")
 
@@ -393,10 +402,10 @@ class DroppingServer:
         self.thread.join(timeout=5)
 
 
-def test_a_connection_dropped_mid_data_is_a_retryable_failure(
+def test_a_connection_dropped_before_the_message_left_is_a_retryable_failure(
     make_world: Callable[..., World],
 ) -> None:
-    dropping = DroppingServer()
+    dropping = DroppingServer(at="rcpt")
     try:
         world = make_world(["email"], smtp_port=dropping.port)
         [number] = world.issue("03")
@@ -414,3 +423,26 @@ def test_a_connection_dropped_mid_data_is_a_retryable_failure(
         controller.stop()
     assert sent["status"] == "sent" and sent["attempts"] == 2
     assert box.recipients() == ["faktura0@kund.example"]
+
+
+def test_a_connection_dropped_after_the_whole_message_is_uncertain_never_sent_again(
+    make_world: Callable[..., World],
+) -> None:
+    """The server may have the message (it read all of it) but never said so: sending it again
+    on its own could deliver it twice (R20), so a person decides."""
+    dropping = DroppingServer(at="answer")
+    try:
+        world = make_world(["email"], smtp_port=dropping.port)
+        [number] = world.issue("03")
+        first = world.json("deliver")
+        assert first["delivered"] == [] and first["failed"] == [], first
+        again = world.json("deliver", number)  # naming it does not send it again either
+        assert again["delivered"] == [] and again["failed"] == [], again
+    finally:
+        dropping.close()
+    assert dropping.whole_messages == 1
+    row = world.deliveries()[number]
+    assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("uncertain", 1, None)
+    assert "kan ha kommit fram" in row["error"] and f"--confirm {number}" in row["error"]
+    actions = [entry["action"] for entry in world.json("audit", "--object", "faktura")]
+    assert actions.count("delivery.uncertain") == 1 and "delivery.failed" not in actions

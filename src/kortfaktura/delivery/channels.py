@@ -36,6 +36,7 @@ from kortfaktura.delivery import sbdh
 from kortfaktura.delivery.models import Channel, Delivery
 from kortfaktura.delivery.transport import (
     FileOutbox,
+    MaybeSent,
     TransportError,
     check_url,
     open_outbox,
@@ -426,6 +427,27 @@ class EmailSender:
         send_mail(self.message(delivery), [delivery.recipient])
 
 
+class _TracksMessageEnd:
+    """Knows whether the end of the message (``CRLF.CRLF``, smtplib's last write in DATA) has
+    been written: a connection lost after that, before the server's answer, may have delivered
+    the message (RFC 1047's "duplicate messages" problem), so it is not tried again."""
+
+    message_end_sent = False
+
+    def send(self, s: bytes | str) -> None:
+        super().send(s)  # type: ignore[misc]
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.message_end_sent = True
+
+
+class _SMTP(_TracksMessageEnd, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_TracksMessageEnd, smtplib.SMTP_SSL):
+    pass
+
+
 def send_mail(message: EmailMessage, to: list[str]) -> None:
     """One message through ``KORTFAKTURA_SMTP_URL`` (``file://`` writes it as a file); raises
     ``TransportError``. Documents and notifications both go this way."""
@@ -433,15 +455,15 @@ def send_mail(message: EmailMessage, to: list[str]) -> None:
         write_message_file(settings.SMTP_URL, message)
         return
     server = smtp_server(settings.SMTP_URL)
-    client: smtplib.SMTP | None = None
+    client: _SMTP | _SMTP_SSL | None = None
     try:
         if server.scheme == "smtps":
-            client = smtplib.SMTP_SSL(
+            client = _SMTP_SSL(
                 server.host, server.port, timeout=SMTP_TIMEOUT,
                 context=ssl.create_default_context(),
             )  # fmt: skip
         else:
-            client = smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT)
+            client = _SMTP(server.host, server.port, timeout=SMTP_TIMEOUT)
         if server.scheme == "smtp+starttls":
             client.starttls(context=ssl.create_default_context())
         if server.user:
@@ -450,6 +472,13 @@ def send_mail(message: EmailMessage, to: list[str]) -> None:
     except (smtplib.SMTPException, OSError) as error:
         if client is not None:
             client.close()
+            if client.message_end_sent and not isinstance(error, smtplib.SMTPResponseException):
+                # The whole message left and no answer came: the server may have taken it.
+                reason = _smtp_reason(server, error).message
+                raise MaybeSent(
+                    f"{reason} efter att hela meddelandet skickats men innan servern svarade "
+                    "– det kan ha kommit fram"
+                ) from None
         raise _smtp_reason(server, error) from None
     # The server answered 250 to DATA: it has taken responsibility for the message
     # (RFC 5321, 4.1.1.4), so it is sent. What QUIT answers (421, 500, a dropped line)

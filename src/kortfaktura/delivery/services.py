@@ -53,7 +53,7 @@ from kortfaktura.delivery.channels import (
 )
 from kortfaktura.delivery.inbox import ReceiptReport, read_receipts
 from kortfaktura.delivery.models import Channel, Delivery
-from kortfaktura.delivery.transport import TransportError
+from kortfaktura.delivery.transport import MaybeSent, TransportError
 from kortfaktura.documents.data import documents_for
 from kortfaktura.documents.models import DamagedDocument
 from kortfaktura.documents.pdf import RenderError
@@ -215,11 +215,7 @@ def _recover_one(pk: int, changed: list[Delivery], unnamed: set[Path]) -> None:
         locked = _lock(pk, Delivery.Status.SENDING)
         if locked is None:
             return  # finished meanwhile
-        number = locked.invoice.number
-        decide = (
-            f"bekräfta med kortfaktura deliver --confirm {number} --reason TEXT om mottagaren "
-            f"fått dokumentet, annars skicka igen med kortfaktura deliver --resend {number}"
-        )
+        decide = _decide(locked.invoice.number)
         batch = _batch_path(locked.message_id) if locked.message_id else None
         if locked.channel == Channel.PEPPOL or (
             locked.channel == Channel.PRINT
@@ -253,6 +249,14 @@ def _recover_one(pk: int, changed: list[Delivery], unnamed: set[Path]) -> None:
             details["file"] = str(batch)
         record("delivery.uncertain", _label(locked.invoice), details)
         changed.append(locked)
+
+
+def _decide(number: int | None) -> str:
+    """What a person does with an uncertain delivery."""
+    return (
+        f"bekräfta med kortfaktura deliver --confirm {number} --reason TEXT om mottagaren "
+        f"fått dokumentet, annars skicka igen med kortfaktura deliver --resend {number}"
+    )
 
 
 def _hold(pk: int) -> bool:
@@ -424,6 +428,24 @@ def _record_outcome(row: Delivery, error: TransportError | None, details: dict[s
                     "delivery": row.pk,
                     "instance_id": str(row.instance_id) if row.instance_id else "",
                     "message_id": row.message_id,
+                    **details,
+                },
+            )
+            return
+        if isinstance(error, MaybeSent):
+            row.status = Delivery.Status.UNCERTAIN
+            row.error = f"{error.message}; {_decide(row.invoice.number)}"
+            row.next_attempt_at = None
+            row.save(update_fields=fields)
+            record(
+                "delivery.uncertain",
+                _label(row.invoice),
+                {
+                    "channel": row.channel,
+                    "recipient": row.recipient,
+                    "attempts": row.attempts,
+                    "error": row.error,
+                    "delivery": row.pk,
                     **details,
                 },
             )
@@ -603,7 +625,8 @@ def _send_one(row: Delivery, report: DeliveryReport) -> None:
         SENDERS[row.channel]().send(row)
     except TransportError as error:
         _finish(row, error)
-        report.failed.append(row)
+        if not isinstance(error, MaybeSent):  # uncertain ones are counted as such
+            report.failed.append(row)
         return
     except Exception as error:  # a document that cannot be made must not stop the others
         text = " ".join(str(error).split())[:300]

@@ -32,6 +32,15 @@ class TransportError(Exception):
         self.transient = transient
 
 
+class MaybeSent(TransportError):
+    """The hand-over broke off after the whole document had left (an SMTP connection lost after
+    the message's end but before the server's answer): the receiver may have it. Never tried
+    again on its own: a person confirms it or sends it again (R20)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
 class RefusedFile(TransportError):
     """An inbox entry that is not read: a link, not a regular file, or larger than the limit.
     The message is the Swedish reason; the caller moves the entry itself to quarantine."""
