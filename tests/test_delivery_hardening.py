@@ -536,6 +536,24 @@ def test_resend_takes_several_numbers_either_way(
     assert AuditRecord.objects.filter(action="delivery.resent").count() == 4
 
 
+def test_a_never_delivered_document_sent_another_way_goes_out_once(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any]
+) -> None:
+    """A Peppol customer's document that a person sends by print before its first delivery
+    goes out by print only, then and later (R20: once, unless a person asks again)."""
+    number = issued["1442"]["number"]  # a Peppol customer
+    code, result = as_json(cli, "deliver", "--resend", number, "--channel", "print")
+    assert code == 0, result
+    assert [(row["number"], row["channel"]) for row in result["delivered"]] == [(number, "print")]
+    for again in (("deliver", number), ("deliver",)):
+        code, later = as_json(cli, *again)
+        assert code == 0 and number not in [row["number"] for row in later["delivered"]], later
+    assert list(
+        Delivery.objects.filter(invoice__number=int(number)).values_list("channel", flat=True)
+    ) == ["print"]
+    assert not [path for path in channels["outbox"].iterdir() if path.suffix == ".xml"]
+
+
 def test_resend_a_runs_uncertain_deliveries(
     cli: Cli, issued: dict[str, Any], channels: dict[str, Any]
 ) -> None:

@@ -520,12 +520,13 @@ def _plan(
             .order_by("number")
         )
     )
-    existing = {
-        (row.invoice_id, row.channel) for row in _scope(invoices).filter(resend_of__isnull=True)
-    }
-    to_queue = [
-        invoice for invoice in invoices if (invoice.pk, route(invoice).channel) not in existing
-    ]
+    # A document is delivered once, in one channel (R20): one that has its first delivery in any
+    # channel – also one a person sent another way with --resend – is not queued again in the
+    # channel its customer has now. Another delivery is a person's --resend.
+    existing = set(
+        _scope(invoices).filter(resend_of__isnull=True).values_list("invoice_id", flat=True)
+    )
+    to_queue = [invoice for invoice in invoices if invoice.pk not in existing]
     due = list(_due(_scope(selected), now, at_once=at_once))
     needed = {route(invoice).channel for invoice in to_queue} | {row.channel for row in due}
     if not dry_run:
