@@ -6,8 +6,10 @@
 ``verify`` compiles the rules of DIR and runs every official example through them: each example
 invoice and credit note must pass the UBL 2.1 schema and both rule sets (CEN, then Peppol) without
 a fatal finding, and each Invoice Response example the ApplicationResponse schema and the T111
-rules; the T71 (MLR) rules and the SBDH schema must at least load. Exit 0 when all passes, 1 with
-every failure listed otherwise. It needs the project's dependencies (lxml, saxonche), not Django.
+rules; the T71 (MLR) rules and the SBDH schema must at least load. Then the program's own
+self-test: each rule set must also reject a known-bad variant of the example (rules that find
+nothing would let every document through). Exit 0 when all passes, 1 with every failure listed
+otherwise. It needs the project's dependencies (lxml, saxonche) and the installed package.
 """
 
 import hashlib
@@ -93,7 +95,19 @@ def verify(directory: Path) -> list[str]:
             found += [f"{where}: {finding}" for finding in findings]
             problems += [f"{where}: {finding}" for finding in findings]
         print(f"  {where}: {'fel' if found else 'godkänt'}")
-    return problems
+    return problems + _self_test(directory)
+
+
+def _self_test(directory: Path) -> list[str]:
+    """What Kortfaktura checks whenever it loads rules: they reject known-bad documents."""
+    from kortfaktura.documents.validation import PeppolValidator, RulesUnusable
+
+    try:
+        PeppolValidator(directory)
+    except RulesUnusable as error:
+        return [str(error)]
+    print("  självtest: reglerna underkänner felaktiga varianter av exemplet")
+    return []
 
 
 def checksum_table(root: Path) -> str:

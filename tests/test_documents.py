@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -147,12 +148,40 @@ def test_missing_rules_are_reported_not_pretended(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(settings, "PEPPOL_RULES_DIR", tmp_path)
-    validation.get_validator.cache_clear()
+    validation.load_validator.cache_clear()
     try:
         assert validation.get_validator() is None
         assert "valideras inte" in caplog.text
     finally:
-        validation.get_validator.cache_clear()
+        validation.load_validator.cache_clear()
+
+
+def test_rules_that_cannot_judge_stop_issuing_before_any_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule set that finds nothing (here the Peppol rules replaced by a stylesheet that
+    reports nothing) is refused when it is loaded: issuing says so in Swedish."""
+    from kortfaktura.billing.errors import BillingError
+    from kortfaktura.billing.models import Invoice
+    from kortfaktura.documents.issuing import validate_before_issue
+    from kortfaktura.standards import PEPPOL
+
+    hollow = tmp_path / "regler"
+    shutil.copytree(PEPPOL, hollow)
+    (hollow / "rules" / "PEPPOL-EN16931-UBL.xslt").write_text(
+        '<xsl:stylesheet version="2.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+        '<xsl:template match="/"><r/></xsl:template></xsl:stylesheet>',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(settings, "PEPPOL_RULES_DIR", hollow)
+    validation.load_validator.cache_clear()
+    try:
+        with pytest.raises(validation.RulesUnusable, match="hittar inget fel"):
+            validation.get_validator()
+        with pytest.raises(BillingError, match="inga nummer har använts"):
+            validate_before_issue([Invoice(kind=Invoice.Kind.INVOICE, number=None)])
+    finally:
+        validation.load_validator.cache_clear()
 
 
 # UBL -------------------------------------------------------------------------------------------

@@ -136,6 +136,33 @@ def test_check_names_missing_and_broken_rules(
     assert "scripts/update-peppol-rules.sh" in rules["detail"]
 
 
+DO_NOTHING_XSLT = """<?xml version="1.0" encoding="UTF-8"?>
+<xsl:stylesheet version="2.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:svrl="http://purl.oclc.org/dsdl/svrl">
+  <xsl:template match="/"><svrl:schematron-output/></xsl:template>
+</xsl:stylesheet>
+"""
+
+
+@pytest.mark.parametrize("name", ["CEN-EN16931-UBL.xslt", "PEPPOL-EN16931-UBL.xslt"])
+def test_rules_that_find_nothing_are_refused_by_check_and_by_issuing(
+    installation: tuple[dict[str, str], Path], tmp_path: Path, name: str
+) -> None:
+    """A rule set replaced by one that reports nothing would let every document through: it
+    must reject a known-bad variant of OpenPeppol's example before it is trusted."""
+    env, cwd = installation
+    hollow = tmp_path / "tomma-regler"
+    shutil.copytree(health.standards.PEPPOL, hollow)
+    (hollow / "rules" / name).write_text(DO_NOTHING_XSLT, encoding="utf-8")
+    env = {**env, "KORTFAKTURA_PEPPOL_RULES_DIR": str(hollow)}
+    result = run(env, cwd, "check", "--json")
+    assert result.returncode == 1
+    no_traceback(result)
+    rules = by_name(json.loads(result.stdout))["rules"]
+    assert rules["ok"] is False and "hittar inget fel" in rules["detail"], rules
+    assert f"({'rules/' + name})" in rules["detail"]
+
+
 @pytest.fixture
 def smtp_port() -> Iterator[int]:
     class Accept:

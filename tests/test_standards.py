@@ -165,6 +165,25 @@ def test_a_release_whose_examples_fail_the_rules_changes_nothing(
     assert (files_in(shipped), (shipped / "SOURCE.md").read_bytes()) == before
 
 
+@pytest.mark.slow
+def test_a_release_whose_rules_find_nothing_changes_nothing(checkout: Path, tmp_path: Path) -> None:
+    """A do-nothing stylesheet passes every good example; it must still be refused."""
+    release = release_from(tmp_path, ["base-example.xml"])
+    (release / "rules" / "CEN-EN16931-UBL.xslt").write_text(
+        '<xsl:stylesheet version="2.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform" '
+        'xmlns:svrl="http://purl.oclc.org/dsdl/svrl">'
+        '<xsl:template match="/"><svrl:schematron-output/></xsl:template></xsl:stylesheet>',
+        encoding="utf-8",
+    )
+    shipped = checkout / "src" / "kortfaktura" / "standards"
+    before = files_in(shipped), (shipped / "SOURCE.md").read_bytes()
+    result = update(checkout, release)
+    assert result.returncode == 1, result.stdout
+    assert "hittar inget fel" in " ".join(result.stderr.split())
+    assert "ingenting har ändrats" in result.stderr and "Traceback" not in result.stderr
+    assert (files_in(shipped), (shipped / "SOURCE.md").read_bytes()) == before
+
+
 def test_the_update_script_refuses_a_folder_without_rules(checkout: Path, tmp_path: Path) -> None:
     result = update(checkout, tmp_path)
     assert result.returncode == 1

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 import typst
@@ -29,6 +29,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from lxml import etree
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 from kortfaktura import swedish
 from kortfaktura.billing.models import CREDIT_KINDS, INTERNAL_KINDS, Invoice
@@ -427,25 +430,21 @@ class EmailSender:
         send_mail(self.message(delivery), [delivery.recipient])
 
 
-class _TracksMessageEnd:
+class _SMTP(smtplib.SMTP):
     """Knows whether the end of the message (``CRLF.CRLF``, smtplib's last write in DATA) has
     been written: a connection lost after that, before the server's answer, may have delivered
     the message (RFC 1047's "duplicate messages" problem), so it is not tried again."""
 
     message_end_sent = False
 
-    def send(self, s: bytes | str) -> None:
-        super().send(s)  # type: ignore[misc]
+    def send(self, s: "ReadableBuffer | str") -> None:
+        super().send(s)
         if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
             self.message_end_sent = True
 
 
-class _SMTP(_TracksMessageEnd, smtplib.SMTP):
-    pass
-
-
-class _SMTP_SSL(_TracksMessageEnd, smtplib.SMTP_SSL):
-    pass
+class _SMTP_SSL(smtplib.SMTP_SSL, _SMTP):
+    """``smtps://``: TLS from the start, and the same knowledge of the message's end."""
 
 
 def send_mail(message: EmailMessage, to: list[str]) -> None:

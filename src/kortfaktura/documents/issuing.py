@@ -26,7 +26,7 @@ from kortfaktura.documents.data import documents_for
 from kortfaktura.documents.glyphs import unprintable
 from kortfaktura.documents.models import IssuedDocument
 from kortfaktura.documents.ubl import UblRenderer
-from kortfaktura.documents.validation import get_validator, rules_directory
+from kortfaktura.documents.validation import RulesUnusable, get_validator, rules_directory
 from kortfaktura.documents.workers import start as workers_start
 from kortfaktura.documents.workers import validate_chunk as worker_validate
 
@@ -73,7 +73,10 @@ def validate_before_issue(invoices: list[Invoice]) -> dict[int, DocumentVerdict]
     ubl_kinds = [invoice for invoice in invoices if invoice.kind in UBL_KINDS]
     if not ubl_kinds:
         return {}
-    validator_ready = get_validator() is not None
+    try:
+        validator_ready = get_validator() is not None
+    except RulesUnusable as error:
+        raise BillingError(f"{error}; inget har utfärdats och inga nummer har använts") from None
     if not validator_ready and not settings.ISSUE_WITHOUT_VALIDATION:
         raise BillingError(
             f"OpenPeppols valideringsregler finns inte i {rules_directory()}, så dokumenten kan "

@@ -22,7 +22,7 @@ from kortfaktura.documents.models import DamagedDocument, IssuedDocument
 from kortfaktura.documents.pdf import PdfRenderer, RenderError
 from kortfaktura.documents.spreadsheet import CsvRenderer, XlsxRenderer
 from kortfaktura.documents.ubl import UblRenderer
-from kortfaktura.documents.validation import Finding, get_validator
+from kortfaktura.documents.validation import Finding, RulesUnusable, get_validator
 from kortfaktura.documents.workers import export_chunk as worker_chunk
 from kortfaktura.documents.workers import start as workers_start
 from kortfaktura.swedish import os_reason  # other layers import it from here too
@@ -150,7 +150,10 @@ def export_documents(
     result = ExportResult(file_format, directory)
     prepare_directory(directory)
     if file_format == "ubl":
-        result.validated = get_validator() is not None
+        try:
+            result.validated = get_validator() is not None
+        except RulesUnusable as error:
+            raise ExportError(str(error)) from None
     chunks = [
         [invoice.pk for invoice in invoices[start : start + CHUNK]]
         for start in range(0, len(invoices), CHUNK)
