@@ -612,6 +612,7 @@ def test_links_special_files_and_huge_files_are_refused(
     secret = tmp_path / "hemligt.txt"
     secret.write_text("root:$6$HEMLIGT-LÖSENORDSHASH:19000:0:99999:7:::\n")
     (inbox / "länk.xml").symlink_to(secret)
+    os.link(secret, inbox / "hård.xml")  # the same file under a second name
     (inbox / "katalog-länk").symlink_to(tmp_path)
     os.mkfifo(inbox / "rör.xml")
     (inbox / "en-katalog").mkdir()
@@ -620,13 +621,13 @@ def test_links_special_files_and_huge_files_are_refused(
     settings.INBOX_MAX_BYTES = len(receipt)
     (inbox / "stor.xml").write_bytes(receipt + b" ")
     counts = read(cli, inbox, **{"svar.xml": receipt})
-    assert counts == {"applied": 1, "quarantined": 4, "duplicate": 0, "errors": []}, counts
+    assert counts == {"applied": 1, "quarantined": 5, "duplicate": 0, "errors": []}, counts
     assert listed(cli, sent["1442"])["status"] == "delivered"
     quarantine = inbox / "quarantine"
     regular = [p.name for p in quarantine.iterdir() if stat.S_ISREG(os.lstat(p).st_mode)]
-    assert regular == ["stor.xml"]
+    assert sorted(regular) == ["hård.xml", "stor.xml"]
     assert sorted(p.name for p in quarantine.iterdir()) == [
-        "katalog-länk", "länk.xml", "rör.xml", "stor.xml"]  # fmt: skip
+        "hård.xml", "katalog-länk", "länk.xml", "rör.xml", "stor.xml"]  # fmt: skip
     # The links themselves were moved, not what they point to.
     assert os.readlink(quarantine / "länk.xml") == str(secret)
     assert os.readlink(quarantine / "katalog-länk") == str(tmp_path)
@@ -636,8 +637,9 @@ def test_links_special_files_and_huge_files_are_refused(
     assert (inbox / "en-katalog" / "inuti.xml").read_bytes() == b"<x/>"
     assert sorted(p.name for p in inbox.iterdir()) == ["en-katalog", "processed", "quarantine"]
     reasons = {r.file_name: r for r in Receipt.objects.filter(outcome="quarantined")}
-    assert set(reasons) == {"katalog-länk", "länk.xml", "rör.xml", "stor.xml"}
+    assert set(reasons) == {"hård.xml", "katalog-länk", "länk.xml", "rör.xml", "stor.xml"}
     assert "symbolisk länk" in reasons["länk.xml"].reason
+    assert "hård länk" in reasons["hård.xml"].reason
     assert "symbolisk länk" in reasons["katalog-länk"].reason
     assert "vanlig fil" in reasons["rör.xml"].reason
     assert "KORTFAKTURA_INBOX_MAX_BYTES" in reasons["stor.xml"].reason

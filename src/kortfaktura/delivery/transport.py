@@ -85,10 +85,20 @@ def limit(max_bytes: int | None) -> int:
     return int(settings.INBOX_MAX_BYTES)
 
 
-def refusal(mode: int, size: int | None, max_bytes: int) -> str | None:
-    """Why an entry with this ``stat`` mode and size is not read, in Swedish; None to read it."""
+HARD_LINK = (
+    "Filen har fler namn än det i inkorgen (en hård länk till en fil någon annanstans). Inkorgen "
+    "läser bara filer som bara finns där – be accesspunkten lämna en egen kopia av filen."
+)
+
+
+def refusal(mode: int, size: int | None, max_bytes: int, links: int | None = None) -> str | None:
+    """Why an entry with this ``stat`` mode, size and link count is not read, in Swedish; None
+    to read it. A hard link is refused like a symbolic one: it would let whoever can write to
+    the inbox have a file elsewhere (``/etc/shadow``) read and its checksum stored."""
     if stat.S_ISLNK(mode):
         return LINK
+    if links is not None and links > 1 and stat.S_ISREG(mode):
+        return HARD_LINK
     if not stat.S_ISREG(mode):
         what = SPECIAL.get(stat.S_IFMT(mode), "en speciell fil")
         return f"Filen är ingen vanlig fil utan {what}; inkorgen läser bara vanliga filer."
@@ -304,7 +314,7 @@ class FileInbox:
         most = limit(max_bytes)
         try:
             entry = os.lstat(path)
-            reason = refusal(entry.st_mode, entry.st_size, most)
+            reason = refusal(entry.st_mode, entry.st_size, most, entry.st_nlink)
             if reason:
                 raise RefusedFile(reason)
             # O_NOFOLLOW: a link put in its place after the lstat is refused, not followed;
@@ -319,7 +329,7 @@ class FileInbox:
                 raise
             with os.fdopen(descriptor, "rb") as handle:
                 info = os.fstat(handle.fileno())
-                reason = refusal(info.st_mode, info.st_size, most)
+                reason = refusal(info.st_mode, info.st_size, most, info.st_nlink)
                 if reason:
                     raise RefusedFile(reason)
                 content = handle.read(most + 1)  # a file that grew meanwhile stops here
