@@ -382,6 +382,7 @@ def test_preview_json_has_the_shape_of_bill_json(
         (("--title", "Faktura för 19800101-1231"), "personnummer"),
         (("--title", "T" * 400), "högst 200 tecken"),
         (("--title", "Rubrik\x1b[2J"), "kontrolltecken"),
+        (("--title", "Rubrik \u202eLLUN"), "U+202E"),
     ],
 )
 def test_a_title_that_cannot_stand_on_an_invoice_is_refused(

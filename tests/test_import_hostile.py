@@ -572,6 +572,31 @@ def test_personal_numbers_in_other_digits_or_with_a_wrong_check_digit_never_get_
     assert "19800101****" in stored or "19800101-****" in stored
 
 
+@pytest.mark.parametrize(
+    ("holder", "named"),
+    [
+        ("Bo \u202eLLUN\u202c Ek", "U+202E"),  # shows as "Bo NULL Ek"
+        ("Cia Z\u200bW", "U+200B"),
+        ("Di \u2067Ab\u2069", "U+2067"),
+        ("Fia \ufffd", "U+FFFD"),
+    ],
+)
+def test_invisible_format_characters_are_quarantined_naming_them(
+    csv_file: MakeCsv, holder: str, named: str
+) -> None:
+    """Found by a tester: bidi overrides and zero-width characters were issued, and the PDF
+    showed another name than the one stored."""
+    result = import_file("orders", csv_file(ORDER_HEADER, [order_row("F1", holder_name=holder)]))
+    assert (result.imported, result.quarantined) == (0, 1)
+    assert named in result.rows[0].reason and "holder_name" in result.rows[0].reason
+
+
+def test_joiners_that_names_and_emoji_need_are_kept(csv_file: MakeCsv) -> None:
+    holder = "Mehr\u200cnaz Ek \U0001f469\u200d\U0001f4bb"  # Persian ZWNJ, an emoji sequence
+    result = import_file("orders", csv_file(ORDER_HEADER, [order_row("J1", holder_name=holder)]))
+    assert (result.imported, result.quarantined) == (1, 0), result.rows
+
+
 def test_control_characters_in_any_field_are_quarantined(csv_file: MakeCsv) -> None:
     row = customer_row(name="Alings\x1b[31mås kommun\x1b[0m")
     result = import_file("customers", csv_file(CUSTOMER_HEADER, [row]))

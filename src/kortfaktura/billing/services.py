@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from kortfaktura import printable
 from kortfaktura.audit.actor import current_actor
 from kortfaktura.audit.services import record
 from kortfaktura.billing import chain, core, issuing
@@ -74,6 +75,10 @@ def checked_text(option: str, text: str, limit: int) -> str:
         )
     if any(unicodedata.category(char) in ("Cc", "Cs", "Co") for char in text):
         raise UsageError(f"{option} innehåller ett kontrolltecken – skriv texten utan det")
+    if hidden := printable.hidden_character(text):
+        raise UsageError(
+            f"{option} innehåller {printable.describe(hidden)} – skriv texten utan det"
+        )
     if contains_personal_number(text):
         raise UsageError(
             f"{option} innehåller ett personnummer ({mask(text)}) – personnummer får inte stå "

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
+from kortfaktura import printable
 from kortfaktura.audit.services import changed_fields, record
 from kortfaktura.customers.identifiers import (
     PEPPOL_SCHEME_ORGNR,
@@ -94,6 +95,10 @@ def _clean(account: BillingAccount, values: dict[str, str]) -> dict[str, str]:
             errors[name] = (
                 f"Fältet innehåller ett kontrolltecken (kod {ord(unusable):#06x}) som inte kan "
                 "stå på en faktura – skriv texten utan det."
+            )
+        elif hidden := printable.hidden_character(value):
+            errors[name] = (
+                f"Fältet innehåller {printable.describe(hidden)} – skriv texten utan det."
             )
     for name, label in (
         ("name", "mottagarens namn"),

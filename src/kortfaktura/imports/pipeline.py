@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
+from kortfaktura import printable
 from kortfaktura.imports.personal import mask, personal_number_problem
 from kortfaktura.imports.readers import TableReader, UnreadableFile, open_table
 
@@ -160,8 +161,9 @@ def rows_with_shape(
 
 
 # Escape, DEL and the other C0/C1 controls (tab, CR and LF are handled above or are white space
-# that values are stripped of): they would reach terminals, XML and PDF as they are.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# that values are stripped of): they would reach terminals, XML and PDF as they are; and the
+# invisible format characters and U+FFFD that ``printable`` names.
+_CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{printable.HIDDEN_CLASS}]")
 
 
 def control_character_problem(header: list[str], values: list[str]) -> str | None:
@@ -170,8 +172,8 @@ def control_character_problem(header: list[str], values: list[str]) -> str | Non
         if found:
             column = header[index] if index < len(header) and header[index] else f"fält {index + 1}"
             return (
-                f"{column} innehåller ett kontrolltecken (kod {ord(found.group()):#04x}) som inte "
-                "får finnas i en faktura – ta bort det ur källfilen och importera filen igen"
+                f"{column} innehåller {printable.describe(found.group())} som inte får finnas "
+                "i en faktura – ta bort det ur källfilen och importera filen igen"
             )
     return None
 
