@@ -13,7 +13,11 @@ class JobsConfig(AppConfig):
     def ready(self) -> None:
         from django_tasks.signals import task_finished
 
+        from kortfaktura.jobs import engine
+        from kortfaktura.operations import health
+
         task_finished.connect(_job_task_finished, dispatch_uid="kortfaktura.jobs.finished")
+        health.register(engine.check_workers)
 
 
 def _job_task_finished(sender: Any, task_result: Any, **kwargs: Any) -> None:

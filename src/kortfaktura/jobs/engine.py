@@ -292,9 +292,9 @@ class EngineWorker(Worker):
             backend_type = type(task.get_backend())
             task_started.send(sender=backend_type, task_result=task_result)
             if task.takes_context:
-                value = task.call(
-                    TaskContext(task_result=task_result), *task_result.args, **task_result.kwargs
-                )
+                # The backend's result is the backport's TaskResult with its database row.
+                context = TaskContext(task_result=task_result)  # type: ignore[arg-type]
+                value = task.call(context, *task_result.args, **task_result.kwargs)
             else:
                 value = task.call(*task_result.args, **task_result.kwargs)
             db_task_result.set_successful(value)
@@ -323,3 +323,46 @@ class EngineWorker(Worker):
             self.running_task = False
             self._run_tasks += 1
             self.ran += 1
+
+
+# --- health ------------------------------------------------------------------------------------
+
+STALE = dt.timedelta(minutes=5)  # a due task waiting this long with no worker seen: a warning
+
+
+def check_workers(deep: bool) -> Any:
+    """The ``workers`` check of ``kortfaktura check`` and ``/healthz``: fails when tasks have
+    waited for STALE with no worker seen meanwhile; says how many wait and how many failed."""
+    from kortfaktura.operations.health import Check
+
+    now = timezone.now()
+    try:
+        due = DBTaskResult.objects.ready()
+        waiting = due.count()
+        oldest = due.order_by("enqueued_at").values_list("enqueued_at", flat=True).first()
+        failed = DBTaskResult.objects.failed().count()
+        seen = (
+            WorkerBeat.objects.filter(stopped_at__isnull=True)
+            .order_by("-seen_at")
+            .values_list("seen_at", flat=True)
+            .first()
+        )
+    except Exception as error:  # the tables are missing before ``init``: migrations says so
+        return Check("workers", False, f"uppgiftskön går inte att läsa ({type(error).__name__})")
+    counts = f"{waiting} i kö, {failed} misslyckad{'e' if failed != 1 else ''}"
+    if failed:
+        counts += " (se Bakgrundsarbeten i webben eller serverns logg)"
+    if seen is not None and seen >= now - STALE:
+        return Check(
+            "workers", True, f"en arbetare hördes av {timezone.localtime(seen):%H:%M}; {counts}"
+        )
+    if waiting and oldest is not None and oldest < now - STALE:
+        when = f"sedan {timezone.localtime(seen):%Y-%m-%d %H:%M}" if seen else "ännu inte"
+        return Check(
+            "workers",
+            False,
+            f"uppgifter väntar men ingen arbetare har hörts av {when} ({counts}) – starta "
+            "kortfaktura worker (eller kortfaktura serve utan --no-worker), se "
+            "docs/operations.md, Arbetare",
+        )
+    return Check("workers", True, f"ingen arbetare igång just nu; {counts}")

@@ -470,7 +470,7 @@ def issue(request: HttpRequest, run_id: int) -> HttpResponse:
             str(run_pk),
             f"Utfärdar körning {run_pk}",
             "web.issue_run",
-            {"run_id": run_pk, "issue_date": day.isoformat()},
+            {"run_id": run_pk, "issue_date": day.isoformat() if day else None},
             actor=request.user.get_username(),
         )
     except jobs.JobBusy as busy:
@@ -482,13 +482,16 @@ def issue(request: HttpRequest, run_id: int) -> HttpResponse:
     return redirect("web:job", pk=job.pk)
 
 
-def issue_work(progress: jobs.Progress, *, run_id: int, issue_date: str) -> dict[str, Any]:
+def issue_work(
+    progress: jobs.Progress, *, run_id: int, issue_date: str | None = None
+) -> dict[str, Any]:
     """The job ``web.issue_run``, as the person who asked (dual control, R25). Run again after
     a worker died, the run is issued already and the service says so: it is issued once (R4)."""
     progress(0, 1)
     issued = BillingRun.objects.filter(pk=run_id, status=BillingRun.Status.ISSUED).first()
     if issued is None:  # not by an earlier try of this job that died after its commit
-        issued = services.issue_run(run_id, dt.date.fromisoformat(issue_date))
+        day = dt.date.fromisoformat(issue_date) if issue_date else None
+        issued = services.issue_run(run_id, day)
     progress(1, 1)
     return {
         "url": reverse("web:run", kwargs={"run_id": run_id}),
