@@ -198,6 +198,7 @@ class EngineWorker(Worker):
         self.burst = burst
         self.ran = 0
         self._last_beat = 0.0
+        self._last_reap = 0.0
         self._last_tick: float | None = None
 
     # --- heartbeat -----------------------------------------------------------------------
@@ -211,7 +212,7 @@ class EngineWorker(Worker):
         self._last_beat = now.timestamp()
 
     def _beat_while(self, done: threading.Event) -> None:
-        """Reports every WORKER_HEARTBEAT seconds until ``done`` (a thread beside a task)."""
+        """Reports every WORKER_HEARTBEAT seconds until ``done`` (a thread of its own)."""
         try:
             while not done.wait(settings.WORKER_HEARTBEAT):
                 try:
@@ -227,8 +228,6 @@ class EngineWorker(Worker):
 
     def housekeeping(self) -> None:
         now = timezone.now().timestamp()
-        if now - self._last_beat >= settings.WORKER_HEARTBEAT:
-            self.beat()
         if self._last_tick is None or now - self._last_tick >= MINUTE:
             self._last_tick = now
             for hook in list(_every_minute):
@@ -236,6 +235,11 @@ class EngineWorker(Worker):
                     hook()
                 except Exception:  # the schedule must not stop the worker
                     logger.exception("minutuppgiften %s misslyckades", hook)
+        if now - self._last_reap >= settings.WORKER_HEARTBEAT:
+            self.reap()
+
+    def reap(self) -> None:
+        self._last_reap = timezone.now().timestamp()
         try:
             reap()
         except OperationalError as error:
@@ -260,31 +264,39 @@ class EngineWorker(Worker):
     def run(self) -> None:
         logger.info("arbetaren %s startar", self.worker_id)
         self.beat()
+        # One heartbeat thread for the worker's life: it reports while a long task runs too.
+        stop = threading.Event()
+        heart = threading.Thread(target=self._beat_while, args=(stop,), daemon=True)
+        heart.start()
         try:
             while self.running:
-                close_old_connections()
                 self.housekeeping()
                 found, answered = self.claim()
+                if found is None and answered:
+                    # Nothing due: first take up what dead workers left, then look again.
+                    self.reap()
+                    found, answered = self.claim()
                 if found is not None:
+                    # Straight on to the next task: closing and reopening the connection
+                    # between tasks would cost more than a small task itself (SQLite).
                     self.run_task(found)
                     continue
                 if self.burst and answered:
                     return
-                close_old_connections()
+                close_old_connections()  # a dropped connection is noticed while idle
                 if self.running:
                     threading.Event().wait(self.interval)
         finally:
+            stop.set()
+            heart.join()
             try:
                 self.beat(stopped=True)
             except Exception:
                 logger.debug("arbetarens sista hjärtslag kunde inte skrivas", exc_info=True)
 
     def run_task(self, db_task_result: DBTaskResult) -> None:
-        """As the library's ``run_task``, with a heartbeat beside the task and a retry with
-        backoff when it fails unexpectedly and has tries left."""
-        done = threading.Event()
-        heart = threading.Thread(target=self._beat_while, args=(done,), daemon=True)
-        heart.start()
+        """As the library's ``run_task``, with a retry with backoff when the task fails
+        unexpectedly and has tries left."""
         self.running_task = True
         try:
             task = db_task_result.task
@@ -318,8 +330,6 @@ class EngineWorker(Worker):
             if not isinstance(error, Exception):
                 raise
         finally:
-            done.set()
-            heart.join()
             self.running_task = False
             self._run_tasks += 1
             self.ran += 1

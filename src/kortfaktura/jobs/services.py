@@ -150,9 +150,12 @@ def run(job_id: int, attempt: int = 1) -> dict[str, Any]:
     if job is None or job.status != Job.Status.RUNNING:
         return {"skipped": True}
     work = registered(job.work)
-    Job.objects.filter(pk=job_id).update(attempts=attempt, error="")
     if attempt > 1:
-        step(job_id, f"försök {attempt}: arbetet tas upp igen efter ett avbrott")
+        Job.objects.filter(pk=job_id).update(
+            attempts=attempt,
+            error="",
+            step=f"försök {attempt}: arbetet tas upp igen efter ett avbrott",
+        )
     last = 0.0
 
     def progress(done: int, total: int) -> None:
@@ -170,10 +173,10 @@ def run(job_id: int, attempt: int = 1) -> dict[str, Any]:
         if not isinstance(error, user_facing()):
             logger.exception("bakgrundsarbete %s misslyckades", job_id)
         # Kept for the page; the job is failed when the engine gives up (``finish_failed``).
-        Job.objects.filter(pk=job_id).update(error=message(error))
+        Job.objects.filter(pk=job_id).update(error=message(error), attempts=attempt)
         raise
     Job.objects.filter(pk=job_id).update(
-        status=Job.Status.DONE, result=result or {}, finished_at=timezone.now()
+        status=Job.Status.DONE, result=result or {}, finished_at=timezone.now(), attempts=attempt
     )
     return {"job": job_id}
 
