@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.db.utils import OperationalError
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -343,9 +343,13 @@ STALE = dt.timedelta(minutes=5)  # a due task waiting this long with no worker s
 def check_workers(deep: bool) -> Any:
     """The ``workers`` check of ``kortfaktura check`` and ``/healthz``: fails when tasks have
     waited for STALE with no worker seen meanwhile; says how many wait and how many failed."""
-    from kortfaktura.operations.health import Check
+    from kortfaktura.operations.health import Check, sqlite_file
 
     now = timezone.now()
+    unknown = Check("workers", True, "kan inte kontrolleras förrän databasen svarar")
+    file = sqlite_file()
+    if file is not None and not file.is_file():
+        return unknown  # connecting would create an empty database file
     try:
         due = DBTaskResult.objects.ready()
         waiting = due.count()
@@ -357,8 +361,9 @@ def check_workers(deep: bool) -> Any:
             .values_list("seen_at", flat=True)
             .first()
         )
-    except Exception as error:  # the tables are missing before ``init``: migrations says so
-        return Check("workers", False, f"uppgiftskön går inte att läsa ({type(error).__name__})")
+    except DatabaseError:  # unreachable, or no tables before ``init``: the checks above say so
+        connection.close()
+        return unknown
     counts = f"{waiting} i kö, {failed} misslyckad{'e' if failed != 1 else ''}"
     if failed:
         counts += " (se Bakgrundsarbeten i webben eller serverns logg)"
