@@ -51,10 +51,17 @@ STAFF = ("admin", "ekonomi", "fakturering", "granskare")
 # --- The world ------------------------------------------------------------------------------
 
 
+def _seed_work(progress: Any) -> dict[str, Any]:
+    """A finished job for each staff user (the job ``test.seed``)."""
+    progress(1, 1)
+    return {"url": "/fakturor/", "link_text": "Visa fakturorna"}
+
+
 def seed_world(outbox: Path) -> dict[str, Any]:
     """Everything the pages show, made by the real services (runs issued with the real Peppol
     validation, files imported by the real importer). ``outbox`` receives the delivered
     documents. Returns what the tests need to find again, as JSON-able values."""
+    from django.conf import settings
     from django.test import override_settings
 
     import factories as make
@@ -112,17 +119,10 @@ def seed_world(outbox: Path) -> dict[str, Any]:
         delivery.deliver()
     # A finished job of each staff user (a user sees the jobs they started).
     job_ids: dict[str, int] = {}
-    with override_settings(JOBS_IN_BACKGROUND=False):
+    jobs.register("test.seed", _seed_work)
+    with override_settings(TASKS=settings.IMMEDIATE_TASKS):
         for role in STAFF:
-            job = jobs.start(
-                "seed",
-                role,
-                "Testarbete",
-                lambda progress: (
-                    progress(1, 1) or {"url": "/fakturor/", "link_text": "Visa fakturorna"}
-                ),
-                actor=users[role],
-            )
+            job = jobs.start("seed", role, "Testarbete", "test.seed", actor=users[role])
             job_ids[role] = job.pk
 
     # A bookkeeping export of everything issued, and (where the review page stores its
@@ -141,7 +141,7 @@ def seed_world(outbox: Path) -> dict[str, Any]:
     except ImportError:  # before the review page is merged
         reviews = None
     if reviews is not None:
-        with override_settings(JOBS_IN_BACKGROUND=False):
+        with override_settings(TASKS=settings.IMMEDIATE_TASKS):
             review_job = reviews.start(None, None, actor=users["granskare"]).pk
 
     def customer(owner: Any) -> dict[str, Any]:
@@ -232,6 +232,7 @@ def _environment(data_dir: Path) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
         "COLUMNS": "200",
     }
+    # The live server starts its own worker (serve); jobs started in the browser need it.
     env.pop("KORTFAKTURA_JOBS_IN_BACKGROUND", None)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return env

@@ -302,7 +302,7 @@ def test_a_large_upload_runs_as_a_job(
 ) -> None:
     from kortfaktura.api.routers import imports
 
-    settings.JOBS_IN_BACKGROUND = False
+    settings.TASKS = settings.IMMEDIATE_TASKS  # the page tests run a job inside the request
     monkeypatch.setattr(imports, "INLINE_BYTES", 10)
     file = write_csv(
         tmp_path / "stor.csv",

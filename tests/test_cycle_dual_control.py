@@ -38,7 +38,7 @@ MARCH = (dt.date(2020, 3, 1), dt.date(2020, 3, 31))
 
 @pytest.fixture(autouse=True)
 def jobs_inline(settings: Any) -> None:
-    settings.JOBS_IN_BACKGROUND = False
+    settings.TASKS = settings.IMMEDIATE_TASKS  # the page tests run a job inside the request
 
 
 def _world() -> webtools.World:

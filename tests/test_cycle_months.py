@@ -82,8 +82,16 @@ class Cycle:
         return json.loads(result.stdout)
 
     def tick(self, at: str) -> dict[str, str]:
-        """``schedule tick --at``: the steps it queued, with their outcome."""
-        answer = self.json("schedule", "tick", "--at", at)
+        """``schedule tick --at``: the steps it queued, with their outcome. The steps run in the
+        ticking process (the immediate backend): a worker would also tick at the real time,
+        and this story moves through its own months (the engine: tests/test_engine.py)."""
+        result = subprocess.run(
+            [str(SCRIPT), "schedule", "tick", "--at", at, "--json"],
+            env={**self.env, "KORTFAKTURA_JOBS_IN_BACKGROUND": "0"},
+            cwd=self.cwd, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr + result.stdout
+        answer = json.loads(result.stdout)
         self.ticks.append(answer)
         assert all(entry["status"] == "done" for entry in answer["queued"]), answer
         return {entry["step"]: entry for entry in answer["queued"]}

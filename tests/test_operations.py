@@ -30,7 +30,7 @@ from test_sftp import SftpTestServer, client_key, start_server  # noqa: F401 (fi
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "upgrade" / "kortfaktura-old.sqlite3"
 ON_POSTGRESQL = os.environ.get("DATABASE_URL", "").startswith("postgres")
 NAMES = ["database", "migrations", "rules", "fonts", "peppol_outbox", "peppol_inbox", "smtp",
-         "print"]  # fmt: skip
+         "print", "workers"]  # fmt: skip
 
 
 def by_name(found: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -74,7 +74,7 @@ def test_check_passes_on_a_fresh_installation(installation: tuple[dict[str, str]
     assert checks["smtp"]["detail"] == "inte inställd (KORTFAKTURA_SMTP_URL)"
     human = run(env, cwd, "check")
     assert human.returncode == 0
-    assert "Allt i ordning: 8 kontroller." in human.stdout
+    assert "Allt i ordning: 9 kontroller." in human.stdout
 
 
 def test_check_with_an_unreachable_database_fails_in_swedish(tmp_path: Path) -> None:

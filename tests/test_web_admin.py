@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def inline_jobs(settings: Any, tmp_path: Path) -> Path:
-    settings.JOBS_IN_BACKGROUND = False
+    settings.TASKS = settings.IMMEDIATE_TASKS  # the page tests run a job inside the request
     settings.DATA_DIR = tmp_path / "var"
     return settings.DATA_DIR
 

@@ -30,7 +30,7 @@ OWN = "2120001454"
 
 @pytest.fixture(autouse=True)
 def jobs_inline(settings: Any) -> None:
-    settings.JOBS_IN_BACKGROUND = False
+    settings.TASKS = settings.IMMEDIATE_TASKS  # the page tests run a job inside the request
 
 
 def client_for(role: str, orgnr: str | None = None, username: str | None = None) -> Client:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def jobs_inline(settings: Any, tmp_path: Path) -> None:
-    settings.JOBS_IN_BACKGROUND = False
+    settings.TASKS = settings.IMMEDIATE_TASKS  # the page tests run a job inside the request
     settings.DATA_DIR = tmp_path / "data"
 
 

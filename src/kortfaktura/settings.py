@@ -80,6 +80,9 @@ INSTALLED_APPS = [
     "kortfaktura.access",
     "kortfaktura.jobs",
     "kortfaktura.cycle",
+    # the task engine: Django 6's django.tasks (backport) and its database backend
+    "django_tasks",
+    "django_tasks_db",
     "kortfaktura.web",
     "kortfaktura.api",
     # ninja serves the API docs' Swagger UI from its own static files (no CDN)
@@ -324,9 +327,25 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
-# Long work runs in a thread of the server; False runs it inside the request (tests that use
-# Django's test client inside a transaction).
-JOBS_IN_BACKGROUND = os.environ.get("KORTFAKTURA_JOBS_IN_BACKGROUND", "1") != "0"
+# The task engine (docs/architecture.md): tasks are rows in our own database, taken by
+# ``kortfaktura worker`` processes (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, an exclusive
+# transaction on SQLite). IMMEDIATE_TASKS runs a task inside the call that queues it: for tests
+# about a page (Django's test client in a transaction) and KORTFAKTURA_JOBS_IN_BACKGROUND=0.
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+TASKS = (
+    IMMEDIATE_TASKS
+    if os.environ.get("KORTFAKTURA_JOBS_IN_BACKGROUND", "1") == "0"
+    else DATABASE_TASKS
+)
+# A worker that has not been heard of for this long (seconds) is dead: its task is taken up
+# again. A live worker reports every WORKER_HEARTBEAT seconds, also while a task runs.
+WORKER_LEASE = int(os.environ.get("KORTFAKTURA_WORKER_LEASE", "60") or 60)
+WORKER_HEARTBEAT = max(1, WORKER_LEASE // 6)
+# A task is tried this many times (a worker that died counts as a try) before it is failed.
+TASK_ATTEMPTS = int(os.environ.get("KORTFAKTURA_TASK_ATTEMPTS", "3") or 3)
+# The wait before try n+1 is TASK_BACKOFF * 2**(n-1) seconds (30 s, 60 s, …).
+TASK_BACKOFF = float(os.environ.get("KORTFAKTURA_TASK_BACKOFF", "30") or 0)
 # Uploaded files larger than this are refused before they are read (bytes; default 200 MB).
 UPLOAD_LIMIT = int(os.environ.get("KORTFAKTURA_UPLOAD_LIMIT", str(200 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

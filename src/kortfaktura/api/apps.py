@@ -7,3 +7,7 @@ class ApiConfig(AppConfig):
     name = "kortfaktura.api"
     label = "api"
     verbose_name = "REST-API"
+
+    def ready(self) -> None:
+        # Registers the job "api.import" (jobs.services.register) for the task engine's workers.
+        from kortfaktura.api.routers import imports  # noqa: F401

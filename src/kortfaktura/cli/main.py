@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         schedule,
         serve,
         setup,
+        worker,
     )
 
     install_swedish_messages()
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(subparsers)
     schedule.add_parser(subparsers)
     serve.add_parser(subparsers)
+    worker.add_parser(subparsers)
     operations.add_parsers(subparsers)
     return parser
 

@@ -85,6 +85,12 @@ def schedule_tick(args: argparse.Namespace) -> int:
                 f"{entry['step']} ({_when(entry['slot'])}): "
                 f"{STATUS_WORDS.get(entry['status'], entry['status'])}"
             )
+        if any(entry["status"] == "queued" for entry in queued):
+            # The tick only queues: the steps run in a worker, never in this command.
+            console.print(
+                "Stegen ligger i kö; en arbetare utför dem (kortfaktura worker, eller "
+                "kortfaktura worker --burst för att köra dem nu och avsluta)."
+            )
     for entry in failed:
         fail(f"steget {entry['step']} misslyckades: {entry['error']}")
     return 1 if failed else 0
@@ -98,7 +104,12 @@ def add_parser(subparsers: Subparsers) -> None:
     actions.required = True
     for name, handler, text in (
         ("list", schedule_list, "stegen, när de körs och när de körs nästa gång"),
-        ("tick", schedule_tick, "kör varje steg som är på tur vid tidpunkten (en gång per steg)"),
+        (
+            "tick",
+            schedule_tick,
+            "lägg varje steg som är på tur vid tidpunkten i kö (en gång per steg); en "
+            "arbetare (kortfaktura worker) utför dem",
+        ),
     ):
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument(

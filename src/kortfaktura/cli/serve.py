@@ -1,7 +1,11 @@
-"""``kortfaktura serve [--host H] [--port N]``: the web application and the API under gunicorn."""
+"""``kortfaktura serve [--host H] [--port N] [--no-worker]``: the web application and the API
+under gunicorn, and one worker of the task engine beside it (``kortfaktura worker``), so that
+what the pages start gets done; ``--no-worker`` where workers run on their own."""
 
 import argparse
 import os
+import subprocess
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -36,7 +40,6 @@ def serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
     from kortfaktura.cli.setup import DataDirectoryError, describe_database, initialize_database
-    from kortfaktura.jobs.services import fail_interrupted
     from kortfaktura.wsgi import application
 
     if not 0 < args.port < 65536:
@@ -44,7 +47,6 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     try:
         initialize_database()
-        interrupted = fail_interrupted()
         from django.contrib.auth import get_user_model
 
         users = get_user_model().objects.filter(is_active=True).count()
@@ -87,17 +89,35 @@ def serve(args: argparse.Namespace) -> int:
         f"Kortfaktura körs på [bold]{_address(args.host, args.port)}[/] – öppna adressen i en "
         f"webbläsare. Databas: {describe_database()}. Avsluta med Ctrl+C."
     )
-    if interrupted:
+    if args.worker:
         console.print(
-            f"[yellow]{interrupted} bakgrundsarbeten avbröts när servern stannade förra gången; "
-            "de är markerade som misslyckade och kan startas igen.[/]"
+            "En arbetare kör bakgrundsuppgifterna och schemat bredvid webbservern "
+            "(--no-worker om arbetarna körs för sig: kortfaktura worker)."
+        )
+    else:
+        console.print(
+            "[yellow]Ingen arbetare startas (--no-worker):[/] importer, utfärdanden och "
+            "schemat väntar tills kortfaktura worker körs."
         )
     if not users:
         console.print(
             "[yellow]Det finns ingen användare ännu.[/] Skapa en: "
             "kortfaktura user add NAMN --role admin (eller kör kortfaktura demo)."
         )
-    Server().run()
+    worker = (
+        subprocess.Popen([sys.executable, "-m", "kortfaktura.cli.main", "worker"])
+        if args.worker
+        else None
+    )
+    try:
+        Server().run()
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()  # it finishes the task it is running first
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                worker.kill()  # its task is taken up again by the next worker
     return 0
 
 
@@ -105,9 +125,11 @@ def add_parser(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="starta webbgränssnittet och API:et",
-        description="Startar webbgränssnittet och REST-API:et (gunicorn). Skapar eller "
+        description="Startar webbgränssnittet och REST-API:et (gunicorn) och en arbetare "
+        "(kortfaktura worker) för bakgrundsuppgifterna och schemat. Skapar eller "
         "uppgraderar databasen först. KORTFAKTURA_WEB_WORKERS och KORTFAKTURA_WEB_THREADS "
-        "styr antalet processer och trådar.",
+        "styr antalet processer och trådar. Exempel: kortfaktura serve --host 0.0.0.0 "
+        "--port 8080; kortfaktura serve --no-worker när arbetarna körs som egna tjänster.",
     )
     parser.add_argument(
         "--host",
@@ -119,5 +141,11 @@ def add_parser(subparsers: Subparsers) -> None:
         type=int,
         default=DEFAULT_PORT,
         help=f"porten, t.ex. 8080 (standard {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--no-worker",
+        dest="worker",
+        action="store_false",
+        help="starta ingen arbetare; kör kortfaktura worker för sig (en eller flera tjänster)",
     )
     parser.set_defaults(handler=serve)

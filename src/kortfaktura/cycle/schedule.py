@@ -7,9 +7,9 @@ the billing day at 06:00). ``tick(at)`` takes, for each step, the latest slot at
 several concurrent ticks have it; only that one hands the step to ``dispatch``. A tick that
 comes late (the machine was off) queues the latest slot once, never every missed one.
 
-``dispatch`` is the one place where the task engine plugs in: until it is merged the step runs
-here, inline, in the ticking process; then ``dispatch`` becomes ``enqueue`` of a task that
-calls ``carry_out(step_run_id)`` in a worker (see docs/architecture.md).
+``dispatch`` is the one place where the task engine plugs in: it queues the task
+``cycle.tasks.run_step``, which calls ``carry_out(step_run_id)`` in a worker (``kortfaktura
+worker``, which also ticks every minute; see docs/architecture.md).
 """
 
 import datetime as dt
@@ -190,13 +190,35 @@ def tick(
 
 
 def dispatch(run: StepRun) -> None:
-    """Hands a queued step to be carried out.
+    """Hands a queued step to the task engine: a worker carries it out (``carry_out``).
 
-    THE ENGINE HOOK: until the task engine (django-tasks, branch h-engine) is merged, the step
-    runs here, inline. After the merge this becomes one call, e.g.
-    ``tasks.run_step.enqueue(step_run_id=run.pk)``, whose task calls ``carry_out(run.pk)`` in a
-    worker; nothing else here changes."""
-    carry_out(run.pk)
+    THE ENGINE HOOK. With the immediate backend (tests about the schedule) the step has run
+    when this returns."""
+    from kortfaktura.cycle.tasks import run_step
+
+    run_step.enqueue(step_run_id=run.pk)
+
+
+def step_gave_up(step_run_id: int, reason: str) -> None:
+    """The engine gave up on a step's task (its worker died too often): the step is failed with
+    the reason, audited as the schedule's own failures are; the next slot tries again."""
+    run = StepRun.objects.filter(
+        pk=step_run_id, status__in=(StepRun.Status.QUEUED, StepRun.Status.RUNNING)
+    ).first()
+    if run is None:
+        return
+    run.status = StepRun.Status.FAILED
+    run.error = reason[:1000]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    from kortfaktura.cycle import steps
+
+    with transaction.atomic(), acting_as(steps.SYSTEM):
+        record(
+            "cycle.step_failed",
+            f"steg {run.step} {_local(run.slot):%Y-%m-%d %H:%M}",
+            {"step": run.step, "slot": run.slot, "error": run.error},
+        )
 
 
 def carry_out(step_run_id: int) -> StepRun | None:

@@ -8,6 +8,9 @@ nothing behind but a failed batch record that says why.
 import csv
 import difflib
 import hashlib
+import os
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,6 +306,7 @@ def _import_rows(
         batch.unchanged = result.unchanged
         batch.quarantined = result.quarantined
         batch.blank_lines = result.blank_lines
+        _pause_for_tests("IMPORT")  # every row written, nothing committed
         batch.status = ImportBatch.Status.COMPLETED
         batch.finished_at = max(timezone.now(), batch.started_at)
         batch.save()
@@ -323,6 +327,16 @@ def _import_rows(
             actor=created_by or None,
         )
     return result
+
+
+def _pause_for_tests(step: str) -> None:
+    """Fault injection for the engine's crash tests (a worker killed mid-import): hold the
+    transaction open for ``KORTFAKTURA_TEST_PAUSE_IN_<STEP>`` seconds. Unset in normal use."""
+    pause = os.environ.get(f"KORTFAKTURA_TEST_PAUSE_IN_{step}")
+    if pause:
+        sys.stderr.write(f"kortfaktura: testpaus i {step.lower()}\n")
+        sys.stderr.flush()
+        time.sleep(float(pause))
 
 
 def _batch_facts(batch: ImportBatch) -> dict[str, Any]:

@@ -24,6 +24,12 @@ class Job(models.Model):
     step = models.CharField("just nu", max_length=300, blank=True)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # What the task engine runs: the registered work's name and its JSON arguments
+    # (jobs.services.register), and the engine's task that runs it.
+    work = models.CharField(max_length=64, blank=True)
+    arguments = models.JSONField(default=dict, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -53,3 +59,22 @@ class Job(models.Model):
     @property
     def finished(self) -> bool:
         return self.status != self.Status.RUNNING
+
+
+class WorkerBeat(models.Model):
+    """A worker process that reports that it lives (``kortfaktura worker``). A task whose worker
+    has not reported for ``WORKER_LEASE`` seconds – or whose process is gone from this machine –
+    is taken up again by another worker (jobs.engine.reap)."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-seen_at"], name="jobs_worker_seen")]
+
+    def __str__(self) -> str:
+        return f"arbetare {self.worker_id} ({self.host}:{self.pid})"

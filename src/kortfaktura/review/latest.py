@@ -149,33 +149,38 @@ def figures(review: Review, mark: int) -> dict[str, Any]:
     }
 
 
-def _work(period_from: dt.date | None, period_to: dt.date | None) -> Any:
-    def work(progress: jobs.Progress) -> dict[str, Any]:
-        from django.urls import reverse
+def review_work(
+    progress: jobs.Progress, *, period_from: str | None = None, period_to: str | None = None
+) -> dict[str, Any]:
+    """The job ``review``: makes the review of the period and its HTML and Excel reports."""
+    from django.urls import reverse
 
-        from kortfaktura.review.services import make_review
+    from kortfaktura.review.services import make_review
 
-        mark = latest_change()  # before counting: a change made meanwhile makes it stale
-        progress(0, 3)
-        folder = reports_dir()
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S-%f")
-        html, xlsx = folder / f"genomlysning-{stamp}.html", folder / f"genomlysning-{stamp}.xlsx"
-        review, _ = make_review(period_from, period_to, html=html, xlsx=xlsx)
-        progress(2, 3)
-        _prune(folder)
-        query = "&".join(
-            f"{name}={value.isoformat()}"
-            for name, value in (("from", period_from), ("to", period_to))
-            if value is not None
-        )
-        return {
-            "url": reverse("web:review") + (f"?{query}" if query else ""),
-            "link_text": "Visa genomlysningen",
-            "figures": figures(review, mark),
-            "files": {"html": str(html), "xlsx": str(xlsx)},
-        }
+    start = dt.date.fromisoformat(period_from) if period_from else None
+    end = dt.date.fromisoformat(period_to) if period_to else None
+    mark = latest_change()  # before counting: a change made meanwhile makes it stale
+    progress(0, 3)
+    folder = reports_dir()
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S-%f")
+    html, xlsx = folder / f"genomlysning-{stamp}.html", folder / f"genomlysning-{stamp}.xlsx"
+    review, _ = make_review(start, end, html=html, xlsx=xlsx)
+    progress(2, 3)
+    _prune(folder)
+    query = "&".join(
+        f"{name}={value.isoformat()}"
+        for name, value in (("from", start), ("to", end))
+        if value is not None
+    )
+    return {
+        "url": reverse("web:review") + (f"?{query}" if query else ""),
+        "link_text": "Visa genomlysningen",
+        "figures": figures(review, mark),
+        "files": {"html": str(html), "xlsx": str(xlsx)},
+    }
 
-    return work
+
+jobs.register("review", review_work)
 
 
 def _prune(folder: Path) -> None:
@@ -196,7 +201,11 @@ def start(period_from: dt.date | None, period_to: dt.date | None, *, actor: str)
         KIND,
         key_of(period_from, period_to),
         label_of(period_from, period_to),
-        _work(period_from, period_to),
+        "review",
+        {
+            "period_from": period_from.isoformat() if period_from else None,
+            "period_to": period_to.isoformat() if period_to else None,
+        },
         actor=actor,
     )
 

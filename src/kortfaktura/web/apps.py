@@ -7,3 +7,12 @@ class WebConfig(AppConfig):
     name = "kortfaktura.web"
     label = "web"
     verbose_name = "Webbgränssnitt"
+
+    def ready(self) -> None:
+        # Registers the pages' jobs (jobs.services.register): a worker runs them by name.
+        from kortfaktura.web.views import (  # noqa: F401
+            bookkeeping,
+            deliveries,
+            imports,
+            runs,
+        )

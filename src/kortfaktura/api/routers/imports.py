@@ -41,7 +41,10 @@ def _file_name(upload: UploadedFile) -> str:
 
 
 def _saved(upload: UploadedFile) -> tuple[FilePath, FilePath]:
-    directory = FilePath(tempfile.mkdtemp(prefix="kortfaktura-import-"))
+    # Under the data directory, which the workers share with the web server (not /tmp).
+    uploads = FilePath(settings.DATA_DIR) / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    directory = FilePath(tempfile.mkdtemp(prefix="api-", dir=uploads))
     path = directory / _file_name(upload)
     with path.open("wb") as handle:
         for chunk in upload.chunks():
@@ -151,21 +154,39 @@ def upload(request: HttpRequest, kind: Kind, file: File[UploadedFile]) -> Status
         finally:
             shutil.rmtree(directory, ignore_errors=True)
 
-    def work(progress: jobs.Progress) -> dict[str, Any]:
-        try:
-            result = import_file(
-                kind, path, created_by=username, user_id=user.pk, progress=progress
-            )
-            return import_json(result)
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
-
     try:
-        job = jobs.start(JOB_KIND, kind, f"Import av {path.name}", work, actor=username)
+        job = jobs.start(
+            JOB_KIND,
+            kind,
+            f"Import av {path.name}",
+            "api.import",
+            {"kind": kind, "path": str(path), "user_id": user.pk},
+            actor=username,
+        )
     except jobs.JobBusy:
         shutil.rmtree(directory, ignore_errors=True)
         raise
     return Status(202, job_json(job))
+
+
+def import_work(
+    progress: jobs.Progress, *, kind: str, path: str, user_id: int | None
+) -> dict[str, Any]:
+    """The job ``api.import``: a large file posted to the API, as the user who posted it (the
+    job runs acting as its creator)."""
+    from kortfaktura.audit.actor import current_actor
+
+    target = FilePath(path)
+    try:
+        result = import_file(
+            kind, target, created_by=current_actor(), user_id=user_id, progress=progress
+        )
+        return import_json(result)
+    finally:
+        shutil.rmtree(target.parent, ignore_errors=True)
+
+
+jobs.register("api.import", import_work)
 
 
 @jobs_router.get(

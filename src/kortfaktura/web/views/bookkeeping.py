@@ -107,23 +107,28 @@ def index(request: HttpRequest) -> HttpResponse:
     return _page(request, form, [])
 
 
-def _work(period_from: dt.date, period_to: dt.date, target: Path) -> jobs.Work:
-    def work(progress: jobs.Progress) -> dict[str, Any]:
-        # export_sie reports no progress of its own: the page says what is going on instead.
-        job = jobs.running("sie", "sie")
-        if job is not None:
-            jobs.step(job.pk, "läser de utfärdade dokumenten och skriver SIE-filen")
-        result = accounting.export_sie(period_from, period_to, target)
-        return {
-            "url": reverse("web:bookkeeping_export", args=[result.export_id]),
-            "link_text": "Visa exporten ("
-            + swedish.counted(result.vouchers, "verifikation", "verifikationer")
-            + ") och ladda ned filen",
-            "export_id": result.export_id,
-            "warnings": result.warnings,
-        }
+def sie_work(
+    progress: jobs.Progress, *, period_from: str, period_to: str, target: str
+) -> dict[str, Any]:
+    """The job ``web.sie``: writes the SIE file of the period."""
+    # export_sie reports no progress of its own: the page says what is going on instead.
+    job = jobs.running("sie", "sie")
+    if job is not None:
+        jobs.step(job.pk, "läser de utfärdade dokumenten och skriver SIE-filen")
+    result = accounting.export_sie(
+        dt.date.fromisoformat(period_from), dt.date.fromisoformat(period_to), Path(target)
+    )
+    return {
+        "url": reverse("web:bookkeeping_export", args=[result.export_id]),
+        "link_text": "Visa exporten ("
+        + swedish.counted(result.vouchers, "verifikation", "verifikationer")
+        + ") och ladda ned filen",
+        "export_id": result.export_id,
+        "warnings": result.warnings,
+    }
 
-    return work
+
+jobs.register("web.sie", sie_work)
 
 
 @require("access.export_bookkeeping")
@@ -148,7 +153,12 @@ def export(request: HttpRequest) -> HttpResponse:
             "sie",
             "sie",
             label,
-            _work(period_from, period_to, target),
+            "web.sie",
+            {
+                "period_from": period_from.isoformat(),
+                "period_to": period_to.isoformat(),
+                "target": str(target),
+            },
             actor=request.user.get_username(),
         )
     except jobs.JobBusy as busy:

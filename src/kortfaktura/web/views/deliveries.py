@@ -167,7 +167,8 @@ def resend(request: HttpRequest) -> HttpResponse:
             "deliver",
             "deliver",
             f"Omsändning av dokument {number}",
-            _deliver_work([number]),
+            "web.deliver",
+            {"numbers": [number]},
             actor=request.user.get_username(),
         )
     except jobs.JobBusy:
@@ -184,35 +185,39 @@ def resend(request: HttpRequest) -> HttpResponse:
     return redirect("web:job", pk=job.pk)
 
 
-def _deliver_work(numbers: list[int] | None = None, run_id: int | None = None) -> jobs.Work:
-    def work(progress: jobs.Progress) -> dict[str, Any]:
-        progress(0, 1)
-        try:
-            # The channels that are set up are delivered; the others' documents stay queued
-            # and the result says which setting they wait for.
-            report = services.deliver(run_id=run_id, numbers=numbers or (), skip_unconfigured=True)
-        except services.MissingSetting as error:
-            raise services.DeliveryError(str(error)) from None
-        progress(1, 1)
-        waiting = report.unconfigured_text()
-        return {
-            "url": reverse("web:deliveries"),
-            # The job page shows only this link: it says how the delivery went.
-            "link_text": (
-                f"{len(report.delivered)} skickade, {len(report.failed)} misslyckade"
-                + (f". {waiting}" if waiting else "")
-                + " – visa leveranserna"
-            ),
-            "delivered": len(report.delivered),
-            "failed": len(report.failed),
-            "skipped": report.skipped,
-            "unconfigured": {
-                channel: {"reason": reason, "waiting": count}
-                for channel, (reason, count) in report.unconfigured.items()
-            },
-        }
+def deliver_work(
+    progress: jobs.Progress, *, numbers: list[int] | None = None, run_id: int | None = None
+) -> dict[str, Any]:
+    """The job ``web.deliver``. Run again after a worker died, what was handed over is not
+    handed over again (R20): the delivery rows' states say so."""
+    progress(0, 1)
+    try:
+        # The channels that are set up are delivered; the others' documents stay queued
+        # and the result says which setting they wait for.
+        report = services.deliver(run_id=run_id, numbers=numbers or (), skip_unconfigured=True)
+    except services.MissingSetting as error:
+        raise services.DeliveryError(str(error)) from None
+    progress(1, 1)
+    waiting = report.unconfigured_text()
+    return {
+        "url": reverse("web:deliveries"),
+        # The job page shows only this link: it says how the delivery went.
+        "link_text": (
+            f"{len(report.delivered)} skickade, {len(report.failed)} misslyckade"
+            + (f". {waiting}" if waiting else "")
+            + " – visa leveranserna"
+        ),
+        "delivered": len(report.delivered),
+        "failed": len(report.failed),
+        "skipped": report.skipped,
+        "unconfigured": {
+            channel: {"reason": reason, "waiting": count}
+            for channel, (reason, count) in report.unconfigured.items()
+        },
+    }
 
-    return work
+
+jobs.register("web.deliver", deliver_work)
 
 
 NUMBERS_LIMIT = 500  # documents named at once in the form
@@ -359,7 +364,8 @@ def deliver_now(request: HttpRequest) -> HttpResponse:
             "deliver",
             "deliver",
             f"Leverans av {count} dokument ({what})",
-            _deliver_work(numbers or None, run_id),
+            "web.deliver",
+            {"numbers": list(numbers) or None, "run_id": run_id},
             actor=request.user.get_username(),
         )
     except jobs.JobBusy as busy:

@@ -126,29 +126,34 @@ def index(request: HttpRequest) -> HttpResponse:
     return _page(request, form={"kind": request.GET.get("typ", ""), "errors": {}})
 
 
-def _work(kind: str, target: Path, actor: str, user_id: int | None) -> jobs.Work:
-    def work(progress: jobs.Progress) -> dict[str, Any]:
-        # The uploaded copy goes once read, imported or not: the batch keeps its name and
-        # checksum, and card holders' names should not lie around in a folder.
-        try:
-            result = import_file(kind, target, created_by=actor, user_id=user_id, progress=progress)
-        finally:
-            shutil.rmtree(target.parent, ignore_errors=True)
-        return {
-            "url": reverse("web:import", args=[result.batch_id]),
-            "link_text": (
-                f"Visa resultatet: {swedish.count(result.imported)} nya, "
-                f"{swedish.count(result.updated)} ändrade, "
-                f"{swedish.count(result.unchanged)} oförändrade, "
-                f"{swedish.count(result.quarantined)} i karantän"
-            ),
-            "batch_id": result.batch_id,
-            # Not kept on the batch itself: the result page reads them from here.
-            "warnings": result.warnings,
-            "suggestions": result.suggestions,
-        }
+def import_work(
+    progress: jobs.Progress, *, kind: str, target: str, actor: str, user_id: int | None
+) -> dict[str, Any]:
+    """The job ``web.import``: reads an uploaded file (saved under the data directory, which
+    the workers share with the web server)."""
+    path = Path(target)
+    # The uploaded copy goes once read, imported or not: the batch keeps its name and
+    # checksum, and card holders' names should not lie around in a folder.
+    try:
+        result = import_file(kind, path, created_by=actor, user_id=user_id, progress=progress)
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    return {
+        "url": reverse("web:import", args=[result.batch_id]),
+        "link_text": (
+            f"Visa resultatet: {swedish.count(result.imported)} nya, "
+            f"{swedish.count(result.updated)} ändrade, "
+            f"{swedish.count(result.unchanged)} oförändrade, "
+            f"{swedish.count(result.quarantined)} i karantän"
+        ),
+        "batch_id": result.batch_id,
+        # Not kept on the batch itself: the result page reads them from here.
+        "warnings": result.warnings,
+        "suggestions": result.suggestions,
+    }
 
-    return work
+
+jobs.register("web.import", import_work)
 
 
 # CSRF is checked by ``_accept`` after the size: an oversized body is refused unread.
@@ -192,7 +197,8 @@ def _accept(request: HttpRequest) -> HttpResponse:
             JOB_KIND,
             JOB_KEY,
             label,
-            _work(kind, target, actor, request.user.pk),
+            "web.import",
+            {"kind": kind, "target": str(target), "actor": actor, "user_id": request.user.pk},
             actor=request.user.get_username(),
         )
     except jobs.JobBusy as busy:
