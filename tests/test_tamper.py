@@ -458,6 +458,8 @@ def test_expect_head_catches_a_consistent_rewrite_of_the_whole_chain(
     code, result = review(cli, "--expect-head", heads["audit"].expect)
     assert code == 1
     assert any(f"granskningspost {heads['audit'].number}" in p for p in named(result))
+    code, out, _ = cli("review", "--expect-head", heads["audit"].expect)  # as a person reads it
+    assert code == 1 and "  granskningsloggen: granskningspost" in out, out
     # The internal chain was not touched: its head still checks out.
     code, result = review(cli, "--expect-head", heads["internal"].expect)
     assert code == 0

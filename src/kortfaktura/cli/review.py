@@ -241,7 +241,8 @@ def _discrepancies(review: Review) -> None:
             )
             if part
         )
-        console.print(f"  {where}: {found.problem}", markup=False)
+        # A break in the audit trail's chain concerns no month, order or document.
+        console.print(f"  {where or 'granskningsloggen'}: {found.problem}", markup=False)
 
 
 def _held_back(review: Review) -> None:
