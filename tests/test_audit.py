@@ -520,5 +520,11 @@ def test_the_console_script_records_kortfaktura_actor_and_the_trail_is_guarded(
     (entry,) = json.loads(result.stdout)
     assert entry["actor"] == "Anna Admin" and entry["action"] == "account.created"
     assert entry["details"]["customer"] == {"before": None, "after": "212000-1454"}
+    # The name is only claimed: the operating-system user who ran the command is kept beside it.
+    import getpass
+
+    assert entry["details"]["claimed_by"] == getpass.getuser()
+    result = run({**env, "KORTFAKTURA_ACTOR": getpass.getuser()}, cwd, "audit", "--json")
+    assert result.returncode == 0  # naming oneself is no claim: nothing extra is kept
     result = run(env, cwd, "audit")
     assert result.returncode == 0 and "ny fakturamottagare" in result.stdout

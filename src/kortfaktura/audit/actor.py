@@ -3,6 +3,10 @@
 ``current_actor()`` is, in this order: the name set with ``acting_as`` (the web application's
 logged-in user, the demo), the environment variable ``KORTFAKTURA_ACTOR`` (a service account or
 a script that runs for a named person), or the operating-system user.
+
+``KORTFAKTURA_ACTOR`` is a claim nobody checks: whoever runs the command may name anyone. So a
+record made under that claim also keeps the operating-system user who made it
+(``claimed_by``), and an auditor sees both ("eva", run by root).
 """
 
 import getpass
@@ -38,10 +42,26 @@ def current_actor() -> str:
     from_environment = _clean(os.environ.get(ENVIRONMENT_VARIABLE, ""))
     if from_environment:
         return from_environment
+    return _system_user()
+
+
+def _system_user() -> str:
     try:
         return _clean(getpass.getuser()) or UNKNOWN
     except Exception:  # no user name in the environment and none in the password database
         return UNKNOWN
+
+
+def claimed_by(actor: str) -> str | None:
+    """The operating-system user, when ``actor`` is only claimed by ``KORTFAKTURA_ACTOR`` (and
+    is another name); None when the actor is a logged-in user or the system user itself."""
+    if _actor.get():
+        return None
+    claimed = _clean(os.environ.get(ENVIRONMENT_VARIABLE, ""))
+    if not claimed or actor != claimed:
+        return None
+    system = _system_user()
+    return system if system != claimed else None
 
 
 @contextmanager

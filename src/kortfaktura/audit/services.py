@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from kortfaktura.audit.actor import current_actor
+from kortfaktura.audit.actor import claimed_by, current_actor
 from kortfaktura.audit.models import ACTION_LENGTH, OBJECT_LENGTH, AuditRecord
 
 
@@ -40,11 +40,15 @@ def record(
     ``kund 212000-1454``; ``details`` holds ``{field: {"before": x, "after": y}}`` for changed
     values and other facts (file name, checksum, counts).
     """
+    facts = dict(details or {})
+    name = (actor or "").strip()[:150] or current_actor()
+    if (system_user := claimed_by(name)) is not None:
+        facts["claimed_by"] = system_user  # KORTFAKTURA_ACTOR names someone else
     return AuditRecord.objects.create(
-        actor=(actor or "").strip()[:150] or current_actor(),
+        actor=name,
         action=action[:ACTION_LENGTH],
         object=object[:OBJECT_LENGTH],
-        details=_plain(details or {}),
+        details=_plain(facts),
     )
 
 
