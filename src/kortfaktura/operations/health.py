@@ -41,7 +41,7 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from kortfaktura import standards
+from kortfaktura import db_errors, standards
 
 PROBE_TIMEOUT = 10  # seconds for one network probe (SMTP); the SFTP client has its own 10 s
 NETWORK_CACHE_SECONDS = 30  # the web's network probes are reused this long (GET /healthz)
@@ -116,6 +116,13 @@ def check_database() -> Check:
     where = describe_database()
     file = sqlite_file()
     # Connecting to a SQLite file that is gone would create an empty one: look first.
+    if file is not None and file.is_dir():
+        return Check(
+            "database",
+            False,
+            f"{where} är en katalog, inte en databasfil – flytta katalogen, eller ange "
+            "KORTFAKTURA_DATA_DIR där databasfilen ligger",
+        )
     if file is not None and not file.is_file():
         return Check(
             "database",
@@ -129,12 +136,8 @@ def check_database() -> Check:
             cursor.fetchone()
     except DatabaseError as error:
         connection.close()  # a broken connection is not reused by the next request
-        return Check(
-            "database",
-            False,
-            f"{where} går inte att nå ({_first_line(error)}) – kontrollera DATABASE_URL och att "
-            "databasservern är igång",
-        )
+        # The same Swedish sentence as every command gives (never the driver's English words).
+        return Check("database", False, f"{where}: {db_errors.describe(error)}")
     return Check("database", True, f"{where} svarar")
 
 
@@ -147,7 +150,7 @@ def check_migrations(database_ok: bool) -> Check:
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except DatabaseError as error:
-        return Check("migrations", False, f"kunde inte läsas: {_first_line(error)}")
+        return Check("migrations", False, f"kunde inte läsas: {db_errors.describe(error)}")
     if pending:
         return Check(
             "migrations",
