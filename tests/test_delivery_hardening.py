@@ -435,6 +435,32 @@ def test_an_inbox_that_is_the_outbox_or_overlaps_it_stops_deliver(
     assert not Delivery.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("PRINT_DIR", "{inbox}", "samma katalog"),
+        ("PRINT_DIR", "{outbox}/utskrift", "ligger inuti"),
+        ("SMTP_URL", "file://{outbox}", "samma katalog"),
+    ],
+)
+def test_a_print_or_mail_folder_among_the_peppol_folders_stops_deliver(
+    cli: Cli, issued: dict[str, Any], channels: dict[str, Any], settings: Any, tmp_path: Path,
+    variable: str, value: str, words: str,
+) -> None:  # fmt: skip
+    """Found by a tester: a print batch in the inbox went to quarantine/ as a receipt, and
+    e-mails and print files in the outbox were handed to the access point."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    settings.PEPPOL_INBOX = f"file://{inbox}"
+    setattr(settings, variable, value.format(inbox=inbox, outbox=channels["outbox"]))
+    code, out, err = cli("deliver")
+    assert code == 1, out + err
+    flat = " ".join(err.split())
+    assert f"KORTFAKTURA_{variable}" in flat and words in flat, flat
+    assert not Delivery.objects.exists()
+    assert [path.name for path in inbox.iterdir()] == []
+
+
 def test_an_sftp_inbox_on_the_outbox_is_refused_too(
     cli: Cli, issued: dict[str, Any], channels: dict[str, Any], settings: Any
 ) -> None:

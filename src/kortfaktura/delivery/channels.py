@@ -180,6 +180,33 @@ def buyer_endpoint(invoice: Invoice, ubl: bytes) -> str:
     return f"{scheme}:{identifier}"
 
 
+RELATIONS = {"same": "är samma katalog som", "inside": "ligger inuti", "around": "omsluter"}
+
+
+def apart_from_peppol(variable: str, url: str, channel: str) -> None:
+    """A folder another channel writes to must be apart from the Peppol outbox and inbox: in the
+    outbox the access point would take its files (an e-mail, a print batch) for documents to
+    send; in the inbox the receipt reading would move them to ``quarantine/``."""
+    for other_variable, other in (
+        ("KORTFAKTURA_PEPPOL_OUTBOX", settings.PEPPOL_OUTBOX),
+        ("KORTFAKTURA_PEPPOL_INBOX", settings.PEPPOL_INBOX),
+    ):
+        if not other:
+            continue
+        try:
+            check_url(other, other_variable)
+        except TransportError:
+            continue  # said by that setting's own check
+        relation = overlap(url, other)
+        if relation:
+            raise MissingSetting(
+                variable, channel,
+                f"{variable}={redact(url)!r} {RELATIONS[relation]} {other_variable}="
+                f"{redact(other)!r} – där hör bara Peppol-filer hemma. Ange en egen katalog, "
+                "t.ex. /srv/kortfaktura/utskrift bredvid Peppol-katalogerna",
+            )  # fmt: skip
+
+
 def check_inbox() -> None:
     """``KORTFAKTURA_PEPPOL_INBOX``, when set, must be an address that can work and must not be
     the outbox, inside it, or around it: reading receipts there would take the access point's
@@ -200,11 +227,7 @@ def check_inbox() -> None:
         return  # said by the Peppol channel's own check when it is needed
     relation = overlap(inbox, outbox)
     if relation:
-        where = {
-            "same": "är samma katalog som",
-            "inside": "ligger inuti",
-            "around": "omsluter",
-        }[relation]
+        where = RELATIONS[relation]
         raise MissingSetting(
             variable, "Peppol-kvitton",
             f"{variable}={redact(inbox)!r} {where} KORTFAKTURA_PEPPOL_OUTBOX="
@@ -399,6 +422,8 @@ class EmailSender:
                 "ange t.ex. smtp+starttls://användare:lösenord@värd:587"
             )  # fmt: skip
             raise MissingSetting("KORTFAKTURA_SMTP_URL", "e-post", message) from None
+        if settings.SMTP_URL.lower().startswith("file:"):
+            apart_from_peppol("KORTFAKTURA_SMTP_URL", settings.SMTP_URL, "e-post")
 
     def message(self, delivery: Delivery) -> EmailMessage:
         """The e-mail with the PDF and the specification, rendered from the document's rows;
@@ -616,6 +641,7 @@ class PrintSender:
                 f"{variable}={settings.PRINT_DIR!r} {problem} – ange en katalog som tjänsten "
                 "får skapa och skriva i",
             )  # fmt: skip
+        apart_from_peppol(variable, f"file://{settings.PRINT_DIR}", "utskrift")
 
     def render(self, delivery: Delivery, document: DocumentData) -> bytes:
         """One document's PDF, after the check of its stored UBL; ``TransportError`` (not
