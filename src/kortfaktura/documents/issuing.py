@@ -80,8 +80,9 @@ def validate_before_issue(invoices: list[Invoice]) -> dict[int, DocumentVerdict]
     if not validator_ready and not settings.ISSUE_WITHOUT_VALIDATION:
         raise BillingError(
             f"OpenPeppols valideringsregler finns inte i {rules_directory()}, så dokumenten kan "
-            "inte kontrolleras innan de får nummer – ange katalogen med "
-            "KORTFAKTURA_PEPPOL_RULES_DIR (se docs/operations.md)"
+            "inte kontrolleras innan de får nummer – ta bort KORTFAKTURA_PEPPOL_RULES_DIR för att "
+            "använda reglerna som följer med programmet, eller peka den på en hel kopia av "
+            "reglerna (se docs/operations.md)"
         )
     pk_of = {invoice.number or 0: invoice.pk for invoice in ubl_kinds}
     verdicts: dict[int, DocumentVerdict] = {}
