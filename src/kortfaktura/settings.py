@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "kortfaktura.documents",
     "kortfaktura.review",
     "kortfaktura.accounting",
+    "kortfaktura.payments",
     "kortfaktura.delivery",
     "kortfaktura.access",
     "kortfaktura.jobs",
