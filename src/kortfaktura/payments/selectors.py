@@ -243,7 +243,7 @@ def receivables(
                 "orgnr": customer,
                 "customer_name": name,
                 "account_code": account,
-                "issue_date": issued.isoformat(),
+                "issue_date": issued.isoformat() if issued else None,
                 "due_date": due.isoformat() if due else None,
                 "payable": _money(payable),
                 "paid": _money(paid),

@@ -61,7 +61,8 @@ def document_indexes() -> tuple[dict[str, int], dict[int, int]]:
     rows = Invoice.objects.filter(status=Invoice.Status.ISSUED, kind=Invoice.Kind.INVOICE)
     for pk, number, ocr in rows.values_list("pk", "number", "ocr").iterator(chunk_size=5000):
         by_ocr[ocr] = pk
-        by_number[number] = pk
+        if number is not None:  # issued documents always have one (a database check)
+            by_number[number] = pk
     return by_ocr, by_number
 
 
@@ -77,7 +78,7 @@ def import_content(content: bytes, name: str) -> ImportResult:
     if earlier is not None:
         return _already(earlier, name)
     try:
-        parsed = formats.read(content, bankgiro=settings.SELLER["bankgiro"])
+        parsed = formats.read(content, bankgiro=str(settings.SELLER["bankgiro"]))
     except formats.PaymentFileError as error:
         raise PaymentError(f"{name}: {error}") from None
     try:
