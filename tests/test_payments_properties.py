@@ -65,7 +65,7 @@ payment = st.tuples(
 
 
 @settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -109,7 +109,16 @@ def _check(issued: list[Invoice], credits: list[bool], payments: list[Any]) -> N
         elif assign_to is not None:
             assignments.append((f"{serial:012d}", assign_to))
             paid[assign_to] += signed
+    extra = 0
     for file in (0, 1):
+        # Bankgirot deposits money, never takes it: a deposit's deductions are covered by its
+        # payments. Where the draw made them larger, a payer nobody knows covers the rest.
+        deficit = sum(Decimal(a) for _, a, _ in deductions[file]) - sum(
+            Decimal(a) for _, a, _ in files[file]
+        )
+        if deficit > 0:
+            files[file].append(("okänd betalare", f"{deficit:.2f}", next(_serials)))
+            extra += 1
         content = simple_bgmax(files[file], deductions=deductions[file])
         services.import_content(content, f"bgmax-{file}.txt")
     for key, index in assignments:
@@ -131,4 +140,4 @@ def _check(issued: list[Invoice], credits: list[bool], payments: list[Any]) -> N
         assert Decimal(row["open"]) == balances[row["orgnr"]]
     assert report.total_open == sum(balances.values(), Decimal("0.00"))
     # every payment is stored once, whatever the files repeated
-    assert Payment.objects.count() == len(payments)
+    assert Payment.objects.count() == len(payments) + extra

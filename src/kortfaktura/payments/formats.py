@@ -15,6 +15,7 @@ from pathlib import Path
 BGMAX = "bgmax"
 CAMT_054 = "camt.054"
 RECORD_LENGTH = 80
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 ADVICE_BANK = "Be banken eller Bankgirot om en ny fil; ingenting lästes in."
 
 
@@ -197,7 +198,7 @@ def _records(content: bytes) -> list[tuple[int, str]]:
                 line=number,
                 record=record[:2],
             )
-        if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in record):
+        if CONTROL.search(record):
             raise PaymentFileError(
                 "posten innehåller styrtecken; en BgMax-fil är text i ISO 8859-1. " + ADVICE_BANK,
                 line=number,
