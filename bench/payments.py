@@ -108,6 +108,7 @@ def measure(backend: str, data_dir: Path, count: int) -> dict[str, Any]:
     documents = list(
         Invoice.objects.filter(kind="invoice", status="issued").values_list("number", "ocr")
     )
+    data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "bgmax.txt"
     bgmax_file(path, [(int(n), str(o)) for n, o in documents], count)
     began = time.perf_counter()
