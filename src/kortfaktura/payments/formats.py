@@ -336,7 +336,7 @@ def read_bgmax(content: bytes, *, bankgiro: str) -> PaymentFile:
                 amount=-amount if code == "21" else amount,
                 paid_on=dt.date.min,  # the deposit's payment day, set at its record 15
                 reference=_text(record, 13, 37),
-                payer_account=bankgiro_digits(record[2:12]),
+                payer_account=record[2:12].lstrip("0"),
                 kind="deduction" if code == "21" else "payment",
                 line=line,
                 deposit=len(deposits),

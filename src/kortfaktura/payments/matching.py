@@ -22,11 +22,12 @@ def match(
     by_ocr: Mapping[str, int],
     by_number: Mapping[int, int],
 ) -> tuple[int | None, str]:
-    """(document id, how): ``ocr``, ``number`` or (None, "")."""
+    """(document id, how): ``ocr``, ``number`` or (None, ""). ``by_ocr`` holds only references
+    with a valid length and check digit (``valid_ocr``), so finding one there is the check."""
     texts = [text for text in texts if text]
     for text in texts:
         compact = text.replace(" ", "")
-        if valid_ocr(compact) and compact in by_ocr:
+        if compact in by_ocr:
             return by_ocr[compact], "ocr"
     found = {
         by_number[int(token)]

@@ -16,6 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from kortfaktura.billing.models import Invoice
+from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.payments.models import Payment
 
 ZERO = Decimal("0.00")
@@ -185,22 +186,39 @@ def receivables(
         kind__in=(Invoice.Kind.INVOICE, Invoice.Kind.CREDIT_NOTE),
         issue_date__lte=day,
     )
+    # Customers, accounts and numbers are read on their own and joined here: one scan of the
+    # invoices, with no join plan that could go wrong on stale statistics (bench/payments.py).
+    orgnrs = dict(Customer.objects.values_list("pk", "orgnr"))
+    names = dict(Customer.objects.values_list("pk", "name"))
+    accounts = dict(BillingAccount.objects.values_list("pk", "code"))
     if orgnr:
-        documents = documents.filter(customer__orgnr=orgnr.replace("-", "").replace(" ", ""))
-    rows = list(
-        documents.order_by("number").values_list(
+        wanted = orgnr.replace("-", "").replace(" ", "")
+        documents = documents.filter(
+            customer_id__in=[pk for pk, number in orgnrs.items() if number == wanted]
+        )
+    raw = list(
+        documents.values_list(
             "pk",
             "number",
             "kind",
-            "customer__orgnr",
-            "customer__name",
-            "account__code",
+            "customer_id",
+            "account_id",
             "issue_date",
             "due_date",
             "payable",
-            "credits__number",
+            "credits_id",
         )
     )
+    numbers = {row[0]: row[1] for row in raw}
+    missing = {row[8] for row in raw if row[8] and row[8] not in numbers}
+    if missing:
+        numbers.update(Invoice.objects.filter(pk__in=missing).values_list("pk", "number"))
+    raw.sort(key=lambda row: row[1] or 0)
+    rows = [
+        (pk, number, kind, orgnrs[customer], names[customer], accounts[account], issued, due,
+         payable, numbers.get(credits) if credits else None)
+        for pk, number, kind, customer, account, issued, due, payable, credits in raw
+    ]  # fmt: skip
     known = settlements(None, day)
     items: list[dict[str, Any]] = []
     per_customer: dict[str, dict[str, Any]] = {}
