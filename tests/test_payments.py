@@ -352,3 +352,27 @@ def test_the_api_answers_payments_and_receivables_to_staff_only(
         ("100001", "1313.00", "0.00", "paid")
     ]
     assert kund.get("/api/v1/invoices/100002").status_code == 404
+
+
+def test_a_payment_stored_meanwhile_by_another_import_is_not_booked_twice(
+    invoices: list[Invoice], cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code's own check of stored payments misses one (another import committed it in
+    between): the database's constraint refuses the insert, and the import, read again,
+    skips it."""
+    from kortfaktura.payments import services as payment_services
+
+    imported(cli, FIXTURES / "bgmax_every_record.txt")
+    real = payment_services._existing_keys
+    calls: list[int] = []
+
+    def blind_first(source: str, keys: list[str]) -> set[str]:
+        calls.append(1)
+        return set() if len(calls) == 1 else real(source, keys)
+
+    monkeypatch.setattr(payment_services, "_existing_keys", blind_first)
+    code, later = imported(cli, FIXTURES / "bgmax_repeats_103.txt")
+    assert code == 0 and (later["payments"], later["duplicates"]) == (1, 1)
+    assert len(calls) == 2
+    assert Payment.objects.filter(external_id="000000000103").count() == 1
+    assert PaymentFile.objects.count() == 2

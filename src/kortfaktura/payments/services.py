@@ -229,9 +229,14 @@ def _insert(rows: list[tuple[Any, ...]]) -> None:
     columns = ", ".join(COLUMNS[:-2])
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(
-                f"COPY {table} ({columns}, reason, decided_by) FROM STDIN"
-            ) as copy:
+            # psycopg's own COPY, with its errors turned into Django's (a payment stored
+            # meanwhile by another import is an IntegrityError that import_content handles).
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(
+                    f"COPY {table} ({columns}, reason, decided_by) FROM STDIN"
+                ) as copy,
+            ):
                 for row in rows:
                     copy.write_row((*row, "", ""))
             return
