@@ -376,3 +376,37 @@ def test_a_payment_stored_meanwhile_by_another_import_is_not_booked_twice(
     assert len(calls) == 2
     assert Payment.objects.filter(external_id="000000000103").count() == 1
     assert PaymentFile.objects.count() == 2
+
+
+def test_export_sie_books_each_payment_once_bank_against_receivables(
+    invoices: list[Invoice], cli: Cli, tmp_path: Path
+) -> None:
+    import sie_reader
+
+    imported(cli, FIXTURES / "bgmax_every_record.txt")  # 5 payments, 2 075 kr, Dec 1 and 2
+    day = invoices[0].issue_date
+    assert day is not None
+    period = ("--from", "2026-12-01", "--to", day.isoformat())
+    code, out, err = cli("export", "sie", *period, "--out", str(tmp_path / "a.se"), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["vouchers"] == 2 + 5 and result["debit"] == result["credit"]
+    assert (result["first_number"], result["last_number"]) == (100001, 100002)
+    booked = sie_reader.parse(tmp_path / "a.se")
+    payments = [v for v in booked.vouchers if v.series == "KFB"]
+    assert len(payments) == 5 and all(v.balance == 0 for v in payments)
+    bank = sum((v.amounts().get("1930", Decimal(0)) for v in payments), Decimal(0))
+    assert bank == Decimal("2075.00")
+    deduction = next(v for v in payments if v.amounts()["1930"] < 0)
+    assert deduction.amounts() == {"1930": Decimal("-13.00"), "1510": Decimal("13.00")}
+    receivable = sum((v.amounts().get("1510", Decimal(0)) for v in booked.vouchers), Decimal(0))
+    assert receivable == Decimal("1751.00") - Decimal("2075.00")  # invoices − payments
+    assert not Payment.objects.filter(booked_in__isnull=True).exists()
+    # The same period again would book the payments twice: refused, no file, nothing saved.
+    audit = AuditRecord.objects.count()
+    code, out, err = cli("export", "sie", *period, "--out", str(tmp_path / "b.se"), "--json")
+    assert code == 1 and "redan bokförts" in json.loads(out)["error"]
+    assert not (tmp_path / "b.se").exists() and AuditRecord.objects.count() == audit
+    # A later file's payment is booked by the next period's export, and the review ties.
+    code, review_out, _ = cli("review", "--json")
+    assert code == 0, review_out

@@ -68,6 +68,14 @@ class Payment(models.Model):
     reason = models.TextField("motivering", blank=True)
     decided_by = models.CharField(max_length=150, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # The SIE export that booked it (bank against receivables); a payment is booked once.
+    booked_in = models.ForeignKey(
+        "accounting.SieExport",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+    )
 
     class Meta:
         verbose_name = "betalning"
