@@ -123,7 +123,7 @@ def test_the_database_refuses_a_payment_booked_twice(invoices: list[Invoice], cl
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("refused_deposit_sum.txt", "rad 4 (post 15 insättningspost): insatt belopp 99.00"),
+        ("refused_deposit_sum.txt", "rad 4 (post 15 insättningspost): insatt belopp 99,00 kr"),
         ("refused_deposit_count.txt", "rad 4 (post 15 insättningspost): insättningen säger 2"),
         ("refused_end_counts.txt", "rad 5 (post 70 slutpost): slutposten säger 2"),
         ("refused_other_bankgiro.txt", "betalningarna gäller bankgiro 5678-1230"),
@@ -134,7 +134,7 @@ def test_the_database_refuses_a_payment_booked_twice(invoices: list[Invoice], cl
         ("refused_detail_without_payment.txt", "rad 3 (post 26 namnpost)"),
         ("refused_serial_twice.txt", "löpnumret 000000000007 finns redan på rad 3"),
         ("refused_currency.txt", "valutan är 'EUR'"),
-        ("camt054_refused_sum.xml", "säger 1300.00 kr men posterna är 1313.00 kr"),
+        ("camt054_refused_sum.xml", "säger 1300,00 kr men posterna är 1313,00 kr"),
         ("camt054_refused_schema.xml", "följer inte ISO 20022-schemat"),
         ("camt054_refused_other_bankgiro.xml", "aviseringen gäller bankgiro 5678-1230"),
     ],

@@ -23,6 +23,7 @@ from kortfaktura.payments.formats import (
     PaymentFileError,
     ReadPayment,
     bankgiro_digits,
+    kronor,
     shown_bankgiro,
 )
 
@@ -136,8 +137,8 @@ def _check_total(
     sum_text = _text(total, "c:Sum")
     if sum_text and Decimal(sum_text) != sum(amounts, Decimal("0")):
         raise PaymentFileError(
-            f"aviseringens summering ({label}) säger {Decimal(sum_text):.2f} kr men posterna "
-            f"är {sum(amounts, Decimal('0')):.2f} kr: filen går inte ihop och lästes inte in. "
+            f"aviseringens summering ({label}) säger {kronor(Decimal(sum_text))} kr men posterna "
+            f"är {kronor(sum(amounts, Decimal('0')))} kr: filen går inte ihop och lästes inte in. "
             + ADVICE_BANK,
             line=_line(total),
         )
@@ -272,8 +273,8 @@ def _entry_payments(
         total = sum((payment.amount for payment in found), Decimal("0.00"))
         if total != amount:
             raise PaymentFileError(
-                f"postens belopp {amount:.2f} kr stämmer inte med dess transaktioner "
-                f"({total:.2f} kr): filen går inte ihop och lästes inte in. " + ADVICE_BANK,
+                f"postens belopp {kronor(amount)} kr stämmer inte med dess transaktioner "
+                f"({kronor(total)} kr): filen går inte ihop och lästes inte in. " + ADVICE_BANK,
                 line=_line(entry),
             )
     return found

@@ -16,7 +16,7 @@ BGMAX = "bgmax"
 CAMT_054 = "camt.054"
 RECORD_LENGTH = 80
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-ADVICE_BANK = "Be banken eller Bankgirot om en ny fil; ingenting lästes in."
+ADVICE_BANK = "Be banken eller Bankgirot om en ny fil."
 
 
 class PaymentFileError(Exception):
@@ -115,6 +115,11 @@ def read(content: bytes, *, bankgiro: str) -> PaymentFile:
 
 def read_path(path: Path, *, bankgiro: str) -> PaymentFile:
     return read(path.read_bytes(), bankgiro=bankgiro)
+
+
+def kronor(value: Decimal) -> str:
+    """An amount the Swedish way in a message: 1313,00 (decimal comma)."""
+    return f"{value:.2f}".replace(".", ",")
 
 
 def bankgiro_digits(text: str) -> str:
@@ -387,8 +392,8 @@ def read_bgmax(content: bytes, *, bankgiro: str) -> PaymentFile:
                 )
             if deposit_amount != stated:
                 raise refuse(
-                    f"insatt belopp {deposit_amount:.2f} kr stämmer inte med betalningarna "
-                    f"({stated:.2f} kr, betalningar minus avdrag): filen går inte ihop och "
+                    f"insatt belopp {kronor(deposit_amount)} kr stämmer inte med betalningarna "
+                    f"({kronor(stated)} kr, betalningar minus avdrag): filen går inte ihop och "
                     "lästes inte in. " + ADVICE_BANK
                 )
             for payment in section:
