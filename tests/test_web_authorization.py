@@ -197,6 +197,9 @@ API: dict[str, Access] = {
     "GET /api/v1/orders/{order_id}": Access(BILLING_OR_OWN, own=True),
     "GET /api/v1/deliveries": Access(BILLING),
     "POST /api/v1/deliveries/{number}/resend": only("deliver_documents", own=True),
+    # Payments and receivables (R21, R22): staff; a Kund sees paid/open on its own invoices
+    "GET /api/v1/payments": Access(BILLING),
+    "GET /api/v1/receivables": Access(BILLING),
 }
 API_PARAMETERS: dict[tuple[str, str] | str, Any] = {
     ("GET /api/v1/jobs/{job_id}", "job_id"): "jobs.fakturering",

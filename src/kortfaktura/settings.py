@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "kortfaktura.documents",
     "kortfaktura.review",
     "kortfaktura.accounting",
+    "kortfaktura.payments",
     "kortfaktura.delivery",
     "kortfaktura.access",
     "kortfaktura.jobs",
@@ -402,12 +403,17 @@ ACCOUNTS = {
     # Internal charges (R17): the unit's cost (with its cost centre) and the internal revenue.
     "internal_cost": os.environ.get("KORTFAKTURA_ACCOUNT_INTERNAL_COST", "6540"),
     "internal_revenue": os.environ.get("KORTFAKTURA_ACCOUNT_INTERNAL_REVENUE", "3990"),
+    # Payments (R21, DOMAIN.md §5): the bank account they arrive on, against receivables.
+    "bank": os.environ.get("KORTFAKTURA_ACCOUNT_BANK", "1930"),
 }
+# Payments are vouchers of their own series, numbered by the payment's id.
+SIE_PAYMENT_SERIES = os.environ.get("KORTFAKTURA_SIE_PAYMENT_SERIES", "KFB")
 # Names in the SIE file's #KONTO rows (BAS 2026); KORTFAKTURA_ACCOUNT_NAMES adds or renames,
 # e.g. "3011=Försäljning eTjänstekort;3990=Interna intäkter". A revenue account that is not
 # named here is called "Intäkter <nr>".
 ACCOUNT_NAMES = {
     "1510": "Kundfordringar",
+    "1930": "Företagskonto/checkkonto/affärskonto",
     "2611": "Utgående moms på försäljning inom Sverige, 25 %",
     "2621": "Utgående moms på försäljning inom Sverige, 12 %",
     "2631": "Utgående moms på försäljning inom Sverige, 6 %",

@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from kortfaktura.accounting.models import SieExport
-from kortfaktura.accounting.vouchers import Booking, Chart, Document, Line, book
+from kortfaktura.accounting.vouchers import (
+    Booking,
+    Chart,
+    Document,
+    Line,
+    PaymentEntry,
+    book,
+    book_payments,
+)
 from kortfaktura.billing.models import Invoice, InvoiceLine
 
 
@@ -44,12 +52,36 @@ def issued_documents(period_from: dt.date, period_to: dt.date) -> list[Document]
     return list(documents.values())
 
 
-def booking(period_from: dt.date, period_to: dt.date) -> Booking:
+def payments(
+    period_from: dt.date, period_to: dt.date, export_id: int | None = None
+) -> list[PaymentEntry]:
+    """The payments of the period (by payment day) not yet booked, or with ``export_id`` those
+    that export booked."""
+    from kortfaktura.payments.models import Payment
+
+    rows = Payment.objects.filter(paid_on__range=(period_from, period_to))
+    rows = rows.filter(booked_in=export_id) if export_id else rows.filter(booked_in__isnull=True)
+    found = []
+    for pk, paid_on, amount, kind, number, payer in rows.order_by("paid_on", "id").values_list(
+        "pk", "paid_on", "amount", "kind", "invoice__number", "payer"
+    ):
+        what = "Avdrag" if kind == "deduction" else "Inbetalning"
+        target = f"faktura {number}" if number else "ej matchad"
+        found.append(PaymentEntry(pk, paid_on, amount, f"{what} {pk} {target} {payer}".strip()))
+    return found
+
+
+def booking(period_from: dt.date, period_to: dt.date, *, export_id: int | None = None) -> Booking:
+    """The documents issued in the period and the payments made in it as vouchers; with
+    ``export_id`` the payments that export booked (the review compares it with the export)."""
     from django.conf import settings
 
-    return book(
-        issued_documents(period_from, period_to), Chart.from_settings(), settings.SIE_SERIES
+    chart = Chart.from_settings()
+    result = book(issued_documents(period_from, period_to), chart, settings.SIE_SERIES)
+    book_payments(
+        result, payments(period_from, period_to, export_id), chart, settings.SIE_PAYMENT_SERIES
     )
+    return result
 
 
 @dataclass(frozen=True)
@@ -66,14 +98,16 @@ class BookedTotals:
     by_account: dict[str, Decimal] = field(default_factory=dict)
 
 
-def booked_totals(period_from: dt.date, period_to: dt.date) -> BookedTotals:
-    """The sums of the vouchers the documents issued in the period give (``BookingError`` when
-    one of them cannot be booked)."""
-    result = booking(period_from, period_to)
+def booked_totals(
+    period_from: dt.date, period_to: dt.date, export_id: int | None = None
+) -> BookedTotals:
+    """The sums of the vouchers the documents issued in the period give, with the payments
+    ``export_id`` booked (``BookingError`` when one of them cannot be booked)."""
+    result = booking(period_from, period_to, export_id=export_id)
     return BookedTotals(
         period_from,
         period_to,
-        documents=len(result.vouchers),
+        documents=result.documents,
         vouchers=len(result.vouchers),
         debit=result.debit,
         credit=result.credit,

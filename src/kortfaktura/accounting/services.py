@@ -152,6 +152,7 @@ def check_chart() -> None:
         "KORTFAKTURA_ACCOUNT_ROUNDING": accounts["rounding"],
         "KORTFAKTURA_ACCOUNT_INTERNAL_COST": accounts["internal_cost"],
         "KORTFAKTURA_ACCOUNT_INTERNAL_REVENUE": accounts["internal_revenue"],
+        "KORTFAKTURA_ACCOUNT_BANK": accounts.get("bank", "1930"),
         **{f"KORTFAKTURA_ACCOUNT_REVENUE_{r}": a for r, a in revenue.items()},
         **{f"KORTFAKTURA_ACCOUNT_VAT_{r}": a for r, a in vat.items()},
     }
@@ -172,6 +173,7 @@ def check_chart() -> None:
         "utgående moms": set(vat.values()),
         "intern kostnad": {accounts["internal_cost"]},
         "intern intäkt": {accounts["internal_revenue"]},
+        "bank": {accounts.get("bank", "1930")},
     }
     for first, second in itertools.combinations(roles, 2):
         shared = roles[first] & roles[second]
@@ -204,6 +206,46 @@ def _period_warnings(period_from: dt.date, period_to: dt.date) -> list[str]:
     return warnings
 
 
+def _refuse_booked_payments(period_from: dt.date, period_to: dt.date) -> None:
+    """A payment is booked once (R21): a period holding payments an earlier export booked is
+    refused whole, naming the export, instead of booking them again."""
+    from kortfaktura.payments.models import Payment
+
+    booked = (
+        Payment.objects.filter(paid_on__range=(period_from, period_to), booked_in__isnull=False)
+        .select_related("booked_in")
+        .order_by("paid_on", "id")
+    )
+    first = booked.first()
+    if first is None or first.booked_in is None:
+        return
+    earlier = first.booked_in
+    raise SieError(
+        f"perioden {period_from.isoformat()} – {period_to.isoformat()} har "
+        f"{booked.count()} betalningar som redan bokförts (t.ex. betalning {first.pk} i "
+        f"exporten {earlier.made_at:%Y-%m-%d} av {earlier.period_from.isoformat()} – "
+        f"{earlier.period_to.isoformat()}); en betalning bokförs bara en gång – exportera en "
+        "period som börjar efter den exporten. Ingen fil skrevs."
+    )
+
+
+def _mark_booked(payment_ids: list[int], export: SieExport) -> None:
+    """The payments are booked by this export, in its transaction; one that another export
+    booked meanwhile fails the whole export."""
+    from kortfaktura.payments.models import Payment
+
+    marked = 0
+    for start in range(0, len(payment_ids), 500):
+        marked += Payment.objects.filter(
+            pk__in=payment_ids[start : start + 500], booked_in__isnull=True
+        ).update(booked_in=export)
+    if marked != len(payment_ids):
+        raise SieError(
+            "en annan export bokförde samma betalningar under tiden – exportera perioden igen "
+            "(filen som skrevs ska inte läsas in)"
+        )
+
+
 def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult:
     """Every document issued from ``period_from`` to ``period_to`` (issue dates, inclusive) as
     one voucher each, written to ``out``; the export is saved and recorded in the audit trail."""
@@ -226,6 +268,7 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
         )
     check_chart()
     check_target(out)
+    _refuse_booked_payments(period_from, period_to)
     actor = current_actor()
     heads = chain_heads()
     content, result = render_period(
@@ -263,7 +306,7 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
             file=str(target),
             sha256=checksum,
             vouchers=outcome.vouchers,
-            documents=outcome.vouchers,
+            documents=result.documents,
             debit=outcome.debit,
             credit=outcome.credit,
             first_number=outcome.first_number,
@@ -271,6 +314,8 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
             by_account={account: str(amount) for account, amount in result.by_account.items()},
             chart=chart_in_use(),
         )
+        if result.payment_ids:
+            _mark_booked(result.payment_ids, export)
         record(
             "export.sie",
             f"SIE {period_from.isoformat()}–{period_to.isoformat()}",
@@ -285,6 +330,7 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
                 "warnings": outcome.warnings,
                 "chart": chart_in_use(),
                 "heads": [head.expect for head in heads],
+                "payments": len(result.payment_ids),
             },
             actor=actor,
         )

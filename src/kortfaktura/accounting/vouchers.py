@@ -107,6 +107,7 @@ class Chart:
     internal_cost: str
     internal_revenue: str
     names: Mapping[str, str]
+    bank: str = "1930"
 
     @classmethod
     def from_settings(cls) -> "Chart":
@@ -121,6 +122,7 @@ class Chart:
             internal_cost=str(accounts["internal_cost"]).strip(),
             internal_revenue=str(accounts["internal_revenue"]).strip(),
             names=dict(settings.ACCOUNT_NAMES),
+            bank=str(accounts.get("bank", "1930")).strip(),
         )
         chart.check()
         return chart
@@ -156,6 +158,13 @@ class Booking:
     objects: dict[tuple[int, str], str] = field(default_factory=dict)  # (dim, id) → name
     warnings: list[str] = field(default_factory=list)
     by_account: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    # The payments' vouchers (R21): their own series, numbered by payment id.
+    payment_series: str = ""
+    payment_ids: list[int] = field(default_factory=list)
+
+    @property
+    def documents(self) -> int:
+        return len(self.vouchers) - len(self.payment_ids)
 
     @property
     def debit(self) -> Decimal:
@@ -167,11 +176,18 @@ class Booking:
 
     @property
     def first_number(self) -> int | None:
-        return min((voucher.number for voucher in self.vouchers), default=None)
+        return min(self._document_numbers(), default=None)
 
     @property
     def last_number(self) -> int | None:
-        return max((voucher.number for voucher in self.vouchers), default=None)
+        return max(self._document_numbers(), default=None)
+
+    def _document_numbers(self) -> list[int]:
+        return [
+            voucher.number
+            for voucher in self.vouchers
+            if not self.payment_ids or voucher.series != self.payment_series
+        ]
 
 
 def book(documents: Iterable[Document], chart: Chart, series: str) -> Booking:
@@ -267,3 +283,33 @@ def _internal(document: Document, chart: Chart, voucher: Voucher, booking: Booki
         )
     voucher.transactions.append(Transaction(chart.internal_cost, document.net, objects))
     voucher.transactions.append(Transaction(chart.internal_revenue, -document.net))
+
+
+@dataclass(frozen=True)
+class PaymentEntry:
+    """An incoming payment as booking sees it (R21): money on the bank account, off the
+    customer's receivable – matched or not (an unmatched payment is a credit on receivables
+    until a person assigns or refunds it, DOMAIN.md §5)."""
+
+    id: int
+    paid_on: dt.date
+    amount: Decimal  # negative for a deduction
+    text: str
+
+
+def book_payments(
+    booking: Booking, payments: Iterable[PaymentEntry], chart: Chart, series: str
+) -> None:
+    """One voucher per payment: debit bank, credit receivables (a deduction the reverse)."""
+    booking.payment_series = series
+    for payment in payments:
+        if payment.amount == 0:
+            continue
+        voucher = Voucher(series, payment.id, payment.paid_on, payment.text)
+        voucher.transactions.append(Transaction(chart.bank, payment.amount))
+        voucher.transactions.append(Transaction(chart.receivable, -payment.amount))
+        for row in voucher.transactions:
+            booking.accounts[row.account] = chart.name(row.account)
+            booking.by_account[row.account] += row.amount
+        booking.vouchers.append(voucher)
+        booking.payment_ids.append(payment.id)

@@ -42,6 +42,11 @@ class Invoice(Schema):
     reason: str | None
     lines: list[Line]
     order_ids: list[str]
+    # Receivables (R22): what was paid and what is open; null on credit notes, internal
+    # documents and drafts.
+    paid: str | None = None
+    open: str | None = None
+    payment_status: str | None = None
 
 
 class SpecificationRow(Schema):

@@ -30,7 +30,9 @@ def add_parser(subparsers: Subparsers) -> None:
         "som utfärdats i perioden (efter fakturadatum) till en SIE 4-fil (typ 4i, teckentabell "
         "PC8/CP437): kundfordran, intäkt per konto, utgående moms per momssats och "
         "öresavrundning; interna debiteringar på interna konton med kostnadsstället som "
-        "objekt. Varje verifikation går ihop på öret, annars skrivs ingen fil. Exporten sparas "
+        "objekt; dessutom en verifikation per inbetalning med betalningsdag i perioden (serie KFB: "
+        "bank mot kundfordringar) – en period med betalningar som redan bokförts vägras. "
+        "Varje verifikation går ihop på öret, annars skrivs ingen fil. Exporten sparas "
         "i granskningsloggen med filens kontrollsumma. Kontoplanen ändras med miljövariabler, "
         "se docs/accounting.md. Slutkod 0 klart, 1 exporten gick inte att göra, 2 fel "
         "användning.",

@@ -95,7 +95,9 @@ def run_command(args: argparse.Namespace) -> int:
 def invoice_list(args: argparse.Namespace) -> int:
     documents = selectors.issued_documents(args.run)
     if args.json:
-        print_json(selectors.invoices_json(documents))
+        from kortfaktura.payments.selectors import with_payment_fields
+
+        print_json(with_payment_fields(selectors.invoices_json(documents), documents))
         return 0
     if not documents:
         console.print("Inga utfärdade fakturor" + (f" i körning {args.run}." if args.run else "."))

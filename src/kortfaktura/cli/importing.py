@@ -27,6 +27,10 @@ HELP_WIDTH = 96
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.kind == "payments":
+        from kortfaktura.cli import payments
+
+        return payments.import_command(args)
     path = Path(args.file)
     try:
         with progress_bar(f"Läser {escape(path.name)}", unit_is_bytes=True) as progress:
@@ -127,7 +131,11 @@ def columns_help() -> str:
         "ÅÅÅÅ-MM-DD TT:MM (svensk tid) eller ISO 8601 med tidszon. En kolumn som saknas lämnar "
         "fältet orört; en tom cell tömmer det. Varje kolumn och kontroll beskrivs i "
         "docs/formats.md.",
-        "Exempel: kortfaktura import orders var/demo/bestallningar.csv",
+        "payments (inbetalningar): en BgMax-fil från Bankgirot eller en camt.054-avisering "
+        "(ISO 20022) från banken, matchas mot fakturor på OCR-nummer. Samma betalning läses "
+        "aldrig in två gånger; en fil som inte går ihop läses inte in alls.",
+        "Exempel: kortfaktura import orders var/demo/bestallningar.csv · kortfaktura import "
+        "payments var/bank/bgmax-2026-12-01.txt",
         "Slutkod 0 även när rader hamnar i karantän (de listas); 1 om filen inte går att "
         "använda (ingenting importeras).",
     ):
@@ -145,14 +153,17 @@ def add_parser(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "kind",
-        choices=sorted(IMPORTERS),
+        choices=[*sorted(IMPORTERS), "payments"],
         help="vad filen innehåller: customers (kunder och fakturamottagare), prices (prislista), "
-        "orders (beställningar), billed (fakturerat av det tidigare systemet)",
+        "orders (beställningar), billed (fakturerat av det tidigare systemet), payments "
+        "(inbetalningar: BgMax från Bankgirot eller camt.054 från banken, känns igen på "
+        "innehållet)",
     )
     parser.add_argument(
         "file",
         metavar="FIL",
-        help="sökväg till CSV- eller XLSX-filen, t.ex. var/demo/bestallningar.csv",
+        help="sökväg till CSV- eller XLSX-filen (payments: BgMax- eller camt.054-filen), t.ex. "
+        "var/demo/bestallningar.csv",
     )
     parser.add_argument("--json", action="store_true", help="maskinläsbart resultat på stdout")
     parser.set_defaults(handler=run, needs_database=True)

@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         demo,
         importing,
         operations,
+        payments,
         review,
         schedule,
         serve,
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_parser(subparsers)
     audit.add_parser(subparsers)
     accounting.add_parser(subparsers)
+    payments.add_parsers(subparsers)
     delivery.add_parsers(subparsers)
     access.add_parsers(subparsers)
     demo.add_parser(subparsers)

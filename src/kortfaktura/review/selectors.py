@@ -195,7 +195,7 @@ def bookkeeping() -> tuple[list[ExportRow], list[int], list[Discrepancy]]:
             and export.period_to <= other.period_to
         ]
         try:
-            now = booked_totals(export.period_from, export.period_to)
+            now = booked_totals(export.period_from, export.period_to, export.pk)
             documents_now, debit_now = now.vouchers, now.debit
             exported = {a: Decimal(v) for a, v in export.by_account.items() if Decimal(v)}
             # Exports made before balances were stored compare by count and debit only.

@@ -10,6 +10,7 @@ from kortfaktura.api.routers import (
     invoices,
     me,
     orders,
+    payments,
     review,
     runs,
 )
@@ -25,4 +26,6 @@ ROUTERS: list[tuple[str, Router]] = [
     ("/customers", customers.router),
     ("/orders", orders.router),
     ("/deliveries", deliveries.router),
+    ("/payments", payments.router),
+    ("/receivables", payments.receivables_router),
 ]

@@ -22,6 +22,7 @@ from kortfaktura.audit.actor import acting_as
 from kortfaktura.billing import selectors, services
 from kortfaktura.billing.models import Invoice, InvoiceItem
 from kortfaktura.documents.download import download
+from kortfaktura.payments.selectors import with_payment_fields
 
 router = Router(tags=["fakturor"])
 
@@ -91,7 +92,8 @@ def list_invoices(
     rows = rows.order_by("number", "id")
     count = rows.count()
     chunk = list(rows[paging.offset : paging.offset + paging.limit])
-    return {"items": selectors.invoices_json(chunk), "count": count}
+    items = with_payment_fields(selectors.invoices_json(chunk), chunk)
+    return {"items": items, "count": count}
 
 
 def _issued(request: HttpRequest, number: int) -> Invoice:
@@ -110,7 +112,7 @@ def _issued(request: HttpRequest, number: int) -> Invoice:
 )
 def get_invoice(request: HttpRequest, number: int = Path(..., ge=0, le=MAX_ID)) -> dict[str, Any]:
     invoice = _issued(request, number)
-    data = selectors.invoices_json([invoice])[0]
+    data = with_payment_fields(selectors.invoices_json([invoice]), [invoice])[0]
     data["specification"] = [
         {
             "order_id": item.order_ref,

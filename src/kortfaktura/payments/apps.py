@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PaymentsConfig(AppConfig):
+    name = "kortfaktura.payments"
+    verbose_name = "Betalningar och kundreskontra"
