@@ -31,6 +31,9 @@ def setup_django(backend: str, data_dir: Path) -> None:
     else:
         os.environ.pop("DATABASE_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kortfaktura.settings")
+    # One process drafts and issues the benches' runs: dual control (R25) is a person's check,
+    # not what a bench measures.
+    os.environ.setdefault("KORTFAKTURA_DUAL_CONTROL", "0")
     import django
 
     django.setup()
