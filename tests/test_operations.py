@@ -187,10 +187,11 @@ def test_configured_channels_are_probed_and_a_broken_one_says_what_to_do(
 ) -> None:
     env, cwd = installation
     sftp = start_server()
+    (tmp_path / "inkorg").mkdir()
     working = {
         **env,
         "KORTFAKTURA_PEPPOL_OUTBOX": sftp.url("outbox"),
-        "KORTFAKTURA_PEPPOL_INBOX": f"file://{tmp_path}",
+        "KORTFAKTURA_PEPPOL_INBOX": f"file://{tmp_path / 'inkorg'}",
         "KORTFAKTURA_SSH_KEY": str(client_key[1]),
         "KORTFAKTURA_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
         "KORTFAKTURA_MAIL_FROM": "gits-fakturor@vgregion.example",

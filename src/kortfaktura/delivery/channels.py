@@ -183,7 +183,7 @@ def buyer_endpoint(invoice: Invoice, ubl: bytes) -> str:
 RELATIONS = {"same": "är samma katalog som", "inside": "ligger inuti", "around": "omsluter"}
 
 
-def apart_from_peppol(variable: str, url: str, channel: str) -> None:
+def apart_from_peppol(variable: str, url: str, channel: str, shown: str = "") -> None:
     """A folder another channel writes to must be apart from the Peppol outbox and inbox: in the
     outbox the access point would take its files (an e-mail, a print batch) for documents to
     send; in the inbox the receipt reading would move them to ``quarantine/``."""
@@ -201,7 +201,7 @@ def apart_from_peppol(variable: str, url: str, channel: str) -> None:
         if relation:
             raise MissingSetting(
                 variable, channel,
-                f"{variable}={redact(url)!r} {RELATIONS[relation]} {other_variable}="
+                f"{variable}={shown or repr(redact(url))} {RELATIONS[relation]} {other_variable}="
                 f"{redact(other)!r} – där hör bara Peppol-filer hemma. Ange en egen katalog, "
                 "t.ex. /srv/kortfaktura/utskrift bredvid Peppol-katalogerna",
             )  # fmt: skip
@@ -641,7 +641,9 @@ class PrintSender:
                 f"{variable}={settings.PRINT_DIR!r} {problem} – ange en katalog som tjänsten "
                 "får skapa och skriva i",
             )  # fmt: skip
-        apart_from_peppol(variable, f"file://{settings.PRINT_DIR}", "utskrift")
+        apart_from_peppol(
+            variable, f"file://{settings.PRINT_DIR}", "utskrift", repr(settings.PRINT_DIR)
+        )
 
     def render(self, delivery: Delivery, document: DocumentData) -> bytes:
         """One document's PDF, after the check of its stored UBL; ``TransportError`` (not
