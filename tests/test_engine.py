@@ -371,3 +371,15 @@ def test_a_tick_twice_queues_once_and_the_worker_carries_it_out(world: World) ->
         ".values_list('step', 'status'))"
     )
     assert {status for _, status in steps} == {"done"}, steps
+
+
+def test_a_worker_ticks_the_schedule_unless_it_is_switched_off(world: World) -> None:
+    """KORTFAKTURA_SCHEDULE=0 (a trial installation, the browser tests): the worker runs tasks
+    but queues no step of the schedule; by default its tick queues what is due now."""
+    count = "from kortfaktura.cycle.models import StepRun\nout = StepRun.objects.count()"
+    world.env["KORTFAKTURA_SCHEDULE"] = "0"
+    world.burst()
+    assert world.python(count) == 0
+    del world.env["KORTFAKTURA_SCHEDULE"]
+    world.burst()
+    assert world.python(count) > 0  # at least the inbox import, due every five minutes

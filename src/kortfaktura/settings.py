@@ -474,6 +474,9 @@ INBOX_MAX_BYTES = int(_inbox_max) if _inbox_max.isdigit() and int(_inbox_max) > 
 # Dual control: who made or last regenerated a draft cannot issue it; "0" for a one-person office.
 DUAL_CONTROL = os.environ.get("KORTFAKTURA_DUAL_CONTROL", "1").strip() != "0"
 ORDER_INBOX = os.environ.get("KORTFAKTURA_ORDER_INBOX", "").strip()
+# "0": the workers run tasks but do not tick the schedule (a trial or test installation, or one
+# where the schedule is ticked elsewhere with kortfaktura schedule tick).
+SCHEDULE = os.environ.get("KORTFAKTURA_SCHEDULE", "1").strip() != "0"
 _billing_day = os.environ.get("KORTFAKTURA_BILLING_DAY", "3").strip()
 # The bank day of the month on which the monthly draft is made; 1–20 (a month has at least 19
 # bank days in Sweden, but a later day leaves no time to issue before the month ends).

@@ -12,12 +12,20 @@ class CycleConfig(AppConfig):
     def ready(self) -> None:
         from django_tasks.signals import task_finished
 
-        from kortfaktura.cycle import schedule
         from kortfaktura.jobs import engine
 
         # Every worker ticks about once a minute; the database lets one tick queue a slot.
-        engine.every_minute(schedule.tick)
+        engine.every_minute(_tick)
         task_finished.connect(_step_task_finished, dispatch_uid="kortfaktura.cycle.finished")
+
+
+def _tick() -> None:
+    from django.conf import settings
+
+    from kortfaktura.cycle import schedule
+
+    if settings.SCHEDULE:  # KORTFAKTURA_SCHEDULE=0: the workers only run tasks
+        schedule.tick()
 
 
 def _step_task_finished(sender: Any, task_result: Any, **kwargs: Any) -> None:
