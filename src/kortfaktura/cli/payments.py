@@ -2,6 +2,7 @@
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -193,44 +194,28 @@ def add_parsers(subparsers: Subparsers) -> None:
     )
     listing.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
     listing.set_defaults(handler=list_command, needs_database=True)
-    assign = actions.add_parser(
+    assign = _decision_parser(
+        actions,
         "assign",
         help="koppla en ej matchad betalning till en faktura",
         description="En person kopplar en betalning som inte kunde matchas till en utfärdad "
         "faktura; sparas i granskningsloggen. Exempel: kortfaktura payments assign 12 100007 "
         "--reason 'Betalt med fakturanummer i meddelandet'",
+        reason="varför, t.ex. 'Kunden ringde: betalningen gäller faktura 100007'",
     )
-    assign.add_argument(
-        "payment_id", type=id_argument, metavar="BETALNING",
-        help="betalningens id, t.ex. 12 (se payments list)",
-    )  # fmt: skip
     assign.add_argument(
         "number", type=positive_int_argument, metavar="FAKTURANUMMER",
         help="den utfärdade fakturan som betalades, t.ex. 100007",
     )  # fmt: skip
-    assign.add_argument(
-        "--reason", required=True, metavar="TEXT",
-        help="varför, t.ex. 'Kunden ringde: betalningen gäller faktura 100007'",
-    )  # fmt: skip
-    assign.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
-    assign.set_defaults(handler=decide_command, needs_database=True)
-    refund = actions.add_parser(
+    _decision_parser(
+        actions,
         "refund",
         help="markera en ej matchad betalning för återbetalning",
         description="En person markerar en betalning som inte hör till någon faktura för "
         "återbetalning; sparas i granskningsloggen. Exempel: kortfaktura payments refund 12 "
         "--reason 'Betalningen gällde inte oss'",
+        reason="varför, t.ex. 'Dubbelbetalning, betalas tillbaka till kunden'",
     )
-    refund.add_argument(
-        "payment_id", type=id_argument, metavar="BETALNING",
-        help="betalningens id, t.ex. 12 (se payments list)",
-    )  # fmt: skip
-    refund.add_argument(
-        "--reason", required=True, metavar="TEXT",
-        help="varför, t.ex. 'Dubbelbetalning, betalas tillbaka till kunden'",
-    )  # fmt: skip
-    refund.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
-    refund.set_defaults(handler=decide_command, needs_database=True)
 
     receivables = subparsers.add_parser(
         "receivables",
@@ -254,3 +239,18 @@ def add_parsers(subparsers: Subparsers) -> None:
     )  # fmt: skip
     receivables.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
     receivables.set_defaults(handler=receivables_command, needs_database=True)
+
+
+def _decision_parser(
+    actions: Any, name: str, *, help: str, description: str, reason: str
+) -> argparse.ArgumentParser:
+    """``payments assign|refund BETALNING … --reason TEXT [--json]``: a person's decision."""
+    parser: argparse.ArgumentParser = actions.add_parser(name, help=help, description=description)
+    parser.add_argument(
+        "payment_id", type=id_argument, metavar="BETALNING",
+        help="betalningens id, t.ex. 12 (se payments list)",
+    )  # fmt: skip
+    parser.add_argument("--reason", required=True, metavar="TEXT", help=reason)
+    parser.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
+    parser.set_defaults(handler=decide_command, needs_database=True)
+    return parser
