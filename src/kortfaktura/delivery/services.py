@@ -432,40 +432,31 @@ def _record_outcome(row: Delivery, error: TransportError | None, details: dict[s
                 },
             )
             return
-        if isinstance(error, MaybeSent):
+        facts: dict[str, Any] = {}
+        if isinstance(error, MaybeSent):  # it may have arrived: a person decides, no retry
+            action = "delivery.uncertain"
             row.status = Delivery.Status.UNCERTAIN
             row.error = f"{error.message}; {_decide(row.invoice.number)}"
             row.next_attempt_at = None
-            row.save(update_fields=fields)
-            record(
-                "delivery.uncertain",
-                _label(row.invoice),
-                {
-                    "channel": row.channel,
-                    "recipient": row.recipient,
-                    "attempts": row.attempts,
-                    "error": row.error,
-                    "delivery": row.pk,
-                    **details,
-                },
+        else:
+            action = "delivery.failed"
+            row.status = Delivery.Status.FAILED
+            row.error = error.message
+            delay = min(BACKOFF_START * 2 ** max(row.attempts - 1, 0), BACKOFF_MAX)
+            row.next_attempt_at = (
+                timezone.now() + dt.timedelta(seconds=delay) if error.transient else None
             )
-            return
-        row.status = Delivery.Status.FAILED
-        row.error = error.message
-        delay = min(BACKOFF_START * 2 ** max(row.attempts - 1, 0), BACKOFF_MAX)
-        row.next_attempt_at = (
-            timezone.now() + dt.timedelta(seconds=delay) if error.transient else None
-        )
+            facts["retry"] = error.transient
         row.save(update_fields=fields)
         record(
-            "delivery.failed",
+            action,
             _label(row.invoice),
             {
                 "channel": row.channel,
                 "recipient": row.recipient,
                 "attempts": row.attempts,
                 "error": row.error,
-                "retry": error.transient,
+                **facts,
                 "delivery": row.pk,
                 **details,
             },
