@@ -1,7 +1,7 @@
-"""Three months of the monthly cycle (R24), driven by ``kortfaktura schedule tick --at`` in real
-processes: the order inbox on a real SFTP server (asyncssh), notifications through a real SMTP
-server (aiosmtpd), documents delivered to a file outbox. On SQLite, and on PostgreSQL when the
-suite runs there (``DATABASE_URL``).
+"""Three months of the monthly cycle (R24), driven by ``kortfaktura schedule tick --at`` and
+``kortfaktura worker --burst`` in real processes: the order inbox on a real SFTP server
+(asyncssh), notifications through a real SMTP server (aiosmtpd), documents delivered to a file
+outbox. On SQLite, and on PostgreSQL when the suite runs there (``DATABASE_URL``).
 
 Invariants: each file imported once (a copy is filed as a duplicate), an unreadable file goes
 to quarantine with its reason beside it, one draft per month made by ``system`` on the billing
@@ -81,20 +81,32 @@ class Cycle:
         assert result.returncode == 0, result.stderr + result.stdout
         return json.loads(result.stdout)
 
-    def tick(self, at: str) -> dict[str, str]:
-        """``schedule tick --at``: the steps it queued, with their outcome. The steps run in the
-        ticking process (the immediate backend): a worker would also tick at the real time,
-        and this story moves through its own months (the engine: tests/test_engine.py)."""
-        result = subprocess.run(
-            [str(SCRIPT), "schedule", "tick", "--at", at, "--json"],
-            env={**self.env, "KORTFAKTURA_JOBS_IN_BACKGROUND": "0"},
+    def tick(self, at: str) -> dict[str, Any]:
+        """``schedule tick --at`` queues the steps due at ``at``; ``worker --burst`` runs them
+        and exits; ``schedule list`` says how each went. The worker does not tick the schedule
+        itself (``KORTFAKTURA_SCHEDULE=0``): it would tick at today's date, and this story
+        moves through its own months."""
+        answer = self.json("schedule", "tick", "--at", at)
+        self.ticks.append(answer)
+        queued = {entry["step"]: entry for entry in answer["queued"]}
+        assert all(entry["status"] == "queued" for entry in queued.values()), answer
+        if not queued:
+            return {}
+        worker = subprocess.run(
+            [str(SCRIPT), "worker", "--burst", "--json"],
+            env={**self.env, "KORTFAKTURA_SCHEDULE": "0"},
             cwd=self.cwd, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
-        assert result.returncode == 0, result.stderr + result.stdout
-        answer = json.loads(result.stdout)
-        self.ticks.append(answer)
-        assert all(entry["status"] == "done" for entry in answer["queued"]), answer
-        return {entry["step"]: entry for entry in answer["queued"]}
+        assert worker.returncode == 0, worker.stderr + worker.stdout
+        assert json.loads(worker.stdout)["ran"] >= len(queued)
+        outcomes = {}
+        for row in self.json("schedule", "list"):
+            if row["step"] in queued:
+                last = row["last"]
+                assert last["slot"] == queued[row["step"]]["slot"], row
+                assert last["status"] == "done", row
+                outcomes[row["step"]] = last
+        return outcomes
 
     def drop(self, name: str, content: bytes) -> None:
         """Another system leaves a file in the inbox (written whole, then renamed, as they do)."""

@@ -383,3 +383,33 @@ def test_a_worker_ticks_the_schedule_unless_it_is_switched_off(world: World) -> 
     del world.env["KORTFAKTURA_SCHEDULE"]
     world.burst()
     assert world.python(count) > 0  # at least the inbox import, due every five minutes
+
+
+def test_a_job_waiting_for_a_worker_says_so_and_whether_one_is_running(world: World) -> None:
+    job = world.start_job("deliver", "deliver", "web.deliver", {})
+    page = f"""
+        from django.template.loader import render_to_string
+        from django.utils import timezone
+        from kortfaktura.api.routers.imports import job_json
+        from kortfaktura.jobs.models import Job, WorkerBeat
+        job = Job.objects.get(pk={job})
+        def shown():
+            return " ".join(render_to_string("web/job_progress.html", {{"job": job}}).split())
+        out = {{"alone": shown(), "queued": job_json(job)["queued"], "status": job.status}}
+        # A worker on another machine reports; it has not taken the task yet.
+        WorkerBeat.objects.create(worker_id="annan", host="annan-server", pid=1,
+                                  seen_at=timezone.now())
+        out["beside"] = shown()
+        WorkerBeat.objects.all().delete()
+        """
+    waiting = world.python(page)
+    assert waiting["status"] == "running" and waiting["queued"] is True
+    assert "i kö sedan" in waiting["alone"] and "Ingen arbetare är igång" in waiting["alone"]
+    assert "kortfaktura worker" in waiting["alone"]
+    assert "väntar på en ledig arbetare" in waiting["beside"]
+    assert "Ingen arbetare" not in waiting["beside"]
+
+    world.burst()
+    after = world.python(page)
+    assert after["status"] == "done" and after["queued"] is False
+    assert "i kö" not in after["alone"] and "Klart" in after["alone"]

@@ -171,6 +171,7 @@ class Job(Schema):
     kind: str
     label: str
     status: str
+    queued: bool
     done: int
     total: int
     percent: int

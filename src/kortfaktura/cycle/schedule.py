@@ -115,7 +115,8 @@ BY_NAME = {step.name: step for step in STEPS}
 
 
 def schedule_list(at: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """``schedule list --json``: each step, when it runs, the next time and the last run."""
+    """``schedule list --json``: each step, when it runs, the next time and the last run (with
+    its outcome: what the step's result says, or its error)."""
     at = at or timezone.now()
     last = last_runs()
     rows = []
@@ -138,6 +139,7 @@ def schedule_list(at: dt.datetime | None = None) -> list[dict[str, Any]]:
                             else None
                         ),
                         "error": previous.error or None,
+                        "result": previous.result,
                     }
                     if previous
                     else None

@@ -16,7 +16,7 @@ import smtplib
 import ssl
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -130,12 +130,28 @@ def label(invoice: Invoice) -> str:
     return f"{invoice.get_kind_display()} {invoice.number}"
 
 
-def stored_ubl(invoice: Invoice) -> bytes | None:
+def stored_documents(invoices: Iterable[Invoice]) -> dict[int, IssuedDocument]:
+    """The stored documents of ``invoices`` in one query, by invoice id (a batch of deliveries
+    reads them at once instead of one query each)."""
+    by_id = {invoice.pk: invoice for invoice in invoices}
+    found = {}
+    for stored in IssuedDocument.objects.filter(invoice_id__in=list(by_id)):
+        stored.invoice = by_id[stored.invoice_id]  # the row in hand: no query for the hash
+        found[stored.invoice_id] = stored
+    return found
+
+
+def stored_ubl(
+    invoice: Invoice, prefetched: Mapping[int, IssuedDocument] | None = None
+) -> bytes | None:
     """The document's UBL as it was stored when it was issued, checked against its hash (the
     check ``invoice export`` makes); None when none was stored (internal charges). Nothing
     leaves for a document whose stored bytes no longer match: ``TransportError`` (not
-    transient) naming the document (R20)."""
-    stored = IssuedDocument.objects.select_related("invoice").filter(invoice=invoice).first()
+    transient) naming the document (R20). ``prefetched``: from ``stored_documents``."""
+    if prefetched is not None:
+        stored = prefetched.get(invoice.pk)
+    else:
+        stored = IssuedDocument.objects.select_related("invoice").filter(invoice=invoice).first()
     if stored is None:
         return None
     try:
@@ -240,6 +256,9 @@ def check_inbox() -> None:
 class PeppolSender:
     channel: str = Channel.PEPPOL
 
+    def __init__(self, prefetched: Mapping[int, IssuedDocument] | None = None) -> None:
+        self.prefetched = prefetched
+
     def check(self) -> None:
         variable = "KORTFAKTURA_PEPPOL_OUTBOX"
         if not settings.PEPPOL_OUTBOX:
@@ -263,7 +282,7 @@ class PeppolSender:
         invoice = delivery.invoice
         if invoice.kind in INTERNAL_KINDS:
             raise TransportError("en intern debitering skickas aldrig via Peppol", transient=False)
-        ubl = stored_ubl(invoice)
+        ubl = stored_ubl(invoice, self.prefetched)
         if ubl is None:
             raise TransportError(
                 f"{label(invoice)} har inget lagrat Peppol-dokument från utfärdandet",

@@ -34,7 +34,7 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from kortfaktura import swedish
@@ -43,12 +43,15 @@ from kortfaktura.billing.models import Invoice
 from kortfaktura.delivery.channels import (
     SENDERS,
     MissingSetting,
+    PeppolSender,
     PrintSender,
     Route,
+    Sender,
     check_inbox,
     new_message_id,
     postal_address,
     route,
+    stored_documents,
     temporary_batch,
 )
 from kortfaktura.delivery.inbox import ReceiptReport, read_receipts
@@ -73,6 +76,10 @@ RECORD_BACKOFF = 0.25
 # the batch got its name (its rows went back to the queue): removed when the next is written.
 STALE_BATCH = dt.timedelta(days=1)
 MESSAGE_ID_LENGTH = 300  # Delivery.message_id
+# Peppol rows claimed, handed over and recorded together (fewer transactions and fsyncs of the
+# database); after a crash the batch's rows are handed over again, a no-op in the outbox.
+PEPPOL_BATCH = 100
+QUEUE_CHUNK = 500  # deliveries queued in one transaction
 
 __all__ = ["DeliveryError", "MissingSetting", "is_database_busy", "reset_connection"]
 
@@ -143,29 +150,40 @@ def _new_row(invoice: Invoice, where: Route, resend_of: Delivery | None = None) 
 
 
 def queue_deliveries(invoices: Iterable[Invoice]) -> list[Delivery]:
-    """A queued delivery for each issued document that has none in its channel; idempotent."""
-    created = []
-    for invoice in invoices:
-        if invoice.status != Invoice.Status.ISSUED:
-            continue
-        where = route(invoice)
-        if Delivery.objects.filter(
-            invoice=invoice, channel=where.channel, resend_of__isnull=True
-        ).exists():
-            continue
+    """A queued delivery for each issued document that has none in its channel; idempotent.
+    Written in chunks, each in one transaction; a chunk that meets a row another worker queued
+    meanwhile is written again row by row."""
+    issued = [invoice for invoice in invoices if invoice.status == Invoice.Status.ISSUED]
+    created: list[Delivery] = []
+    for start in range(0, len(issued), QUEUE_CHUNK):
+        chunk = [(invoice, route(invoice)) for invoice in issued[start : start + QUEUE_CHUNK]]
+        existing = set(
+            Delivery.objects.filter(
+                invoice__in=[invoice for invoice, _ in chunk], resend_of__isnull=True
+            ).values_list("invoice_id", "channel")
+        )
+        wanted = [(i, where) for i, where in chunk if (i.pk, where.channel) not in existing]
         try:
-            with transaction.atomic():
-                row = _new_row(invoice, where)
-                row.save()
-                record(
-                    "delivery.queued",
-                    _label(invoice),
-                    {"channel": row.channel, "recipient": row.recipient, "delivery": row.pk},
-                )
-        except IntegrityError:  # another worker queued it meanwhile
-            continue
-        created.append(row)
+            created += _queue_rows(wanted)
+        except IntegrityError:  # another worker queued some of them meanwhile
+            for one in wanted:
+                try:
+                    created += _queue_rows([one])
+                except IntegrityError:
+                    continue
     return created
+
+
+def _queue_rows(wanted: list[tuple[Invoice, Route]]) -> list[Delivery]:
+    with transaction.atomic():
+        rows = Delivery.objects.bulk_create([_new_row(invoice, where) for invoice, where in wanted])
+        for row in rows:
+            record(
+                "delivery.queued",
+                _label(row.invoice),
+                {"channel": row.channel, "recipient": row.recipient, "delivery": row.pk},
+            )
+    return rows
 
 
 def _scope(invoices: list[Invoice] | None) -> QuerySet[Delivery]:
@@ -269,6 +287,33 @@ def _hold(pk: int) -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def _hold_many(pks: list[int]) -> list[int]:
+    """``_hold`` for many rows in one statement: the ones this worker now holds."""
+    if connection.vendor != "postgresql" or not pks:
+        return list(pks)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k FROM unnest(%s::int[]) AS k WHERE pg_try_advisory_lock(%s, k)",
+            [pks, SENDING_LOCK],
+        )
+        held = {row[0] for row in cursor.fetchall()}
+    return [pk for pk in pks if pk in held]
+
+
+def _release_many(pks: Iterable[int]) -> None:
+    pks = [pk for pk in pks if pk not in _UNRECORDED]
+    if connection.vendor != "postgresql" or not pks:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_unlock(%s, k) FROM unnest(%s::int[]) AS k",
+                [SENDING_LOCK, pks],
+            )
+    except (OperationalError, InterfaceError):
+        pass  # the connection is gone, and with it the session's locks
+
+
 def _release(pk: int) -> None:
     if connection.vendor == "postgresql":
         try:
@@ -302,22 +347,41 @@ def _mark_sending(
     pks: list[int], now: dt.datetime, *, at_once: bool, batch: str = ""
 ) -> list[Delivery]:
     """The rows that are still due, marked ``sending`` in one transaction (print: with the
-    batch file they go out in); rows no longer due are left out."""
-    marked = []
+    batch file they go out in), in the order of ``pks``; rows no longer due, or locked by
+    another worker, are left out."""
+    if not pks:
+        return []
     with transaction.atomic():
-        for pk in pks:
-            row = _due(Delivery.objects.filter(pk=pk), now, at_once=at_once).first()
-            locked = None if row is None else _lock(pk, row.status)
-            if locked is None:
-                continue
-            locked.status = Delivery.Status.SENDING
-            locked.attempts += 1
-            fields = ["status", "attempts", "updated_at"]
-            if batch:
-                locked.message_id = batch
-                fields.append("message_id")
-            locked.save(update_fields=fields)
-            marked.append(locked)
+        rows = _due(
+            Delivery.objects.select_related("invoice", "invoice__credits").filter(pk__in=pks),
+            now,
+            at_once=at_once,
+        ).order_by()
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True, of=("self",))
+        found = {row.pk: row for row in rows}
+        if not found:
+            return []
+        changed = timezone.now()
+        values: dict[str, Any] = {
+            "status": Delivery.Status.SENDING,
+            "attempts": F("attempts") + 1,
+            "updated_at": changed,
+        }
+        if batch:
+            values["message_id"] = batch
+        Delivery.objects.filter(pk__in=list(found)).update(**values)
+    marked = []
+    for pk in pks:
+        row = found.get(pk)
+        if row is None:
+            continue
+        row.status = Delivery.Status.SENDING
+        row.attempts += 1
+        row.updated_at = changed
+        if batch:
+            row.message_id = batch
+        marked.append(row)
     return marked
 
 
@@ -400,6 +464,35 @@ def record_unrecorded() -> None:
         _retrying(partial(_record_outcome, row, error, details))
         del _UNRECORDED[pk]
         _release(pk)
+
+
+Outcome = tuple[Delivery, TransportError | None, dict[str, Any]]
+
+
+def _conclude_many(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
+    """``_conclude`` for a batch in one transaction; ``unsent`` rows (the batch was stopped
+    before them) go back to the queue in it. Kept for the next round, as ``_conclude`` does,
+    when the database will not take them."""
+    try:
+        _retrying(partial(_record_outcomes, outcomes, unsent))
+    except DatabaseError:
+        for row, error, details in outcomes:
+            _UNRECORDED[row.pk] = (row, error, details)
+        raise
+
+
+def _record_outcomes(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
+    with transaction.atomic():
+        for row, error, details in outcomes:
+            _record_outcome(row, error, details)
+        if unsent:
+            Delivery.objects.filter(
+                pk__in=[row.pk for row in unsent], status=Delivery.Status.SENDING
+            ).update(
+                status=Delivery.Status.QUEUED,
+                attempts=F("attempts") - 1,
+                updated_at=timezone.now(),
+            )
 
 
 def _record_outcome(row: Delivery, error: TransportError | None, details: dict[str, Any]) -> None:
@@ -592,17 +685,26 @@ def deliver(
     # Print rows are marked sending only when their batch is written, so that a process
     # stopped earlier leaves them queued rather than uncertain.
     prints: dict[int | None, list[Delivery]] = defaultdict(list)
+    peppol: list[Delivery] = []
     for candidate in pending:
         if stop is not None and stop():
             break
         if candidate.channel == Channel.PRINT:
             prints[candidate.invoice.run_id].append(candidate)
             continue
+        if candidate.channel == Channel.PEPPOL:
+            peppol.append(candidate)
+            if len(peppol) >= PEPPOL_BATCH:
+                _send_peppol_batch(peppol, report, now=now, at_once=at_once, stop=stop)
+                peppol = []
+            continue
         row = _claim(candidate.pk, now, at_once=at_once)
         if row is None:
             report.skipped += 1  # another worker has it
             continue
         _send_one(row, report)
+    if peppol and not (stop is not None and stop()):
+        _send_peppol_batch(peppol, report, now=now, at_once=at_once, stop=stop)
     for run, candidates in prints.items():
         if stop is not None and stop():
             break
@@ -611,29 +713,83 @@ def deliver(
     return report
 
 
-def _send_one(row: Delivery, report: DeliveryReport) -> None:
-    queued_to = row.recipient
+def _hand_over(sender: Sender, row: Delivery) -> TransportError | None:
+    """Sends one claimed row; the reason it did not go, or None. A document that cannot be made
+    never stops the others: its error is named (the project's own errors already say in Swedish
+    what is wrong; anything else by its type, so that a person can report it)."""
     try:
-        SENDERS[row.channel]().send(row)
+        sender.send(row)
     except TransportError as error:
-        _finish(row, error)
-        if not isinstance(error, MaybeSent):  # uncertain ones are counted as such
-            report.failed.append(row)
-        return
-    except Exception as error:  # a document that cannot be made must not stop the others
+        return error
+    except Exception as error:
         text = " ".join(str(error).split())[:300]
-        # The project's own errors already say in Swedish what is wrong; anything else is named
-        # by its type so that a person can report it.
         own = isinstance(error, ExportError | DamagedDocument | RenderError)
         what = text if own else f"{type(error).__name__}: {text}"
-        _finish(row, TransportError(f"{_label(row.invoice)}: {what}", transient=False))
-        report.failed.append(row)
-        return
-    _pause_for_tests("DELIVER_SEND")  # handed over, not yet recorded
+        return TransportError(f"{_label(row.invoice)}: {what}", transient=False)
+    return None
+
+
+def _outcome(row: Delivery, error: TransportError | None, queued_to: str) -> Outcome:
     # The document named another receiver than the snapshot the row was queued from (which
     # was changed after issuing): it went where the document says, and the trail says so.
-    _finish(row, None, {"snapshot_recipient": queued_to} if row.recipient != queued_to else {})
-    report.delivered.append(row)
+    moved = error is None and row.recipient != queued_to
+    return row, error, {"snapshot_recipient": queued_to} if moved else {}
+
+
+def _count(report: DeliveryReport, row: Delivery, error: TransportError | None) -> None:
+    if error is None:
+        report.delivered.append(row)
+    elif not isinstance(error, MaybeSent):  # uncertain ones are counted as such
+        report.failed.append(row)
+
+
+def _send_one(row: Delivery, report: DeliveryReport) -> None:
+    queued_to = row.recipient
+    error = _hand_over(SENDERS[row.channel](), row)
+    if error is None:
+        _pause_for_tests("DELIVER_SEND")  # handed over, not yet recorded
+    outcome = _outcome(row, error, queued_to)
+    _finish(*outcome)
+    _count(report, row, error)
+
+
+def _send_peppol_batch(
+    candidates: list[Delivery],
+    report: DeliveryReport,
+    *,
+    now: dt.datetime,
+    at_once: bool,
+    stop: Callable[[], bool] | None,
+) -> None:
+    """Peppol rows in one batch: claimed ``sending`` in one transaction, handed over one by
+    one, their outcomes recorded in one transaction. Safe because a Peppol row left
+    ``sending`` by a process that stopped is handed over again, which is a no-op in the outbox
+    (``recover_interrupted``); e-mail is claimed row by row, as it may have left."""
+    held = _hold_many([row.pk for row in candidates])
+    try:
+        marked = _mark_sending(held, now, at_once=at_once)
+    except BaseException:
+        _release_many(held)
+        raise
+    taken = {row.pk for row in marked}
+    _release_many([pk for pk in held if pk not in taken])
+    report.skipped += len(candidates) - len(marked)  # another worker has them
+    sender = PeppolSender(stored_documents([row.invoice for row in marked]))
+    outcomes: list[Outcome] = []
+    unsent: list[Delivery] = []
+    for row in marked:
+        if unsent or (stop is not None and stop()):
+            unsent.append(row)
+            continue
+        queued_to = row.recipient
+        error = _hand_over(sender, row)
+        if error is None:
+            _pause_for_tests("DELIVER_SEND")  # handed over, not yet recorded
+        outcomes.append(_outcome(row, error, queued_to))
+    _conclude_many(outcomes, unsent)  # raises, holding the rows, when it cannot be recorded
+    for row, error, _ in outcomes:
+        _count(report, row, error)
+    _release_many(taken)
 
 
 def _send_prints(

@@ -255,10 +255,9 @@ class FileOutbox:
                     transient=False,
                 )
             staging = self.staging()
-            # Left by a process killed mid-write (also in the outbox, by earlier versions): the
-            # document is written whole below.
-            stale = [*staging.glob(f"{name}.*.tmp"), *self.directory.glob(f".{name}.*.tmp")]
-            for path in stale:
+            _sweep_legacy_temporaries(self.directory)
+            # Left by a process killed mid-write: the document is written whole below.
+            for path in staging.glob(f"{name}.*.tmp"):
                 with contextlib.suppress(OSError):
                     path.unlink()
             descriptor, temporary = tempfile.mkstemp(prefix=f"{name}.", suffix=".tmp",
@@ -284,6 +283,23 @@ class FileOutbox:
             raise TransportError(
                 f"kunde inte skriva {target}: {os_reason(error)}", transient=True
             ) from None
+
+
+_SWEPT: set[Path] = set()
+LEGACY_NAME = "????????-????-????-????-????????????.xml"
+
+
+def _sweep_legacy_temporaries(directory: Path) -> None:
+    """Earlier versions wrote their temporary files (``.NAME.*.tmp``, NAME a delivery's
+    ``INSTANCE-ID.xml``) in the outbox itself; a process killed mid-write left one there.
+    Removed once per process and outbox: looking for them at every document would read the
+    whole outbox each time. Other systems' files are left alone."""
+    if directory in _SWEPT:
+        return
+    for path in directory.glob(f".{LEGACY_NAME}.*.tmp"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+    _SWEPT.add(directory)
 
 
 class FileInbox:

@@ -21,6 +21,7 @@ from kortfaktura.imports.selectors import batch_json, import_json, quarantine_js
 from kortfaktura.imports.services import import_file
 from kortfaktura.jobs import services as jobs
 from kortfaktura.jobs.models import Job
+from kortfaktura.jobs.selectors import queued
 
 router = Router(tags=["import"])
 jobs_router = Router(tags=["import"])
@@ -58,6 +59,8 @@ def job_json(job: Job) -> dict[str, Any]:
         "kind": job.kind,
         "label": job.label,
         "status": job.status,
+        # Still in the queue: no worker has taken it yet (``status`` stays "running").
+        "queued": queued(job) is not None,
         "done": job.done,
         "total": job.total,
         "percent": job.percent,

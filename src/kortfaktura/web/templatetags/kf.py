@@ -85,3 +85,11 @@ def query(context: Any, **changes: Any) -> str:
             params[name] = value
     encoded = params.urlencode()
     return "?" + encoded if encoded else "?"
+
+
+@register.filter
+def i_ko(job: Any) -> Any:
+    """``Queued`` while the job's task waits for a worker (jobs.selectors.queued), else None."""
+    from kortfaktura.jobs.selectors import queued
+
+    return queued(job)
