@@ -62,10 +62,13 @@ def run_child(script: str, backend: str, arguments: list[str]) -> dict[str, Any]
     same benchmark); returns its JSON line."""
     output = subprocess.run(
         [sys.executable, script, "--worker", backend, *arguments],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
     )
+    if output.returncode != 0:  # what went wrong, not only that it did
+        sys.stderr.write(output.stderr[-4000:])
+        output.check_returncode()
     result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
     return result
 

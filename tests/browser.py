@@ -117,6 +117,13 @@ def seed_world(outbox: Path) -> dict[str, Any]:
     outbox.mkdir(parents=True, exist_ok=True)
     with override_settings(PEPPOL_OUTBOX=outbox.as_uri()):
         delivery.deliver()
+    # A payment that matched no document, for Ekonomi to assign or mark for refund (R21).
+    from kortfaktura.payments.models import Payment
+    from kortfaktura.payments.services import import_content
+    from payment_files import simple_bgmax
+
+    paid = import_content(simple_bgmax([("okänd referens", "50.00", 901)]), "bgmax-seed.txt")
+    unmatched = Payment.objects.filter(file_id=paid.file_id).values_list("pk", flat=True).get()
     # A finished job of each staff user (a user sees the jobs they started).
     job_ids: dict[str, int] = {}
     jobs.register("test.seed", _seed_work)
@@ -154,6 +161,7 @@ def seed_world(outbox: Path) -> dict[str, Any]:
         "own": customer(world.own),
         "other": customer(world.other),
         "own_invoice": world.own_invoice.number,
+        "unmatched_payment": unmatched,
         "other_invoice": world.other_invoice.number,
         "own_orders": [order.order_id for order in world.own_orders],
         "other_orders": [order.order_id for order in world.other_orders],

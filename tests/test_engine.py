@@ -9,6 +9,7 @@ imported once, each document issued and delivered once, numbers gap-free, nothin
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -413,3 +414,15 @@ def test_a_job_waiting_for_a_worker_says_so_and_whether_one_is_running(world: Wo
     after = world.python(page)
     assert after["status"] == "done" and after["queued"] is False
     assert "i kö" not in after["alone"] and "Klart" in after["alone"]
+
+
+def test_a_worker_process_knows_every_work_the_pages_and_the_api_start(world: World) -> None:
+    """A worker imports no page or endpoint itself: each work must be registered when Django
+    starts (the apps' ``ready``), or the worker fails the job ("arbetet … finns inte")."""
+    source = Path(__file__).resolve().parents[1] / "src" / "kortfaktura"
+    started = set()
+    for path in source.rglob("*.py"):
+        started |= set(re.findall(r'jobs\.register\(\s*"([a-z_.]+)"', path.read_text()))
+    assert {"web.import", "api.import", "web.payments_import", "api.payments_import"} <= started
+    known = world.python("from kortfaktura.jobs import services\nout = sorted(services._works)")
+    assert started <= set(known), sorted(started - set(known))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.test import Client
 
@@ -410,3 +411,92 @@ def test_export_sie_books_each_payment_once_bank_against_receivables(
     # A later file's payment is booked by the next period's export, and the review ties.
     code, review_out, _ = cli("review", "--json")
     assert code == 0, review_out
+
+
+def test_the_payment_inbox_reads_each_file_once_and_quarantines_a_refused_one(
+    invoices: list[Invoice], settings: Any, tmp_path: Path
+) -> None:
+    from kortfaktura.cycle import steps
+    from kortfaktura.cycle.models import Notification
+
+    inbox = tmp_path / "betalningar"
+    inbox.mkdir()
+    settings.PAYMENT_INBOX = f"file://{inbox}"
+    first, second = invoices
+    (inbox / "bgmax-1.txt").write_bytes(
+        simple_bgmax([(first.ocr, "1313.00", 1), ("99999999999", "50.00", 2)])
+    )
+    entry = camt_entry(second.ocr, "438.00", "CAMT-1")
+    (inbox / "camt-1.xml").write_bytes(camt([entry]))
+    other = simple_bgmax([(first.ocr, "1.00", 3)], day="2026-12-02")
+    (inbox / "fel-bankgiro.txt").write_bytes(other.replace(b"1234566", b"7654321"))
+    result = steps.run_step("payments", dt.datetime.now(dt.UTC))
+    assert [(e["file"], e["matched"], e["unmatched"]) for e in result["imported"]] == [
+        ("bgmax-1.txt", 1, 1), ("camt-1.xml", 1, 0)
+    ]  # fmt: skip
+    [quarantined] = result["quarantined"]
+    assert quarantined["file"] == "fel-bankgiro.txt" and "bankgiro" in quarantined["reason"]
+    reason = (inbox / "quarantine" / "fel-bankgiro.txt.orsak.txt").read_text(encoding="utf-8")
+    assert "bankgiro" in reason and "Traceback" not in reason
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["bgmax-1.txt", "camt-1.xml"]
+    assert Payment.objects.count() == 3
+    assert set(PaymentFile.objects.values_list("imported_by", flat=True)) == {"system"}
+    # Ekonomi is told about the unmatched payment and the refused file, once each.
+    keys = sorted(Notification.objects.values_list("key", flat=True))
+    assert [key.split(":")[0] for key in keys] == ["payment-quarantine", "payments-unmatched"]
+    assert all(n.role == "ekonomi" for n in Notification.objects.all())
+
+    # The same file again, under another name: filed, nothing booked twice, nobody told again.
+    (inbox / "bgmax-kopia.txt").write_bytes((inbox / "processed" / "bgmax-1.txt").read_bytes())
+    again = steps.payment_inbox()
+    assert again["duplicates"] == ["bgmax-kopia.txt"] and not again["imported"]
+    assert Payment.objects.count() == 3 and Notification.objects.count() == 2
+    assert steps.payment_inbox() == {
+        "imported": [], "duplicates": [], "quarantined": [], "errors": []
+    }  # fmt: skip
+    settings.PAYMENT_INBOX = ""
+    assert steps.payment_inbox()["skipped"] == "KORTFAKTURA_PAYMENT_INBOX är inte satt"
+
+
+def test_the_api_reads_a_payment_file_for_ekonomi_and_refuses_a_bad_one(
+    invoices: list[Invoice], monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path
+) -> None:
+    settings.DATA_DIR = tmp_path / "data"  # where uploads are saved for a worker
+
+    def client(role: str) -> Client:
+        user = webtools.user(role)
+        return Client(HTTP_AUTHORIZATION=f"Bearer {webtools.token(user.get_username())}")
+
+    ekonomi = client("ekonomi")
+    content = (FIXTURES / "camt054_credits.xml").read_bytes()
+
+    def post(who: Client, data: bytes, name: str = "camt.xml") -> Any:
+        upload = SimpleUploadedFile(name, data, content_type="application/octet-stream")
+        return who.post("/api/v1/payments/import", {"file": upload})
+
+    answer = post(ekonomi, content)
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["format"] == "camt.054" and body["file"] == "camt.xml" and body["payments"] >= 1
+    assert not body["already_imported"]
+    booked = Payment.objects.count()
+    assert PaymentFile.objects.get().imported_by == webtools.user("ekonomi").get_username()
+    again = post(ekonomi, content, "kopia.xml")
+    assert again.status_code == 200 and again.json()["already_imported"] is True
+    assert Payment.objects.count() == booked
+    # Not Fakturering's: payments are Ekonomi's (and the administrator's).
+    assert post(client("fakturering"), content).status_code == 403
+    refused = post(ekonomi, b"datum;belopp\n2026-12-01;100\n", "bank.csv")
+    assert refused.status_code == 422
+    assert "varken en BgMax-fil" in refused.json()["error"]
+    assert Payment.objects.count() == booked
+
+    # A large file is read by a worker (here the tests' immediate engine): 202 with the job,
+    # its result the same JSON.
+    monkeypatch.setattr("kortfaktura.api.routers.payments.INLINE_BYTES", 100)
+    settings.TASKS = settings.IMMEDIATE_TASKS
+    large = simple_bgmax([(invoices[1].ocr, "438.00", 7)])
+    queued_answer = post(ekonomi, large, "stor.txt")
+    assert queued_answer.status_code == 202, queued_answer.content
+    job = ekonomi.get(f"/api/v1/jobs/{queued_answer.json()['id']}").json()
+    assert job["status"] == "done" and job["result"]["payments"] == 1

@@ -119,6 +119,12 @@ WEB: dict[str, Access] = {
     "delivery_resend": only("deliver_documents", ok=405),
     # GET without a choice: 400, "choose a run or numbers" (never the whole history)
     "deliver_now": only("deliver_documents", ok=400),
+    # Betalningar and Kundreskontra (R21, R22): staff read; Ekonomi reads files and decides
+    "payments": Access(BILLING),
+    "payments_upload": only("manage_payments", ok=405),
+    "payment_assign": only("manage_payments", ok=405),
+    "payment_refund": only("manage_payments", ok=405),
+    "receivables": Access(BILLING),
     # Genomlysning: a Granskare may compute the review again (it changes no data)
     "review": Access(REVIEW),
     "review_refresh": only("view_review", ok=405),
@@ -161,6 +167,7 @@ WEB_PARAMETERS: dict[tuple[str, str] | str, Any] = {
     ("user_active", "pk"): "user_pk",
     ("user_token", "pk"): "user_pk",
     "number": "own_invoice",
+    "payment_id": "unmatched_payment",
     "orgnr": "own.orgnr",
     "code": "own.account",
     "order_id": "own_orders.0",
@@ -199,6 +206,7 @@ API: dict[str, Access] = {
     "POST /api/v1/deliveries/{number}/resend": only("deliver_documents", own=True),
     # Payments and receivables (R21, R22): staff; a Kund sees paid/open on its own invoices
     "GET /api/v1/payments": Access(BILLING),
+    "POST /api/v1/payments/import": only("manage_payments"),
     "GET /api/v1/receivables": Access(BILLING),
 }
 API_PARAMETERS: dict[tuple[str, str] | str, Any] = {

@@ -333,3 +333,44 @@ def test_a_kund_sees_its_own_invoices_with_the_keyboard_and_nothing_of_anyone_el
         assert not visitor.take_problems()
     finally:
         visitor.close()
+
+
+def test_finance_reads_a_payment_file_and_assigns_what_did_not_match(
+    visitors: Any, server: Server, tmp_path: Path
+) -> None:
+    from payment_files import simple_bgmax
+
+    number = server.world["own_invoice"]
+    bank_file = tmp_path / "bgmax-browser.txt"
+    bank_file.write_bytes(simple_bgmax([("Betalning okänd", "125.00", 777)]))
+    visitor = visitors("ekonomi", accept_downloads=True)
+    page = visitor.page
+    visitor.goto("/betalningar/")
+    page.get_by_label(re.compile("^Betalfil \\(")).set_input_files(str(bank_file))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Läs in").click()
+    try:
+        wait_for_job(visitor)
+    except Exception:
+        raise AssertionError(visitor.text()) from None
+    with page.expect_navigation():
+        page.get_by_role("link", name=re.compile("1 nya betalningar")).click()
+    row = page.get_by_role("row").filter(has_text="Betalning okänd")
+    assert row.count() >= 1, visitor.text()
+    waiting = page.locator("table").filter(has_text="Åtgärd").get_by_role("row")
+    mine = waiting.filter(has_text="Betalning okänd")
+    mine.get_by_label("Fakturanummer").fill(str(number))
+    mine.get_by_label("Motivering").first.fill("Kunden ringde och angav fakturan")
+    with page.expect_navigation():
+        mine.get_by_role("button", name=re.compile("^Koppla")).click()
+    assert f"kopplad till faktura {number}" in visitor.text()
+    visitor.check_accessibility("betalningarna efter en koppling")
+    visitor.goto(f"/fakturor/{number}/")
+    payments = page.locator("table").filter(has_text="Betaldag")
+    assert payments.get_by_role("row").filter(has_text="125,00").count() == 1, visitor.text()
+    visitor.goto("/kundreskontra/")
+    assert "Totalt öppet" in visitor.text()
+    with page.expect_download() as sheet:
+        page.get_by_role("link", name="Exportera till Excel").click()
+    assert sheet.value.suggested_filename.startswith("kundreskontra-")
+    assert Path(sheet.value.path()).read_bytes()[:2] == b"PK"

@@ -294,6 +294,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 # A session ends after this many idle minutes, and always at the end of the working day (12 h).
+# Django's database sessions, but a busy SQLite database does not turn a page into a 400.
+SESSION_ENGINE = "kortfaktura.web.sessions"
 SESSION_IDLE_MINUTES = int(os.environ.get("KORTFAKTURA_SESSION_IDLE_MINUTES", "30"))
 SESSION_COOKIE_AGE = 12 * 60 * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -474,6 +476,8 @@ INBOX_MAX_BYTES = int(_inbox_max) if _inbox_max.isdigit() and int(_inbox_max) > 
 # Dual control: who made or last regenerated a draft cannot issue it; "0" for a one-person office.
 DUAL_CONTROL = os.environ.get("KORTFAKTURA_DUAL_CONTROL", "1").strip() != "0"
 ORDER_INBOX = os.environ.get("KORTFAKTURA_ORDER_INBOX", "").strip()
+# Where the bank leaves payment files (BgMax, camt.054), read by the schedule (R21, R24).
+PAYMENT_INBOX = os.environ.get("KORTFAKTURA_PAYMENT_INBOX", "").strip()
 # "0": the workers run tasks but do not tick the schedule (a trial or test installation, or one
 # where the schedule is ticked elsewhere with kortfaktura schedule tick).
 SCHEDULE = os.environ.get("KORTFAKTURA_SCHEDULE", "1").strip() != "0"

@@ -22,6 +22,7 @@ PERMISSIONS: dict[str, str] = {
     "decide_changes": "Godkänna och avvisa ändringar",
     "export_bookkeeping": "Exportera bokföring (SIE)",
     "deliver_documents": "Leverera och skicka om dokument",
+    "manage_payments": "Läsa in betalfiler, koppla och återbetala betalningar",
     "view_own": "Se den egna organisationens fakturor och beställningar",
 }
 
@@ -55,8 +56,10 @@ ROLES: dict[str, Role] = {
                 "credit_invoices",
                 "decide_changes",
                 "export_bookkeeping",
+                "manage_payments",
             ),
-            "utfärdar körningar, krediterar, beslutar om ändringar och exporterar bokföring",
+            "utfärdar körningar, krediterar, beslutar om ändringar, sköter betalningarna och "
+            "exporterar bokföring",
         ),
         Role(
             "fakturering",

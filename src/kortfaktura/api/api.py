@@ -84,6 +84,7 @@ def _service_errors() -> list[tuple[type[Exception], int]]:
     from kortfaktura.documents.services import ExportError
     from kortfaktura.imports.engine import ImportFailed
     from kortfaktura.jobs.services import JobBusy
+    from kortfaktura.payments.services import PaymentError
     from kortfaktura.review.services import ReportError
 
     return [
@@ -96,6 +97,7 @@ def _service_errors() -> list[tuple[type[Exception], int]]:
         (JobBusy, 409),
         (ReportError, 409),
         (ImportFailed, 422),
+        (PaymentError, 422),
     ]
 
 

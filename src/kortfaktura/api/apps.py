@@ -9,5 +9,6 @@ class ApiConfig(AppConfig):
     verbose_name = "REST-API"
 
     def ready(self) -> None:
-        # Registers the job "api.import" (jobs.services.register) for the task engine's workers.
-        from kortfaktura.api.routers import imports  # noqa: F401
+        # Registers the jobs "api.import" and "api.payments_import" (jobs.services.register)
+        # for the task engine's workers.
+        from kortfaktura.api.routers import imports, payments  # noqa: F401

@@ -107,8 +107,8 @@ STEPS = (
     Step("monthly_draft", "månadens utkast, Ekonomi meddelas", "billing_day"),
     Step("deliver", "leverera utfärdade dokument", "every", FIVE_MINUTES),
     Step("receipts", "läs kvitton och fakturasvar", "every", FIVE_MINUTES),
-    Step("payments", "läs betalfiler", "not_yet", not_yet="betalningar (issue 20)"),
-    Step("remind", "påminnelser", "not_yet", not_yet="påminnelser (issue 21)"),
+    Step("payments", "läs betalfiler (KORTFAKTURA_PAYMENT_INBOX)", "every", FIVE_MINUTES),
+    Step("remind", "påminnelser", "not_yet", not_yet="påminnelser (issue 20)"),
     Step("review", "genomlysning, Granskare meddelas vid behov", "nightly"),
 )
 BY_NAME = {step.name: step for step in STEPS}

@@ -3,6 +3,7 @@ actor ``system``: run twice, they do the work once. ``schedule`` decides when ea
 worker of the task engine (or, until it is merged, ``schedule tick`` itself) carries it out.
 
 - ``import_inbox``: files left in ``KORTFAKTURA_ORDER_INBOX``, imported once per content.
+- ``payment_inbox``: payment files left in ``KORTFAKTURA_PAYMENT_INBOX``, each payment once.
 - ``monthly_draft``: on the billing day, a draft of everything billable through last month.
 - ``deliver_issued``, ``read_receipts``: hand over issued documents, read the answers.
 - ``nightly_review``: the review, and a notice to Granskare when it needs a person.
@@ -188,6 +189,85 @@ def _file_quarantined(
         f"Filen {name} i inkorgen ({redact(url)}) gick inte att läsa in och ligger nu i "
         f"{QUARANTINE}/ med orsaken bredvid sig:\n\n{reason}\n\nRätta filen och lägg den i "
         f"inkorgen igen.\n\n{notify.link('/import/')}\n",
+    )
+
+
+def payment_inbox() -> dict[str, Any]:
+    """Reads every file in ``KORTFAKTURA_PAYMENT_INBOX`` as a payment file (BgMax or camt.054,
+    told apart by content; R21): each content once, each payment once (the import's own
+    guards), then moved to ``processed/``. A file that is refused goes to ``quarantine/`` with
+    the reason beside it, and Ekonomi is told; so are payments that matched no document."""
+    from kortfaktura.payments.services import PaymentError, import_content
+
+    result: dict[str, Any] = {"imported": [], "duplicates": [], "quarantined": [], "errors": []}
+    url = settings.PAYMENT_INBOX
+    if not url:
+        result["skipped"] = "KORTFAKTURA_PAYMENT_INBOX är inte satt"
+        return result
+    try:
+        check_url(url, "KORTFAKTURA_PAYMENT_INBOX")
+        inbox = open_inbox(url, settings.SSH_KEY)
+        names = sorted(name for name in inbox.list() if name not in (PROCESSED, QUARANTINE))
+    except TransportError as error:
+        result["errors"].append(f"betalinkorgen {redact(url)}: {error.message}")
+        return result
+    with as_system():
+        for name in names:
+            try:
+                try:
+                    content = inbox.read(name)
+                except RefusedFile as refused:
+                    _payment_file_quarantined(inbox, url, name, refused.message, result)
+                    continue
+                try:
+                    imported = import_content(content, name)
+                except PaymentError as refused:
+                    # The import's message starts with the file's name already.
+                    reason = str(refused).removeprefix(f"{name}: ")
+                    _payment_file_quarantined(inbox, url, name, reason, result)
+                    continue
+                inbox.move(name, PROCESSED)
+            except TransportError as error:
+                # Left where it is and tried again at the next round (a lost connection).
+                result["errors"].append(f"{name}: {error.message}")
+                continue
+            if imported.already_imported:
+                result["duplicates"].append(name)
+                continue
+            result["imported"].append(imported.as_json())
+            if imported.unmatched:
+                notify.notify(
+                    f"payments-unmatched:{imported.file_id}",
+                    notify.EKONOMI,
+                    f"Kortfaktura: {imported.unmatched} betalningar utan faktura i {name}",
+                    f"Betalfilen {name} lästes in: {imported.payments} betalningar, "
+                    f"{imported.matched} matchade mot fakturor och {imported.unmatched} som inte "
+                    "gick att koppla till någon faktura. Koppla dem till rätt faktura eller "
+                    "markera dem för återbetalning (kortfaktura payments assign/refund).\n\n"
+                    f"{notify.link('/betalningar/')}\n",
+                )
+    return result
+
+
+def _payment_file_quarantined(
+    inbox: Inbox, url: str, name: str, reason: str, result: dict[str, Any]
+) -> None:
+    _quarantine(inbox, url, name, reason)
+    result["quarantined"].append({"file": name, "reason": reason})
+    with transaction.atomic():
+        record(
+            "cycle.payment_file_quarantined",
+            f"betalfil {name}",
+            {"file": name, "reason": reason, "inbox": redact(url)},
+        )
+    digest = hashlib.sha256(f"{name}\n{reason}".encode()).hexdigest()[:16]
+    notify.notify(
+        f"payment-quarantine:{name}:{digest}",
+        notify.EKONOMI,
+        f"Kortfaktura: betalfilen {name} lades i karantän",
+        f"Betalfilen {name} i betalinkorgen ({redact(url)}) lästes inte in – ingen av dess "
+        f"betalningar är bokförd – och ligger nu i {QUARANTINE}/ med orsaken bredvid sig:\n\n"
+        f"{reason}\n\nBe banken om en rättad fil och lägg den i betalinkorgen.\n",
     )
 
 
@@ -404,6 +484,8 @@ def run_step(step: str, at: dt.datetime) -> dict[str, Any]:
         return deliver_issued()
     if step == "receipts":
         return read_receipts()
+    if step == "payments":
+        return payment_inbox()
     if step == "review":
         return nightly_review(timezone.localtime(at).date())
     raise ValueError(f"okänt steg {step!r}")

@@ -123,6 +123,7 @@ def user_facing() -> tuple[type[BaseException], ...]:
     from kortfaktura.delivery.services import DeliveryError
     from kortfaktura.documents.services import ExportError
     from kortfaktura.imports.engine import ImportFailed
+    from kortfaktura.payments.services import PaymentError
     from kortfaktura.review.services import ReportError
 
     return (
@@ -133,6 +134,7 @@ def user_facing() -> tuple[type[BaseException], ...]:
         MissingSetting,
         ExportError,
         ImportFailed,
+        PaymentError,
         ReportError,
     )
 

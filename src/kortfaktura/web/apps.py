@@ -14,5 +14,6 @@ class WebConfig(AppConfig):
             bookkeeping,
             deliveries,
             imports,
+            payments,
             runs,
         )

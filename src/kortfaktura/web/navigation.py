@@ -27,6 +27,8 @@ PAGES: tuple[Page, ...] = (
     Page("Fakturor", "invoices", ("access.view_billing", "access.view_own")),
     Page("Ändringar", "changes", ("access.view_billing",)),
     Page("Leveranser", "deliveries", ("access.view_billing",)),
+    Page("Betalningar", "payments", ("access.view_billing",)),
+    Page("Kundreskontra", "receivables", ("access.view_billing",)),
     Page("Genomlysning", "review", ("access.view_review",)),
     Page("Bokföring", "bookkeeping", ("access.view_billing",)),
     Page("Granskningslogg", "audit", ("access.view_review",)),

@@ -41,7 +41,17 @@ def _file_name(upload: UploadedFile) -> str:
     return name[:200] or "fil.csv"
 
 
-def _saved(upload: UploadedFile) -> tuple[FilePath, FilePath]:
+def refuse_too_large(upload: UploadedFile) -> None:
+    limit = settings.UPLOAD_LIMIT
+    if (upload.size or 0) > limit:
+        raise ImportFailed(
+            f"filen är {(upload.size or 0) / 1e6:.0f} MB; högst {limit / 1e6:.0f} MB tas emot "
+            "(KORTFAKTURA_UPLOAD_LIMIT) – dela upp filen, t.ex. per år, och läs in delarna var "
+            "för sig"
+        )
+
+
+def saved_upload(upload: UploadedFile) -> tuple[FilePath, FilePath]:
     # Under the data directory, which the workers share with the web server (not /tmp).
     uploads = FilePath(settings.DATA_DIR) / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
@@ -139,15 +149,9 @@ def upload(request: HttpRequest, kind: Kind, file: File[UploadedFile]) -> Status
     JSON when it is done). A file that cannot be used at all answers 422 and imports nothing;
     a second large import of the same kind while one runs answers 409."""
     require(request, "import_files")
-    limit = settings.UPLOAD_LIMIT
-    if (file.size or 0) > limit:
-        raise ImportFailed(
-            f"filen är {(file.size or 0) / 1e6:.0f} MB; högst {limit / 1e6:.0f} MB tas emot "
-            "(KORTFAKTURA_UPLOAD_LIMIT) – dela upp filen, t.ex. per år, och läs in delarna var "
-            "för sig"
-        )
+    refuse_too_large(file)
     user = request.user
-    directory, path = _saved(file)
+    directory, path = saved_upload(file)
     username = user.get_username()
     if (file.size or 0) <= INLINE_BYTES:
         try:

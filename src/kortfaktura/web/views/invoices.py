@@ -27,6 +27,8 @@ from kortfaktura.billing.models import (
 )
 from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.documents.services import ExportError, render_one
+from kortfaktura.payments import selectors as payment_selectors
+from kortfaktura.payments.models import Payment
 from kortfaktura.web.views.common import paginate, require
 from kortfaktura.web.views.runs import date_field, page_message
 
@@ -173,6 +175,19 @@ def detail(request: HttpRequest, number: int) -> HttpResponse:
         .order_by("number")
     )
     deliveries = list(scope.deliveries(request.user).filter(invoice=invoice).order_by("id"))
+    # Paid and open (R22) for an issued invoice; its payments: dates and amounts for a Kund,
+    # with payer and file for staff.
+    paying = invoice.kind == Invoice.Kind.INVOICE and invoice.status == Invoice.Status.ISSUED
+    payment_facts = payment_selectors.payment_fields([invoice])[invoice.pk] if paying else None
+    payments = (
+        list(
+            Payment.objects.select_related("file")
+            .filter(invoice=invoice, status__in=payment_selectors.SETTLING)
+            .order_by("paid_on", "id")
+        )
+        if paying
+        else []
+    )
     may_credit = (
         request.user.has_perm("access.credit_invoices")
         and invoice.kind in CHARGE_KINDS
@@ -190,6 +205,13 @@ def detail(request: HttpRequest, number: int) -> HttpResponse:
             "page": page,
             "credit_notes": credit_notes,
             "deliveries": deliveries,
+            "payment_facts": payment_facts,
+            "payment_status_word": (
+                payment_selectors.STATUS_WORDS.get(payment_facts["payment_status"], "")
+                if payment_facts
+                else ""
+            ),
+            "payments": payments,
             "staff": scope.is_staff_reader(request.user),
             "internal": invoice.kind in INTERNAL_KINDS,
             "is_credit": invoice.kind not in CHARGE_KINDS,
