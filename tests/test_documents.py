@@ -25,7 +25,6 @@ from kortfaktura.billing.models import Invoice
 from kortfaktura.demo.generator import demo_gln
 from kortfaktura.documents import validation
 from kortfaktura.documents.data import DocumentData, documents_for
-from kortfaktura.documents.issuing import check_printable
 from kortfaktura.documents.pdf import PdfRenderer
 from kortfaktura.documents.spreadsheet import CsvRenderer, XlsxRenderer
 from kortfaktura.documents.ubl import CAC, CBC, UblRenderer
@@ -552,12 +551,13 @@ def before_the_font_check() -> Iterator[None]:
     """Issue as before the fonts were checked at issue (R20): documents that exist, issued
     then, and that exports and deliveries must still cope with."""
     from kortfaktura.billing import issuing as billing_issuing
+    from kortfaktura.documents.apps import _printable
 
-    billing_issuing._document_checks.remove(check_printable)
+    billing_issuing._document_checks.remove(_printable)
     try:
         yield
     finally:
-        billing_issuing._document_checks.insert(0, check_printable)
+        billing_issuing._document_checks.insert(0, _printable)
 
 
 def issued_with_holder(name: str) -> Invoice:

@@ -9,6 +9,8 @@ class ApiConfig(AppConfig):
     verbose_name = "REST-API"
 
     def ready(self) -> None:
-        # Registers the jobs "api.import" and "api.payments_import" (jobs.services.register)
-        # for the task engine's workers.
-        from kortfaktura.api.routers import imports, payments  # noqa: F401
+        from kortfaktura.jobs import services as jobs
+
+        # The endpoints' jobs, by place (a worker imports the router only when it runs one).
+        jobs.register("api.import", "kortfaktura.api.routers.imports:import_work")
+        jobs.register("api.payments_import", "kortfaktura.api.routers.payments:import_work")

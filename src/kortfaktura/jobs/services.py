@@ -13,6 +13,7 @@ be a function of ``(progress, **arguments)`` with JSON arguments: a worker in an
 "The task engine"); its services' own guards keep the effects exactly once.
 """
 
+import importlib
 import logging
 import time
 from collections.abc import Callable
@@ -34,7 +35,7 @@ UNEXPECTED = (
     "försök igen, och kontakta förvaltningen om det upprepas (detaljer i serverns logg)"
 )
 
-_works: dict[str, Work] = {}
+_works: dict[str, Work | str] = {}
 
 
 class JobBusy(Exception):
@@ -45,23 +46,38 @@ class JobBusy(Exception):
         self.running = running
 
 
-def register(name: str, work: Work) -> Work:
-    """Makes ``work`` runnable by the name ``name`` (once; the same function again is fine)."""
+def register(name: str, work: Work | str) -> Work | str:
+    """Makes ``work`` runnable by the name ``name`` (once; the same work again is fine).
+
+    ``work`` is the function, or its place as ``"package.module:function"``: an app registers
+    its works by place in ``AppConfig.ready``, so that a process starts without importing every
+    page and endpoint, and the module is imported when a worker first runs the work."""
     known = _works.get(name)
-    if known is not None and known is not work:
+    if known is not None and known is not work and _place(known) != _place(work):
         raise ValueError(f"arbetet {name} är redan registrerat")
-    _works[name] = work
+    if known is None or callable(work):
+        _works[name] = work
     return work
+
+
+def _place(work: Work | str) -> str:
+    return work if isinstance(work, str) else f"{work.__module__}:{work.__qualname__}"
 
 
 def registered(name: str) -> Work:
     try:
-        return _works[name]
+        work = _works[name]
     except KeyError:
         raise LookupError(
             f"arbetet {name!r} finns inte i den här versionen – uppgradera alla arbetare till "
             "samma version som webbservern"
         ) from None
+    if isinstance(work, str):
+        module, _, attribute = work.partition(":")
+        work = getattr(importlib.import_module(module), attribute)
+        assert callable(work), name
+        _works[name] = work
+    return work
 
 
 def running(kind: str, key: str) -> Job | None:

@@ -6,5 +6,7 @@ class ReviewConfig(AppConfig):
     verbose_name = "Genomlysning"
 
     def ready(self) -> None:
-        # Registers the job "review" (jobs.services.register), run by the task engine's workers.
-        from kortfaktura.review import latest  # noqa: F401
+        from kortfaktura.jobs import services as jobs
+
+        # The job "review", by place: a worker imports the review when it runs one.
+        jobs.register("review", "kortfaktura.review.latest:review_work")

@@ -180,9 +180,6 @@ def review_work(
     }
 
 
-jobs.register("review", review_work)
-
-
 def _prune(folder: Path) -> None:
     """Keep the newest reports only: each review writes two files."""
     files = sorted(folder.glob("genomlysning-*"), key=lambda p: p.name, reverse=True)

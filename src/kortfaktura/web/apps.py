@@ -9,11 +9,14 @@ class WebConfig(AppConfig):
     verbose_name = "Webbgränssnitt"
 
     def ready(self) -> None:
-        # Registers the pages' jobs (jobs.services.register): a worker runs them by name.
-        from kortfaktura.web.views import (  # noqa: F401
-            bookkeeping,
-            deliveries,
-            imports,
-            payments,
-            runs,
-        )
+        from kortfaktura.jobs import services as jobs
+
+        # The pages' jobs, by place (a worker imports a page's module only when it runs one).
+        for name, place in (
+            ("web.import", "kortfaktura.web.views.imports:import_work"),
+            ("web.issue_run", "kortfaktura.web.views.runs:issue_work"),
+            ("web.deliver", "kortfaktura.web.views.deliveries:deliver_work"),
+            ("web.sie", "kortfaktura.web.views.bookkeeping:sie_work"),
+            ("web.payments_import", "kortfaktura.web.views.payments:import_work"),
+        ):
+            jobs.register(name, place)

@@ -193,9 +193,6 @@ def import_work(
         shutil.rmtree(target.parent, ignore_errors=True)
 
 
-jobs.register("api.import", import_work)
-
-
 @jobs_router.get(
     "/{job_id}",
     response=responses(schemas.Job),

@@ -107,9 +107,6 @@ def import_work(progress: jobs.Progress, *, path: str) -> dict[str, Any]:
         shutil.rmtree(target.parent, ignore_errors=True)
 
 
-jobs.register("api.payments_import", import_work)
-
-
 @router.get(
     "",
     response=responses(Page[Payment]),

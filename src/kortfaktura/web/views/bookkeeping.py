@@ -128,9 +128,6 @@ def sie_work(
     }
 
 
-jobs.register("web.sie", sie_work)
-
-
 @require("access.export_bookkeeping")
 @require_POST
 def export(request: HttpRequest) -> HttpResponse:

@@ -217,9 +217,6 @@ def deliver_work(
     }
 
 
-jobs.register("web.deliver", deliver_work)
-
-
 NUMBERS_LIMIT = 500  # documents named at once in the form
 
 

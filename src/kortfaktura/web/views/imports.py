@@ -153,9 +153,6 @@ def import_work(
     }
 
 
-jobs.register("web.import", import_work)
-
-
 # CSRF is checked by ``_accept`` after the size: an oversized body is refused unread.
 @csrf_exempt
 @require("access.import_files", section="imports")

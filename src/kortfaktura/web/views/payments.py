@@ -119,9 +119,6 @@ def import_work(progress: jobs.Progress, *, target: str) -> dict[str, Any]:
     }
 
 
-jobs.register("web.payments_import", import_work)
-
-
 @require("access.manage_payments", section="payments")
 @require_POST
 def upload(request: HttpRequest) -> HttpResponse:

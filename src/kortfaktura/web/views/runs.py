@@ -499,9 +499,6 @@ def issue_work(
     }
 
 
-jobs.register("web.issue_run", issue_work)
-
-
 @require("access.discard_runs", section="runs")
 def discard(request: HttpRequest, run_id: int) -> HttpResponse:
     found = _draft_or_back(request, run_id)
