@@ -500,3 +500,43 @@ def test_the_api_reads_a_payment_file_for_ekonomi_and_refuses_a_bad_one(
     assert queued_answer.status_code == 202, queued_answer.content
     job = ekonomi.get(f"/api/v1/jobs/{queued_answer.json()['id']}").json()
     assert job["status"] == "done" and job["result"]["payments"] == 1
+
+
+def test_a_payment_that_arrives_after_its_period_was_exported_is_booked_by_the_next_export(
+    invoices: list[Invoice], cli: Cli, tmp_path: Path
+) -> None:
+    import sie_reader
+
+    first, second = invoices
+    day = first.issue_date
+    assert day is not None
+    november = ("--from", "2026-11-01", "--to", "2026-11-30")
+    december = ("--from", "2026-12-01", "--to", day.isoformat())
+    code, out, err = cli("export", "sie", *december, "--out", str(tmp_path / "dec.se"), "--json")
+    assert code == 0, err
+    # The bank's file for 2 December comes after December's export was made.
+    late = tmp_path / "sen.txt"
+    late.write_bytes(simple_bgmax([(second.ocr, "438.00", 41)], day="2026-12-02"))
+    assert imported(cli, late)[0] == 0
+    # And one for an earlier month that nobody has exported yet: left to that month's export.
+    early = tmp_path / "tidig.txt"
+    early.write_bytes(simple_bgmax([(first.ocr, "13.00", 42)], day="2026-11-20"))
+    assert imported(cli, early)[0] == 0
+    following = ("--from", (day + dt.timedelta(days=1)).isoformat(), "--to", "2026-12-31")
+    code, out, err = cli("export", "sie", *following, "--out", str(tmp_path / "nxt.se"), "--json")
+    assert code == 0, err
+    booked = sie_reader.parse(tmp_path / "nxt.se")
+    [voucher] = [v for v in booked.vouchers if v.series == "KFB"]
+    assert voucher.amounts() == {"1930": Decimal("438.00"), "1510": Decimal("-438.00")}
+    assert voucher.date == day + dt.timedelta(days=1)  # in the period exported, not the closed one
+    assert "betald 2026-12-02" in voucher.text
+    # November's own export books November's payment; nothing is booked twice.
+    code, out, err = cli("export", "sie", *november, "--out", str(tmp_path / "nov.se"), "--json")
+    assert code == 0, err
+    assert [v.amounts()["1930"] for v in sie_reader.parse(tmp_path / "nov.se").vouchers
+            if v.series == "KFB"] == [Decimal("13.00")]  # fmt: skip
+    assert not Payment.objects.filter(booked_in__isnull=True).exists()
+    code, out, _ = cli("export", "sie", *december, "--out", str(tmp_path / "igen.se"), "--json")
+    assert code == 1 and "redan bokförts" in json.loads(out)["error"]
+    code, review_out, _ = cli("review", "--json")
+    assert code == 0, review_out

@@ -55,19 +55,36 @@ def issued_documents(period_from: dt.date, period_to: dt.date) -> list[Document]
 def payments(
     period_from: dt.date, period_to: dt.date, export_id: int | None = None
 ) -> list[PaymentEntry]:
-    """The payments of the period (by payment day) not yet booked, or with ``export_id`` those
-    that export booked."""
+    """The payments of the period (by payment day) not yet booked, and those that arrived late:
+    not booked, paid on a day an earlier export already covered (the file came after that
+    export). A late payment is booked on the period's first day, its text saying when it was
+    paid, so that the closed period stays as it was exported. With ``export_id``: those that
+    export booked."""
     from kortfaktura.payments.models import Payment
 
-    rows = Payment.objects.filter(paid_on__range=(period_from, period_to))
-    rows = rows.filter(booked_in=export_id) if export_id else rows.filter(booked_in__isnull=True)
+    if export_id:
+        rows = Payment.objects.filter(booked_in=export_id)
+    else:
+        rows = Payment.objects.filter(paid_on__lte=period_to, booked_in__isnull=True)
+    covered = [
+        (start, end)
+        for start, end in SieExport.objects.filter(period_from__lt=period_from).values_list(
+            "period_from", "period_to"
+        )
+    ]
     found = []
     for pk, paid_on, amount, kind, number, payer in rows.order_by("paid_on", "id").values_list(
         "pk", "paid_on", "amount", "kind", "invoice__number", "payer"
     ):
+        late = paid_on < period_from
+        if late and not export_id and not any(start <= paid_on <= end for start, end in covered):
+            continue  # an earlier period that is not exported yet: booked by its own export
         what = "Avdrag" if kind == "deduction" else "Inbetalning"
         target = f"faktura {number}" if number else "ej matchad"
-        found.append(PaymentEntry(pk, paid_on, amount, f"{what} {pk} {target} {payer}".strip()))
+        text = f"{what} {pk} {target} {payer}".strip()
+        if late:
+            text += f" (betald {paid_on.isoformat()}, inläst efter den periodens export)"
+        found.append(PaymentEntry(pk, max(paid_on, period_from), amount, text))
     return found
 
 
