@@ -540,3 +540,35 @@ def test_a_payment_that_arrives_after_its_period_was_exported_is_booked_by_the_n
     assert code == 1 and "redan bokförts" in json.loads(out)["error"]
     code, review_out, _ = cli("review", "--json")
     assert code == 0, review_out
+
+
+def test_the_review_lists_payments_for_a_person_and_finds_a_changed_payment(
+    invoices: list[Invoice], cli: Cli, tmp_path: Path
+) -> None:
+    from django.db import connection
+
+    first, _ = invoices
+    code, result = imported(cli, FIXTURES / "bgmax_every_record.txt")  # one unmatched
+    assert code == 0 and result["unmatched"] == 1
+    code, out, _ = cli("review", "--json")
+    review = json.loads(out)
+    assert code == 0 and review["balanced"] is True
+    payments = review["payments"]
+    assert (payments["files"], payments["payments"], payments["amount"]) == (1, 5, "2075.00")
+    assert payments["unmatched"] == 1 and payments["refund"] == 0
+    assert "1 betalning utan faktura" in review["summary"]
+    report = tmp_path / "genomlysning.html"
+    assert cli("review", "--html", str(report))[0] == 0
+    html = report.read_text(encoding="utf-8")
+    assert 'id="betalningar"' in html and "Utan faktura – koppla eller betala tillbaka" in html
+    # Someone changes a stored payment in the database: the file no longer ties.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Payment._meta.db_table} SET amount = amount + 100 WHERE invoice_id = %s",
+            [first.pk],
+        )
+    code, out, _ = cli("review", "--json")
+    review = json.loads(out)
+    assert code == 1 and review["balanced"] is False
+    problems = " ".join(d["problem"] for d in review["discrepancies"])
+    assert "betalfil" in problems and "har ändrats eller tagits bort" in problems

@@ -97,6 +97,7 @@ def _page(review: Review) -> str:
         _invalid_documents(review),
         _chains(review),
         _bookkeeping(review),
+        _payments(review),
         _customers_table(review),
         _sign_off(review),
     ]
@@ -250,6 +251,7 @@ CONTENTS = (
     ("dokument", "Dokument som inte godkänns"),
     ("kedjor", "Kedjor"),
     ("bokforing", "Bokföring (SIE)"),
+    ("betalningar", "Betalningar och kundreskontra"),
     ("per-kund", "Per kund"),
     ("underskrift", "Underskrift"),
 )
@@ -922,6 +924,31 @@ def _numbering(review: Review) -> str:
             ],
             classes=["num", "num", "num"],
         )
+        + "</section>\n"
+    )
+
+
+def _payments(review: Review) -> str:
+    """The payments read and what waits for a person (R21), and the receivables (R22)."""
+    paid = review.payments
+    figures = [
+        ("Inlästa betalfiler", swedish.count(paid.files)),
+        ("Betalningar", f"{swedish.count(paid.payments)} ({swedish.money(paid.amount)})"),
+        ("Utan faktura – koppla eller betala tillbaka",
+         f"{swedish.count(paid.unmatched)} ({swedish.money(paid.unmatched_amount)})"),
+        ("Att betala tillbaka",
+         f"{swedish.count(paid.refund)} ({swedish.money(paid.refund_amount)})"),
+        ("Öppet i kundreskontran", swedish.money(paid.total_open)),
+        ("Varav förfallet", swedish.money(paid.overdue)),
+        ("Kunders tillgodohavanden", swedish.money(paid.credit_balance)),
+    ]  # fmt: skip
+    rows = [[h(label), h(value)] for label, value in figures]
+    return (
+        '<section id="betalningar">\n<h2>Betalningar och kundreskontra</h2>\n'
+        "<p>Varje betalfil jämförd med det den gav när den lästes in, och varje kunds öppna "
+        "belopp med fakturorna, krediteringarna och betalningarna; det som inte stämmer står "
+        "under Avvikelser.</p>\n"
+        + _table("betalningar-lista", ["Vad", "Antal eller belopp"], rows, classes=["", "num"])
         + "</section>\n"
     )
 

@@ -208,6 +208,29 @@ class ExportRow:
 
 
 @dataclass
+class PaymentsRow:
+    """The payments in the review (R21, R22): how many were read, what waits for a person
+    (unmatched: to assign or refund; refund: to pay back) and the receivables."""
+
+    files: int = 0
+    payments: int = 0
+    amount: Decimal = Decimal("0.00")
+    unmatched: int = 0
+    unmatched_amount: Decimal = Decimal("0.00")
+    refund: int = 0
+    refund_amount: Decimal = Decimal("0.00")
+    total_open: Decimal = Decimal("0.00")
+    overdue: Decimal = Decimal("0.00")
+    credit_balance: Decimal = Decimal("0.00")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            key: (f"{value:.2f}" if isinstance(value, Decimal) else value)
+            for key, value in self.__dict__.items()
+        }
+
+
+@dataclass
 class Review:
     period_from: dt.date | None
     period_to: dt.date | None
@@ -230,6 +253,7 @@ class Review:
     # The hash chains (R19): each document series and the audit trail, with their heads. A
     # break is also a discrepancy, so that a broken chain fails the review everywhere.
     chains: list[ChainReport] = field(default_factory=list)
+    payments: PaymentsRow = field(default_factory=PaymentsRow)
 
     @property
     def balanced(self) -> bool:
@@ -263,6 +287,8 @@ class Review:
             + len(self.gaps)
             + len(self.invalid_documents)
             + len(self.discrepancies)
+            + self.payments.unmatched
+            + self.payments.refund
         )
 
     def control_note(self) -> str:
@@ -316,6 +342,9 @@ class Review:
                  "dokument som inte bokförts (SIE)"),
                 (sum(1 for e in self.exports if not e.matches), "SIE-export som inte stämmer",
                  "SIE-exporter som inte stämmer"),
+                (self.payments.unmatched, "betalning utan faktura", "betalningar utan faktura"),
+                (self.payments.refund, "betalning att betala tillbaka",
+                 "betalningar att betala tillbaka"),
             )
             if number
         ]  # fmt: skip
@@ -413,6 +442,7 @@ class Review:
                 for e in self.exports
             ],
             "unbooked_documents": self.unbooked_documents,
+            "payments": self.payments.as_json(),
             "chains": [
                 {
                     "chain": c.chain,

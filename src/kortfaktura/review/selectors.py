@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from kortfaktura import swedish
@@ -63,6 +64,7 @@ from kortfaktura.review.report import (
     ExportRow,
     MonthRow,
     OrderFinding,
+    PaymentsRow,
     PendingChange,
     Review,
 )
@@ -175,6 +177,8 @@ def build_review(
     ]
     review.exports, review.unbooked_documents, unbookable = bookkeeping()
     review.discrepancies.extend(unbookable)
+    review.payments, unpaid = payments_review()
+    review.discrepancies.extend(unpaid)
     review.checksum = data_checksum(review)
     return review
 
@@ -226,6 +230,112 @@ def bookkeeping() -> tuple[list[ExportRow], list[int], list[Discrepancy]]:
         and not any(start <= day <= end for start, end in covered)
     ]
     return rows, unbooked, list(unbookable.values())
+
+
+def payments_review() -> tuple[PaymentsRow, list[Discrepancy]]:
+    """The payments (R21, R22): each file's stored payments against the count and amount it
+    recorded when it was read (and its deposits' counts), every payment matched, assigned or
+    listed for a person, a settled payment naming an issued invoice, and the receivables per
+    customer against the invoices' own sums."""
+    from kortfaktura.payments import selectors as payments
+    from kortfaktura.payments.models import Payment, PaymentFile
+
+    row = PaymentsRow()
+    problems: list[Discrepancy] = []
+    stored = {
+        file_id: (count, total or Decimal("0.00"))
+        for file_id, count, total in Payment.objects.values_list("file_id")
+        .annotate(n=Count("id"), t=Sum("amount"))
+        .values_list("file_id", "n", "t")
+    }
+    for file in PaymentFile.objects.order_by("id"):
+        row.files += 1
+        count, total = stored.get(file.pk, (0, Decimal("0.00")))
+        row.payments += count
+        row.amount += total
+        if (count, total) != (file.payments, file.amount):
+            problems.append(Discrepancy("", "", None, (
+                f"betalfil {file.pk} ({file.file_name}): {count} betalningar om {total:.2f} kr "
+                f"finns sparade, men filen gav {file.payments} om {file.amount:.2f} kr när den "
+                "lästes in – betalningar har ändrats eller tagits bort i databasen"
+            )))  # fmt: skip
+        deposited = [deposit.get("count") for deposit in file.deposits]
+        if (
+            deposited
+            and all(isinstance(c, int) for c in deposited)
+            and sum(deposited) != file.payments + file.duplicates
+        ):
+            problems.append(Discrepancy("", "", None, (
+                f"betalfil {file.pk} ({file.file_name}): insättningarna anger "
+                f"{sum(deposited)} betalningar men {file.payments} nya och {file.duplicates} "
+                "redan inlästa sparades"
+            )))  # fmt: skip
+    for status, count, total in (
+        Payment.objects.filter(status__in=(Payment.Status.UNMATCHED, Payment.Status.REFUND))
+        .values_list("status")
+        .annotate(n=Count("id"), t=Sum("amount"))
+        .values_list("status", "n", "t")
+    ):
+        if status == Payment.Status.UNMATCHED:
+            row.unmatched, row.unmatched_amount = count, total
+        else:
+            row.refund, row.refund_amount = count, total
+    wrongly = Payment.objects.filter(status__in=payments.SETTLING).exclude(
+        invoice__status=Invoice.Status.ISSUED, invoice__kind=Invoice.Kind.INVOICE
+    )
+    for pk, number in wrongly.values_list("pk", "invoice__number")[:50]:
+        target = f"dokument {number}" if number else "inget dokument"
+        problems.append(Discrepancy("", "", number, (
+            f"betalning {pk} är bokad mot {target}, som inte är en utfärdad faktura"
+        )))  # fmt: skip
+    receivables = payments.receivables()
+    row.total_open = receivables.total_open
+    row.credit_balance = receivables.credit_balance
+    row.overdue = sum((Decimal(c["overdue"]) for c in receivables.customers), Decimal("0.00"))
+    problems.extend(_receivables_tie(receivables))
+    return row, problems
+
+
+def _receivables_tie(receivables: Any) -> list[Discrepancy]:
+    """Each customer's open amount against its invoices' payable less its settling payments
+    and credit notes, summed in the database (independent of the receivables' own loop)."""
+    from kortfaktura.payments import selectors as payments
+    from kortfaktura.payments.models import Payment
+
+    issued = Invoice.objects.filter(status=Invoice.Status.ISSUED, issue_date__lte=receivables.at)
+    expected: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for orgnr, total in (
+        issued.filter(kind=Invoice.Kind.INVOICE)
+        .values_list("customer__orgnr")
+        .annotate(t=Sum("payable"))
+        .values_list("customer__orgnr", "t")
+    ):
+        expected[orgnr] += total
+    for orgnr, total in (
+        issued.filter(kind=Invoice.Kind.CREDIT_NOTE, credits__kind=Invoice.Kind.INVOICE)
+        .values_list("credits__customer__orgnr")
+        .annotate(t=Sum("payable"))
+        .values_list("credits__customer__orgnr", "t")
+    ):
+        expected[orgnr] += total  # a credit note's amount is negative
+    for orgnr, total in (
+        Payment.objects.filter(status__in=payments.SETTLING, paid_on__lte=receivables.at)
+        .filter(invoice__status=Invoice.Status.ISSUED, invoice__issue_date__lte=receivables.at)
+        .values_list("invoice__customer__orgnr")
+        .annotate(t=Sum("amount"))
+        .values_list("invoice__customer__orgnr", "t")
+    ):
+        expected[orgnr] -= total
+    shown = {c["orgnr"]: Decimal(c["open"]) for c in receivables.customers}
+    problems = []
+    for orgnr in sorted(set(expected) | set(shown)):
+        want, got = expected.get(orgnr, Decimal("0.00")), shown.get(orgnr, Decimal("0.00"))
+        if want != got:
+            problems.append(Discrepancy("", "", None, (
+                f"kundreskontran för {orgnr} visar {got:.2f} kr öppet, men fakturor, "
+                f"krediteringar och betalningar ger {want:.2f} kr"
+            )))  # fmt: skip
+    return problems
 
 
 class _Counts:
