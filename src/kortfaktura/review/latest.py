@@ -140,6 +140,7 @@ def figures(review: Review, mark: int) -> dict[str, Any]:
         "discrepancies_count": len(review.discrepancies),
         "discrepancies": data["discrepancies"][:KEEP],
         "unbooked_documents_count": len(review.unbooked_documents),
+        "payments": data["payments"],
         "needs_attention": review.needs_attention(),
         # The hash chains (R19): heads and whether each holds; their breaks are discrepancies.
         "chains": [
