@@ -43,7 +43,7 @@ def test_slots_and_next_times_in_swedish_time() -> None:
     assert review.next(at("2026-10-05 01:00")) == at("2026-10-05 02:00")
 
 
-def test_schedule_list_names_every_step_and_says_what_is_not_built(cli: Any) -> None:
+def test_schedule_list_names_every_step_and_when_it_runs_next(cli: Any) -> None:
     code, out, _ = cli("schedule", "list", "--at", "2026-10-05T06:07", "--json")
     assert code == 0
     rows = {row["step"]: row for row in json.loads(out)}
@@ -51,7 +51,8 @@ def test_schedule_list_names_every_step_and_says_what_is_not_built(cli: Any) -> 
     assert rows["monthly_draft"]["next"] == "2026-11-04T06:00:00+01:00"
     assert rows["import"]["next"] == "2026-10-05T06:10:00+02:00"
     assert rows["payments"]["next"] == "2026-10-05T06:10:00+02:00"
-    assert rows["remind"]["next"] is None and rows["remind"]["when"].startswith("inte byggt än")
+    assert rows["remind"]["next"] == "2026-10-05T07:00:00+02:00"
+    assert rows["remind"]["when"] == "varje dag kl. 07.00"
     assert all({"step", "when", "next"} <= set(row) for row in rows.values())
     code, _, err = cli("schedule", "tick", "--at", "igår")
     assert code == 2 and "ingen tidpunkt" in err
@@ -66,10 +67,10 @@ def test_a_tick_queues_each_step_once_per_slot() -> None:
     moment = at("2026-10-05 06:02")
     first = schedule.tick(moment, record_only)
     assert {run.step for run in first} == {"import", "monthly_draft", "deliver", "receipts",
-                                           "payments", "review"}  # fmt: skip
+                                           "payments", "remind", "review"}  # fmt: skip
     assert schedule.tick(moment, record_only) == []
     assert schedule.tick(at("2026-10-05 06:04"), record_only) == []  # the same slots
-    assert len(handed) == 6
+    assert len(handed) == 7
     later = schedule.tick(at("2026-10-05 06:05"), record_only)
     assert {run.step for run in later} == {"import", "deliver", "receipts", "payments"}
     # The database, not luck, refuses a second (step, slot): as a second worker would meet it.

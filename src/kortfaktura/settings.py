@@ -370,6 +370,11 @@ SELLER = {
     "f_skatt": os.environ.get("KORTFAKTURA_F_SKATT", "") == "1",
 }
 PAYMENT_TERMS_DAYS = int(os.environ.get("KORTFAKTURA_PAYMENT_TERMS_DAYS", "30"))
+# Reminders (R23): one per overdue invoice and step, this many days after the due date (or the
+# previous reminder's new due date), with a new due date this many days after the reminder.
+REMINDER_DAYS = int(os.environ.get("KORTFAKTURA_REMINDER_DAYS", "10"))
+REMINDER_STEPS = int(os.environ.get("KORTFAKTURA_REMINDER_STEPS", "1"))
+REMINDER_DUE_DAYS = int(os.environ.get("KORTFAKTURA_REMINDER_DUE_DAYS", "10"))
 FIRST_INVOICE_NUMBER = int(os.environ.get("KORTFAKTURA_FIRST_INVOICE_NUMBER", "100001"))
 # Internal charges and internal credits (R17) have a series of their own: eight digits starting
 # with 9, told apart at a glance from the six-digit invoice numbers.

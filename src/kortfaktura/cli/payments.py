@@ -1,6 +1,7 @@
 """``import payments FILE``, ``payments list|assign|refund`` and ``receivables`` (R21, R22)."""
 
 import argparse
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,40 @@ def receivables_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def remind_command(args: argparse.Namespace) -> int:
+    """``remind [--dry-run] [--at DATUM] [--json]`` (R23)."""
+    from kortfaktura.payments import reminders
+
+    result = reminders.remind(args.at, dry_run=args.dry_run)
+    if args.json:
+        print_json(result.as_json())
+        return 1 if result.failed else 0
+    out = console.print
+    rows = result.as_json()["reminders"]
+    words = {"planned": "skulle skickas", "sent": "skickad", "failed": "misslyckades",
+             "uncertain": "oviss"}  # fmt: skip
+    if rows:
+        table = Table(title=f"Påminnelser {result.at.isoformat()}"
+                      + (" (provkörning, inget skickas)" if result.dry_run else ""))  # fmt: skip
+        for column in ("Faktura", "Kund", "Öppet", "Ny förfallodag", "Kanal", "Steg", "Status"):
+            table.add_column(column, justify="right" if column == "Öppet" else "left")
+        for row in rows:
+            table.add_row(
+                str(row["number"]), row["orgnr"],
+                swedish.money(Decimal(row["open"])), row["due_date"],
+                {"email": "e-post", "print": "utskrift"}.get(row["channel"], row["channel"]),
+                str(row["step"]), words.get(row["status"], row["status"]),
+            )  # fmt: skip
+        out(table)
+    else:
+        out(f"Ingen påminnelse är på tur {result.at.isoformat()}.")
+    for number, reason in result.skipped:
+        out(f"Faktura {number} påminns inte: {escape(reason)}.")
+    for reminder in result.failed:
+        fail(f"påminnelsen om faktura {reminder.invoice.number} skickades inte: {reminder.error}")
+    return 1 if result.failed else 0
+
+
 def add_parsers(subparsers: Subparsers) -> None:
     payments = subparsers.add_parser(
         "payments",
@@ -239,6 +274,25 @@ def add_parsers(subparsers: Subparsers) -> None:
     )  # fmt: skip
     receivables.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
     receivables.set_defaults(handler=receivables_command, needs_database=True)
+
+    remind = subparsers.add_parser(
+        "remind",
+        help="påminnelser om förfallna fakturor (R23)",
+        description="En påminnelse per förfallen faktura och steg: med e-post till mottagarens "
+        "adress, annars på papper (KORTFAKTURA_PRINT_DIR), med öppet belopp, samma OCR-nummer, "
+        "bankgiro och en ny förfallodag. Inte för fakturor som köparen invänt mot eller som har "
+        "en ändring som väntar på beslut. Körs en gång om dagen av schemat; en andra körning "
+        "samma dag skickar inget nytt. Exempel: kortfaktura remind --dry-run",
+    )
+    remind.add_argument(
+        "--dry-run", action="store_true", help="visa vilka påminnelser som skulle skickas"
+    )
+    remind.add_argument(
+        "--at", type=date_argument, metavar="DATUM",
+        help="påminnelsedagen (ÅÅÅÅ-MM-DD), t.ex. 2026-12-15; standard i dag",
+    )  # fmt: skip
+    remind.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
+    remind.set_defaults(handler=remind_command, needs_database=True)
 
 
 def _decision_parser(

@@ -34,6 +34,7 @@ logger = logging.getLogger("kortfaktura.cycle")
 FIVE_MINUTES = 5
 NIGHTLY_AT = dt.time(2, 0)  # the review, when nobody works
 DRAFT_AT = dt.time(6, 0)  # the monthly draft, before the working day
+REMIND_AT = dt.time(7, 0)  # reminders, once the night's payment files are read
 
 
 def _local(at: dt.datetime) -> dt.datetime:
@@ -48,7 +49,7 @@ def _at(day: dt.date, time: dt.time) -> dt.datetime:
 class Step:
     name: str
     label: str  # Swedish, what the step does
-    kind: str  # "every" (minutes), "nightly", "billing_day", "not_yet"
+    kind: str  # "every" (minutes), "nightly", "daily" (REMIND_AT), "billing_day", "not_yet"
     minutes: int = 0
     not_yet: str = ""  # why a step that is not built yet does not run
 
@@ -57,6 +58,8 @@ class Step:
             return f"var {self.minutes}:e minut"
         if self.kind == "nightly":
             return f"varje natt kl. {NIGHTLY_AT:%H.%M}"
+        if self.kind == "daily":
+            return f"varje dag kl. {REMIND_AT:%H.%M}"
         if self.kind == "billing_day":
             return (
                 f"den {settings.BILLING_DAY}:e bankdagen i månaden kl. {DRAFT_AT:%H.%M} "
@@ -72,8 +75,8 @@ class Step:
                 minute=local.minute - local.minute % self.minutes, second=0, microsecond=0
             )
             return floored
-        if self.kind == "nightly":
-            today = _at(local.date(), NIGHTLY_AT)
+        if self.kind in ("nightly", "daily"):
+            today = _at(local.date(), NIGHTLY_AT if self.kind == "nightly" else REMIND_AT)
             return today if local >= today else today - dt.timedelta(days=1)
         if self.kind == "billing_day":
             # Only this month's: last month's draft is not made late in this month.
@@ -88,8 +91,8 @@ class Step:
             slot = self.slot(at)
             assert slot is not None
             return slot + dt.timedelta(minutes=self.minutes)
-        if self.kind == "nightly":
-            today = _at(local.date(), NIGHTLY_AT)
+        if self.kind in ("nightly", "daily"):
+            today = _at(local.date(), NIGHTLY_AT if self.kind == "nightly" else REMIND_AT)
             return today if local < today else today + dt.timedelta(days=1)
         if self.kind == "billing_day":
             planned = _at(calendar.billing_day(local.year, local.month), DRAFT_AT)
@@ -108,7 +111,7 @@ STEPS = (
     Step("deliver", "leverera utfärdade dokument", "every", FIVE_MINUTES),
     Step("receipts", "läs kvitton och fakturasvar", "every", FIVE_MINUTES),
     Step("payments", "läs betalfiler (KORTFAKTURA_PAYMENT_INBOX)", "every", FIVE_MINUTES),
-    Step("remind", "påminnelser", "not_yet", not_yet="påminnelser (issue 20)"),
+    Step("remind", "påminnelser om förfallna fakturor", "daily"),
     Step("review", "genomlysning, Granskare meddelas vid behov", "nightly"),
 )
 BY_NAME = {step.name: step for step in STEPS}

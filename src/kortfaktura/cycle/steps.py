@@ -4,6 +4,7 @@ worker of the task engine (or, until it is merged, ``schedule tick`` itself) car
 
 - ``import_inbox``: files left in ``KORTFAKTURA_ORDER_INBOX``, imported once per content.
 - ``payment_inbox``: payment files left in ``KORTFAKTURA_PAYMENT_INBOX``, each payment once.
+- ``send_reminders``: once a day, the reminders of overdue invoices (R23).
 - ``monthly_draft``: on the billing day, a draft of everything billable through last month.
 - ``deliver_issued``, ``read_receipts``: hand over issued documents, read the answers.
 - ``nightly_review``: the review, and a notice to Granskare when it needs a person.
@@ -271,6 +272,29 @@ def _payment_file_quarantined(
     )
 
 
+def send_reminders(today: dt.date) -> dict[str, Any]:
+    """Once a day: the reminders due (R23), as ``system``; Ekonomi is told when one could not
+    be sent or may have left without an answer."""
+    from kortfaktura.payments.reminders import remind
+
+    with as_system():
+        result = remind(today)
+    troubled = [r for r in result.reminders if r.status in ("failed", "uncertain")]
+    if troubled:
+        listed = "\n".join(
+            f"- faktura {r.invoice.number}: {r.get_status_display()} – {r.error}" for r in troubled
+        )
+        notify.notify(
+            f"reminders:{today.isoformat()}:{len(troubled)}",
+            notify.EKONOMI,
+            f"Kortfaktura: {len(troubled)} påminnelser gick inte iväg {today.isoformat()}",
+            f"Påminnelserna {today.isoformat()} kunde inte alla skickas:\n\n{listed}\n\n"
+            "Misslyckade försöks igen vid nästa körning (kortfaktura remind); en oviss har kanske "
+            "kommit fram och skickas inte igen av sig själv.\n",
+        )
+    return result.as_json()
+
+
 def previous_month_end(today: dt.date) -> dt.date:
     return today.replace(day=1) - dt.timedelta(days=1)
 
@@ -486,6 +510,8 @@ def run_step(step: str, at: dt.datetime) -> dict[str, Any]:
         return read_receipts()
     if step == "payments":
         return payment_inbox()
+    if step == "remind":
+        return send_reminders(timezone.localtime(at).date())
     if step == "review":
         return nightly_review(timezone.localtime(at).date())
     raise ValueError(f"okänt steg {step!r}")

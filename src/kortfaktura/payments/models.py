@@ -99,3 +99,40 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"Betalning {self.pk}: {self.amount} kr ({self.get_status_display()})"
+
+
+class Reminder(models.Model):
+    """One reminder of one overdue invoice at one step (R23): sent once. The row is committed
+    ``sending`` before anything leaves; an e-mail whose server did not answer after the whole
+    message is ``uncertain`` and never sent again by itself (as a delivery, R20)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "i kö"
+        SENDING = "sending", "skickas"
+        SENT = "sent", "skickad"
+        FAILED = "failed", "misslyckades"
+        UNCERTAIN = "uncertain", "oviss"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="reminders")
+    step = models.PositiveSmallIntegerField("steg")
+    reminded_on = models.DateField("påminnelsedag")
+    open_amount = models.DecimalField("öppet belopp", max_digits=14, decimal_places=2)
+    due_date = models.DateField("ny förfallodag")
+    channel = models.CharField(max_length=10)  # email | print
+    recipient = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    reference = models.CharField("meddelande-id eller fil", max_length=300, blank=True)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "step"], name="reminder_once_per_step"),
+        ]
+        indexes = [models.Index(fields=["status"], name="reminder_status_idx")]
+
+    def __str__(self) -> str:
+        return f"påminnelse {self.step} om faktura {self.invoice_id}"

@@ -212,6 +212,7 @@ def detail(request: HttpRequest, number: int) -> HttpResponse:
                 else ""
             ),
             "payments": payments,
+            "reminders": list(invoice.reminders.order_by("step")) if paying else [],
             "staff": scope.is_staff_reader(request.user),
             "internal": invoice.kind in INTERNAL_KINDS,
             "is_credit": invoice.kind not in CHARGE_KINDS,

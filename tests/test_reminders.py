@@ -1,0 +1,212 @@
+"""Reminders of overdue invoices (R23) through ``kortfaktura remind`` on the real database, with
+a real SMTP server (aiosmtpd on 127.0.0.1) and a real print folder: who gets one and who does
+not, the e-mail and its PDF, never twice, the next step, and a server that refuses."""
+
+import datetime as dt
+import email
+import email.policy
+import json
+import threading
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from pypdf import PdfReader
+
+import factories as make
+from kortfaktura.audit.models import AuditRecord
+from kortfaktura.billing import services
+from kortfaktura.billing.models import Invoice
+from kortfaktura.customers.models import BillingAccount, Customer
+from kortfaktura.delivery.models import Delivery
+from kortfaktura.imports.services import import_file
+from kortfaktura.payments.models import Reminder
+from kortfaktura.payments.services import import_content
+from payment_files import simple_bgmax
+from processes import free_port
+
+pytestmark = pytest.mark.django_db
+Cli = Callable[..., tuple[int, str, str]]
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append((sorted(envelope.rcpt_tos), message))
+        return "250 OK"
+
+
+@pytest.fixture
+def mailbox(settings: Any, tmp_path: Path) -> Iterator[Mailbox]:
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.SMTP_URL = f"smtp://127.0.0.1:{controller.port}"
+    settings.MAIL_FROM = "gits-fakturor@vgregion.example"
+    settings.PRINT_DIR = str(tmp_path / "utskrift")
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def invoices(kommun: Customer, etk: make.Product) -> list[Invoice]:
+    """Four invoices issued today, due in 30 days: Vårgårda (e-mail), Borås (print), Alingsås
+    (disputed by its buyer) and Lerum (an order change waits for a decision)."""
+    BillingAccount.objects.filter(customer=kommun).update(email="ekonomi@vargarda.example")
+    make.order(kommun, "2020-03-10", etk)
+    for name, number in (("Borås Stad", "2120002353"), ("Alingsås kommun", "2120001504"),
+                         ("Lerum kommun", "2120001488")):  # fmt: skip
+        other = make.customer(name, number=number)
+        make.account(other, name[:3].upper(), peppol="")
+        make.order(other, "2020-03-11", etk, order_id=f"{name[:3].upper()}-1")
+    run = services.create_run(dt.date(2020, 3, 1), dt.date(2020, 3, 31)).run
+    assert run.pk is not None
+    issued = list(services.issue_run(run.pk).invoices.order_by("number"))
+    assert len(issued) == 4
+    return issued
+
+
+def remind(cli: Cli, *args: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = cli("remind", *args, "--json")
+    assert "Traceback" not in out + err
+    return code, json.loads(out)
+
+
+def test_who_gets_a_reminder_and_who_does_not_and_never_twice(
+    invoices: list[Invoice], mailbox: Mailbox, cli: Cli, tmp_path: Path
+) -> None:
+    named = {invoice.customer.name.split()[0]: invoice for invoice in invoices}
+    vargarda, boras = named["Vårgårda"], named["Borås"]
+    alingsas, lerum = named["Alingsås"], named["Lerum"]
+    assert vargarda.due_date is not None
+    # Alingsås's buyer rejected the invoice (Invoice Response); Lerum has a change waiting.
+    Delivery.objects.create(invoice=alingsas, channel="print", status="rejected",
+                            response_status="rejected")  # fmt: skip
+    moved = tmp_path / "flytt.csv"
+    moved.write_text("order_id;ordered_at;orgnr;product_code\nLER-1;2020-03-11;2120002353;ETK\n",
+                     encoding="utf-8")  # fmt: skip
+    import_file("orders", moved)
+    from kortfaktura.orders.models import OrderChange
+
+    assert OrderChange.objects.filter(status="pending", order__order_id="LER-1").exists()
+    # Borås has paid part of its invoice.
+    import_content(simple_bgmax([(boras.ocr, "100.00", 1)], day="2026-12-20"), "b.txt")
+
+    early = (vargarda.due_date + dt.timedelta(days=9)).isoformat()
+    code, result = remind(cli, "--at", early)
+    assert code == 0 and result["reminders"] == [] and result["skipped"] == []
+
+    day = vargarda.due_date + dt.timedelta(days=10)
+    code, planned = remind(cli, "--at", day.isoformat(), "--dry-run")
+    assert sorted(r["number"] for r in planned["reminders"]) == sorted(
+        [vargarda.number, boras.number]
+    )
+    assert not Reminder.objects.exists() and mailbox.messages == []
+
+    code, result = remind(cli, "--at", day.isoformat())
+    assert code == 0, result
+    new_due = (day + dt.timedelta(days=10)).isoformat()
+    assert [(r["number"], r["channel"], r["open"], r["due_date"], r["step"], r["status"])
+            for r in sorted(result["reminders"], key=lambda r: r["number"])] == sorted([
+        (vargarda.number, "email", f"{vargarda.payable:.2f}", new_due, 1, "sent"),
+        (boras.number, "print", f"{boras.payable - Decimal('100'):.2f}", new_due, 1, "sent"),
+    ])  # fmt: skip
+    assert {(s["number"], s["reason"].split()[0]) for s in result["skipped"]} == {
+        (alingsas.number, "köparen"), (lerum.number, "en"),
+    }  # fmt: skip
+    # The e-mail: to the account's address, in Swedish, with the PDF.
+    [(to, message)] = mailbox.messages
+    assert to == ["ekonomi@vargarda.example"]
+    assert message["Subject"].startswith(f"Påminnelse: faktura {vargarda.number}")
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert vargarda.ocr in body and "123-4566" in body and new_due in body
+    [attachment] = list(message.iter_attachments())
+    pdf = attachment.get_content()
+    assert pdf.startswith(b"%PDF")
+    text = " ".join(page.extract_text() for page in PdfReader(_bytes_io(pdf)).pages)
+    assert "Påminnelse" in text and vargarda.ocr in text and new_due in text
+    # Borås on paper: a PDF in the print folder, with what is still open.
+    [printed] = list((tmp_path / "utskrift").glob("paminnelse-*.pdf"))
+    assert str(boras.number) in printed.name
+    paper = " ".join(p.extract_text() for p in PdfReader(printed).pages)
+    assert "338,00" in paper.replace("\xa0", " ")
+    assert AuditRecord.objects.filter(action="reminder.sent").count() == 2
+
+    # Never twice: the same day again, and the next day, send nothing new.
+    for again in (day, day + dt.timedelta(days=1)):
+        code, result = remind(cli, "--at", again.isoformat())
+        assert code == 0 and result["reminders"] == []
+    assert len(mailbox.messages) == 1 and Reminder.objects.count() == 2
+
+
+def test_a_second_step_follows_the_first_reminders_due_date(
+    invoices: list[Invoice], mailbox: Mailbox, cli: Cli, settings: Any
+) -> None:
+    settings.REMINDER_STEPS = 2
+    vargarda = invoices[0]
+    assert vargarda.due_date is not None
+    first_day = vargarda.due_date + dt.timedelta(days=10)
+    remind(cli, "--at", first_day.isoformat())
+    first = Reminder.objects.get(invoice=vargarda)
+    _, result = remind(cli, "--at", (first.due_date + dt.timedelta(days=9)).isoformat())
+    assert vargarda.number not in [r["number"] for r in result["reminders"]]
+    second_day = first.due_date + dt.timedelta(days=10)
+    _, result = remind(cli, "--at", second_day.isoformat())
+    mine = [r for r in result["reminders"] if r["number"] == vargarda.number]
+    assert [(r["step"], r["status"]) for r in mine] == [(2, "sent")]
+    # Paid in full meanwhile: no third step (and there is none with two steps anyway).
+    assert Reminder.objects.filter(invoice=vargarda).count() == 2
+
+
+def test_a_refusing_server_fails_the_reminder_says_so_and_it_is_sent_later(
+    invoices: list[Invoice], mailbox: Mailbox, cli: Cli, settings: Any
+) -> None:
+    vargarda = invoices[0]
+    assert vargarda.due_date is not None
+    day = (vargarda.due_date + dt.timedelta(days=10)).isoformat()
+    working = settings.SMTP_URL
+    settings.SMTP_URL = f"smtp://127.0.0.1:{free_port()}"  # nothing listens there
+    code, out, err = cli("remind", "--at", day)
+    assert code == 1 and "skickades inte" in err and "Traceback" not in out + err
+    assert Reminder.objects.get(invoice=vargarda).status == "failed"
+    settings.SMTP_URL = working
+    code, result = remind(cli, "--at", day)
+    mine = [r for r in result["reminders"] if r["number"] == vargarda.number]
+    assert code == 0 and [r["status"] for r in mine] == ["sent"]
+    assert len(mailbox.messages) == 1
+
+
+def _bytes_io(data: bytes) -> Any:
+    import io
+
+    return io.BytesIO(data)
+
+
+def test_the_invoice_page_shows_its_reminders(
+    invoices: list[Invoice], mailbox: Mailbox, cli: Cli
+) -> None:
+    from django.test import Client
+
+    import webtools
+
+    vargarda = invoices[0] if invoices[0].customer.name.startswith("Vår") else invoices[1]
+    assert vargarda.due_date is not None
+    remind(cli, "--at", (vargarda.due_date + dt.timedelta(days=10)).isoformat())
+    staff = Client()
+    staff.force_login(webtools.user("ekonomi"))
+    page = " ".join(staff.get(f"/fakturor/{vargarda.number}/").content.decode().split())
+    assert "Påminnelse 1" in page and "e-post till ekonomi@vargarda.example" in page
+    kund = Client()
+    kund.force_login(webtools.user("kund", vargarda.customer.orgnr))
+    own = " ".join(kund.get(f"/fakturor/{vargarda.number}/").content.decode().split())
+    assert "Påminnelse 1" in own and "ekonomi@vargarda.example" not in own
