@@ -182,3 +182,24 @@ def test_the_demo_makes_one_user_per_role_and_the_customer_sees_an_invoiced_muni
     assert len(visible) == 1 and visible <= {world.own.pk, world.other.pk}
     again = create_demo_users()  # the demo can run again
     assert len(again) == len(users)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["system", "SYSTEM", "System"])
+def test_the_name_the_schedule_acts_under_is_reserved(name: str) -> None:
+    from kortfaktura.access.services import AccessError, add_user
+
+    with pytest.raises(AccessError, match="reserverat"):
+        add_user(name, "admin", "Ett-långt-lösen-2026")
+
+
+@pytest.mark.django_db
+def test_a_username_that_looks_like_another_is_refused() -> None:
+    from kortfaktura.access.services import AccessError, add_user
+
+    add_user("admin", "admin", "Ett-långt-lösen-2026")
+    for lookalike in ("\u0430dmin", "ADMIN", "\uff41dmin"):  # Cyrillic а, capitals, full width
+        with pytest.raises(AccessError, match="ser likadana ut"):
+            add_user(lookalike, "ekonomi", "Ett-långt-lösen-2026")
+    add_user("åsa", "ekonomi", "Ett-långt-lösen-2026")
+    add_user("asa", "ekonomi", "Ett-långt-lösen-2026")  # å and a are told apart

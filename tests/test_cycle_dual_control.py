@@ -92,7 +92,9 @@ def test_the_drafter_cannot_issue_and_a_colleague_can(priced: None) -> None:
     assert "issued_by_drafter" not in record.details
 
 
-def test_who_regenerated_the_draft_cannot_issue_it_but_its_maker_now_can(priced: None) -> None:
+def test_neither_who_made_nor_who_regenerated_the_draft_can_issue_it(priced: None) -> None:
+    """R25: "the person who made or regenerated a draft may not issue it" – both had it in
+    their hands; a third person issues."""
     run = _draft("anna")
     with acting_as("bertil"):
         billing.regenerate_run(run.pk)
@@ -100,9 +102,11 @@ def test_who_regenerated_the_draft_cannot_issue_it_but_its_maker_now_can(priced:
     assert run.drafted_by == "bertil" and run.created_by == "anna"
     regenerated = AuditRecord.objects.get(action="run.regenerated")
     assert regenerated.details["drafted_by"] == {"before": "anna", "after": "bertil"}
-    with acting_as("bertil"), pytest.raises(BillingError, match="bertil gjorde utkastet"):
+    with acting_as("bertil"), pytest.raises(BillingError, match="bertil gjorde om utkastet"):
         billing.issue_run(run.pk)
-    with acting_as("anna"):
+    with acting_as("Anna"), pytest.raises(BillingError, match="Anna gjorde utkastet"):
+        billing.issue_run(run.pk)
+    with acting_as("cecilia"):
         assert billing.issue_run(run.pk).status == "issued"
 
 

@@ -209,3 +209,14 @@ def test_the_inbox_imports_in_order_once_per_content_and_quarantines_with_the_re
     assert steps.import_inbox() == {
         "imported": [], "duplicates": [], "quarantined": [], "errors": []
     }  # fmt: skip
+
+
+def test_a_tick_in_the_future_is_refused_and_spends_no_slot(cli: Any) -> None:
+    """A future tick would record the steps' slots before their time; the real tick would then
+    find the month's draft done (the attacker's finding, issue 19)."""
+    later = (timezone.localtime() + dt.timedelta(days=40)).strftime("%Y-%m-%dT06:00")
+    code, out, err = cli("schedule", "tick", "--at", later)
+    assert code == 2 and "har inte varit än" in err and "Traceback" not in out + err
+    assert not StepRun.objects.exists()
+    code, out, _ = cli("schedule", "list", "--at", later, "--json")
+    assert code == 0 and json.loads(out)  # looking ahead is fine

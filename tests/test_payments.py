@@ -572,3 +572,68 @@ def test_the_review_lists_payments_for_a_person_and_finds_a_changed_payment(
     assert code == 1 and review["balanced"] is False
     problems = " ".join(d["problem"] for d in review["discrepancies"])
     assert "betalfil" in problems and "har ändrats eller tagits bort" in problems
+
+
+@pytest.mark.parametrize(
+    ("payments", "expected"),
+    [
+        ([("10000180", "9999999999999999.99", 1)], "det största en betalning kan vara"),
+        ([("10000180", "999999999999.99", n) for n in range(1, 201)], "mer än en fil kan hålla"),
+    ],
+)
+def test_an_amount_the_database_cannot_hold_refuses_the_file(
+    invoices: list[Invoice], cli: Cli, tmp_path: Path, payments: Any, expected: str
+) -> None:
+    path = tmp_path / "stor.txt"
+    path.write_bytes(simple_bgmax(payments))
+    code, result = imported(cli, path)
+    assert code == 1 and expected in result["error"] and "Ingenting lästes in" in result["error"]
+    assert not Payment.objects.exists() and not PaymentFile.objects.exists()
+    code, out, err = cli("payments", "list")
+    assert code == 0 and "oväntat" not in out + err
+
+
+@pytest.mark.parametrize("reason", ["\u200b\u200b", "\u3164", "\u00ad", " \u2060 ", "ok\u202eko"])
+def test_a_reason_a_reader_cannot_see_is_refused(
+    invoices: list[Invoice], cli: Cli, tmp_path: Path, reason: str
+) -> None:
+    path = tmp_path / "okand.txt"
+    path.write_bytes(simple_bgmax([("okänd", "50.00", 1)]))
+    imported(cli, path)
+    payment = Payment.objects.get()
+    code, _, err = cli("payments", "refund", str(payment.pk), "--reason", reason)
+    assert code == 1 and "motiveringen" in err and "--reason" not in err.split("motiveringen")[1]
+    payment.refresh_from_db()
+    assert payment.status == "unmatched"
+
+
+def test_a_personnummer_in_a_payers_text_is_not_stored(
+    invoices: list[Invoice], tmp_path: Path
+) -> None:
+    """R16: the payer's own texts may carry a personnummer; it is matched on, never kept."""
+    from payment_files import bgmax, tk01, tk05, tk15, tk20, tk25, tk70
+
+    first = invoices[0]
+    records = [tk01(), tk05(), tk20(first.ocr, "1313.00", 1),
+               tk25("Betalt av 19121212-1212 för 100001"), tk15("2026-12-01", "1313.00", 1),
+               tk70(1)]  # fmt: skip
+    from kortfaktura.payments.services import import_content
+
+    import_content(bgmax(records), "pnr.txt")
+    payment = Payment.objects.get()
+    assert payment.invoice == first
+    assert "1212-1212" not in payment.information and "19121212-****" in payment.information
+
+
+def test_a_camt_file_with_a_doctype_is_refused_in_swedish(
+    invoices: list[Invoice], cli: Cli, tmp_path: Path
+) -> None:
+    entry = camt_entry(invoices[0].ocr, "1313.00", "X-1")
+    document = camt([entry]).decode()
+    declaration = '<!DOCTYPE Document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+    hostile = document.replace("?>\n", "?>\n" + declaration, 1).replace("X-1", "&xxe;", 1)
+    path = tmp_path / "xxe.xml"
+    path.write_text(hostile, encoding="utf-8")
+    code, result = imported(cli, path)
+    assert code == 1 and "DOCTYPE" in result["error"] and "root:" not in result["error"]
+    assert not Payment.objects.exists()

@@ -10,6 +10,7 @@ Only the standard library: every layer may use this module.
 """
 
 import re
+import unicodedata
 
 # As a character class body, so that a caller may join it with its own characters.
 HIDDEN_CLASS = "\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\ufff9-\ufffb\ufffd"
@@ -36,3 +37,18 @@ def describe(char: str) -> str:
             "än den är"
         )
     return f"ett kontrolltecken (kod {code:#04x})"
+
+
+# Letters that show as nothing (Hangul fillers) and marks that only join or shape others.
+_BLANK_LETTERS = "\u115f\u1160\u3164\uffa0\u180e\u00ad"
+
+
+def visible(text: str) -> bool:
+    """Whether ``text`` has anything a reader can see: a reason of zero-width spaces, soft
+    hyphens or Hangul fillers is as empty as none."""
+    return any(
+        not char.isspace()
+        and char not in _BLANK_LETTERS
+        and unicodedata.category(char) not in ("Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp")
+        for char in text
+    )

@@ -3,6 +3,7 @@
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,23 @@ TOKEN_PREFIX = "kf_"
 # Django's own rule for user names: letters (å, ä, ö too), digits and . _ @ + -
 USERNAME = re.compile(r"[\w.@+-]{1,150}")
 USERNAME_LIMIT = 150
+
+
+# Names the system itself acts under in the audit trail: a person must never look like it.
+RESERVED = {
+    "system": "månadscykelns egna steg står som system i granskningsloggen (R24), och dess utkast "
+    "får utfärdas av vem som helst (R25)",
+}
+# Letters of other scripts that look like Latin ones, as a person reading a name would take them.
+CONFUSABLE = str.maketrans(
+    "аеорсухіјѕԁԛԝӏαβεηικνορτυχ",
+    "aeopcyxijsdqwlabenikvoptux",
+)
+
+
+def skeleton(username: str) -> str:
+    """What a name looks like: case, compatibility forms and look-alike letters folded."""
+    return unicodedata.normalize("NFKC", username).casefold().translate(CONFUSABLE)
 
 
 class AccessError(Exception):
@@ -116,17 +134,28 @@ def add_user(
             f"användarnamnet måste vara 1–{USERNAME_LIMIT} tecken: bokstäver, siffror och "
             ". _ @ + - (t.ex. åsa.svensson) – det står i granskningsloggen och ska gå att läsa"
         )
-    lookalike = (
-        get_user_model()
-        .objects.filter(username__iexact=username)
-        .exclude(username=username)
-        .first()
+    if username.casefold() in RESERVED:
+        raise AccessError(
+            f"användarnamnet {username!r} är reserverat: {RESERVED[username.casefold()]} – välj "
+            "ett annat namn"
+        )
+    shape = skeleton(username)
+    lookalike = next(
+        (
+            other
+            for other in get_user_model()
+            .objects.exclude(username=username)
+            .values_list("username", flat=True)
+            .iterator()
+            if skeleton(other) == shape
+        ),
+        None,
     )
     if lookalike is not None:
         raise AccessError(
-            f"det finns redan en användare {lookalike.get_username()!r}, som bara skiljer sig i "
-            "stora och små bokstäver – välj ett annat namn, så att granskningsloggen inte kan "
-            "blanda ihop dem"
+            f"det finns redan en användare {lookalike!r}, som bara skiljer sig i stora och små "
+            "bokstäver eller i tecken som ser likadana ut (t.ex. ett kyrilliskt а för ett latinskt "
+            "a) – välj ett annat namn, så att granskningsloggen inte kan blanda ihop dem"
         )
     _known(role)
     customer = _customer(role, orgnr)

@@ -482,22 +482,31 @@ SYSTEM_ACTOR = "system"  # the monthly cycle's own steps (R24): anyone else may 
 
 
 def _same_person(one: str, other: str) -> bool:
-    return one.strip().casefold() == other.strip().casefold()
+    def folded(name: str) -> str:
+        return unicodedata.normalize("NFKC", name).strip().casefold()
+
+    return folded(one) == folded(other)
 
 
 def dual_control_refusal(run: BillingRun, issuer: str) -> str | None:
     """Why ``issuer`` may not issue the draft ``run`` (R25, fyraögonsprincipen), in Swedish; None
     when they may. Off with ``KORTFAKTURA_DUAL_CONTROL=0``."""
-    drafter = run.drafter
-    if not settings.DUAL_CONTROL or not drafter or drafter == SYSTEM_ACTOR:
+    if not settings.DUAL_CONTROL:
         return None
-    if not _same_person(drafter, issuer):
-        return None
-    return (
-        f"{issuer} gjorde utkastet till körning {run.pk} och får inte utfärda det själv "
-        "(fyraögonsprincipen, DOMAIN.md R25) – be en kollega med rollen Ekonomi granska och "
-        "utfärda det"
-    )
+    # Whoever made the draft and whoever last regenerated it: both had it in their hands.
+    makers = [
+        (name, what)
+        for name, what in ((run.created_by, "gjorde"), (run.drafted_by, "gjorde om"))
+        if name and name != SYSTEM_ACTOR
+    ]
+    for name, what in makers:
+        if _same_person(name, issuer):
+            return (
+                f"{issuer} {what} utkastet till körning {run.pk} och får inte utfärda det "
+                "själv (fyraögonsprincipen, DOMAIN.md R25) – be en kollega med rollen Ekonomi "
+                "granska och utfärda det"
+            )
+    return None
 
 
 def issue_run(run_id: int, issue_date: dt.date | None = None) -> BillingRun:
@@ -615,7 +624,7 @@ def _dual_control_details(run: BillingRun, issuer: str) -> dict[str, Any]:
         "drafted_by": run.drafter,
         "dual_control": "på" if settings.DUAL_CONTROL else "av",
     }
-    if run.drafter and _same_person(run.drafter, issuer):
+    if any(name and _same_person(name, issuer) for name in (run.created_by, run.drafted_by)):
         details["issued_by_drafter"] = True
     return details
 

@@ -61,6 +61,15 @@ def schedule_tick(args: argparse.Namespace) -> int:
     from kortfaktura.cycle.schedule import tick
 
     at = args.at or timezone.now()
+    if at > timezone.now() + dt.timedelta(minutes=1):
+        # A tick records each step's slot once: one in the future would be spent before its
+        # time, and the real tick then would find it done (the month's draft never made).
+        fail(
+            f"{timezone.localtime(at):%Y-%m-%d %H:%M} har inte varit än – schedule tick köar "
+            "det som var på tur vid en tidpunkt som har varit (eller nu, utan --at); se vad som "
+            "körs då med kortfaktura schedule list --at"
+        )
+        return 2
     runs = tick(at)
     for run in runs:
         run.refresh_from_db()

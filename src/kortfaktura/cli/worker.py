@@ -23,7 +23,7 @@ Exempel:
   kortfaktura worker                      en arbetare som kör tills den stoppas (Ctrl+C, SIGTERM)
   kortfaktura worker --processes 3        tre arbetare sida vid sida
   kortfaktura worker --burst              kör det som är på tur och avsluta (cron):
-  */5 * * * *  cd /srv/kortfaktura && kortfaktura worker --burst
+  * * * * *  cd /srv/kortfaktura && kortfaktura worker --burst
 
 En arbetare som stoppas med SIGTERM gör klart den uppgift den håller på med först. En arbetare
 som dör mitt i en uppgift (kill -9, strömavbrott) lämnar den åt de andra: den körs igen, eller

@@ -65,7 +65,7 @@ class Inbox(Protocol):
 
 LINK = (
     "Filen är en symbolisk länk. Inkorgen följer aldrig länkar och läser bara vanliga filer – "
-    "be accesspunkten lämna själva filen."
+    "be den som lämnar filerna (accesspunkten, banken eller källsystemet) lämna själva filen."
 )
 SPECIAL = {
     stat.S_IFDIR: "en katalog",
@@ -87,7 +87,8 @@ def limit(max_bytes: int | None) -> int:
 
 HARD_LINK = (
     "Filen har fler namn än det i inkorgen (en hård länk till en fil någon annanstans). Inkorgen "
-    "läser bara filer som bara finns där – be accesspunkten lämna en egen kopia av filen."
+    "läser bara filer som bara finns där – be den som lämnar filerna (accesspunkten, banken eller "
+    "källsystemet) lämna en egen kopia av filen."
 )
 
 
@@ -110,9 +111,10 @@ def refusal(mode: int, size: int | None, max_bytes: int, links: int | None = Non
 def too_large(max_bytes: int) -> str:
     shown = f"{max_bytes:,}".replace(",", " ")
     return (
-        f"Filen är större än {shown} byte (KORTFAKTURA_INBOX_MAX_BYTES) och läses inte – ett "
-        "kvitto är några kilobyte. Kontrollera vad filen är; höj gränsen bara om den verkligen "
-        "är ett kvitto och lägg då tillbaka den i inkorgen."
+        f"Filen är större än {shown} byte (KORTFAKTURA_INBOX_MAX_BYTES) och läses inte av "
+        "inkorgen. Ett kvitto är några kilobyte: kontrollera vad filen är. En stor beställnings- "
+        "eller betalfil läses in för sig med kortfaktura import orders FIL (eller import "
+        "payments FIL); höj annars gränsen och lägg tillbaka filen i inkorgen."
     )
 
 

@@ -56,6 +56,13 @@ def read_camt054(content: bytes, *, bankgiro: str) -> PaymentFile:
             f"XML-filen går inte att läsa ({error.msg}). " + ADVICE_BANK,
             line=error.lineno or None,
         ) from None
+    if root.getroottree().docinfo.doctype:
+        # A bank's camt.054 has no DOCTYPE; entities in one are how XML files attack a reader.
+        raise PaymentFileError(
+            "filen har en DOCTYPE-deklaration, vilket en camt.054-avisering från banken aldrig "
+            "har. " + ADVICE_BANK,
+            line=1,
+        )
     namespace = etree.QName(root).namespace or ""
     if namespace != NAMESPACE:
         version = namespace.rsplit(":", 1)[-1] if namespace else "utan namnrymd"
@@ -65,7 +72,13 @@ def read_camt054(content: bytes, *, bankgiro: str) -> PaymentFile:
             line=_line(root),
         )
     validator = schema()
-    if not validator.validate(root):
+    try:
+        valid = validator.validate(root)
+    except etree.Error:
+        raise PaymentFileError(
+            "filen går inte att pröva mot ISO 20022-schemat för camt.054.001.02. " + ADVICE_BANK
+        ) from None
+    if not valid:
         first = validator.error_log[0] if validator.error_log else None
         detail = first.message if first is not None else "okänt fel"
         raise PaymentFileError(

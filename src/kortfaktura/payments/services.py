@@ -5,6 +5,7 @@ Every write is one transaction with its audit record (R19). A refused file store
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -14,14 +15,18 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from kortfaktura import printable, swedish
 from kortfaktura.audit.actor import current_actor
 from kortfaktura.audit.services import record
 from kortfaktura.billing.models import Invoice
+from kortfaktura.imports.personal import mask
 from kortfaktura.payments import formats, matching
 from kortfaktura.payments.models import Payment, PaymentFile
 
 CHUNK = 500
 BATCH = 5000
+LARGEST_AMOUNT = Decimal("999999999999.99")  # Payment.amount: 14 digits, 2 decimals
+LARGEST_FILE_AMOUNT = Decimal("99999999999999.99")  # PaymentFile.amount: 16 digits
 
 
 class PaymentError(Exception):
@@ -83,6 +88,7 @@ def import_content(content: bytes, name: str) -> ImportResult:
         parsed = formats.read(content, bankgiro=str(settings.SELLER["bankgiro"]))
     except formats.PaymentFileError as error:
         raise PaymentError(f"{name}: {error}") from None
+    _refuse_impossible_amounts(parsed, name)
     try:
         return _store(parsed, content, digest, name)
     except IntegrityError:
@@ -93,6 +99,25 @@ def import_content(content: bytes, name: str) -> ImportResult:
         if earlier is not None:
             return _already(earlier, name)
         return _store(parsed, content, digest, name)
+
+
+def _refuse_impossible_amounts(parsed: formats.PaymentFile, name: str) -> None:
+    """Amounts the database cannot hold (``Payment.amount``, ``PaymentFile.amount``) are no
+    payments GITS gets: the file is wrong, and refused whole before anything is stored."""
+    total = Decimal("0.00")
+    for read in parsed.payments:
+        total += read.amount
+        if abs(read.amount) > LARGEST_AMOUNT:
+            raise PaymentError(
+                f"{name}: rad {read.line}: beloppet {swedish.money(read.amount)} är större än "
+                f"{swedish.money(LARGEST_AMOUNT)}, det största en betalning kan vara – filen är "
+                "felaktig; be banken om en rättad fil"
+            )
+    if abs(total) > LARGEST_FILE_AMOUNT:
+        raise PaymentError(
+            f"{name}: betalningarna är tillsammans {swedish.money(total)}, mer än en fil kan "
+            "hålla – filen är felaktig; be banken om en rättad fil"
+        )
 
 
 def _already(earlier: PaymentFile, name: str) -> ImportResult:
@@ -174,8 +199,9 @@ def _store(parsed: formats.PaymentFile, content: bytes, digest: str, name: str) 
                     )
                     if read.extra_references
                     else "[]",
-                    read.information,
-                    read.payer[:140],
+                    # Matched above on the texts as read; kept without personnummer (R16).
+                    mask(read.information),
+                    mask(read.payer)[:140],
                     read.payer_orgnr[:20],
                     read.payer_account[:20],
                     Payment.Status.MATCHED if invoice_id else Payment.Status.UNMATCHED,
@@ -247,9 +273,19 @@ def _insert(rows: list[tuple[Any, ...]]) -> None:
 
 
 def _reason(reason: str) -> str:
+    """A person's reason, as the trail keeps it: something a reader can see, without the
+    invisible characters that make a text show as something else."""
     text = " ".join((reason or "").split())
-    if not text:
-        raise PaymentError("ange en motivering med --reason, t.ex. --reason 'Betalt med fel OCR'")
+    if not printable.visible(text):
+        raise PaymentError(
+            "motiveringen är tom – skriv varför, t.ex. 'Kunden ringde och angav fakturan'"
+        )
+    if hidden := printable.hidden_character(text):
+        raise PaymentError(
+            f"motiveringen innehåller {printable.describe(hidden)} – skriv texten utan det"
+        )
+    if any(unicodedata.category(char) in ("Cc", "Cs", "Co") for char in text):
+        raise PaymentError("motiveringen innehåller ett kontrolltecken – skriv texten utan det")
     return text[:1000]
 
 

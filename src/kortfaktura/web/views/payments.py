@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from kortfaktura import swedish
 from kortfaktura.audit.actor import acting_as
+from kortfaktura.billing.models import Invoice
 from kortfaktura.jobs import services as jobs
 from kortfaktura.payments import selectors, services
 from kortfaktura.payments.models import Payment, PaymentFile
@@ -218,7 +219,7 @@ def _receivables(request: HttpRequest) -> tuple[selectors.Receivables, dict[str,
 @require("access.view_billing")
 def receivables(request: HttpRequest) -> HttpResponse:
     report, chosen = _receivables(request)
-    if request.GET.get("format") == "xlsx":
+    if request.GET.get("format") == "xlsx" and not chosen["error"]:
         return _xlsx(report)
     largest = max((report.ageing[key] for key in selectors.AGEING), default=0) or 1
     ageing = [
@@ -252,6 +253,7 @@ def receivables(request: HttpRequest) -> HttpResponse:
 
 
 MONEY_FORMAT = "#,##0.00"
+KIND_WORDS = dict(Invoice.Kind.choices)
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -272,7 +274,8 @@ def _xlsx(report: selectors.Receivables) -> HttpResponse:
     )  # fmt: skip
     for item in report.items:
         sheet.append(
-            [int(item["number"]), item["type"], item["orgnr"], item["customer_name"],
+            [int(item["number"]), KIND_WORDS.get(item["type"], item["type"]), item["orgnr"],
+             item["customer_name"],
              item["account_code"], _date(item["issue_date"]), _date(item["due_date"]),
              Decimal(item["payable"]), Decimal(item["paid"]), Decimal(item["credited"]),
              Decimal(item["open"]), selectors.STATUS_WORDS.get(item["status"], item["status"]),
