@@ -431,3 +431,20 @@ def test_a_worker_process_knows_every_work_the_pages_and_the_api_start(world: Wo
     )
     assert named <= set(known), sorted(named - set(known))
     assert all(known.values()), known
+
+
+def test_a_burst_says_when_work_taken_back_from_a_dead_worker_will_be_tried(
+    world: World,
+) -> None:
+    target = upload(world, orders_file(world, "c.csv", 4))
+    job = world.start_job(
+        "import", "import", "web.import",
+        {"kind": "orders", "target": target, "actor": "ekonomi", "user_id": None},
+    )  # fmt: skip
+    world.kill_at("import")
+    answer = world.cli("worker", "--burst", "--json", KORTFAKTURA_TASK_BACKOFF="600")
+    assert answer.returncode == 0, answer.stderr
+    assert len(json.loads(answer.stdout)["waiting"]) == 1
+    said = world.cli("worker", "--burst", KORTFAKTURA_TASK_BACKOFF="600")
+    assert "1 uppgift väntar på ett nytt försök" in said.stdout
+    assert world.job(job)["status"] == "running"

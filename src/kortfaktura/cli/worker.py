@@ -7,11 +7,14 @@ due any more and exits 0 (for cron, and for tests).
 """
 
 import argparse
+import datetime as dt
 import os
 import signal
 import subprocess
 import sys
 from types import FrameType
+
+from django.utils import timezone
 
 from kortfaktura.cli.output import console, fail, print_json
 from kortfaktura.cli.parsing import Subparsers, SwedishRawEpilogFormatter
@@ -93,13 +96,36 @@ def worker(args: argparse.Namespace) -> int:
             "varje minut. Stoppa med Ctrl+C."
         )
     ran = run_one(burst=args.burst)
+    later = _waiting_for_retry() if args.burst else []
     if args.json:
-        print_json({"ran": ran, "burst": args.burst})
+        print_json(
+            {"ran": ran, "burst": args.burst,
+             "waiting": [moment.isoformat() for moment in later]}
+        )  # fmt: skip
     elif args.burst:
         console.print(
             f"Klart: {ran} uppgift{'er' if ran != 1 else ''} kördes; inget mer är på tur."
         )
+        if later:
+            # Work taken back from a dead worker, or tried again after an error: not due yet.
+            console.print(
+                f"{len(later)} uppgift{'er' if len(later) != 1 else ''} väntar på ett nytt "
+                f"försök, den första {timezone.localtime(later[0]):%Y-%m-%d %H:%M} – kör "
+                "kortfaktura worker --burst igen då (eller låt en arbetare köra)."
+            )
     return 0
+
+
+def _waiting_for_retry() -> list[dt.datetime]:
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    now = timezone.now()
+    return sorted(
+        DBTaskResult.objects.filter(
+            status=TaskResultStatus.READY, run_after__gt=now, run_after__lt=get_date_max()
+        ).values_list("run_after", flat=True)
+    )
 
 
 def add_parser(subparsers: Subparsers) -> None:
