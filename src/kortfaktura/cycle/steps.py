@@ -15,6 +15,7 @@ import hashlib
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -171,25 +172,57 @@ def _import_one(inbox: Inbox, url: str, name: str, result: dict[str, Any]) -> No
         result["errors"].append(f"{name}: {error.message}")
 
 
+@dataclass(frozen=True)
+class Quarantine:
+    """How a quarantined file of one inbox is recorded and told: the audit action, whom to tell
+    and what to say."""
+
+    action: str
+    what: str  # as the trail names the file: "inkorgsfil", "betalfil"
+    noun: str  # "filen", "betalfilen"
+    inbox: str  # "inkorgen", "betalinkorgen"
+    role: str
+    key: str
+    page: str  # the web page that shows what came of it
+    advice: str  # what a person does about it
+
+
+ORDER_FILES = Quarantine(
+    "cycle.inbox_quarantined", "inkorgsfil", "filen", "inkorgen", notify.FAKTURERING,
+    "inbox-quarantine", "/import/", "Rätta filen och lägg den i inkorgen igen.",
+)  # fmt: skip
+PAYMENT_FILES = Quarantine(
+    "cycle.payment_file_quarantined", "betalfil", "betalfilen", "betalinkorgen", notify.EKONOMI,
+    "payment-quarantine", "/betalningar/",
+    "Ingen av dess betalningar är bokförd. Be banken om en rättad fil och lägg den i "
+    "betalinkorgen.",
+)  # fmt: skip
+
+
 def _file_quarantined(
-    inbox: Inbox, url: str, name: str, reason: str, result: dict[str, Any]
+    inbox: Inbox,
+    url: str,
+    name: str,
+    reason: str,
+    result: dict[str, Any],
+    kind: Quarantine = ORDER_FILES,
 ) -> None:
     _quarantine(inbox, url, name, reason)
     result["quarantined"].append({"file": name, "reason": reason})
     with transaction.atomic():
         record(
-            "cycle.inbox_quarantined",
-            f"inkorgsfil {name}",
+            kind.action,
+            f"{kind.what} {name}",
             {"file": name, "reason": reason, "inbox": redact(url)},
         )
     digest = hashlib.sha256(f"{name}\n{reason}".encode()).hexdigest()[:16]
     notify.notify(
-        f"inbox-quarantine:{name}:{digest}",
-        notify.FAKTURERING,
-        f"Kortfaktura: filen {name} lades i karantän",
-        f"Filen {name} i inkorgen ({redact(url)}) gick inte att läsa in och ligger nu i "
-        f"{QUARANTINE}/ med orsaken bredvid sig:\n\n{reason}\n\nRätta filen och lägg den i "
-        f"inkorgen igen.\n\n{notify.link('/import/')}\n",
+        f"{kind.key}:{name}:{digest}",
+        kind.role,
+        f"Kortfaktura: {kind.noun} {name} lades i karantän",
+        f"{kind.noun.capitalize()} {name} i {kind.inbox} ({redact(url)}) gick inte att läsa in "
+        f"och ligger nu i {QUARANTINE}/ med orsaken bredvid sig:\n\n{reason}\n\n{kind.advice}"
+        f"\n\n{notify.link(kind.page)}\n",
     )
 
 
@@ -218,14 +251,14 @@ def payment_inbox() -> dict[str, Any]:
                 try:
                     content = inbox.read(name)
                 except RefusedFile as refused:
-                    _payment_file_quarantined(inbox, url, name, refused.message, result)
+                    _file_quarantined(inbox, url, name, refused.message, result, PAYMENT_FILES)
                     continue
                 try:
                     imported = import_content(content, name)
                 except PaymentError as refused:
                     # The import's message starts with the file's name already.
                     reason = str(refused).removeprefix(f"{name}: ")
-                    _payment_file_quarantined(inbox, url, name, reason, result)
+                    _file_quarantined(inbox, url, name, reason, result, PAYMENT_FILES)
                     continue
                 inbox.move(name, PROCESSED)
             except TransportError as error:
@@ -248,28 +281,6 @@ def payment_inbox() -> dict[str, Any]:
                     f"{notify.link('/betalningar/')}\n",
                 )
     return result
-
-
-def _payment_file_quarantined(
-    inbox: Inbox, url: str, name: str, reason: str, result: dict[str, Any]
-) -> None:
-    _quarantine(inbox, url, name, reason)
-    result["quarantined"].append({"file": name, "reason": reason})
-    with transaction.atomic():
-        record(
-            "cycle.payment_file_quarantined",
-            f"betalfil {name}",
-            {"file": name, "reason": reason, "inbox": redact(url)},
-        )
-    digest = hashlib.sha256(f"{name}\n{reason}".encode()).hexdigest()[:16]
-    notify.notify(
-        f"payment-quarantine:{name}:{digest}",
-        notify.EKONOMI,
-        f"Kortfaktura: betalfilen {name} lades i karantän",
-        f"Betalfilen {name} i betalinkorgen ({redact(url)}) lästes inte in – ingen av dess "
-        f"betalningar är bokförd – och ligger nu i {QUARANTINE}/ med orsaken bredvid sig:\n\n"
-        f"{reason}\n\nBe banken om en rättad fil och lägg den i betalinkorgen.\n",
-    )
 
 
 def send_reminders(today: dt.date) -> dict[str, Any]:
