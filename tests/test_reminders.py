@@ -186,6 +186,23 @@ def test_a_refusing_server_fails_the_reminder_says_so_and_it_is_sent_later(
     assert len(mailbox.messages) == 1
 
 
+def test_a_failed_reminder_of_an_invoice_paid_meanwhile_is_not_sent(
+    invoices: list[Invoice], mailbox: Mailbox, cli: Cli, settings: Any
+) -> None:
+    vargarda = invoices[0]
+    assert vargarda.due_date is not None
+    day = (vargarda.due_date + dt.timedelta(days=10)).isoformat()
+    working = settings.SMTP_URL
+    settings.SMTP_URL = f"smtp://127.0.0.1:{free_port()}"  # nothing listens there
+    assert cli("remind", "--at", day)[0] == 1
+    settings.SMTP_URL = working
+    paid = simple_bgmax([(vargarda.ocr, f"{vargarda.payable:.2f}", 7)], day="2026-12-20")
+    import_content(paid, "betalt.txt")
+    code, result = remind(cli, "--at", day)
+    assert code == 0 and vargarda.number not in [r["number"] for r in result["reminders"]]
+    assert mailbox.messages == [] and Reminder.objects.get(invoice=vargarda).status == "failed"
+
+
 def _bytes_io(data: bytes) -> Any:
     import io
 

@@ -42,7 +42,7 @@ from kortfaktura.delivery.transport import MaybeSent, TransportError
 from kortfaktura.documents.pdf import FONTS, fonts
 from kortfaktura.orders.models import OrderChange
 from kortfaktura.payments.models import Reminder
-from kortfaktura.payments.selectors import settlements
+from kortfaktura.payments.selectors import Settlement, settlements
 
 TEMPLATE = Path(__file__).parent / "templates" / "reminder.typ"
 # The buyer's Invoice Response (Peppol, R20) that disputes the invoice.
@@ -176,39 +176,49 @@ def remind(at: dt.date | None = None, *, dry_run: bool = False) -> RemindResult:
         result.planned = due
         return result
     actor = current_actor()
-    for candidate in due:
-        try:
-            with transaction.atomic():
-                reminder = Reminder.objects.create(
-                    invoice=candidate.invoice,
-                    step=candidate.step,
-                    reminded_on=day,
-                    open_amount=candidate.open_amount,
-                    due_date=candidate.due_date,
-                    channel=candidate.channel,
-                    recipient=candidate.recipient[:300],
-                    created_by=actor,
-                )
-                record(
-                    "reminder.queued",
-                    f"faktura {candidate.invoice.number}",
-                    {"step": candidate.step, "open": f"{candidate.open_amount:.2f}",
-                     "due_date": candidate.due_date, "channel": candidate.channel},
-                )  # fmt: skip
-        except IntegrityError:
-            continue  # another process made this step meanwhile
-    for reminder in (
+    rows = [
+        Reminder(
+            invoice=candidate.invoice, step=candidate.step, reminded_on=day,
+            open_amount=candidate.open_amount, due_date=candidate.due_date,
+            channel=candidate.channel, recipient=candidate.recipient[:300], created_by=actor,
+        )
+        for candidate in due
+    ]  # fmt: skip
+    try:
+        _queue(rows)
+    except IntegrityError:  # another process made some of these steps meanwhile
+        for row in rows:
+            try:
+                _queue([row])
+            except IntegrityError:
+                continue
+    queued = list(
         Reminder.objects.select_related("invoice", "invoice__customer")
         .filter(status__in=(Reminder.Status.QUEUED, Reminder.Status.FAILED))
         .order_by("id")
-    ):
-        sent = _send(reminder)
+    )
+    settled = settlements([reminder.invoice_id for reminder in queued], day)
+    for reminder in queued:
+        if settled[reminder.invoice_id].open(reminder.invoice.payable) <= 0:
+            continue  # paid or credited since it was queued (a failed one waits): not sent
+        sent = _send(reminder, settled[reminder.invoice_id])
         if sent is not None:
             result.reminders.append(sent)
     return result
 
 
-def _send(reminder: Reminder) -> Reminder | None:
+def _queue(rows: list[Reminder]) -> None:
+    with transaction.atomic():
+        for row in Reminder.objects.bulk_create(rows):
+            record(
+                "reminder.queued",
+                f"faktura {row.invoice.number}",
+                {"step": row.step, "open": f"{row.open_amount:.2f}", "due_date": row.due_date,
+                 "channel": row.channel},
+            )  # fmt: skip
+
+
+def _send(reminder: Reminder, settled: Settlement) -> Reminder | None:
     with transaction.atomic():
         claimed = Reminder.objects.filter(
             pk=reminder.pk, status__in=(Reminder.Status.QUEUED, Reminder.Status.FAILED)
@@ -218,7 +228,7 @@ def _send(reminder: Reminder) -> Reminder | None:
     reminder.status = Reminder.Status.SENDING
     reminder.attempts += 1
     try:
-        pdf = render(reminder)
+        pdf = render(reminder, settled)
         if reminder.channel == "email":
             reminder.reference = _mail(reminder, pdf)
         else:
@@ -310,10 +320,10 @@ def _compiler() -> typst.Compiler:
     )  # fmt: skip
 
 
-def render(reminder: Reminder) -> bytes:
-    """The reminder as a PDF (PDF/A-2b, the invoices' fonts)."""
+def render(reminder: Reminder, settled: Settlement) -> bytes:
+    """The reminder as a PDF (PDF/A-2b, the invoices' fonts); ``settled``: what the invoice had
+    been paid and credited on the reminder's day."""
     invoice = reminder.invoice
-    settled = settlements([invoice.pk], reminder.reminded_on)[invoice.pk]
     buyer = invoice.buyer or {}
     lines = postal_address(buyer).splitlines()
     data = {
