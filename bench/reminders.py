@@ -86,15 +86,6 @@ def remind(backend: str, data_dir: Path) -> dict[str, Any]:
     }
 
 
-class _Mailbox:
-    def __init__(self) -> None:
-        self.messages = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages += 1
-        return "250 OK"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--orders", type=int, default=60_000)
@@ -121,9 +112,11 @@ def main() -> None:
         return
     from aiosmtpd.controller import Controller
 
+    from delivery import _Counter
+
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results: dict[str, Any] = {}
-    mailbox = _Mailbox()
+    mailbox = _Counter()  # bench/delivery.py's server: counts what it is sent
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()  # in this process: the measured child only talks to it
     try:

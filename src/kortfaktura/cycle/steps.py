@@ -93,24 +93,40 @@ def _quarantine(inbox: Inbox, url: str, name: str, reason: str) -> None:
             return
 
 
+def _result() -> dict[str, Any]:
+    return {"imported": [], "duplicates": [], "quarantined": [], "errors": []}
+
+
+def _open(
+    url: str, variable: str, called: str, result: dict[str, Any]
+) -> tuple[Inbox, list[str]] | None:
+    """The inbox at ``url`` and its files' names, sorted (not ``processed/`` and
+    ``quarantine/``); None, said in ``result``, when it is not set or cannot be read."""
+    if not url:
+        result["skipped"] = f"{variable} är inte satt"
+        return None
+    try:
+        check_url(url, variable)
+        inbox = open_inbox(url, settings.SSH_KEY)
+        names = sorted(name for name in inbox.list() if name not in (PROCESSED, QUARANTINE))
+    except TransportError as error:
+        result["errors"].append(f"{called} {redact(url)}: {error.message}")
+        return None
+    return inbox, names
+
+
 def import_inbox() -> dict[str, Any]:
     """Imports every file named ``orders*``, ``customers*``, ``prices*`` or ``billed*`` (CSV or
     XLSX) in ``KORTFAKTURA_ORDER_INBOX``: customers and prices first, each content once (its
     SHA-256 against the completed imports), then moved to ``processed/``. A file that cannot be
     read or imported goes to ``quarantine/`` with the reason in a file beside it, and
     Fakturering is told; so are rows held back in quarantine."""
-    result: dict[str, Any] = {"imported": [], "duplicates": [], "quarantined": [], "errors": []}
+    result = _result()
     url = settings.ORDER_INBOX
-    if not url:
-        result["skipped"] = "KORTFAKTURA_ORDER_INBOX är inte satt"
+    opened = _open(url, "KORTFAKTURA_ORDER_INBOX", "inkorgen", result)
+    if opened is None:
         return result
-    try:
-        check_url(url, "KORTFAKTURA_ORDER_INBOX")
-        inbox = open_inbox(url, settings.SSH_KEY)
-        names = [name for name in inbox.list() if name not in (PROCESSED, QUARANTINE)]
-    except TransportError as error:
-        result["errors"].append(f"inkorgen {redact(url)}: {error.message}")
-        return result
+    inbox, names = opened
     order = {kind: position for position, kind in enumerate(KINDS)}
     names.sort(key=lambda name: (order.get(_kind_of(name) or "", len(KINDS)), name))
     with as_system():
@@ -233,18 +249,12 @@ def payment_inbox() -> dict[str, Any]:
     the reason beside it, and Ekonomi is told; so are payments that matched no document."""
     from kortfaktura.payments.services import PaymentError, import_content
 
-    result: dict[str, Any] = {"imported": [], "duplicates": [], "quarantined": [], "errors": []}
+    result = _result()
     url = settings.PAYMENT_INBOX
-    if not url:
-        result["skipped"] = "KORTFAKTURA_PAYMENT_INBOX är inte satt"
+    opened = _open(url, "KORTFAKTURA_PAYMENT_INBOX", "betalinkorgen", result)
+    if opened is None:
         return result
-    try:
-        check_url(url, "KORTFAKTURA_PAYMENT_INBOX")
-        inbox = open_inbox(url, settings.SSH_KEY)
-        names = sorted(name for name in inbox.list() if name not in (PROCESSED, QUARANTINE))
-    except TransportError as error:
-        result["errors"].append(f"betalinkorgen {redact(url)}: {error.message}")
-        return result
+    inbox, names = opened
     with as_system():
         for name in names:
             try:
