@@ -52,3 +52,13 @@ def visible(text: str) -> bool:
         and unicodedata.category(char) not in ("Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp")
         for char in text
     )
+
+
+def problem(text: str) -> str | None:
+    """What makes a person's free text (a reason, a note) unfit for a document or the trail,
+    as the end of a Swedish sentence ("innehåller …"); None when it is fine."""
+    if any(unicodedata.category(char) in ("Cc", "Cs", "Co") for char in text):
+        return "innehåller ett kontrolltecken"
+    if hidden := hidden_character(text):
+        return f"innehåller {describe(hidden)}"
+    return None

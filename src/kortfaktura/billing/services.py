@@ -73,12 +73,8 @@ def checked_text(option: str, text: str, limit: int) -> str:
         raise UsageError(
             f"{option} är {len(text)} tecken lång; högst {limit} tecken får plats på dokumentet"
         )
-    if any(unicodedata.category(char) in ("Cc", "Cs", "Co") for char in text):
-        raise UsageError(f"{option} innehåller ett kontrolltecken – skriv texten utan det")
-    if hidden := printable.hidden_character(text):
-        raise UsageError(
-            f"{option} innehåller {printable.describe(hidden)} – skriv texten utan det"
-        )
+    if unfit := printable.problem(text):
+        raise UsageError(f"{option} {unfit} – skriv texten utan det")
     if contains_personal_number(text):
         raise UsageError(
             f"{option} innehåller ett personnummer ({mask(text)}) – personnummer får inte stå "

@@ -5,7 +5,6 @@ Every write is one transaction with its audit record (R19). A refused file store
 
 import hashlib
 import json
-import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -280,12 +279,8 @@ def _reason(reason: str) -> str:
         raise PaymentError(
             "motiveringen är tom – skriv varför, t.ex. 'Kunden ringde och angav fakturan'"
         )
-    if hidden := printable.hidden_character(text):
-        raise PaymentError(
-            f"motiveringen innehåller {printable.describe(hidden)} – skriv texten utan det"
-        )
-    if any(unicodedata.category(char) in ("Cc", "Cs", "Co") for char in text):
-        raise PaymentError("motiveringen innehåller ett kontrolltecken – skriv texten utan det")
+    if unfit := printable.problem(text):
+        raise PaymentError(f"motiveringen {unfit} – skriv texten utan det")
     return text[:1000]
 
 
