@@ -17,6 +17,7 @@ from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 
 import factories as make
+from kortfaktura.audit import chain
 from kortfaktura.audit.models import AuditRecord
 from kortfaktura.billing import services
 from kortfaktura.billing.models import Invoice
@@ -227,3 +228,163 @@ def test_the_invoice_page_shows_its_reminders(
     kund.force_login(webtools.user("kund", vargarda.customer.orgnr))
     own = " ".join(kund.get(f"/fakturor/{vargarda.number}/").content.decode().split())
     assert "Påminnelse 1" in own and "ekonomi@vargarda.example" not in own
+
+
+class CountingMailbox(Mailbox):
+    """Counts connections (EHLO/HELO) and refuses the recipients named in ``refuse``."""
+
+    def __init__(self, refuse: set[str]) -> None:
+        super().__init__()
+        self.refuse = refuse
+        self.connections = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        with self.lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.fixture
+def overdue_by_mail(kommun: Customer, etk: make.Product) -> list[Invoice]:
+    """Seven invoices to seven customers, each with its own e-mail address."""
+    customers = [kommun]
+    for index in range(6):
+        customers.append(make.customer(f"Kund {index}", number=make.orgnr()))
+    for index, customer in enumerate(customers):
+        if customer != kommun:
+            make.account(customer, f"K{index}", peppol="")
+        BillingAccount.objects.filter(customer=customer).update(
+            email=f"ekonomi-{index}@kund.example"
+        )
+        make.order(customer, "2020-03-10", etk, order_id=f"K-{index}")
+    run = services.create_run(dt.date(2020, 3, 1), dt.date(2020, 3, 31)).run
+    assert run.pk is not None
+    return list(services.issue_run(run.pk).invoices.order_by("number"))
+
+
+def test_many_reminders_are_composed_by_worker_processes_and_sent_over_one_connection(
+    overdue_by_mail: list[Invoice], settings: Any, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    from kortfaktura.payments import reminders
+
+    monkeypatch.setattr(reminders, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(reminders, "CHUNK", 3)
+    settings.DOCUMENT_WORKERS = 2
+    box = CountingMailbox(refuse={"ekonomi-3@kund.example"})
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.SMTP_URL = f"smtp://127.0.0.1:{controller.port}"
+    settings.MAIL_FROM = "gits-fakturor@vgregion.example"
+    try:
+        due = overdue_by_mail[0].due_date
+        assert due is not None
+        code, result = remind(cli, "--at", (due + dt.timedelta(days=10)).isoformat())
+    finally:
+        controller.stop()
+    assert code == 1  # one was refused
+    statuses = {r["number"]: r["status"] for r in result["reminders"]}
+    assert sorted(statuses.values()) == ["failed"] + ["sent"] * 6
+    # Each sent reminder once, to its own customer, named by the Message-ID it was sent with.
+    received = {str(message["Message-ID"]): (to, message) for to, message in box.messages}
+    assert len(box.messages) == len(received) == 6
+    for reminder in Reminder.objects.select_related("invoice").filter(status="sent"):
+        to, message = received[reminder.reference]
+        assert to == [reminder.recipient]
+        assert message["Subject"].startswith(f"Påminnelse: faktura {reminder.invoice.number}")
+    refused = Reminder.objects.get(status="failed")
+    assert refused.recipient == "ekonomi-3@kund.example" and "550" in refused.error
+    # The refusal did not cost the connection: one for the whole run.
+    assert box.connections == 1
+    assert AuditRecord.objects.filter(action="reminder.sent").count() == 6
+    # Recorded many at a time, the audit trail's chain still holds.
+    chain.flush_pending_links()
+    verified = chain.verify()
+    assert verified.broken == [] and verified.length == AuditRecord.objects.count()
+
+
+def test_a_dropped_connection_mid_run_is_opened_again_for_the_next_reminders(
+    overdue_by_mail: list[Invoice], settings: Any, cli: Cli
+) -> None:
+    class Dropping(CountingMailbox):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            if "ekonomi-2@kund.example" in envelope.rcpt_tos:
+                return "421 4.3.2 closing"  # a temporary refusal that ends the connection
+            return await super().handle_DATA(server, session, envelope)
+
+    box = Dropping(refuse=set())
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.SMTP_URL = f"smtp://127.0.0.1:{controller.port}"
+    settings.MAIL_FROM = "gits-fakturor@vgregion.example"
+    try:
+        due = overdue_by_mail[0].due_date
+        assert due is not None
+        code, result = remind(cli, "--at", (due + dt.timedelta(days=10)).isoformat())
+    finally:
+        controller.stop()
+    assert code == 1
+    assert sorted(r["status"] for r in result["reminders"]) == ["failed"] + ["sent"] * 6
+    assert len(box.messages) == 6
+
+
+def test_a_reminder_left_sending_by_a_dead_process_is_never_sent_twice(
+    invoices: list[Invoice], mailbox: Mailbox, cli: Cli, tmp_path: Path
+) -> None:
+    named = {invoice.customer.name.split()[0]: invoice for invoice in invoices}
+    vargarda, boras = named["Vårgårda"], named["Borås"]
+    assert vargarda.due_date is not None
+    day = vargarda.due_date + dt.timedelta(days=10)
+    code, result = remind(cli, "--at", day.isoformat(), "--dry-run")
+    # A process claimed both and died: the e-mail may have left, the print file was written.
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    for invoice, channel in ((vargarda, "email"), (boras, "print")):
+        Reminder.objects.create(
+            invoice=invoice, step=1, reminded_on=day, open_amount=invoice.payable,
+            due_date=day + dt.timedelta(days=10), channel=channel, status="sending",
+            recipient="ekonomi@vargarda.example" if channel == "email" else "Borås",
+            created_by="test",
+        )  # fmt: skip
+    Reminder.objects.update(updated_at=long_ago)
+    folder = tmp_path / "utskrift"
+    folder.mkdir()
+    (folder / f"paminnelse-{boras.number}-1.pdf").write_bytes(b"%PDF-1.7 written whole")
+    code, result = remind(cli, "--at", day.isoformat())
+    reminded = {r["number"] for r in result["reminders"]}
+    assert code == 0 and not reminded & {vargarda.number, boras.number}
+    assert Reminder.objects.get(invoice=vargarda).status == "uncertain"
+    assert Reminder.objects.get(invoice=boras).status == "sent"
+    assert mailbox.messages == []
+    assert AuditRecord.objects.filter(action="reminder.uncertain").count() == 1
+
+
+def test_a_print_reminder_left_sending_without_its_file_is_written_later(
+    invoices: list[Invoice], mailbox: Mailbox, cli: Cli, tmp_path: Path
+) -> None:
+    boras = next(i for i in invoices if i.customer.name.startswith("Borås"))
+    assert boras.due_date is not None
+    day = boras.due_date + dt.timedelta(days=10)
+    Reminder.objects.create(
+        invoice=boras, step=1, reminded_on=day, open_amount=boras.payable,
+        due_date=day + dt.timedelta(days=10), channel="print", status="sending",
+        recipient="Borås", created_by="test",
+    )  # fmt: skip
+    code, result = remind(cli, "--at", day.isoformat())
+    # Claimed a moment ago: perhaps by a process still at work, so left alone.
+    assert Reminder.objects.get(invoice=boras).status == "sending"
+    Reminder.objects.update(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+    code, result = remind(cli, "--at", day.isoformat())
+    assert (boras.number, "sent") in [(r["number"], r["status"]) for r in result["reminders"]]
+    assert (tmp_path / "utskrift" / f"paminnelse-{boras.number}-1.pdf").read_bytes().startswith(
+        b"%PDF"
+    )

@@ -83,15 +83,21 @@ def link_hash(previous: str, content: str) -> str:
 def append_link(record_id: int, content: str) -> tuple[int, str]:
     """SQLite: the next link for a record just written, in the caller's transaction (which
     holds SQLite's write lock, so no other link can come between the read and the insert)."""
+    return append_links([(record_id, content)])
+
+
+def append_links(records: list[tuple[int, str]]) -> tuple[int, str]:
+    """SQLite: ``append_link`` for several records just written, in their order; the last
+    link's position and hash."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT seq, hash FROM {LINKS} ORDER BY seq DESC LIMIT 1")
         last = cursor.fetchone()
-        seq, previous = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS)
-        chained = link_hash(previous, content)
-        cursor.execute(
-            f"INSERT INTO {LINKS} (record_id, seq, hash) VALUES (%s, %s, %s)",
-            [record_id, seq, chained],
-        )
+        seq, chained = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+        rows = []
+        for record_id, content in records:
+            seq, chained = seq + 1, link_hash(chained, content)
+            rows.append((record_id, seq, chained))
+        cursor.executemany(f"INSERT INTO {LINKS} (record_id, seq, hash) VALUES (%s, %s, %s)", rows)
     return seq, chained
 
 

@@ -10,7 +10,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
 
+from kortfaktura.audit import chain
 from kortfaktura.audit.actor import claimed_by, current_actor
 from kortfaktura.audit.models import ACTION_LENGTH, OBJECT_LENGTH, AuditRecord
 
@@ -50,6 +53,39 @@ def record(
         object=object[:OBJECT_LENGTH],
         details=_plain(facts),
     )
+
+
+def record_many(
+    entries: Iterable[tuple[str, str, Mapping[str, Any]]], *, actor: str | None = None
+) -> list[AuditRecord]:
+    """``record`` for many (action, object, details) at once, in the caller's transaction: one
+    insert for the records and, on SQLite, one for their links (PostgreSQL links them at
+    commit, in the order written). For a run that records one fact per document."""
+    name = (actor or "").strip()[:150] or current_actor()
+    system_user = claimed_by(name)
+    records = []
+    for action, label, details in entries:
+        facts = dict(details)
+        if system_user is not None:
+            facts["claimed_by"] = system_user
+        row = AuditRecord(
+            at=timezone.now(),
+            actor=name,
+            action=action[:ACTION_LENGTH],
+            object=label[:OBJECT_LENGTH],
+            details=_plain(facts),
+        )
+        row.content_hash = chain.content_hash(
+            row.at, row.actor, row.action, row.object, row.details
+        )
+        records.append(row)
+    if not records:
+        return records
+    with transaction.atomic():
+        created = AuditRecord.objects.bulk_create(records)
+        if connection.vendor != "postgresql":
+            chain.append_links([(row.pk, row.content_hash) for row in created])
+    return created
 
 
 def changed_fields(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 import typst
@@ -494,12 +494,89 @@ class _SMTP_SSL(smtplib.SMTP_SSL, _SMTP):
 def send_mail(message: EmailMessage, to: list[str]) -> None:
     """One message through ``KORTFAKTURA_SMTP_URL`` (``file://`` writes it as a file); raises
     ``TransportError``. Documents and notifications both go this way."""
-    if urlsplit(settings.SMTP_URL).scheme.lower() == "file":
-        write_message_file(settings.SMTP_URL, message)
-        return
-    server = smtp_server(settings.SMTP_URL)
-    client: _SMTP | _SMTP_SSL | None = None
-    try:
+    with MailSession() as session:
+        session.send(wire_bytes(message), to, str(message["Message-ID"]))
+
+
+def wire_bytes(message: EmailMessage) -> bytes:
+    """The message as an SMTP server receives it (CRLF line ends; UTF-8 headers where an
+    address is beyond ASCII, which then goes with SMTPUTF8)."""
+    addresses = f"{message['From'] or ''}{message['To'] or ''}"
+    return message.as_bytes(policy=email.policy.SMTP.clone(utf8=not addresses.isascii()))
+
+
+class MailSession:
+    """Several messages through ``KORTFAKTURA_SMTP_URL`` over one connection, opened at the first
+    message and again after a failure (a run of reminders need not connect once per message).
+    ``send`` takes the message as the bytes an SMTP server receives, so that it can be put
+    together in another process."""
+
+    def __init__(self) -> None:
+        self.url = settings.SMTP_URL
+        self.client: _SMTP | _SMTP_SSL | None = None
+
+    def __enter__(self) -> "MailSession":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            client.close()
+
+    def send(self, content: bytes, to: list[str], message_id: str) -> None:
+        """Raises ``TransportError``, or ``MaybeSent`` when the connection was lost after the
+        whole message left and before the server answered."""
+        if urlsplit(self.url).scheme.lower() == "file":
+            write_message_file(self.url, content, message_id)
+            return
+        server = smtp_server(self.url)
+        try:
+            if self.client is None:
+                self.client = self._connect(server)
+            self.client.message_end_sent = False
+            # An address beyond ASCII needs SMTPUTF8, as smtplib's send_message would ask.
+            international = not all(address.isascii() for address in [settings.MAIL_FROM, *to])
+            options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
+            self.client.sendmail(settings.MAIL_FROM, to, content, mail_options=options)
+        except (smtplib.SMTPException, OSError) as error:
+            client = self.client
+            # The server said no (a 4xx/5xx to MAIL, RCPT or DATA) on a connection that lives.
+            refused = (
+                isinstance(error, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused)
+                and getattr(error, "smtp_code", 0) != 421
+            )
+            if client is not None and not refused:
+                self.client = None  # lost: the next message opens a new connection
+                client.close()
+            elif client is not None:
+                self._reset(client)
+            if (
+                client is not None
+                and client.message_end_sent
+                and not isinstance(error, smtplib.SMTPResponseException)
+            ):
+                # The whole message left and no answer came: the server may have taken it.
+                reason = _smtp_reason(server, error).message
+                raise MaybeSent(
+                    f"{reason} efter att hela meddelandet skickats men innan servern svarade "
+                    "– det kan ha kommit fram"
+                ) from None
+            raise _smtp_reason(server, error) from None
+        # The server answered 250 to DATA: it has taken responsibility for the message
+        # (RFC 5321, 4.1.1.4), so it is sent. What QUIT answers later (421, 500, a dropped line)
+        # changes nothing; treating it as a failure would send the same message again.
+
+    def _connect(self, server: Any) -> "_SMTP | _SMTP_SSL":
+        client: _SMTP | _SMTP_SSL
         if server.scheme == "smtps":
             client = _SMTP_SSL(
                 server.host, server.port, timeout=SMTP_TIMEOUT,
@@ -507,31 +584,24 @@ def send_mail(message: EmailMessage, to: list[str]) -> None:
             )  # fmt: skip
         else:
             client = _SMTP(server.host, server.port, timeout=SMTP_TIMEOUT)
-        if server.scheme == "smtp+starttls":
-            client.starttls(context=ssl.create_default_context())
-        if server.user:
-            client.login(server.user, server.password)
-        client.send_message(message, from_addr=settings.MAIL_FROM, to_addrs=to)
-    except (smtplib.SMTPException, OSError) as error:
-        if client is not None:
+        try:
+            if server.scheme == "smtp+starttls":
+                client.starttls(context=ssl.create_default_context())
+            if server.user:
+                client.login(server.user, server.password)
+        except BaseException:
             client.close()
-            if client.message_end_sent and not isinstance(error, smtplib.SMTPResponseException):
-                # The whole message left and no answer came: the server may have taken it.
-                reason = _smtp_reason(server, error).message
-                raise MaybeSent(
-                    f"{reason} efter att hela meddelandet skickats men innan servern svarade "
-                    "– det kan ha kommit fram"
-                ) from None
-        raise _smtp_reason(server, error) from None
-    # The server answered 250 to DATA: it has taken responsibility for the message
-    # (RFC 5321, 4.1.1.4), so it is sent. What QUIT answers (421, 500, a dropped line)
-    # changes nothing; treating it as a failure would send the same message again.
-    try:
-        client.quit()
-    except (smtplib.SMTPException, OSError):
-        pass
-    finally:
-        client.close()
+            raise
+        return client
+
+    def _reset(self, client: "_SMTP | _SMTP_SSL") -> None:
+        """After a refusal (4xx/5xx) the connection stays: RSET clears the refused transaction;
+        a connection that cannot even do that is closed."""
+        try:
+            client.rset()
+        except (smtplib.SMTPException, OSError):
+            self.client = None
+            client.close()
 
 
 def message_file_name(message_id: str) -> str:
@@ -571,15 +641,15 @@ def render_pdf(invoice: Invoice, document: DocumentData) -> bytes:
         ) from None
 
 
-def write_message_file(url: str, message: EmailMessage) -> Path:
+def write_message_file(url: str, content: bytes, message_id: str) -> Path:
     """``KORTFAKTURA_SMTP_URL=file:///dir``: the message as an RFC 5322 file (CRLF line ends,
     the bytes an SMTP server would receive) named after its Message-ID, written atomically
     (temporary name, then rename). For the demo and for trying things out without a server."""
     directory = message_directory(url)
-    target = directory / message_file_name(str(message["Message-ID"] or ""))
+    target = directory / message_file_name(message_id)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        write_atomically(target, message.as_bytes(policy=email.policy.SMTP))
+        write_atomically(target, content)
     except OSError as error:
         raise TransportError(f"kunde inte skriva {target}: {os_reason(error)}") from None
     return target

@@ -17,8 +17,12 @@ temporary name and then given its name.
 
 import datetime as dt
 import json
+import multiprocessing
 import os
 import tempfile
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.message import EmailMessage
@@ -29,17 +33,19 @@ from typing import Any
 
 import typst
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from kortfaktura import swedish
 from kortfaktura.audit.actor import current_actor
-from kortfaktura.audit.services import record
+from kortfaktura.audit.services import record, record_many
 from kortfaktura.billing.models import Invoice, InvoiceItem
-from kortfaktura.delivery.channels import postal_address, send_mail
+from kortfaktura.delivery.channels import MailSession, postal_address, wire_bytes
 from kortfaktura.delivery.models import Delivery
 from kortfaktura.delivery.transport import MaybeSent, TransportError
 from kortfaktura.documents.pdf import FONTS, fonts
+from kortfaktura.documents.workers import start as workers_start
 from kortfaktura.orders.models import OrderChange
 from kortfaktura.payments.models import Reminder
 from kortfaktura.payments.selectors import Settlement, settlements
@@ -47,6 +53,11 @@ from kortfaktura.payments.selectors import Settlement, settlements
 TEMPLATE = Path(__file__).parent / "templates" / "reminder.typ"
 # The buyer's Invoice Response (Peppol, R20) that disputes the invoice.
 DISPUTING = ("rejected", "under_query")
+CHUNK = 25  # reminders claimed, sent and recorded together
+PARALLEL_FROM = 100  # reminders; below that, starting processes costs more than it saves
+IN_FLIGHT_PER_WORKER = 3
+# A reminder ``sending`` this long was left by a process that died (a chunk takes seconds).
+STALE_SENDING = dt.timedelta(minutes=15)
 
 
 class ReminderError(Exception):
@@ -192,88 +203,92 @@ def remind(at: dt.date | None = None, *, dry_run: bool = False) -> RemindResult:
                 _queue([row])
             except IntegrityError:
                 continue
+    _recover()
     queued = list(
         Reminder.objects.select_related("invoice", "invoice__customer")
         .filter(status__in=(Reminder.Status.QUEUED, Reminder.Status.FAILED))
         .order_by("id")
     )
     settled = settlements([reminder.invoice_id for reminder in queued], day)
-    for reminder in queued:
-        if settled[reminder.invoice_id].open(reminder.invoice.payable) <= 0:
-            continue  # paid or credited since it was queued (a failed one waits): not sent
-        sent = _send(reminder, settled[reminder.invoice_id])
-        if sent is not None:
-            result.reminders.append(sent)
+    # Paid or credited since it was queued (a failed one waits): not sent.
+    due_now = [r for r in queued if settled[r.invoice_id].open(r.invoice.payable) > 0]
+    by_pk = {reminder.pk: reminder for reminder in due_now}
+    letters = [_letter(reminder, settled[reminder.invoice_id]) for reminder in due_now]
+    message_ids = {letter.pk: letter.mail["message_id"] for letter in letters if letter.mail}
+    with MailSession() as session:
+        for chunk in _rendered(letters):
+            claimed = _claim([pk for pk, _, _ in chunk])
+            sent = [
+                _deliver(by_pk[pk], content, error, message_ids.get(pk, ""), session)
+                for pk, content, error in chunk
+                if pk in claimed
+            ]
+            _record_outcomes(sent)
+            result.reminders.extend(sent)
     return result
 
 
 def _queue(rows: list[Reminder]) -> None:
     with transaction.atomic():
-        for row in Reminder.objects.bulk_create(rows):
+        record_many(
+            ("reminder.queued", f"faktura {row.invoice.number}",
+             {"step": row.step, "open": f"{row.open_amount:.2f}", "due_date": row.due_date,
+              "channel": row.channel})
+            for row in Reminder.objects.bulk_create(rows)
+        )  # fmt: skip
+
+
+def _recover() -> None:
+    """Reminders a process left ``sending`` (it died between claiming and recording): a print
+    file that is there was written whole, so it is sent, and one that is not is tried again;
+    an e-mail may have left, so it is ``uncertain`` and a person looks (never sent twice)."""
+    stale = timezone.now() - STALE_SENDING
+    with transaction.atomic():
+        rows = Reminder.objects.select_related("invoice").filter(
+            status=Reminder.Status.SENDING, updated_at__lt=stale
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True, of=("self",))
+        for reminder in rows:
+            if reminder.channel == "print":
+                target = _print_target(reminder)
+                if target is not None and target.exists():
+                    reminder.status, reminder.reference, reminder.error = (
+                        Reminder.Status.SENT, str(target), ""
+                    )  # fmt: skip
+                else:
+                    reminder.status = Reminder.Status.FAILED
+                    reminder.error = "avbröts innan utskriftsfilen skrevs – skrivs vid nästa försök"
+            else:
+                reminder.status = Reminder.Status.UNCERTAIN
+                reminder.error = (
+                    "sändningen avbröts – se efter i e-postservern om påminnelsen kom fram; den "
+                    "skickas inte igen av sig själv"
+                )
+            reminder.save(update_fields=["status", "error", "reference", "updated_at"])
             record(
-                "reminder.queued",
-                f"faktura {row.invoice.number}",
-                {"step": row.step, "open": f"{row.open_amount:.2f}", "due_date": row.due_date,
-                 "channel": row.channel},
+                f"reminder.{reminder.status}",
+                f"faktura {reminder.invoice.number}",
+                {"step": reminder.step, "channel": reminder.channel, "recovered": True,
+                 "reference": reminder.reference, "error": reminder.error},
             )  # fmt: skip
 
 
-def _send(reminder: Reminder, settled: Settlement) -> Reminder | None:
-    with transaction.atomic():
-        claimed = Reminder.objects.filter(
-            pk=reminder.pk, status__in=(Reminder.Status.QUEUED, Reminder.Status.FAILED)
-        ).update(status=Reminder.Status.SENDING, attempts=reminder.attempts + 1)
-    if not claimed:
-        return None  # another process sends it
-    reminder.status = Reminder.Status.SENDING
-    reminder.attempts += 1
-    try:
-        pdf = render(reminder, settled)
-        if reminder.channel == "email":
-            reminder.reference = _mail(reminder, pdf)
-        else:
-            reminder.reference = _print(reminder, pdf)
-    except MaybeSent as error:
-        reminder.status = Reminder.Status.UNCERTAIN
-        reminder.error = (
-            f"{error.message} – se efter i e-postservern om påminnelsen kom fram; den skickas "
-            "inte igen av sig själv"
-        )
-    except (TransportError, ReminderError) as error:
-        reminder.status = Reminder.Status.FAILED
-        reminder.error = error.message if isinstance(error, TransportError) else str(error)
-    else:
-        reminder.status, reminder.error = Reminder.Status.SENT, ""
-    with transaction.atomic():
-        reminder.save(update_fields=["status", "error", "reference", "attempts", "updated_at"])
-        record(
-            f"reminder.{reminder.status}",
-            f"faktura {reminder.invoice.number}",
-            {"step": reminder.step, "channel": reminder.channel, "recipient": reminder.recipient,
-             "reference": reminder.reference, "error": reminder.error},
-        )  # fmt: skip
-    return reminder
+@dataclass(frozen=True)
+class Letter:
+    """What a worker process needs to put one reminder together: the PDF's data and, for
+    e-mail, the message around it."""
+
+    pk: int
+    data: dict[str, Any]
+    mail: dict[str, str] | None
 
 
-def _title(reminder: Reminder) -> str:
-    return f"Påminnelse: faktura {reminder.invoice.number}"
-
-
-def _mail(reminder: Reminder, pdf: bytes) -> str:
-    if not settings.SMTP_URL or not settings.MAIL_FROM:
-        raise ReminderError(
-            "påminnelser med e-post kräver KORTFAKTURA_SMTP_URL och KORTFAKTURA_MAIL_FROM – ange "
-            "dem (se docs/operations.md, Leverans) och kör kortfaktura remind igen"
-        )
+def _letter(reminder: Reminder, settled: Settlement) -> Letter:
+    if reminder.channel != "email" or not settings.SMTP_URL or not settings.MAIL_FROM:
+        return Letter(reminder.pk, _data(reminder, settled), None)
     invoice = reminder.invoice
-    message = EmailMessage()
-    message["Subject"] = f"{_title(reminder)} – {swedish.money(reminder.open_amount)}"
-    message["From"] = settings.MAIL_FROM
-    message["To"] = reminder.recipient
-    message["Date"] = formatdate(localtime=True)
-    identifier = make_msgid(domain=settings.MAIL_FROM.rpartition("@")[2] or None)
-    message["Message-ID"] = identifier
-    message.set_content(
+    body = (
         f"Hej!\n\nVi har ännu inte fått full betalning för faktura {invoice.number}. Öppet belopp: "
         f"{swedish.money(reminder.open_amount)}. Betala senast {reminder.due_date.isoformat()} "
         f"till bankgiro {settings.SELLER['bankgiro']} med OCR-nummer {invoice.ocr}.\n\n"
@@ -281,22 +296,162 @@ def _mail(reminder: Reminder, pdf: bytes) -> str:
         "bilagan.\n\nMed vänlig hälsning\n"
         f"{settings.SELLER['name']}, {settings.SELLER['department']}\n"
     )
-    message.add_attachment(
-        pdf, maintype="application", subtype="pdf",
-        filename=f"paminnelse-{invoice.number}-{reminder.step}.pdf",
-    )  # fmt: skip
-    send_mail(message, [reminder.recipient])
-    return identifier
+    mail = {
+        "subject": f"{_title(reminder)} – {swedish.money(reminder.open_amount)}",
+        "from": settings.MAIL_FROM,
+        "to": reminder.recipient,
+        "message_id": make_msgid(domain=settings.MAIL_FROM.rpartition("@")[2] or None),
+        "body": body,
+        "filename": f"paminnelse-{invoice.number}-{reminder.step}.pdf",
+    }
+    return Letter(reminder.pk, _data(reminder, settled), mail)
+
+
+def compose(letters: list[Letter]) -> list[tuple[int, bytes, str]]:
+    """(pk, content, error) per letter: the e-mail as the bytes an SMTP server receives, or the
+    print PDF; empty content and the reason when the PDF could not be made. Runs in a worker
+    process too (no database)."""
+    composed: list[tuple[int, bytes, str]] = []
+    for letter in letters:
+        try:
+            pdf = _pdf(letter.data)
+        except ReminderError as error:
+            composed.append((letter.pk, b"", str(error)))
+            continue
+        if letter.mail is None:
+            composed.append((letter.pk, pdf, ""))
+            continue
+        mail = letter.mail
+        message = EmailMessage()
+        message["Subject"] = mail["subject"]
+        message["From"] = mail["from"]
+        message["To"] = mail["to"]
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = mail["message_id"]
+        message.set_content(mail["body"])
+        message.add_attachment(
+            pdf, maintype="application", subtype="pdf", filename=mail["filename"]
+        )
+        composed.append((letter.pk, wire_bytes(message), ""))
+    return composed
+
+
+def _chunked(letters: list[Letter]) -> Iterator[list[Letter]]:
+    for start in range(0, len(letters), CHUNK):
+        yield letters[start : start + CHUNK]
+
+
+def _rendered(letters: list[Letter]) -> Iterator[list[tuple[int, bytes, str]]]:
+    """The letters composed chunk by chunk, in worker processes when there are many: while
+    this process sends one chunk, the workers set the next ones."""
+    workers = settings.DOCUMENT_WORKERS
+    if workers <= 1 or len(letters) < PARALLEL_FROM:
+        for chunk in _chunked(letters):
+            yield compose(chunk)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=workers_start) as pool:
+        waiting: deque[Future[list[tuple[int, bytes, str]]]] = deque()
+        for chunk in _chunked(letters):
+            waiting.append(pool.submit(compose, chunk))
+            while len(waiting) > IN_FLIGHT_PER_WORKER * workers:
+                yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
+
+
+def _claim(pks: list[int]) -> set[int]:
+    """The reminders still to send among ``pks``, committed ``sending`` in one transaction
+    before anything leaves; one another process holds is left to it."""
+    with transaction.atomic():
+        rows = Reminder.objects.filter(
+            pk__in=pks, status__in=(Reminder.Status.QUEUED, Reminder.Status.FAILED)
+        ).order_by()
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True, of=("self",))
+        claimed = set(rows.values_list("pk", flat=True))
+        Reminder.objects.filter(pk__in=claimed).update(
+            status=Reminder.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
+        )
+    return claimed
+
+
+def _deliver(
+    reminder: Reminder, content: bytes, error: str, message_id: str, session: MailSession
+) -> Reminder:
+    reminder.status = Reminder.Status.SENDING
+    reminder.attempts += 1
+    try:
+        if error:
+            raise ReminderError(error)
+        if reminder.channel == "email":
+            reminder.reference = _mail(reminder, content, message_id, session)
+        else:
+            reminder.reference = _print(reminder, content)
+    except MaybeSent as failure:
+        reminder.status = Reminder.Status.UNCERTAIN
+        reminder.error = (
+            f"{failure.message} – se efter i e-postservern om påminnelsen kom fram; den skickas "
+            "inte igen av sig själv"
+        )
+    except (TransportError, ReminderError) as failure:
+        reminder.status = Reminder.Status.FAILED
+        reminder.error = failure.message if isinstance(failure, TransportError) else str(failure)
+    else:
+        reminder.status, reminder.error = Reminder.Status.SENT, ""
+    return reminder
+
+
+def _record_outcomes(reminders: list[Reminder]) -> None:
+    """The chunk's outcomes and their audit records in one transaction."""
+    if not reminders:
+        return
+    changed = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = [(r.status, r.error, r.reference[:300], r.attempts, changed, r.pk) for r in reminders]
+    table = Reminder._meta.db_table
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET status = %s, error = %s, reference = %s, attempts = %s, "
+                "updated_at = %s WHERE id = %s",
+                rows,
+            )
+        record_many(
+            (f"reminder.{r.status}", f"faktura {r.invoice.number}",
+             {"step": r.step, "channel": r.channel, "recipient": r.recipient,
+              "reference": r.reference, "error": r.error})
+            for r in reminders
+        )  # fmt: skip
+
+
+def _title(reminder: Reminder) -> str:
+    return f"Påminnelse: faktura {reminder.invoice.number}"
+
+
+def _mail(reminder: Reminder, content: bytes, message_id: str, session: MailSession) -> str:
+    if not settings.SMTP_URL or not settings.MAIL_FROM or not message_id:
+        raise ReminderError(
+            "påminnelser med e-post kräver KORTFAKTURA_SMTP_URL och KORTFAKTURA_MAIL_FROM – ange "
+            "dem (se docs/operations.md, Leverans) och kör kortfaktura remind igen"
+        )
+    session.send(content, [reminder.recipient], message_id)
+    return message_id
+
+
+def _print_target(reminder: Reminder) -> Path | None:
+    if not settings.PRINT_DIR:
+        return None
+    return Path(settings.PRINT_DIR) / f"paminnelse-{reminder.invoice.number}-{reminder.step}.pdf"
 
 
 def _print(reminder: Reminder, pdf: bytes) -> str:
-    if not settings.PRINT_DIR:
+    target = _print_target(reminder)
+    if target is None:
         raise ReminderError(
             "påminnelser på papper kräver KORTFAKTURA_PRINT_DIR – ange katalogen och kör "
             "kortfaktura remind igen"
         )
-    folder = Path(settings.PRINT_DIR)
-    target = folder / f"paminnelse-{reminder.invoice.number}-{reminder.step}.pdf"
+    folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(prefix=".paminnelse-", suffix=".tmp", dir=folder)
@@ -323,10 +478,14 @@ def _compiler() -> typst.Compiler:
 def render(reminder: Reminder, settled: Settlement) -> bytes:
     """The reminder as a PDF (PDF/A-2b, the invoices' fonts); ``settled``: what the invoice had
     been paid and credited on the reminder's day."""
+    return _pdf(_data(reminder, settled))
+
+
+def _data(reminder: Reminder, settled: Settlement) -> dict[str, Any]:
     invoice = reminder.invoice
     buyer = invoice.buyer or {}
     lines = postal_address(buyer).splitlines()
-    data = {
+    return {
         "title": _title(reminder),
         "fonts": list(FONTS),
         "seller": settings.SELLER,
@@ -343,7 +502,12 @@ def render(reminder: Reminder, settled: Settlement) -> bytes:
         "credited": swedish.money(settled.credited),
         "open": swedish.money(reminder.open_amount),
     }
-    moment = dt.datetime.combine(reminder.reminded_on, dt.time(12), tzinfo=dt.UTC)
+
+
+def _pdf(data: dict[str, Any]) -> bytes:
+    moment = dt.datetime.combine(
+        dt.date.fromisoformat(data["reminded_on"]), dt.time(12), tzinfo=dt.UTC
+    )
     try:
         pdf = _compiler().compile(
             format="pdf",
