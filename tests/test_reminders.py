@@ -110,7 +110,7 @@ def test_who_gets_a_reminder_and_who_does_not_and_never_twice(
     day = vargarda.due_date + dt.timedelta(days=10)
     code, planned = remind(cli, "--at", day.isoformat(), "--dry-run")
     assert sorted(r["number"] for r in planned["reminders"]) == sorted(
-        [vargarda.number, boras.number]
+        [str(vargarda.number), str(boras.number)]
     )
     assert not Reminder.objects.exists() and mailbox.messages == []
 
@@ -119,11 +119,11 @@ def test_who_gets_a_reminder_and_who_does_not_and_never_twice(
     new_due = (day + dt.timedelta(days=10)).isoformat()
     assert [(r["number"], r["channel"], r["open"], r["due_date"], r["step"], r["status"])
             for r in sorted(result["reminders"], key=lambda r: r["number"])] == sorted([
-        (vargarda.number, "email", f"{vargarda.payable:.2f}", new_due, 1, "sent"),
-        (boras.number, "print", f"{boras.payable - Decimal('100'):.2f}", new_due, 1, "sent"),
+        (str(vargarda.number), "email", f"{vargarda.payable:.2f}", new_due, 1, "sent"),
+        (str(boras.number), "print", f"{boras.payable - Decimal('100'):.2f}", new_due, 1, "sent"),
     ])  # fmt: skip
     assert {(s["number"], s["reason"].split()[0]) for s in result["skipped"]} == {
-        (alingsas.number, "köparen"), (lerum.number, "en"),
+        (str(alingsas.number), "köparen"), (str(lerum.number), "en"),
     }  # fmt: skip
     # The e-mail: to the account's address, in Swedish, with the PDF.
     [(to, message)] = mailbox.messages
@@ -160,10 +160,10 @@ def test_a_second_step_follows_the_first_reminders_due_date(
     remind(cli, "--at", first_day.isoformat())
     first = Reminder.objects.get(invoice=vargarda)
     _, result = remind(cli, "--at", (first.due_date + dt.timedelta(days=9)).isoformat())
-    assert vargarda.number not in [r["number"] for r in result["reminders"]]
+    assert str(vargarda.number) not in [r["number"] for r in result["reminders"]]
     second_day = first.due_date + dt.timedelta(days=10)
     _, result = remind(cli, "--at", second_day.isoformat())
-    mine = [r for r in result["reminders"] if r["number"] == vargarda.number]
+    mine = [r for r in result["reminders"] if r["number"] == str(vargarda.number)]
     assert [(r["step"], r["status"]) for r in mine] == [(2, "sent")]
     # Paid in full meanwhile: no third step (and there is none with two steps anyway).
     assert Reminder.objects.filter(invoice=vargarda).count() == 2
@@ -182,7 +182,7 @@ def test_a_refusing_server_fails_the_reminder_says_so_and_it_is_sent_later(
     assert Reminder.objects.get(invoice=vargarda).status == "failed"
     settings.SMTP_URL = working
     code, result = remind(cli, "--at", day)
-    mine = [r for r in result["reminders"] if r["number"] == vargarda.number]
+    mine = [r for r in result["reminders"] if r["number"] == str(vargarda.number)]
     assert code == 0 and [r["status"] for r in mine] == ["sent"]
     assert len(mailbox.messages) == 1
 
@@ -200,7 +200,7 @@ def test_a_failed_reminder_of_an_invoice_paid_meanwhile_is_not_sent(
     paid = simple_bgmax([(vargarda.ocr, f"{vargarda.payable:.2f}", 7)], day="2026-12-20")
     import_content(paid, "betalt.txt")
     code, result = remind(cli, "--at", day)
-    assert code == 0 and vargarda.number not in [r["number"] for r in result["reminders"]]
+    assert code == 0 and str(vargarda.number) not in [r["number"] for r in result["reminders"]]
     assert mailbox.messages == [] and Reminder.objects.get(invoice=vargarda).status == "failed"
 
 
@@ -361,7 +361,7 @@ def test_a_reminder_left_sending_by_a_dead_process_is_never_sent_twice(
     (folder / f"paminnelse-{boras.number}-1.pdf").write_bytes(b"%PDF-1.7 written whole")
     code, result = remind(cli, "--at", day.isoformat())
     reminded = {r["number"] for r in result["reminders"]}
-    assert code == 0 and not reminded & {vargarda.number, boras.number}
+    assert code == 0 and not reminded & {str(vargarda.number), str(boras.number)}
     assert Reminder.objects.get(invoice=vargarda).status == "uncertain"
     assert Reminder.objects.get(invoice=boras).status == "sent"
     assert mailbox.messages == []
@@ -384,7 +384,66 @@ def test_a_print_reminder_left_sending_without_its_file_is_written_later(
     assert Reminder.objects.get(invoice=boras).status == "sending"
     Reminder.objects.update(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
     code, result = remind(cli, "--at", day.isoformat())
-    assert (boras.number, "sent") in [(r["number"], r["status"]) for r in result["reminders"]]
+    assert (str(boras.number), "sent") in [(r["number"], r["status"]) for r in result["reminders"]]
     assert (tmp_path / "utskrift" / f"paminnelse-{boras.number}-1.pdf").read_bytes().startswith(
         b"%PDF"
     )
+
+
+def test_a_reminder_fee_and_late_interest_where_switched_on_are_shown_never_added(
+    invoices: list[Invoice], mailbox: Mailbox, cli: Cli, settings: Any, tmp_path: Path
+) -> None:
+    settings.REMINDER_FEE = Decimal("60.00")
+    settings.LATE_INTEREST = True
+    settings.REFERENCE_RATE = Decimal("2.25")
+    vargarda = next(i for i in invoices if i.customer.name.startswith("Vårgårda"))
+    assert vargarda.due_date is not None
+    day = vargarda.due_date + dt.timedelta(days=20)
+    code, result = remind(cli, "--at", day.isoformat())
+    mine = next(r for r in result["reminders"] if r["number"] == str(vargarda.number))
+    # Räntelagen: (reference rate + 8) percent a year on the open amount, 20 days of 365.
+    expected = (vargarda.payable * Decimal("10.25") / 100 * 20 / 365).quantize(Decimal("0.01"))
+    assert (mine["fee"], mine["interest"]) == ("60.00", f"{expected:.2f}")
+    assert mine["open"] == f"{vargarda.payable:.2f}"  # the invoice's open amount, nothing added
+    [(to, message)] = mailbox.messages
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "påminnelseavgift 60,00 kr" in body and "faktureras separat" in body
+    [attachment] = list(message.iter_attachments())
+    pdf = " ".join(p.extract_text() for p in PdfReader(_bytes_io(attachment.get_content())).pages)
+    pdf = pdf.replace("\xa0", " ")
+    assert "Påminnelseavgift" in pdf and "Dröjsmålsränta 10,25 %" in pdf
+    assert f"{expected:.2f}".replace(".", ",") in pdf
+    # The receivables still owe the invoice's amount only.
+    code, out, _ = cli("receivables", "--json", "--at", day.isoformat())
+    [item] = [i for i in json.loads(out)["items"] if i["number"] == str(vargarda.number)]
+    assert code == 0 and item["open"] == f"{vargarda.payable:.2f}"
+
+
+@pytest.mark.parametrize(
+    "environment, said",
+    [
+        ({"KORTFAKTURA_REMINDER_FEE": "75"}, "KORTFAKTURA_REMINDER_FEE"),
+        ({"KORTFAKTURA_REMINDER_FEE": "sextio"}, "KORTFAKTURA_REMINDER_FEE"),
+        ({"KORTFAKTURA_LATE_INTEREST": "1"}, "KORTFAKTURA_REFERENCE_RATE"),
+        ({"KORTFAKTURA_LATE_INTEREST": "1", "KORTFAKTURA_REFERENCE_RATE": "NaN"},
+         "KORTFAKTURA_REFERENCE_RATE"),
+        ({"KORTFAKTURA_REMINDER_DAYS": "tio"}, "KORTFAKTURA_REMINDER_DAYS"),
+        ({"KORTFAKTURA_REMINDER_DUE_DAYS": "0"}, "KORTFAKTURA_REMINDER_DUE_DAYS"),
+    ],
+)  # fmt: skip
+def test_a_reminder_setting_that_cannot_work_is_refused_in_swedish(
+    environment: dict[str, str], said: str, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+
+    from processes import SCRIPT
+
+    env = {**os.environ, "KORTFAKTURA_DATA_DIR": str(tmp_path), **environment}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run(
+        [str(SCRIPT), "remind", "--dry-run"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert said in done.stderr and ("ska vara" in done.stderr or "kräver" in done.stderr)

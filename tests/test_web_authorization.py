@@ -124,6 +124,8 @@ WEB: dict[str, Access] = {
     "payments_upload": only("manage_payments", ok=405),
     "payment_assign": only("manage_payments", ok=405),
     "payment_refund": only("manage_payments", ok=405),
+    "invoice_dispute": only("manage_payments", ok=405),
+    "invoice_dispute_close": only("manage_payments", ok=405),
     "receivables": Access(BILLING),
     # Genomlysning: a Granskare may compute the review again (it changes no data)
     "review": Access(REVIEW),

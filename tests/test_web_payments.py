@@ -184,3 +184,55 @@ def test_the_invoice_page_shows_paid_and_open_to_staff_and_to_its_customer(
     assert "Öppet" in kund and "betald" in kund and "bgmax.txt" not in kund
     unpaid = text(client_for("ekonomi").get(f"/fakturor/{second.number}/"))
     assert "Ingen betalning har kommit in" in unpaid and "obetald" in unpaid
+
+
+def test_ekonomi_marks_an_invoice_disputed_and_no_reminder_goes_out_until_it_is_settled(
+    invoices: list[Invoice], settings: Any, tmp_path: Path
+) -> None:
+    from kortfaktura.payments.models import Dispute
+    from kortfaktura.payments.reminders import remind
+
+    settings.PRINT_DIR = str(tmp_path / "utskrift")
+    vargarda, boras = invoices
+    assert vargarda.due_date is not None
+    day = vargarda.due_date + dt.timedelta(days=10)
+    ekonomi = client_for("ekonomi")
+    page = text(ekonomi.get(f"/fakturor/{vargarda.number}/"))
+    assert "Markera som bestridd" in page
+    # Without a reason: refused in Swedish, nothing stored.
+    refused = text(ekonomi.post(f"/fakturor/{vargarda.number}/bestrid/", {"reason": " "},
+                                follow=True))  # fmt: skip
+    assert "motiveringen är tom" in refused.lower() and not Dispute.objects.exists()
+    # Fakturering may see the page but not mark; a Kund sees nothing of it.
+    fakturering = client_for("fakturering")
+    assert "Markera som bestridd" not in text(fakturering.get(f"/fakturor/{vargarda.number}/"))
+    answer = fakturering.post(f"/fakturor/{vargarda.number}/bestrid/", {"reason": "Nej"})
+    assert answer.status_code == 403 and not Dispute.objects.exists()
+
+    marked = text(ekonomi.post(f"/fakturor/{vargarda.number}/bestrid/",
+                               {"reason": "Kunden ifrågasätter antalet kort"}, follow=True))  # fmt: skip
+    assert "är markerad som bestridd" in marked and "Häv bestridandet" in marked
+    again = text(ekonomi.post(f"/fakturor/{vargarda.number}/bestrid/", {"reason": "Igen"},
+                              follow=True))  # fmt: skip
+    assert "redan markerad som bestridd" in again and Dispute.objects.count() == 1
+    kund = client_for("kund", vargarda.customer.orgnr)
+    assert "bestrid" not in text(kund.get(f"/fakturor/{vargarda.number}/")).lower()
+    assert ekonomi.post("/fakturor/999999/bestrid/", {"reason": "x"}).status_code == 404
+
+    result = remind(day)
+    assert [r.invoice.number for r in result.reminders] == [boras.number]
+    assert [(number, reason.split(":")[0]) for number, reason in result.skipped] == [
+        (vargarda.number, "markerad som bestridd av ekonomi")
+    ]
+    settled = text(ekonomi.post(f"/fakturor/{vargarda.number}/bestrid/hav/",
+                                {"reason": "Kunden godtog fakturan"}, follow=True))  # fmt: skip
+    assert "inte längre bestridd" in settled and "Markera som bestridd" in settled
+    result = remind(day + dt.timedelta(days=1))
+    assert [r.invoice.number for r in result.reminders] == [vargarda.number]
+    actions = list(
+        AuditRecord.objects.filter(object=f"faktura {vargarda.number}", action__startswith="invoice.dispute")
+        .values_list("action", "actor")
+    )  # fmt: skip
+    assert actions == [("invoice.disputed", "ekonomi"), ("invoice.dispute_closed", "ekonomi")]
+    closed = Dispute.objects.get()
+    assert closed.closed_by == "ekonomi" and closed.close_reason == "Kunden godtog fakturan"

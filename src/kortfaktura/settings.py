@@ -13,6 +13,7 @@ Environment variables:
 """
 
 import os
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -372,9 +373,56 @@ SELLER = {
 PAYMENT_TERMS_DAYS = int(os.environ.get("KORTFAKTURA_PAYMENT_TERMS_DAYS", "30"))
 # Reminders (R23): one per overdue invoice and step, this many days after the due date (or the
 # previous reminder's new due date), with a new due date this many days after the reminder.
-REMINDER_DAYS = int(os.environ.get("KORTFAKTURA_REMINDER_DAYS", "10"))
-REMINDER_STEPS = int(os.environ.get("KORTFAKTURA_REMINDER_STEPS", "1"))
-REMINDER_DUE_DAYS = int(os.environ.get("KORTFAKTURA_REMINDER_DUE_DAYS", "10"))
+
+
+def _days(name: str, default: int, least: int = 0) -> int:
+    text = os.environ.get(name, str(default)).strip()
+    if not text.isdigit() or not least <= int(text) <= 3650:
+        raise SettingError(
+            name, f"{name} är '{text}' men ska vara ett heltal från {least}, t.ex. {default}."
+        )
+    return int(text)
+
+
+def _kronor(name: str, most: Decimal, example: str) -> Decimal:
+    text = os.environ.get(name, "0").strip().replace(",", ".").replace(" ", "")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = Decimal(-1)
+    if not amount.is_finite() or not Decimal(0) <= amount <= most:
+        raise SettingError(
+            name,
+            f"{name} är '{os.environ.get(name)}' men ska vara ett belopp i kronor från 0 till "
+            f"{most:.0f}, t.ex. {example}.",
+        )
+    return amount.quantize(Decimal("0.01"))
+
+
+REMINDER_DAYS = _days("KORTFAKTURA_REMINDER_DAYS", 10)
+REMINDER_STEPS = _days("KORTFAKTURA_REMINDER_STEPS", 1)  # 0: no reminders
+REMINDER_DUE_DAYS = _days("KORTFAKTURA_REMINDER_DUE_DAYS", 10, least=1)
+# Reminder fee and late-payment interest: off, as R23 says for public bodies. The fee only where
+# the customer agreed to it, at most what the Swedish debt-collection rules allow for a written
+# reminder (60 kr); the interest as räntelagen 6 §: the Riksbank's reference rate (a setting,
+# since it changes twice a year and this machine asks nobody) plus 8 percentage points.
+REMINDER_FEE_LIMIT = Decimal("60.00")
+REMINDER_FEE = _kronor("KORTFAKTURA_REMINDER_FEE", REMINDER_FEE_LIMIT, "60")
+LATE_INTEREST = os.environ.get("KORTFAKTURA_LATE_INTEREST", "0").strip() == "1"
+REFERENCE_RATE: Decimal | None = None
+if LATE_INTEREST:
+    _rate = os.environ.get("KORTFAKTURA_REFERENCE_RATE", "").strip().replace(",", ".")
+    try:
+        REFERENCE_RATE = Decimal(_rate)
+    except InvalidOperation:
+        REFERENCE_RATE = None
+    if REFERENCE_RATE is None or not REFERENCE_RATE.is_finite() or not -5 <= REFERENCE_RATE <= 30:
+        raise SettingError(
+            "KORTFAKTURA_REFERENCE_RATE",
+            "KORTFAKTURA_LATE_INTEREST=1 kräver KORTFAKTURA_REFERENCE_RATE: Riksbankens "
+            "referensränta i procent för det pågående halvåret, t.ex. 1,75 (dröjsmålsräntan "
+            "blir den plus 8 procentenheter enligt räntelagen).",
+        )
 FIRST_INVOICE_NUMBER = int(os.environ.get("KORTFAKTURA_FIRST_INVOICE_NUMBER", "100001"))
 # Internal charges and internal credits (R17) have a series of their own: eight digits starting
 # with 9, told apart at a glance from the six-digit invoice numbers.

@@ -124,6 +124,14 @@ class Reminder(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     reference = models.CharField("meddelande-id eller fil", max_length=300, blank=True)
+    # Off by default (R23); where switched on, shown on the reminder and never added to an
+    # invoice: the fee (inkassolagen) and the interest from the due date to the reminder's day
+    # at the rate (räntelagen: the reference rate + 8 percentage points).
+    fee = models.DecimalField("påminnelseavgift", max_digits=10, decimal_places=2, default=0)
+    interest = models.DecimalField("dröjsmålsränta", max_digits=14, decimal_places=2, default=0)
+    interest_rate = models.DecimalField(
+        "räntesats, procent", max_digits=6, decimal_places=2, null=True, blank=True
+    )
     created_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -136,3 +144,29 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"påminnelse {self.step} om faktura {self.invoice_id}"
+
+
+class Dispute(models.Model):
+    """A person's note that the customer disputes an invoice (R23: no reminder while it is
+    open), and, later, that the dispute is settled. At most one open per invoice – the
+    database's promise."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="disputes")
+    reason = models.TextField("varför")
+    opened_by = models.CharField(max_length=150)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    closed_by = models.CharField(max_length=150, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.TextField("hur det löstes", blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(closed_at__isnull=True),
+                name="dispute_one_open_per_invoice",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"bestridande av faktura {self.invoice_id}"

@@ -4,10 +4,11 @@ An issued invoice still open ``REMINDER_DAYS`` days after its due date gets one 
 its account's e-mail, else print (Peppol has no reminder document) – with the open amount, the
 same OCR number, the bankgiro and a new due date ``REMINDER_DUE_DAYS`` later. With more steps
 (``REMINDER_STEPS``) the next one follows ``REMINDER_DAYS`` after the previous reminder's new due
-date. Never for a disputed invoice (the buyer's Invoice Response rejected it or asked a question),
-one with an order change waiting for a decision, or an internal charge (never selected). No
-reminder fee and no late-payment interest: the customers are public bodies (R23's default; the
-fee and interest that R23 allows when switched on are not built).
+date. Never for a disputed invoice (the buyer's Invoice Response rejected it or asked a question,
+or a person marked it disputed), one with an order change waiting for a decision, or an internal
+charge (never selected). No reminder fee and no late-payment interest by default: the customers
+are public bodies. Where switched on (``REMINDER_FEE``, ``LATE_INTEREST``) they are shown on the
+reminder, stored with it, and never added to an invoice: a person bills them, if at all.
 
 Exactly once: a reminder is a row unique per (invoice, step), created ``queued`` and committed
 ``sending`` before anything leaves; an e-mail whose server did not answer after the whole
@@ -24,7 +25,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from functools import cache
@@ -47,7 +48,7 @@ from kortfaktura.delivery.transport import MaybeSent, TransportError
 from kortfaktura.documents.pdf import FONTS, fonts
 from kortfaktura.documents.workers import start as workers_start
 from kortfaktura.orders.models import OrderChange
-from kortfaktura.payments.models import Reminder
+from kortfaktura.payments.models import Dispute, Reminder
 from kortfaktura.payments.selectors import Settlement, settlements
 
 TEMPLATE = Path(__file__).parent / "templates" / "reminder.typ"
@@ -72,6 +73,21 @@ class Candidate:
     due_date: dt.date
     channel: str
     recipient: str
+    fee: Decimal = Decimal("0.00")
+    interest: Decimal = Decimal("0.00")
+    interest_rate: Decimal | None = None
+
+
+def late_interest(open_amount: Decimal, due: dt.date, at: dt.date) -> tuple[Decimal, Decimal]:
+    """(rate in percent, interest in kronor) on ``open_amount`` from the due date to ``at``
+    (räntelagen 6 §: the reference rate + 8 percentage points a year, days / 365), rounded to
+    öre; nothing when interest is switched off."""
+    if not settings.LATE_INTEREST or settings.REFERENCE_RATE is None:
+        return Decimal("0"), Decimal("0.00")
+    rate = settings.REFERENCE_RATE + 8
+    days = max(0, (at - due).days)
+    interest = open_amount * rate / 100 * days / 365
+    return rate, max(Decimal("0.00"), interest.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 @dataclass
@@ -87,31 +103,27 @@ class RemindResult:
         return [r for r in self.reminders if r.status == Reminder.Status.FAILED]
 
     def as_json(self) -> dict[str, Any]:
-        rows = [
-            (r.invoice.number, r.invoice.customer.orgnr, r.open_amount, r.due_date, r.channel,
-             r.step, r.status)
-            for r in self.reminders
-        ] if not self.dry_run else [
-            (c.invoice.number, c.invoice.customer.orgnr, c.open_amount, c.due_date, c.channel,
-             c.step, "planned")
-            for c in self.planned
-        ]  # fmt: skip
+        rows: list[Reminder | Candidate] = list(self.planned if self.dry_run else self.reminders)
         return {
             "at": self.at.isoformat(),
             "dry_run": self.dry_run,
             "reminders": [
                 {
-                    "number": number,
-                    "orgnr": orgnr,
-                    "open": f"{amount:.2f}",
-                    "due_date": due.isoformat(),
-                    "channel": channel,
-                    "step": step,
-                    "status": status,
+                    "number": str(row.invoice.number),
+                    "orgnr": row.invoice.customer.orgnr,
+                    "open": f"{row.open_amount:.2f}",
+                    "due_date": row.due_date.isoformat(),
+                    "channel": row.channel,
+                    "step": row.step,
+                    "status": row.status if isinstance(row, Reminder) else "planned",
+                    "fee": f"{row.fee:.2f}",
+                    "interest": f"{row.interest:.2f}",
                 }
-                for number, orgnr, amount, due, channel, step, status in rows
+                for row in rows
             ],
-            "skipped": [{"number": number, "reason": reason} for number, reason in self.skipped],
+            "skipped": [
+                {"number": str(number), "reason": reason} for number, reason in self.skipped
+            ],
         }
 
 
@@ -145,6 +157,10 @@ def plan(at: dt.date) -> tuple[list[Candidate], list[tuple[int, str]]]:
             "invoice_id", flat=True
         )
     )
+    marked = {
+        dispute.invoice_id: dispute
+        for dispute in Dispute.objects.filter(invoice__in=overdue, closed_at__isnull=True)
+    }
     waiting = set(
         InvoiceItem.objects.filter(
             invoice__in=overdue, credited=False, order__changes__status=OrderChange.Status.PENDING
@@ -162,6 +178,11 @@ def plan(at: dt.date) -> tuple[list[Candidate], list[tuple[int, str]]]:
             continue  # every step has been taken; what follows is a person's decision
         if sent and at < sent[-1].due_date + days:
             continue  # the last reminder's new due date has not passed long enough
+        if (dispute := marked.get(invoice.pk)) is not None:
+            skipped.append(
+                (invoice.number, f"markerad som bestridd av {dispute.opened_by}: {dispute.reason}")
+            )
+            continue
         if invoice.pk in disputed:
             skipped.append((invoice.number, "köparen har invänt mot fakturan (fakturasvar)"))
             continue
@@ -169,10 +190,13 @@ def plan(at: dt.date) -> tuple[list[Candidate], list[tuple[int, str]]]:
             skipped.append((invoice.number, "en ändring av en beställning väntar på beslut"))
             continue
         channel, recipient = _route(invoice)
+        rate, interest = late_interest(open_amount, invoice.due_date, at)
         due.append(
             Candidate(
                 invoice, len(sent) + 1, open_amount,
                 at + dt.timedelta(days=settings.REMINDER_DUE_DAYS), channel, recipient,
+                fee=settings.REMINDER_FEE, interest=interest,
+                interest_rate=rate if settings.LATE_INTEREST else None,
             )
         )  # fmt: skip
     return due, skipped
@@ -192,6 +216,8 @@ def remind(at: dt.date | None = None, *, dry_run: bool = False) -> RemindResult:
             invoice=candidate.invoice, step=candidate.step, reminded_on=day,
             open_amount=candidate.open_amount, due_date=candidate.due_date,
             channel=candidate.channel, recipient=candidate.recipient[:300], created_by=actor,
+            fee=candidate.fee, interest=candidate.interest,
+            interest_rate=candidate.interest_rate,
         )
         for candidate in due
     ]  # fmt: skip
@@ -292,6 +318,7 @@ def _letter(reminder: Reminder, settled: Settlement) -> Letter:
         f"Hej!\n\nVi har ännu inte fått full betalning för faktura {invoice.number}. Öppet belopp: "
         f"{swedish.money(reminder.open_amount)}. Betala senast {reminder.due_date.isoformat()} "
         f"till bankgiro {settings.SELLER['bankgiro']} med OCR-nummer {invoice.ocr}.\n\n"
+        f"{_extra_text(reminder)}"
         "Har du nyligen betalat kan du bortse från påminnelsen. Påminnelsen finns som PDF i "
         "bilagan.\n\nMed vänlig hälsning\n"
         f"{settings.SELLER['name']}, {settings.SELLER['department']}\n"
@@ -305,6 +332,24 @@ def _letter(reminder: Reminder, settled: Settlement) -> Letter:
         "filename": f"paminnelse-{invoice.number}-{reminder.step}.pdf",
     }
     return Letter(reminder.pk, _data(reminder, settled), mail)
+
+
+def _extra_text(reminder: Reminder) -> str:
+    parts = []
+    if reminder.fee:
+        parts.append(f"påminnelseavgift {swedish.money(reminder.fee)}")
+    if reminder.interest_rate is not None:
+        parts.append(
+            f"dröjsmålsränta {swedish.money(reminder.interest)} "
+            f"({swedish.money(reminder.interest_rate, currency=False)} % per år från "
+            f"förfallodagen)"
+        )
+    if not parts:
+        return ""
+    return (
+        f"Dessutom: {' och '.join(parts)}. De ingår inte i det öppna beloppet, ska inte betalas "
+        "med fakturans OCR-nummer och faktureras separat.\n\n"
+    )
 
 
 def compose(letters: list[Letter]) -> list[tuple[int, bytes, str]]:
@@ -501,6 +546,14 @@ def _data(reminder: Reminder, settled: Settlement) -> dict[str, Any]:
         "paid": swedish.money(settled.paid),
         "credited": swedish.money(settled.credited),
         "open": swedish.money(reminder.open_amount),
+        "fee": swedish.money(reminder.fee) if reminder.fee else "",
+        "interest": swedish.money(reminder.interest) if reminder.interest_rate is not None else "",
+        "interest_rate": (
+            swedish.money(reminder.interest_rate, currency=False)
+            if reminder.interest_rate is not None
+            else ""
+        ),
+        "extra": swedish.money(reminder.fee + reminder.interest),
     }
 
 

@@ -20,7 +20,7 @@ from kortfaktura.audit.services import record
 from kortfaktura.billing.models import Invoice
 from kortfaktura.imports.personal import mask
 from kortfaktura.payments import formats, matching
-from kortfaktura.payments.models import Payment, PaymentFile
+from kortfaktura.payments.models import Dispute, Payment, PaymentFile
 
 CHUNK = 500
 BATCH = 5000
@@ -354,3 +354,59 @@ def refund(payment_id: int, reason: str) -> Payment:
             },
         )
     return payment
+
+
+def _disputable(number: int) -> Invoice:
+    invoice = Invoice.objects.filter(
+        number=number, status=Invoice.Status.ISSUED, kind=Invoice.Kind.INVOICE
+    ).first()
+    if invoice is None:
+        raise PaymentError(
+            f"faktura {number} finns inte bland utfärdade fakturor (kreditfakturor och interna "
+            "debiteringar påminns aldrig); se kortfaktura invoice list"
+        )
+    return invoice
+
+
+def open_dispute(number: int, reason: str) -> Dispute:
+    """A person notes that the customer disputes invoice ``number``: no reminder while it is
+    open (R23)."""
+    text = _reason(reason)
+    with transaction.atomic():
+        invoice = _disputable(number)
+        if Dispute.objects.filter(invoice=invoice, closed_at__isnull=True).exists():
+            raise PaymentError(f"faktura {number} är redan markerad som bestridd")
+        try:
+            with transaction.atomic():
+                dispute = Dispute.objects.create(
+                    invoice=invoice, reason=text, opened_by=current_actor()
+                )
+        except IntegrityError:  # another person marked it at the same moment
+            raise PaymentError(f"faktura {number} är redan markerad som bestridd") from None
+        record("invoice.disputed", f"faktura {number}", {"reason": text})
+    return dispute
+
+
+def close_dispute(number: int, reason: str) -> Dispute:
+    """A person notes that the dispute of invoice ``number`` is settled: reminders may follow
+    again, as R23 says, from the next daily run."""
+    text = _reason(reason)
+    with transaction.atomic():
+        invoice = _disputable(number)
+        dispute = (
+            Dispute.objects.select_for_update()
+            .filter(invoice=invoice, closed_at__isnull=True)
+            .first()
+        )
+        if dispute is None:
+            raise PaymentError(f"faktura {number} är inte markerad som bestridd")
+        dispute.closed_by, dispute.closed_at, dispute.close_reason = (
+            current_actor(), timezone.now(), text
+        )  # fmt: skip
+        dispute.save(update_fields=["closed_by", "closed_at", "close_reason"])
+        record(
+            "invoice.dispute_closed",
+            f"faktura {number}",
+            {"reason": text, "opened_by": dispute.opened_by, "opened_reason": dispute.reason},
+        )
+    return dispute

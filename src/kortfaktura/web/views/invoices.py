@@ -29,6 +29,7 @@ from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.documents.services import ExportError, render_one
 from kortfaktura.payments import selectors as payment_selectors
 from kortfaktura.payments.models import Payment
+from kortfaktura.web.views import payments
 from kortfaktura.web.views.common import paginate, require
 from kortfaktura.web.views.runs import date_field, page_message
 
@@ -213,6 +214,12 @@ def detail(request: HttpRequest, number: int) -> HttpResponse:
             ),
             "payments": payments,
             "reminders": list(invoice.reminders.order_by("step")) if paying else [],
+            "dispute": (
+                invoice.disputes.filter(closed_at__isnull=True).first()
+                if paying and scope.is_staff_reader(request.user)
+                else None
+            ),
+            "may_dispute": paying and request.user.has_perm("access.manage_payments"),
             "staff": scope.is_staff_reader(request.user),
             "internal": invoice.kind in INTERNAL_KINDS,
             "is_credit": invoice.kind not in CHARGE_KINDS,
@@ -355,5 +362,10 @@ urlpatterns = [
     path("fakturor/", index, name="invoices"),
     path("fakturor/<int:number>/", detail, name="invoice"),
     path("fakturor/<int:number>/kreditera/", credit, name="invoice_credit"),
+    # Marking a dispute belongs to the receivables (Ekonomi), next to the payments.
+    path("fakturor/<int:number>/bestrid/", payments.dispute_open, name="invoice_dispute"),
+    path(
+        "fakturor/<int:number>/bestrid/hav/", payments.dispute_close, name="invoice_dispute_close"
+    ),
     path("fakturor/<int:number>/<str:file_format>/", document, name="invoice_document"),
 ]

@@ -196,6 +196,36 @@ def refund(request: HttpRequest, payment_id: int) -> HttpResponse:
     return _decide(request, payment_id, refund=True)
 
 
+def _dispute(request: HttpRequest, number: int, *, closing: bool) -> HttpResponse:
+    get_object_or_404(Invoice, number=number, status=Invoice.Status.ISSUED)
+    reason = request.POST.get("reason", "")
+    try:
+        with acting_as(request.user.get_username()):
+            if closing:
+                services.close_dispute(number, reason)
+                done = f"Faktura {number} är inte längre bestridd; påminnelser kan följa igen."
+            else:
+                services.open_dispute(number, reason)
+                done = f"Faktura {number} är markerad som bestridd: ingen påminnelse går ut."
+    except services.PaymentError as error:
+        messages.error(request, f"{str(error)[:1].upper()}{str(error)[1:]}.")
+    else:
+        messages.success(request, done)
+    return redirect(reverse("web:invoice", args=[number]) + "#bestridande")
+
+
+@require("access.manage_payments", section="payments")
+@require_POST
+def dispute_open(request: HttpRequest, number: int) -> HttpResponse:
+    return _dispute(request, number, closing=False)
+
+
+@require("access.manage_payments", section="payments")
+@require_POST
+def dispute_close(request: HttpRequest, number: int) -> HttpResponse:
+    return _dispute(request, number, closing=True)
+
+
 # --- Kundreskontra ---------------------------------------------------------------------------
 
 
