@@ -229,7 +229,7 @@ def remind(at: dt.date | None = None, *, dry_run: bool = False) -> RemindResult:
                 _queue([row])
             except IntegrityError:
                 continue
-    _recover()
+    result.reminders.extend(_recover())
     queued = list(
         Reminder.objects.select_related("invoice", "invoice__customer")
         .filter(status__in=(Reminder.Status.QUEUED, Reminder.Status.FAILED))
@@ -264,13 +264,14 @@ def _queue(rows: list[Reminder]) -> None:
         )  # fmt: skip
 
 
-def _recover() -> None:
+def _recover() -> list[Reminder]:
     """Reminders a process left ``sending`` (it died between claiming and recording): a print
     file that is there was written whole, so it is sent, and one that is not is tried again;
     an e-mail may have left, so it is ``uncertain`` and a person looks (never sent twice)."""
     stale = timezone.now() - STALE_SENDING
+    settled: list[Reminder] = []
     with transaction.atomic():
-        rows = Reminder.objects.select_related("invoice").filter(
+        rows = Reminder.objects.select_related("invoice", "invoice__customer").filter(
             status=Reminder.Status.SENDING, updated_at__lt=stale
         )
         if connection.features.has_select_for_update_skip_locked:
@@ -298,6 +299,8 @@ def _recover() -> None:
                 {"step": reminder.step, "channel": reminder.channel, "recovered": True,
                  "reference": reminder.reference, "error": reminder.error},
             )  # fmt: skip
+            settled.append(reminder)
+    return settled
 
 
 @dataclass(frozen=True)
