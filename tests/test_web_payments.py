@@ -219,6 +219,8 @@ def test_ekonomi_marks_an_invoice_disputed_and_no_reminder_goes_out_until_it_is_
     assert "bestrid" not in text(kund.get(f"/fakturor/{vargarda.number}/")).lower()
     assert ekonomi.post("/fakturor/999999/bestrid/", {"reason": "x"}).status_code == 404
 
+    ledger = text(ekonomi.get("/kundreskontra/"))
+    assert ledger.count("bestridd") == 1  # Vårgårda's row, in the receivables too
     result = remind(day)
     assert [r.invoice.number for r in result.reminders] == [boras.number]
     assert [(number, reason.split(":")[0]) for number, reason in result.skipped] == [

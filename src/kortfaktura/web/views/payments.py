@@ -27,7 +27,7 @@ from kortfaktura.audit.actor import acting_as
 from kortfaktura.billing.models import Invoice
 from kortfaktura.jobs import services as jobs
 from kortfaktura.payments import selectors, services
-from kortfaktura.payments.models import Payment, PaymentFile
+from kortfaktura.payments.models import Dispute, Payment, PaymentFile
 from kortfaktura.web.views.common import paginate, require
 from kortfaktura.web.views.imports import safe_name, upload_dir
 
@@ -275,6 +275,12 @@ def receivables(request: HttpRequest) -> HttpResponse:
             "customers": customers,
             "items": report.items[:500],
             "items_cut": len(report.items) > 500,
+            "disputed": {
+                str(number)
+                for number in Dispute.objects.filter(closed_at__isnull=True).values_list(
+                    "invoice__number", flat=True
+                )
+            },
             "chosen": chosen,
             "status_words": selectors.STATUS_WORDS,
             "query": request.GET.urlencode(),
