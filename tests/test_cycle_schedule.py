@@ -220,3 +220,47 @@ def test_a_tick_in_the_future_is_refused_and_spends_no_slot(cli: Any) -> None:
     assert not StepRun.objects.exists()
     code, out, _ = cli("schedule", "list", "--at", later, "--json")
     assert code == 0 and json.loads(out)  # looking ahead is fine
+
+
+def test_a_failed_monthly_draft_is_tried_again_on_the_hour_not_a_month_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tries: list[dt.date] = []
+
+    def flaky(today: dt.date) -> dict[str, Any]:
+        tries.append(today)
+        if len(tries) < 3:
+            raise RuntimeError("databasen är låst")
+        return {"status": "made"}
+
+    monkeypatch.setattr(steps, "monthly_draft", flaky)
+
+    def drafts(moment: str) -> list[StepRun]:
+        queued = [r for r in schedule.tick(at(moment), lambda r: None) if r.step == "monthly_draft"]
+        return [done for r in queued if (done := schedule.carry_out(r.pk)) is not None]
+
+    assert [r.status for r in drafts("2026-10-05 06:00")] == ["failed"]
+    assert drafts("2026-10-05 06:55") == []  # not before an hour has passed
+    assert [(r.slot, r.status) for r in drafts("2026-10-05 07:02")] == [
+        (at("2026-10-05 07:00"), "failed")
+    ]
+    assert drafts("2026-10-05 07:40") == []
+    assert [r.status for r in drafts("2026-10-05 08:00")] == ["done"]
+    # Done: no more tries this month, however many ticks follow.
+    assert drafts("2026-10-05 09:00") == [] and drafts("2026-10-20 12:00") == []
+    assert len(tries) == 3
+
+
+def test_a_draft_that_keeps_failing_stops_after_its_tries_and_stays_failed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(today: dt.date) -> dict[str, Any]:
+        raise RuntimeError("trasig")
+
+    monkeypatch.setattr(steps, "monthly_draft", broken)
+    for hour in range(6, 20):
+        for r in schedule.tick(at(f"2026-10-05 {hour:02d}:01"), lambda r: None):
+            schedule.carry_out(r.pk)
+    runs = StepRun.objects.filter(step="monthly_draft")
+    assert runs.count() == 1 + schedule.BILLING_DAY_RETRIES
+    assert set(runs.values_list("status", flat=True)) == {"failed"}

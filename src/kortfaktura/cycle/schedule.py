@@ -35,6 +35,8 @@ FIVE_MINUTES = 5
 NIGHTLY_AT = dt.time(2, 0)  # the review, when nobody works
 DRAFT_AT = dt.time(6, 0)  # the monthly draft, before the working day
 REMIND_AT = dt.time(7, 0)  # reminders, once the night's payment files are read
+RETRY_AFTER = dt.timedelta(hours=1)  # a failed billing-day step is tried again on the hour
+BILLING_DAY_RETRIES = 6
 
 
 def _local(at: dt.datetime) -> dt.datetime:
@@ -163,7 +165,30 @@ def last_runs() -> dict[str, StepRun]:
 
 
 def due(at: dt.datetime) -> list[tuple[Step, dt.datetime]]:
-    return [(step, slot) for step in STEPS if (slot := step.slot(at)) is not None]
+    wanted = [(step, slot) for step in STEPS if (slot := step.slot(at)) is not None]
+    return wanted + _retries(at, dict(wanted))
+
+
+def _retries(at: dt.datetime, planned: dict[Step, dt.datetime]) -> list[tuple[Step, dt.datetime]]:
+    """The billing day's step comes once a month, so a failed try (a locked database, a worker
+    that died) is tried again on the hour, at most ``BILLING_DAY_RETRIES`` times in its month,
+    instead of waiting a month; the other steps' next slot is near anyway. The draft itself
+    makes one run per month however often it is tried."""
+    retries = []
+    for step, slot in planned.items():
+        if step.kind != "billing_day":
+            continue
+        tries = list(
+            StepRun.objects.filter(step=step.name, slot__gte=slot)
+            .order_by("-slot")
+            .values_list("slot", "status")[: BILLING_DAY_RETRIES + 1]
+        )
+        if not tries or tries[0][1] != StepRun.Status.FAILED or len(tries) > BILLING_DAY_RETRIES:
+            continue
+        hour = _local(at).replace(minute=0, second=0, microsecond=0)
+        if hour - tries[0][0] >= RETRY_AFTER:
+            retries.append((step, hour))
+    return retries
 
 
 def tick(
