@@ -114,6 +114,7 @@ def main() -> None:
 
     from delivery import _Counter
 
+    common.BENCH_DATABASE = BENCH_DATABASE  # importing delivery named its own
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results: dict[str, Any] = {}
     mailbox = _Counter()  # bench/delivery.py's server: counts what it is sent
