@@ -449,3 +449,46 @@ def test_a_reminder_setting_that_cannot_work_is_refused_in_swedish(
     )  # fmt: skip
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert said in done.stderr and ("ska vara" in done.stderr or "kräver" in done.stderr)
+
+
+def test_a_failed_reminder_goes_later_with_that_days_figures_unless_disputed_meanwhile(
+    invoices: list[Invoice], mailbox: Mailbox, cli: Cli, settings: Any
+) -> None:
+    from kortfaktura.payments.services import open_dispute
+
+    named = {invoice.customer.name.split()[0]: invoice for invoice in invoices}
+    vargarda, boras = named["Vårgårda"], named["Borås"]
+    BillingAccount.objects.filter(customer=boras.customer).update(email="ekonomi@boras.example")
+    assert vargarda.due_date is not None
+    day = vargarda.due_date + dt.timedelta(days=10)
+    working = settings.SMTP_URL
+    settings.SMTP_URL = f"smtp://127.0.0.1:{free_port()}"  # nothing listens there
+    assert cli("remind", "--at", day.isoformat())[0] == 1
+    mailed = Reminder.objects.filter(invoice__in=[vargarda, boras])
+    assert set(mailed.values_list("status", flat=True)) == {"failed"}
+    # Meanwhile Vårgårda pays part, and Ekonomi marks Borås's invoice disputed.
+    import_content(simple_bgmax([(vargarda.ocr, "100.00", 3)], day="2026-12-20"), "del.txt")
+    open_dispute(boras.number, "Kunden bestrider beloppet")
+    settings.SMTP_URL = working
+    later = day + dt.timedelta(days=14)
+    code, result = remind(cli, "--at", later.isoformat())
+    assert code == 0
+    sent = {r["number"]: r for r in result["reminders"]}
+    assert str(boras.number) not in sent
+    assert (str(boras.number), "markerad") in [
+        (s["number"], s["reason"].split()[0]) for s in result["skipped"]
+    ]
+    mine = sent[str(vargarda.number)]
+    new_due = (later + dt.timedelta(days=10)).isoformat()
+    assert (mine["open"], mine["due_date"]) == (f"{vargarda.payable - 100:.2f}", new_due)
+    [(to, message)] = mailbox.messages
+    assert to == ["ekonomi@vargarda.example"]
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    open_text = f"{vargarda.payable - 100:.2f}".replace(".", ",")
+    assert open_text in body.replace("\xa0", " ") and new_due in body
+    [attachment] = list(message.iter_attachments())
+    pdf = " ".join(p.extract_text() for p in PdfReader(_bytes_io(attachment.get_content())).pages)
+    assert later.isoformat() in pdf and new_due in pdf and open_text in pdf.replace("\xa0", " ")
+    stored = Reminder.objects.get(invoice=vargarda)
+    assert (stored.reminded_on, stored.open_amount) == (later, vargarda.payable - 100)
+    assert Reminder.objects.get(invoice=boras).status == "failed"  # waits, as the dispute does

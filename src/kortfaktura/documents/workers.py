@@ -15,6 +15,23 @@ def start() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kortfaktura.settings")
     django.setup()
+    _exit_with_parent(os.getppid())
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent died (``kill -9`` of a run) exits too, within a second, instead of
+    lingering: it never sees the end of its queue, since every worker holds that queue's
+    writing end as well."""
+    import os
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def export_chunk(invoice_ids: list[int], file_format: str, directory: Path) -> Any:

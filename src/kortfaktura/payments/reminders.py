@@ -152,20 +152,7 @@ def plan(at: dt.date) -> tuple[list[Candidate], list[tuple[int, str]]]:
     earlier: dict[int, list[Reminder]] = {}
     for reminder in Reminder.objects.filter(invoice__in=overdue).order_by("step"):
         earlier.setdefault(reminder.invoice_id, []).append(reminder)
-    disputed = set(
-        Delivery.objects.filter(invoice__in=overdue, response_status__in=DISPUTING).values_list(
-            "invoice_id", flat=True
-        )
-    )
-    marked = {
-        dispute.invoice_id: dispute
-        for dispute in Dispute.objects.filter(invoice__in=overdue, closed_at__isnull=True)
-    }
-    waiting = set(
-        InvoiceItem.objects.filter(
-            invoice__in=overdue, credited=False, order__changes__status=OrderChange.Status.PENDING
-        ).values_list("invoice_id", flat=True)
-    )
+    holds = held([invoice.pk for invoice in overdue])
     due: list[Candidate] = []
     skipped: list[tuple[int, str]] = []
     for invoice in overdue:
@@ -178,16 +165,8 @@ def plan(at: dt.date) -> tuple[list[Candidate], list[tuple[int, str]]]:
             continue  # every step has been taken; what follows is a person's decision
         if sent and at < sent[-1].due_date + days:
             continue  # the last reminder's new due date has not passed long enough
-        if (dispute := marked.get(invoice.pk)) is not None:
-            skipped.append(
-                (invoice.number, f"markerad som bestridd av {dispute.opened_by}: {dispute.reason}")
-            )
-            continue
-        if invoice.pk in disputed:
-            skipped.append((invoice.number, "köparen har invänt mot fakturan (fakturasvar)"))
-            continue
-        if invoice.pk in waiting:
-            skipped.append((invoice.number, "en ändring av en beställning väntar på beslut"))
+        if (reason := holds.get(invoice.pk)) is not None:
+            skipped.append((invoice.number, reason))
             continue
         channel, recipient = _route(invoice)
         rate, interest = late_interest(open_amount, invoice.due_date, at)
@@ -200,6 +179,26 @@ def plan(at: dt.date) -> tuple[list[Candidate], list[tuple[int, str]]]:
             )
         )  # fmt: skip
     return due, skipped
+
+
+def held(invoice_ids: list[int]) -> dict[int, str]:
+    """The invoices among ``invoice_ids`` that get no reminder now, with the reason (R23): a
+    person marked it disputed, the buyer's Invoice Response disputes it, or a change of one of
+    its orders waits for a decision."""
+    reasons: dict[int, str] = {}
+    for invoice_id in InvoiceItem.objects.filter(
+        invoice__in=invoice_ids, credited=False, order__changes__status=OrderChange.Status.PENDING
+    ).values_list("invoice_id", flat=True):
+        reasons[invoice_id] = "en ändring av en beställning väntar på beslut"
+    for invoice_id in Delivery.objects.filter(
+        invoice__in=invoice_ids, response_status__in=DISPUTING
+    ).values_list("invoice_id", flat=True):
+        reasons[invoice_id] = "köparen har invänt mot fakturan (fakturasvar)"
+    for dispute in Dispute.objects.filter(invoice__in=invoice_ids, closed_at__isnull=True):
+        reasons[dispute.invoice_id] = (
+            f"markerad som bestridd av {dispute.opened_by}: {dispute.reason}"
+        )
+    return reasons
 
 
 def remind(at: dt.date | None = None, *, dry_run: bool = False) -> RemindResult:
@@ -236,8 +235,21 @@ def remind(at: dt.date | None = None, *, dry_run: bool = False) -> RemindResult:
         .order_by("id")
     )
     settled = settlements([reminder.invoice_id for reminder in queued], day)
-    # Paid or credited since it was queued (a failed one waits): not sent.
-    due_now = [r for r in queued if settled[r.invoice_id].open(r.invoice.payable) > 0]
+    holds = held([reminder.invoice_id for reminder in queued])
+    said = {number for number, _ in result.skipped}
+    due_now = []
+    for reminder in queued:
+        open_amount = settled[reminder.invoice_id].open(reminder.invoice.payable)
+        if open_amount <= 0:
+            continue  # paid or credited since it was queued (a failed one waits): not sent
+        if (reason := holds.get(reminder.invoice_id)) is not None:
+            # Disputed, or a change waits, since it was queued: it waits too, and is said.
+            number = reminder.invoice.number or 0  # issued: always numbered
+            if number not in said:
+                result.skipped.append((number, reason))
+            continue
+        _as_of(reminder, day, open_amount)
+        due_now.append(reminder)
     by_pk = {reminder.pk: reminder for reminder in due_now}
     letters = [_letter(reminder, settled[reminder.invoice_id]) for reminder in due_now]
     message_ids = {letter.pk: letter.mail["message_id"] for letter in letters if letter.mail}
@@ -252,6 +264,18 @@ def remind(at: dt.date | None = None, *, dry_run: bool = False) -> RemindResult:
             _record_outcomes(sent)
             result.reminders.extend(sent)
     return result
+
+
+def _as_of(reminder: Reminder, day: dt.date, open_amount: Decimal) -> None:
+    """A reminder says what is open on the day it is sent, with a new due date from that day:
+    one that failed earlier and goes now does not carry the figures of the day it was queued."""
+    assert reminder.invoice.due_date is not None
+    reminder.reminded_on = day
+    reminder.open_amount = open_amount
+    reminder.due_date = day + dt.timedelta(days=settings.REMINDER_DUE_DAYS)
+    reminder.fee = settings.REMINDER_FEE
+    rate, reminder.interest = late_interest(open_amount, reminder.invoice.due_date, day)
+    reminder.interest_rate = rate if settings.LATE_INTEREST else None
 
 
 def _queue(rows: list[Reminder]) -> None:
@@ -451,24 +475,43 @@ def _deliver(
 
 
 def _record_outcomes(reminders: list[Reminder]) -> None:
-    """The chunk's outcomes and their audit records in one transaction."""
+    """The chunk's outcomes, with the figures each reminder was sent with, and their audit
+    records in one transaction – only for rows still ``sending`` (a later run's recovery may
+    have decided one meanwhile, and its decision stands)."""
     if not reminders:
         return
-    changed = connection.ops.adapt_datetimefield_value(timezone.now())
-    rows = [(r.status, r.error, r.reference[:300], r.attempts, changed, r.pk) for r in reminders]
-    table = Reminder._meta.db_table
+    ops = connection.ops
+    changed = ops.adapt_datetimefield_value(timezone.now())
     with transaction.atomic():
+        mine = Reminder.objects.filter(
+            pk__in=[r.pk for r in reminders], status=Reminder.Status.SENDING
+        )
+        if connection.features.has_select_for_update:
+            mine = mine.select_for_update(of=("self",))
+        still = set(mine.values_list("pk", flat=True))
+        recorded = [r for r in reminders if r.pk in still]
+        rows = [
+            (r.status, r.error, r.reference[:300], r.attempts,
+             ops.adapt_datefield_value(r.reminded_on), ops.adapt_decimalfield_value(r.open_amount),
+             ops.adapt_datefield_value(r.due_date), ops.adapt_decimalfield_value(r.fee),
+             ops.adapt_decimalfield_value(r.interest),
+             None if r.interest_rate is None else ops.adapt_decimalfield_value(r.interest_rate),
+             changed, r.pk)
+            for r in recorded
+        ]  # fmt: skip
         with connection.cursor() as cursor:
             cursor.executemany(
-                f"UPDATE {table} SET status = %s, error = %s, reference = %s, attempts = %s, "
-                "updated_at = %s WHERE id = %s",
+                f"UPDATE {Reminder._meta.db_table} SET status = %s, error = %s, reference = %s, "
+                "attempts = %s, reminded_on = %s, open_amount = %s, due_date = %s, fee = %s, "
+                "interest = %s, interest_rate = %s, updated_at = %s WHERE id = %s",
                 rows,
             )
         record_many(
             (f"reminder.{r.status}", f"faktura {r.invoice.number}",
              {"step": r.step, "channel": r.channel, "recipient": r.recipient,
+              "open": f"{r.open_amount:.2f}", "due_date": r.due_date,
               "reference": r.reference, "error": r.error})
-            for r in reminders
+            for r in recorded
         )  # fmt: skip
 
 
