@@ -113,6 +113,7 @@ def test_who_gets_a_reminder_and_who_does_not_and_never_twice(
         [str(vargarda.number), str(boras.number)]
     )
     assert not Reminder.objects.exists() and mailbox.messages == []
+    assert planned["warnings"] == []
 
     code, result = remind(cli, "--at", day.isoformat())
     assert code == 0, result
@@ -427,6 +428,7 @@ def test_a_reminder_fee_and_late_interest_where_switched_on_are_shown_never_adde
         ({"KORTFAKTURA_REMINDER_FEE": "75"}, "KORTFAKTURA_REMINDER_FEE"),
         ({"KORTFAKTURA_REMINDER_FEE": "sextio"}, "KORTFAKTURA_REMINDER_FEE"),
         ({"KORTFAKTURA_LATE_INTEREST": "1"}, "KORTFAKTURA_REFERENCE_RATE"),
+        ({"KORTFAKTURA_LATE_INTEREST": "ja"}, "KORTFAKTURA_LATE_INTEREST"),
         ({"KORTFAKTURA_LATE_INTEREST": "1", "KORTFAKTURA_REFERENCE_RATE": "NaN"},
          "KORTFAKTURA_REFERENCE_RATE"),
         ({"KORTFAKTURA_REMINDER_DAYS": "tio"}, "KORTFAKTURA_REMINDER_DAYS"),
@@ -492,3 +494,53 @@ def test_a_failed_reminder_goes_later_with_that_days_figures_unless_disputed_mea
     stored = Reminder.objects.get(invoice=vargarda)
     assert (stored.reminded_on, stored.open_amount) == (later, vargarda.payable - 100)
     assert Reminder.objects.get(invoice=boras).status == "failed"  # waits, as the dispute does
+
+
+def test_a_chunk_that_a_slow_server_holds_too_long_leaves_the_rest_for_the_next_run(
+    overdue_by_mail: list[Invoice], settings: Any, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    import asyncio
+
+    from kortfaktura.payments import reminders
+
+    class Slow(Mailbox):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            await asyncio.sleep(0.4)
+            return await super().handle_DATA(server, session, envelope)
+
+    monkeypatch.setattr(reminders, "CHUNK_DEADLINE", 0.5)
+    box = Slow()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.SMTP_URL = f"smtp://127.0.0.1:{controller.port}"
+    settings.MAIL_FROM = "gits-fakturor@vgregion.example"
+    try:
+        due = overdue_by_mail[0].due_date
+        assert due is not None
+        day = (due + dt.timedelta(days=10)).isoformat()
+        code, first = remind(cli, "--at", day)
+        statuses = [r["status"] for r in first["reminders"]]
+        # Some went before the deadline; the rest were recorded failed, none left sending.
+        assert code == 1 and 1 <= statuses.count("sent") < 7 and "sending" not in statuses
+        assert not Reminder.objects.filter(status="sending").exists()
+        monkeypatch.setattr(reminders, "CHUNK_DEADLINE", 600.0)
+        code, second = remind(cli, "--at", day)
+    finally:
+        controller.stop()
+    assert code == 0 and len(box.messages) == 7  # each once
+    assert set(Reminder.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_dry_run_says_when_a_missing_setting_would_fail_the_reminders(
+    invoices: list[Invoice], cli: Cli, settings: Any
+) -> None:
+    settings.SMTP_URL, settings.PRINT_DIR = "", ""
+    vargarda = invoices[0]
+    assert vargarda.due_date is not None
+    day = (vargarda.due_date + dt.timedelta(days=10)).isoformat()
+    code, planned = remind(cli, "--at", day, "--dry-run")
+    assert code == 0 and len(planned["warnings"]) == 2
+    assert "KORTFAKTURA_SMTP_URL" in planned["warnings"][0]
+    assert "KORTFAKTURA_PRINT_DIR" in planned["warnings"][1]
+    code, out, _ = cli("remind", "--at", day, "--dry-run")
+    assert "Obs:" in out and "KORTFAKTURA_PRINT_DIR behövs" in " ".join(out.split())

@@ -203,6 +203,9 @@ def test_ekonomi_marks_an_invoice_disputed_and_no_reminder_goes_out_until_it_is_
     refused = text(ekonomi.post(f"/fakturor/{vargarda.number}/bestrid/", {"reason": " "},
                                 follow=True))  # fmt: skip
     assert "motiveringen är tom" in refused.lower() and not Dispute.objects.exists()
+    long = text(ekonomi.post(f"/fakturor/{vargarda.number}/bestrid/", {"reason": "x" * 1001},
+                             follow=True))  # fmt: skip
+    assert "1001 tecken" in long and not Dispute.objects.exists()
     # Fakturering may see the page but not mark; a Kund sees nothing of it.
     fakturering = client_for("fakturering")
     assert "Markera som bestridd" not in text(fakturering.get(f"/fakturor/{vargarda.number}/"))

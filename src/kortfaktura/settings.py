@@ -408,7 +408,14 @@ REMINDER_DUE_DAYS = _days("KORTFAKTURA_REMINDER_DUE_DAYS", 10, least=1)
 # since it changes twice a year and this machine asks nobody) plus 8 percentage points.
 REMINDER_FEE_LIMIT = Decimal("60.00")
 REMINDER_FEE = _kronor("KORTFAKTURA_REMINDER_FEE", REMINDER_FEE_LIMIT, "60")
-LATE_INTEREST = os.environ.get("KORTFAKTURA_LATE_INTEREST", "0").strip() == "1"
+_late_interest = os.environ.get("KORTFAKTURA_LATE_INTEREST", "0").strip()
+if _late_interest not in ("", "0", "1"):
+    raise SettingError(
+        "KORTFAKTURA_LATE_INTEREST",
+        f"KORTFAKTURA_LATE_INTEREST är '{_late_interest}' men ska vara 1 (dröjsmålsränta visas på "
+        "påminnelser) eller 0 (ingen, standard).",
+    )
+LATE_INTEREST = _late_interest == "1"
 REFERENCE_RATE: Decimal | None = None
 if LATE_INTEREST:
     _rate = os.environ.get("KORTFAKTURA_REFERENCE_RATE", "").strip().replace(",", ".")

@@ -204,6 +204,8 @@ def remind_command(args: argparse.Namespace) -> int:
         out(f"Faktura {number} påminns inte: {escape(reason)}.")
     for reminder in result.failed:
         fail(f"påminnelsen om faktura {reminder.invoice.number} skickades inte: {reminder.error}")
+    for warning in result.warnings:
+        out(f"[yellow]Obs:[/] {escape(warning)}.")
     return 1 if result.failed else 0
 
 

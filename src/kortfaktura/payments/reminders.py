@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import tempfile
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -59,6 +60,9 @@ PARALLEL_FROM = 100  # reminders; below that, starting processes costs more than
 IN_FLIGHT_PER_WORKER = 3
 # A reminder ``sending`` this long was left by a process that died (a chunk takes seconds).
 STALE_SENDING = dt.timedelta(minutes=15)
+# A chunk stops sending after this long, so that it is recorded well before it looks stale
+# (one message can take a few SMTP timeouts more).
+CHUNK_DEADLINE = 8 * 60.0
 
 
 class ReminderError(Exception):
@@ -99,6 +103,25 @@ class RemindResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
     @property
+    def warnings(self) -> list[str]:
+        """What would stop the planned reminders of a dry run (a setting that is missing)."""
+        if not self.dry_run:
+            return []
+        said = []
+        mailed = sum(1 for c in self.planned if c.channel == "email")
+        printed = len(self.planned) - mailed
+        if mailed and (not settings.SMTP_URL or not settings.MAIL_FROM):
+            said.append(
+                f"{mailed} påminnelser med e-post skulle misslyckas: KORTFAKTURA_SMTP_URL och "
+                "KORTFAKTURA_MAIL_FROM behövs"
+            )
+        if printed and not settings.PRINT_DIR:
+            said.append(
+                f"{printed} påminnelser på papper skulle misslyckas: KORTFAKTURA_PRINT_DIR behövs"
+            )
+        return said
+
+    @property
     def failed(self) -> list[Reminder]:
         return [r for r in self.reminders if r.status == Reminder.Status.FAILED]
 
@@ -124,6 +147,7 @@ class RemindResult:
             "skipped": [
                 {"number": str(number), "reason": reason} for number, reason in self.skipped
             ],
+            "warnings": self.warnings,
         }
 
 
@@ -256,11 +280,18 @@ def remind(at: dt.date | None = None, *, dry_run: bool = False) -> RemindResult:
     with MailSession() as session:
         for chunk in _rendered(letters):
             claimed = _claim([pk for pk, _, _ in chunk])
-            sent = [
-                _deliver(by_pk[pk], content, error, message_ids.get(pk, ""), session)
-                for pk, content, error in chunk
-                if pk in claimed
-            ]
+            began = time.monotonic()
+            sent = []
+            for pk, content, error in chunk:
+                if pk not in claimed:
+                    continue
+                if time.monotonic() - began > CHUNK_DEADLINE:
+                    # A slow server: the rest wait for the next run rather than stay claimed
+                    # long enough to look abandoned (STALE_SENDING).
+                    late = "e-postservern var för långsam; påminnelsen försöks igen nästa körning"
+                    sent.append(_deliver(by_pk[pk], b"", late, "", session))
+                    continue
+                sent.append(_deliver(by_pk[pk], content, error, message_ids.get(pk, ""), session))
             _record_outcomes(sent)
             result.reminders.extend(sent)
     return result

@@ -28,6 +28,9 @@ LARGEST_AMOUNT = Decimal("999999999999.99")  # Payment.amount: 14 digits, 2 deci
 LARGEST_FILE_AMOUNT = Decimal("99999999999999.99")  # PaymentFile.amount: 16 digits
 
 
+REASON_LENGTH = 1000  # a person's reason, as the audit trail and the pages keep it
+
+
 class PaymentError(Exception):
     """A refusal a person can act on, in Swedish."""
 
@@ -281,7 +284,12 @@ def _reason(reason: str) -> str:
         )
     if unfit := printable.problem(text):
         raise PaymentError(f"motiveringen {unfit} – skriv texten utan det")
-    return text[:1000]
+    if len(text) > REASON_LENGTH:
+        raise PaymentError(
+            f"motiveringen är {len(text)} tecken lång – skriv den kortare, högst {REASON_LENGTH} "
+            "tecken (det som inte ryms skulle annars gå förlorat)"
+        )
+    return text
 
 
 def _open_payment(payment_id: int) -> Payment:
