@@ -398,7 +398,7 @@ def test_a_reminder_fee_and_late_interest_where_switched_on_are_shown_never_adde
 ) -> None:
     settings.REMINDER_FEE = Decimal("60.00")
     settings.LATE_INTEREST = True
-    settings.REFERENCE_RATE = Decimal("2.25")
+    settings.REFERENCE_RATES = ((dt.date.min, Decimal("2.25")),)
     vargarda = next(i for i in invoices if i.customer.name.startswith("Vårgårda"))
     assert vargarda.due_date is not None
     day = vargarda.due_date + dt.timedelta(days=20)
@@ -414,7 +414,7 @@ def test_a_reminder_fee_and_late_interest_where_switched_on_are_shown_never_adde
     [attachment] = list(message.iter_attachments())
     pdf = " ".join(p.extract_text() for p in PdfReader(_bytes_io(attachment.get_content())).pages)
     pdf = pdf.replace("\xa0", " ")
-    assert "Påminnelseavgift" in pdf and "Dröjsmålsränta 10,25 %" in pdf
+    assert "Påminnelseavgift" in pdf and "Dröjsmålsränta, 10,25 % per år" in pdf
     assert f"{expected:.2f}".replace(".", ",") in pdf
     # The receivables still owe the invoice's amount only.
     code, out, _ = cli("receivables", "--json", "--at", day.isoformat())
@@ -430,6 +430,8 @@ def test_a_reminder_fee_and_late_interest_where_switched_on_are_shown_never_adde
         ({"KORTFAKTURA_LATE_INTEREST": "1"}, "KORTFAKTURA_REFERENCE_RATE"),
         ({"KORTFAKTURA_LATE_INTEREST": "ja"}, "KORTFAKTURA_LATE_INTEREST"),
         ({"KORTFAKTURA_LATE_INTEREST": "1", "KORTFAKTURA_REFERENCE_RATE": "NaN"},
+         "KORTFAKTURA_REFERENCE_RATE"),
+        ({"KORTFAKTURA_LATE_INTEREST": "1", "KORTFAKTURA_REFERENCE_RATE": "2026-13-01=2"},
          "KORTFAKTURA_REFERENCE_RATE"),
         ({"KORTFAKTURA_REMINDER_DAYS": "tio"}, "KORTFAKTURA_REMINDER_DAYS"),
         ({"KORTFAKTURA_REMINDER_DUE_DAYS": "0"}, "KORTFAKTURA_REMINDER_DUE_DAYS"),
@@ -544,3 +546,26 @@ def test_a_dry_run_says_when_a_missing_setting_would_fail_the_reminders(
     assert "KORTFAKTURA_PRINT_DIR" in planned["warnings"][1]
     code, out, _ = cli("remind", "--at", day, "--dry-run")
     assert "Obs:" in out and "KORTFAKTURA_PRINT_DIR behövs" in " ".join(out.split())
+
+
+def test_late_interest_takes_each_half_years_reference_rate_and_says_which_days_lack_one(
+    invoices: list[Invoice], mailbox: Mailbox, cli: Cli, settings: Any
+) -> None:
+    from kortfaktura.payments.reminders import late_interest
+
+    settings.LATE_INTEREST = True
+    day = dt.date
+    settings.REFERENCE_RATES = ((day(2026, 1, 1), Decimal("2.00")), (day(2026, 7, 1), Decimal("1.75")))
+    # 20 days of June at 10 %, 10 days of July at 9,75 % (räntelagen 9 §: the half-year's rate).
+    rate, interest = late_interest(Decimal("1000.00"), day(2026, 6, 11), day(2026, 7, 11))
+    expected = Decimal("1000") * (Decimal("0.10") * 20 + Decimal("0.0975") * 10) / 365
+    assert (rate, interest) == (Decimal("9.75"), expected.quantize(Decimal("0.01")))
+    # A due date before the first rate given: no guess, the invoice waits and the reason says why.
+    vargarda = invoices[0]
+    assert vargarda.due_date is not None and vargarda.due_date >= day(2026, 1, 1)
+    settings.REFERENCE_RATES = ((vargarda.due_date + dt.timedelta(days=1), Decimal("2.00")),)
+    reminded = (vargarda.due_date + dt.timedelta(days=10)).isoformat()
+    code, result = remind(cli, "--at", reminded)
+    reasons = {s["number"]: s["reason"] for s in result["skipped"]}
+    assert "KORTFAKTURA_REFERENCE_RATE" in reasons[str(vargarda.number)]
+    assert str(vargarda.number) not in [r["number"] for r in result["reminders"]]

@@ -12,6 +12,7 @@ Environment variables:
   bookkeeping, the SIE export's voucher series, financial year and accounts (docs/accounting.md).
 """
 
+import datetime as dt
 import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -416,20 +417,50 @@ if _late_interest not in ("", "0", "1"):
         "påminnelser) eller 0 (ingen, standard).",
     )
 LATE_INTEREST = _late_interest == "1"
-REFERENCE_RATE: Decimal | None = None
+REFERENCE_RATE_EXAMPLE = "2026-01-01=2,00;2026-07-01=1,75"
+
+
+def _reference_rates(text: str) -> tuple[tuple[dt.date, Decimal], ...]:
+    """``1,75`` (one rate for every day) or ``2026-01-01=2,00;2026-07-01=1,75`` (each rate from
+    its day on, as the Riksbank sets it on 1 January and 1 July)."""
+
+    def rate(value: str) -> Decimal:
+        try:
+            number = Decimal(value.strip().replace(",", ".").rstrip("%").strip())
+        except InvalidOperation:
+            raise ValueError(value) from None
+        if not number.is_finite() or not Decimal(-5) <= number <= Decimal(30):
+            raise ValueError(value)
+        return number
+
+    text = text.strip()
+    if not text:
+        raise ValueError(text)
+    if "=" not in text:
+        return ((dt.date.min, rate(text)),)
+    entries = []
+    for part in text.replace(" ", ";").split(";"):
+        if not part.strip():
+            continue
+        day, _, value = part.partition("=")
+        entries.append((dt.date.fromisoformat(day.strip()), rate(value)))
+    if len({day for day, _ in entries}) != len(entries):
+        raise ValueError(text)
+    return tuple(sorted(entries))
+
+
+REFERENCE_RATES: tuple[tuple[dt.date, Decimal], ...] = ()
 if LATE_INTEREST:
-    _rate = os.environ.get("KORTFAKTURA_REFERENCE_RATE", "").strip().replace(",", ".")
     try:
-        REFERENCE_RATE = Decimal(_rate)
-    except InvalidOperation:
-        REFERENCE_RATE = None
-    if REFERENCE_RATE is None or not REFERENCE_RATE.is_finite() or not -5 <= REFERENCE_RATE <= 30:
+        REFERENCE_RATES = _reference_rates(os.environ.get("KORTFAKTURA_REFERENCE_RATE", ""))
+    except ValueError:
         raise SettingError(
             "KORTFAKTURA_REFERENCE_RATE",
             "KORTFAKTURA_LATE_INTEREST=1 kräver KORTFAKTURA_REFERENCE_RATE: Riksbankens "
-            "referensränta i procent för det pågående halvåret, t.ex. 1,75 (dröjsmålsräntan "
-            "blir den plus 8 procentenheter enligt räntelagen).",
-        )
+            "referensränta i procent, en för alla dagar (t.ex. 1,75) eller en från varje "
+            f"halvårsskifte (t.ex. {REFERENCE_RATE_EXAMPLE}); dröjsmålsräntan blir den plus "
+            "8 procentenheter enligt räntelagen.",
+        ) from None
 FIRST_INVOICE_NUMBER = int(os.environ.get("KORTFAKTURA_FIRST_INVOICE_NUMBER", "100001"))
 # Internal charges and internal credits (R17) have a series of their own: eight digits starting
 # with 9, told apart at a glance from the six-digit invoice numbers.

@@ -83,15 +83,42 @@ class Candidate:
 
 
 def late_interest(open_amount: Decimal, due: dt.date, at: dt.date) -> tuple[Decimal, Decimal]:
-    """(rate in percent, interest in kronor) on ``open_amount`` from the due date to ``at``
-    (räntelagen 6 §: the reference rate + 8 percentage points a year, days / 365), rounded to
-    öre; nothing when interest is switched off."""
-    if not settings.LATE_INTEREST or settings.REFERENCE_RATE is None:
+    """(rate in percent on ``at``, interest in kronor) on ``open_amount`` for each day from the
+    due date to ``at`` (räntelagen 6 and 9 §§: the reference rate in force that day + 8
+    percentage points, a year of 365 days), rounded to öre; nothing when interest is off.
+    ``ReminderError`` when a day has no reference rate in ``KORTFAKTURA_REFERENCE_RATE``."""
+    if not settings.LATE_INTEREST:
         return Decimal("0"), Decimal("0.00")
-    rate = settings.REFERENCE_RATE + 8
-    days = max(0, (at - due).days)
-    interest = open_amount * rate / 100 * days / 365
-    return rate, max(Decimal("0.00"), interest.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    rates = settings.REFERENCE_RATES
+    if not rates or rates[0][0] > due:
+        raise ReminderError(
+            f"dröjsmålsräntan från {due.isoformat()} kan inte räknas: KORTFAKTURA_REFERENCE_RATE "
+            f"har ingen referensränta för den dagen – ange räntan från varje halvårsskifte, t.ex. "
+            f"{settings.REFERENCE_RATE_EXAMPLE}"
+        )
+    total = Decimal(0)
+    for index, (starts, rate) in enumerate(rates):
+        ends = rates[index + 1][0] if index + 1 < len(rates) else dt.date.max
+        days = (min(ends, at) - max(starts, due)).days
+        if days > 0:
+            total += open_amount * (rate + 8) / 100 * days / 365
+    today = next((rate for starts, rate in reversed(rates) if starts <= at), rates[0][1])
+    return today + 8, max(Decimal("0.00"), total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def interest_words(reminder: Reminder) -> str:
+    """How the reminder names its interest rate: one rate over the whole time, or the rule."""
+    due = reminder.invoice.due_date
+    assert due is not None and reminder.interest_rate is not None
+    rates = settings.REFERENCE_RATES
+    used = {
+        rate
+        for index, (starts, rate) in enumerate(rates)
+        if starts < reminder.reminded_on and (index + 1 == len(rates) or rates[index + 1][0] > due)
+    }
+    if len(used) <= 1:
+        return f"{swedish.money(reminder.interest_rate, currency=False)} % per år"
+    return "referensräntan för varje halvår + 8 procentenheter"
 
 
 @dataclass
@@ -193,7 +220,11 @@ def plan(at: dt.date) -> tuple[list[Candidate], list[tuple[int, str]]]:
             skipped.append((invoice.number, reason))
             continue
         channel, recipient = _route(invoice)
-        rate, interest = late_interest(open_amount, invoice.due_date, at)
+        try:
+            rate, interest = late_interest(open_amount, invoice.due_date, at)
+        except ReminderError as error:
+            skipped.append((invoice.number, str(error)))
+            continue
         due.append(
             Candidate(
                 invoice, len(sent) + 1, open_amount,
@@ -272,8 +303,19 @@ def remind(at: dt.date | None = None, *, dry_run: bool = False) -> RemindResult:
             if number not in said:
                 result.skipped.append((number, reason))
             continue
-        _as_of(reminder, day, open_amount)
+        try:
+            _as_of(reminder, day, open_amount)
+        except ReminderError as refusal:
+            result.skipped.append((reminder.invoice.number or 0, str(refusal)))
+            continue
         due_now.append(reminder)
+    result.reminders.extend(_send(due_now, settled))
+    return result
+
+
+def _send(due_now: list[Reminder], settled: dict[int, Settlement]) -> list[Reminder]:
+    """The reminders composed chunk by chunk, each chunk claimed, sent and recorded."""
+    done: list[Reminder] = []
     by_pk = {reminder.pk: reminder for reminder in due_now}
     letters = [_letter(reminder, settled[reminder.invoice_id]) for reminder in due_now]
     message_ids = {letter.pk: letter.mail["message_id"] for letter in letters if letter.mail}
@@ -293,8 +335,8 @@ def remind(at: dt.date | None = None, *, dry_run: bool = False) -> RemindResult:
                     continue
                 sent.append(_deliver(by_pk[pk], content, error, message_ids.get(pk, ""), session))
             _record_outcomes(sent)
-            result.reminders.extend(sent)
-    return result
+            done.extend(sent)
+    return done
 
 
 def _as_of(reminder: Reminder, day: dt.date, open_amount: Decimal) -> None:
@@ -399,8 +441,7 @@ def _extra_text(reminder: Reminder) -> str:
     if reminder.interest_rate is not None:
         parts.append(
             f"dröjsmålsränta {swedish.money(reminder.interest)} "
-            f"({swedish.money(reminder.interest_rate, currency=False)} % per år från "
-            f"förfallodagen)"
+            f"({interest_words(reminder)} från förfallodagen)"
         )
     if not parts:
         return ""
@@ -625,11 +666,7 @@ def _data(reminder: Reminder, settled: Settlement) -> dict[str, Any]:
         "open": swedish.money(reminder.open_amount),
         "fee": swedish.money(reminder.fee) if reminder.fee else "",
         "interest": swedish.money(reminder.interest) if reminder.interest_rate is not None else "",
-        "interest_rate": (
-            swedish.money(reminder.interest_rate, currency=False)
-            if reminder.interest_rate is not None
-            else ""
-        ),
+        "interest_rate": (interest_words(reminder) if reminder.interest_rate is not None else ""),
         "extra": swedish.money(reminder.fee + reminder.interest),
     }
 
