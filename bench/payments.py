@@ -50,54 +50,23 @@ def prepare(backend: str, orders: int, accounts: int, data_dir: Path) -> dict[st
 
 
 def bgmax_file(path: Path, documents: list[tuple[int, str]], count: int) -> None:
-    """A tying BgMax file: records at the manual's positions (see tests/payment_files.py)."""
-    rows = ["01" + "BGMAX".ljust(20) + "01" + "20261201080000000000" + "P" + " " * 35]
-    payments = deductions = deposits = 0
-    section: list[str] = []
-    total = 0
+    """A tying BgMax file (kortfaktura.demo.bgmax): 90 % by OCR number, 5 % with the invoice
+    number in the text, 5 % unknown; one deduction in 50."""
+    import datetime as dt
 
-    def close() -> None:
-        nonlocal section, total, deposits
-        if not section:
-            return
-        rows.append("05" + "1234566".rjust(10, "0") + " " * 10 + "SEK" + " " * 55)
-        rows.extend(section)
-        entries = sum(1 for record in section if record[:2] in ("20", "21"))
-        rows.append(
-            "15" + "5841".rjust(35, "0") + "20261201" + str(deposits + 1).rjust(5, "0")
-            + str(total).rjust(18, "0") + "SEK" + str(entries).rjust(8, "0") + " "
-        )  # fmt: skip
-        deposits += 1
-        section, total = [], 0
+    from kortfaktura.demo.bgmax import Paid, bgmax
 
+    paid = []
     for serial in range(1, count + 1):
         number, ocr = documents[serial % len(documents)]
-        ore = 10_000 + serial % 50_000
         kind = serial % 20
         reference, text = (ocr, "") if kind > 1 else ("", f"Faktura {number}")
         if kind == 0:
             reference, text = "", "okänd betalare"
-        code = "21" if serial % 50 == 0 else "20"
-        section.append(
-            code + "0" * 10 + reference.rjust(25) + str(ore).rjust(18, "0") + "2" + "1"
-            + str(serial).rjust(12, "0") + "0" + ("0" + " " * 9 if code == "21" else " " * 10)
-        )  # fmt: skip
-        if text:
-            section.append("25" + text.ljust(50) + " " * 28)
-        if code == "21":
-            deductions += 1
-            total -= ore
-        else:
-            payments += 1
-            total += ore
-        if serial % 1000 == 0:
-            close()
-    close()
-    rows.append(
-        "70" + str(payments).rjust(8, "0") + str(deductions).rjust(8, "0") + "0" * 8
-        + str(deposits).rjust(8, "0") + " " * 46
-    )  # fmt: skip
-    path.write_bytes(("\r\n".join(rows) + "\r\n").encode("iso-8859-1"))
+        paid.append(
+            Paid(reference, 10_000 + serial % 50_000, serial, text, deduction=serial % 50 == 0)
+        )
+    path.write_bytes(bgmax(paid, "123-4566", dt.date(2026, 12, 1)))
 
 
 def measure(backend: str, data_dir: Path, count: int) -> dict[str, Any]:

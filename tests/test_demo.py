@@ -126,6 +126,12 @@ def test_demo_loads_everything_and_is_idempotent(
     assert [entry["invoices"] for entry in check["checks"]] == [0, 0]
     assert_nothing_billable_is_left(cli)
     assert_the_demo_delivered(report["delivery"], tmp_path / "demo")
+    # The bank's file: most invoices paid in full by OCR, some open; the ledger agrees.
+    paid = report["payments"]
+    assert paid["payments"] == paid["matched"] > 0 and paid["unmatched"] == 0
+    ledger = json.loads(cli("receivables", "--json", "--at", TODAY)[1])
+    assert len(ledger["items"]) == paid["open_invoices"] > 0
+    assert ledger["total_open"] == paid["total_open"]
     issued_before = Invoice.objects.filter(status="issued").count()
 
     code, out, _ = cli(
@@ -144,6 +150,9 @@ def test_demo_loads_everything_and_is_idempotent(
     again = second["delivery"]
     assert (again["documents"], again["receipts"], again["access_point_rejected"]) == (0, {}, None)
     assert again["counts"] == report["delivery"]["counts"]  # nothing delivered twice
+    # The same bank file again books nothing (R21).
+    assert second["payments"]["already_imported"] is True
+    assert second["payments"]["total_open"] == paid["total_open"]
 
 
 def assert_the_demo_delivered(delivery: dict[str, Any], directory: Path) -> None:

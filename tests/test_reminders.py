@@ -433,6 +433,13 @@ def test_a_reminder_fee_and_late_interest_where_switched_on_are_shown_never_adde
          "KORTFAKTURA_REFERENCE_RATE"),
         ({"KORTFAKTURA_LATE_INTEREST": "1", "KORTFAKTURA_REFERENCE_RATE": "2026-13-01=2"},
          "KORTFAKTURA_REFERENCE_RATE"),
+        ({"KORTFAKTURA_LATE_INTEREST": "1", "KORTFAKTURA_REFERENCE_RATE": "2027-01-01=1_5"},
+         "'2027-01-01=1_5'"),
+        ({"KORTFAKTURA_LATE_INTEREST": "1", "KORTFAKTURA_REFERENCE_RATE": "1e1"}, "'1e1'"),
+        ({"KORTFAKTURA_LATE_INTEREST": "1", "KORTFAKTURA_REFERENCE_RATE": "20270101=2"},
+         "'20270101=2'"),
+        ({"KORTFAKTURA_LATE_INTEREST": "1", "KORTFAKTURA_REFERENCE_RATE": "2027-W01-1=2"},
+         "'2027-W01-1=2'"),
         ({"KORTFAKTURA_REMINDER_DAYS": "tio"}, "KORTFAKTURA_REMINDER_DAYS"),
         ({"KORTFAKTURA_REMINDER_DUE_DAYS": "0"}, "KORTFAKTURA_REMINDER_DUE_DAYS"),
     ],
@@ -569,3 +576,67 @@ def test_late_interest_takes_each_half_years_reference_rate_and_says_which_days_
     reasons = {s["number"]: s["reason"] for s in result["skipped"]}
     assert "KORTFAKTURA_REFERENCE_RATE" in reasons[str(vargarda.number)]
     assert str(vargarda.number) not in [r["number"] for r in result["reminders"]]
+
+
+def test_a_dispute_or_payment_that_comes_while_a_run_goes_on_holds_the_later_chunks_reminder(
+    overdue_by_mail: list[Invoice], settings: Any, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    from kortfaktura.payments import reminders
+    from kortfaktura.payments.services import open_dispute
+
+    monkeypatch.setattr(reminders, "CHUNK", 3)
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.SMTP_URL = f"smtp://127.0.0.1:{controller.port}"
+    settings.MAIL_FROM = "gits-fakturor@vgregion.example"
+    last, before_last = overdue_by_mail[-1], overdue_by_mail[-2]
+    recorded = reminders._record_outcomes
+
+    def meanwhile(sent: list[Reminder]) -> None:
+        recorded(sent)
+        if len(sent) == 3 and not Reminder.objects.filter(invoice=last, status="sent").exists():
+            # After the first chunk: Ekonomi marks one disputed, the bank pays part of another.
+            open_dispute(last.number, "Kunden ringde under körningen")
+            import_content(simple_bgmax([(before_last.ocr, "10.00", 8)], day="2026-12-20"), "m")
+
+    monkeypatch.setattr(reminders, "_record_outcomes", meanwhile)
+    try:
+        due = overdue_by_mail[0].due_date
+        assert due is not None
+        code, result = remind(cli, "--at", (due + dt.timedelta(days=10)).isoformat())
+    finally:
+        controller.stop()
+    sent = {r["number"] for r in result["reminders"] if r["status"] == "sent"}
+    assert str(last.number) not in sent and str(before_last.number) not in sent
+    assert len(sent) == 5 and len(box.messages) == 5
+    reasons = {s["number"]: s["reason"] for s in result["skipped"]}
+    assert reasons[str(last.number)].startswith("markerad som bestridd")
+    assert "under körningen" in reasons[str(before_last.number)]
+    # Neither is lost: both wait, queued, for the next run (which holds the disputed one).
+    assert set(
+        Reminder.objects.filter(invoice__in=[last, before_last]).values_list("status", flat=True)
+    ) == {"queued"}
+
+
+def test_the_rate_said_is_the_one_counted_and_a_rate_holds_no_longer_than_its_half_year(
+    settings: Any,
+) -> None:
+    from kortfaktura.payments.reminders import ReminderError, late_interest
+
+    settings.LATE_INTEREST = True
+    day = dt.date
+    settings.REFERENCE_RATES = ((day(2027, 1, 1), Decimal("1.50")), (day(2027, 2, 1), Decimal("1.25")))
+    # Reminded on the day the rate changes: every day counted is at the old rate, and says so.
+    rate, interest = late_interest(Decimal("688.00"), day(2027, 1, 6), day(2027, 2, 1))
+    expected = (Decimal("688") * Decimal("0.095") * 26 / 365).quantize(Decimal("0.01"))
+    assert (rate, interest) == (Decimal("9.50"), expected)
+    # The first half-year's last rate does not carry over into the next half-year unasked.
+    settings.REFERENCE_RATES = ((day(2026, 7, 1), Decimal("1.75")),)
+    with pytest.raises(ReminderError, match="2027-01-01"):
+        late_interest(Decimal("100.00"), day(2026, 12, 1), day(2027, 3, 1))
+    # One rate without a date: the operator's choice for every day.
+    settings.REFERENCE_RATES = ((day.min, Decimal("2.00")),)
+    assert late_interest(Decimal("365.00"), day(2026, 12, 1), day(2027, 3, 1)) == (
+        Decimal("10.00"), Decimal("9.00")
+    )

@@ -14,6 +14,7 @@ Environment variables:
 
 import datetime as dt
 import os
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -421,31 +422,36 @@ REFERENCE_RATE_EXAMPLE = "2026-01-01=2,00;2026-07-01=1,75"
 
 
 def _reference_rates(text: str) -> tuple[tuple[dt.date, Decimal], ...]:
-    """``1,75`` (one rate for every day) or ``2026-01-01=2,00;2026-07-01=1,75`` (each rate from
-    its day on, as the Riksbank sets it on 1 January and 1 July)."""
+    """``1,75`` (one rate for every day) or ``2026-01-01=2,00;2026-07-01=1,75`` (each rate for
+    the half-year it starts in, as the Riksbank sets it on 1 January and 1 July). Raises
+    ``ValueError`` naming the entry that cannot be read."""
 
     def rate(value: str) -> Decimal:
-        try:
-            number = Decimal(value.strip().replace(",", ".").rstrip("%").strip())
-        except InvalidOperation:
-            raise ValueError(value) from None
-        if not number.is_finite() or not Decimal(-5) <= number <= Decimal(30):
+        value = value.strip().rstrip("%").strip()
+        if not re.fullmatch(r"-?\d{1,2}([.,]\d{1,4})?", value):
             raise ValueError(value)
-        return number
+        return Decimal(value.replace(",", "."))
 
     text = text.strip()
     if not text:
-        raise ValueError(text)
+        raise ValueError("")
     if "=" not in text:
         return ((dt.date.min, rate(text)),)
     entries = []
-    for part in text.replace(" ", ";").split(";"):
-        if not part.strip():
-            continue
-        day, _, value = part.partition("=")
-        entries.append((dt.date.fromisoformat(day.strip()), rate(value)))
+    for part in text.strip(";").split(";"):
+        day, equals, value = part.partition("=")
+        if not equals or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day.strip()):
+            raise ValueError(part.strip())
+        try:
+            starts = dt.date.fromisoformat(day.strip())
+        except ValueError:
+            raise ValueError(part.strip()) from None
+        try:
+            entries.append((starts, rate(value)))
+        except ValueError:
+            raise ValueError(part.strip()) from None
     if len({day for day, _ in entries}) != len(entries):
-        raise ValueError(text)
+        raise ValueError("samma datum två gånger")
     return tuple(sorted(entries))
 
 
@@ -453,10 +459,11 @@ REFERENCE_RATES: tuple[tuple[dt.date, Decimal], ...] = ()
 if LATE_INTEREST:
     try:
         REFERENCE_RATES = _reference_rates(os.environ.get("KORTFAKTURA_REFERENCE_RATE", ""))
-    except ValueError:
+    except ValueError as unread:
         raise SettingError(
             "KORTFAKTURA_REFERENCE_RATE",
-            "KORTFAKTURA_LATE_INTEREST=1 kräver KORTFAKTURA_REFERENCE_RATE: Riksbankens "
+            (f"KORTFAKTURA_REFERENCE_RATE: '{unread}' går inte att läsa. " if str(unread) else "")
+            + "KORTFAKTURA_LATE_INTEREST=1 kräver KORTFAKTURA_REFERENCE_RATE: Riksbankens "
             "referensränta i procent, en för alla dagar (t.ex. 1,75) eller en från varje "
             f"halvårsskifte (t.ex. {REFERENCE_RATE_EXAMPLE}); dröjsmålsräntan blir den plus "
             "8 procentenheter enligt räntelagen.",

@@ -38,6 +38,7 @@ from kortfaktura.demo.services import (
     export_story_bookkeeping,
     export_story_documents,
     load_demo_data,
+    pay_story,
     reset_database,
     run_billing_story,
 )
@@ -97,6 +98,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         )
     booked = export_story_bookkeeping(directory)
     delivered = deliver_story(directory, steps, today)
+    paid = pay_story(directory, today)
     review, review_files = make_review(
         html=directory / "genomlysning.html", xlsx=directory / "genomlysning.xlsx"
     )
@@ -123,6 +125,12 @@ def _run_demo(args: argparse.Namespace) -> int:
                 ],
                 "bookkeeping": booked.as_json() if booked else None,
                 "delivery": delivery_json(delivered),
+                "payments": {
+                    "file": str(paid.file),
+                    **paid.imported.as_json(),
+                    "open_invoices": paid.open_invoices,
+                    "total_open": f"{paid.total_open:.2f}",
+                },
                 "review": {
                     "balanced": review.balanced,
                     "summary": review.summary(),
@@ -166,7 +174,17 @@ def _run_demo(args: argparse.Namespace) -> int:
             console.print(f"  varning: {warning}", markup=False)
     console.rule(f"{len(steps) + 3 + bool(exports) + bool(booked)}. Leverans")
     print_delivery(delivered)
-    console.rule(f"{len(steps) + 4 + bool(exports) + bool(booked)}. Genomlysning")
+    console.rule(f"{len(steps) + 4 + bool(exports) + bool(booked)}. Betalningar")
+    console.print(
+        f"Bankens fil {paid.file}: {swedish.count(paid.imported.payments)} betalningar, "
+        f"{swedish.count(paid.imported.matched)} mot sin faktura med OCR-numret. Öppet i "
+        f"kundreskontran: {swedish.money(paid.total_open)} på "
+        f"{swedish.counted(paid.open_invoices, 'faktura', 'fakturor')} (var tionde obetald, var "
+        "25:e betald till hälften). Se kortfaktura receivables, och kortfaktura remind --dry-run "
+        "--at ett datum efter förfallodagen.",
+        markup=False,
+    )
+    console.rule(f"{len(steps) + 5 + bool(exports) + bool(booked)}. Genomlysning")
     print_review_summary(review, review_files)
     console.rule("Klart")
     console.print(

@@ -4,6 +4,7 @@ import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,14 @@ from kortfaktura.billing.changes import Decision
 from kortfaktura.billing.models import INTERNAL_KINDS, BillingRun, Invoice
 from kortfaktura.customers.models import Customer
 from kortfaktura.demo import generator
+from kortfaktura.demo.bgmax import Paid, bgmax
 from kortfaktura.documents.services import ExportResult, export_documents
 from kortfaktura.imports.engine import ImportResult, ProgressCallback
 from kortfaktura.imports.services import import_file
 from kortfaktura.orders.models import OrderChange
+from kortfaktura.payments.selectors import receivables
+from kortfaktura.payments.services import ImportResult as PaymentImport
+from kortfaktura.payments.services import import_payments
 
 ProgressFactory = Callable[[str], AbstractContextManager[ProgressCallback]]
 # The demo's users of the two roles that share billing (R25): one drafts, the other issues.
@@ -552,3 +557,34 @@ def create_demo_users() -> list[DemoUser]:
         add_user(key, key, DEMO_PASSWORD, orgnr)
         users.append(DemoUser(key, key, role.name, first.customer.name if orgnr and first else ""))
     return users
+
+
+@dataclass
+class PaymentStory:
+    file: Path
+    imported: PaymentImport
+    open_invoices: int
+    total_open: Decimal
+
+
+def pay_story(directory: Path, today: dt.date) -> PaymentStory:
+    """The bank's file for the issued invoices, as a customer ledger would see it in a month:
+    most paid in full by OCR number, every tenth not yet paid, every 25th paid in part; read
+    like any payment file (R21), so that Kundreskontra and the reminders have something to show."""
+    invoices = list(
+        Invoice.objects.filter(status=Invoice.Status.ISSUED, kind=Invoice.Kind.INVOICE)
+        .order_by("number")
+        .values_list("number", "ocr", "payable")
+    )
+    paid = []
+    for index, (_, ocr, payable) in enumerate(invoices, start=1):
+        if index % 10 == 0 or payable <= 0:
+            continue
+        amount = payable / 2 if index % 25 == 0 else payable
+        paid.append(Paid(ocr, int(amount * 100), serial=index))
+    path = directory / "betalningar" / f"bgmax-{today:%Y%m%d}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bgmax(paid, str(settings.SELLER["bankgiro"]), today))
+    imported = import_payments(path)
+    ledger = receivables(at=today)
+    return PaymentStory(path, imported, len(ledger.items), ledger.total_open)

@@ -9,13 +9,17 @@ from typing import Any
 
 
 def start() -> None:
+    import multiprocessing
     import os
 
     import django
 
+    # The parent that started this worker, as spawn recorded it: not os.getppid() after the
+    # set-up below, by which time a parent killed meanwhile has been replaced by init.
+    parent = multiprocessing.parent_process()
+    _exit_with_parent(parent.pid if parent is not None and parent.pid else os.getppid())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kortfaktura.settings")
     django.setup()
-    _exit_with_parent(os.getppid())
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -82,40 +82,65 @@ class Candidate:
     interest_rate: Decimal | None = None
 
 
+def _half_year_end(day: dt.date) -> dt.date:
+    """The first day after the half-year ``day`` is in (1 July or 1 January)."""
+    return dt.date(day.year, 7, 1) if day.month < 7 else dt.date(day.year + 1, 1, 1)
+
+
+def rate_periods(due: dt.date, at: dt.date) -> list[tuple[dt.date, dt.date, Decimal]]:
+    """(first day, day after the last, reference rate) covering each day from ``due`` up to
+    ``at``: a dated rate holds from its day to the next one, but never past its half-year
+    (räntelagen 9 §: each half-year has its own). ``ReminderError`` naming the first day
+    without one, for a person to add – never a guess."""
+    rates = settings.REFERENCE_RATES
+    if len(rates) == 1 and rates[0][0] == dt.date.min:
+        return [(due, at, rates[0][1])] if at > due else []
+    periods = []
+    day = due
+    for index, (starts, rate) in enumerate(rates):
+        ends = min(
+            rates[index + 1][0] if index + 1 < len(rates) else dt.date.max, _half_year_end(starts)
+        )
+        if ends <= day or starts >= at:
+            continue
+        if starts > day:
+            break  # a gap before this rate
+        periods.append((day, min(ends, at), rate))
+        day = min(ends, at)
+    if day < at:
+        raise ReminderError(
+            f"dröjsmålsräntan kan inte räknas: KORTFAKTURA_REFERENCE_RATE har ingen "
+            f"referensränta för {day.isoformat()} – lägg till räntan från varje halvårsskifte, "
+            f"t.ex. {settings.REFERENCE_RATE_EXAMPLE}"
+        )
+    return periods
+
+
 def late_interest(open_amount: Decimal, due: dt.date, at: dt.date) -> tuple[Decimal, Decimal]:
-    """(rate in percent on ``at``, interest in kronor) on ``open_amount`` for each day from the
-    due date to ``at`` (räntelagen 6 and 9 §§: the reference rate in force that day + 8
-    percentage points, a year of 365 days), rounded to öre; nothing when interest is off.
-    ``ReminderError`` when a day has no reference rate in ``KORTFAKTURA_REFERENCE_RATE``."""
+    """(rate in percent of the last day counted, interest in kronor) on ``open_amount`` for each
+    day from the due date up to ``at`` (räntelagen 6 and 9 §§: the reference rate in force
+    that day + 8 percentage points, a year of 365 days), rounded to öre; nothing when interest
+    is off. ``ReminderError`` when a day has no reference rate."""
     if not settings.LATE_INTEREST:
         return Decimal("0"), Decimal("0.00")
-    rates = settings.REFERENCE_RATES
-    if not rates or rates[0][0] > due:
-        raise ReminderError(
-            f"dröjsmålsräntan från {due.isoformat()} kan inte räknas: KORTFAKTURA_REFERENCE_RATE "
-            f"har ingen referensränta för den dagen – ange räntan från varje halvårsskifte, t.ex. "
-            f"{settings.REFERENCE_RATE_EXAMPLE}"
-        )
-    total = Decimal(0)
-    for index, (starts, rate) in enumerate(rates):
-        ends = rates[index + 1][0] if index + 1 < len(rates) else dt.date.max
-        days = (min(ends, at) - max(starts, due)).days
-        if days > 0:
-            total += open_amount * (rate + 8) / 100 * days / 365
-    today = next((rate for starts, rate in reversed(rates) if starts <= at), rates[0][1])
-    return today + 8, max(Decimal("0.00"), total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    periods = rate_periods(due, at)
+    total = sum(
+        (open_amount * (rate + 8) / 100 * (ends - starts).days / 365
+         for starts, ends, rate in periods),
+        Decimal(0),
+    )  # fmt: skip
+    last = periods[-1][2] if periods else settings.REFERENCE_RATES[-1][1]
+    return last + 8, max(Decimal("0.00"), total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def interest_words(reminder: Reminder) -> str:
     """How the reminder names its interest rate: one rate over the whole time, or the rule."""
     due = reminder.invoice.due_date
     assert due is not None and reminder.interest_rate is not None
-    rates = settings.REFERENCE_RATES
-    used = {
-        rate
-        for index, (starts, rate) in enumerate(rates)
-        if starts < reminder.reminded_on and (index + 1 == len(rates) or rates[index + 1][0] > due)
-    }
+    try:
+        used = {rate for _, _, rate in rate_periods(due, reminder.reminded_on)}
+    except ReminderError:
+        used = set()
     if len(used) <= 1:
         return f"{swedish.money(reminder.interest_rate, currency=False)} % per år"
     return "referensräntan för varje halvår + 8 procentenheter"
@@ -309,19 +334,27 @@ def remind(at: dt.date | None = None, *, dry_run: bool = False) -> RemindResult:
             result.skipped.append((reminder.invoice.number or 0, str(refusal)))
             continue
         due_now.append(reminder)
-    result.reminders.extend(_send(due_now, settled))
+    sent, waiting = _send(due_now, settled, day)
+    result.reminders.extend(sent)
+    result.skipped.extend(waiting)
     return result
 
 
-def _send(due_now: list[Reminder], settled: dict[int, Settlement]) -> list[Reminder]:
-    """The reminders composed chunk by chunk, each chunk claimed, sent and recorded."""
+def _send(
+    due_now: list[Reminder], settled: dict[int, Settlement], day: dt.date
+) -> tuple[list[Reminder], list[tuple[int, str]]]:
+    """The reminders composed chunk by chunk, each chunk looked at again (a dispute or a
+    payment may have come while the run went on), claimed, sent and recorded; the sent ones and
+    those that now wait, with the reason."""
     done: list[Reminder] = []
+    waiting: list[tuple[int, str]] = []
     by_pk = {reminder.pk: reminder for reminder in due_now}
     letters = [_letter(reminder, settled[reminder.invoice_id]) for reminder in due_now]
     message_ids = {letter.pk: letter.mail["message_id"] for letter in letters if letter.mail}
     with MailSession() as session:
         for chunk in _rendered(letters):
-            claimed = _claim([pk for pk, _, _ in chunk])
+            still = _still_due([by_pk[pk] for pk, _, _ in chunk], day, waiting)
+            claimed = _claim([pk for pk, _, _ in chunk if pk in still])
             began = time.monotonic()
             sent = []
             for pk, content, error in chunk:
@@ -336,7 +369,29 @@ def _send(due_now: list[Reminder], settled: dict[int, Settlement]) -> list[Remin
                 sent.append(_deliver(by_pk[pk], content, error, message_ids.get(pk, ""), session))
             _record_outcomes(sent)
             done.extend(sent)
-    return done
+    return done, waiting
+
+
+def _still_due(reminders: list[Reminder], day: dt.date, waiting: list[tuple[int, str]]) -> set[int]:
+    """The reminders of a chunk that may still go as composed: not disputed or held since the
+    run began, and their open amount unchanged (a payment or a credit note meanwhile: the
+    reminder waits for the next run, which says the new amount)."""
+    invoice_ids = [reminder.invoice_id for reminder in reminders]
+    holds = held(invoice_ids)
+    now = settlements(invoice_ids, day)
+    fine = set()
+    for reminder in reminders:
+        number = reminder.invoice.number or 0
+        if (reason := holds.get(reminder.invoice_id)) is not None:
+            waiting.append((number, reason))
+        elif now[reminder.invoice_id].open(reminder.invoice.payable) != reminder.open_amount:
+            waiting.append(
+                (number, "betalad eller krediterad under körningen; påminns med det nya "
+                         "öppna beloppet vid nästa körning om något är kvar")
+            )  # fmt: skip
+        else:
+            fine.add(reminder.pk)
+    return fine
 
 
 def _as_of(reminder: Reminder, day: dt.date, open_amount: Decimal) -> None:
