@@ -382,14 +382,16 @@ def test_a_print_reminder_left_sending_without_its_file_is_written_later(
         due_date=day + dt.timedelta(days=10), channel="print", status="sending",
         recipient="Borås", created_by="test",
     )  # fmt: skip
-    code, result = remind(cli, "--at", day.isoformat())
+    remind(cli, "--at", day.isoformat())
     # Claimed a moment ago: perhaps by a process still at work, so left alone.
     assert Reminder.objects.get(invoice=boras).status == "sending"
     Reminder.objects.update(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
-    code, result = remind(cli, "--at", day.isoformat())
+    _, result = remind(cli, "--at", day.isoformat())
     assert (str(boras.number), "sent") in [(r["number"], r["status"]) for r in result["reminders"]]
-    assert (tmp_path / "utskrift" / f"paminnelse-{boras.number}-1.pdf").read_bytes().startswith(
-        b"%PDF"
+    assert (
+        (tmp_path / "utskrift" / f"paminnelse-{boras.number}-1.pdf")
+        .read_bytes()
+        .startswith(b"%PDF")
     )
 
 
@@ -408,7 +410,7 @@ def test_a_reminder_fee_and_late_interest_where_switched_on_are_shown_never_adde
     expected = (vargarda.payable * Decimal("10.25") / 100 * 20 / 365).quantize(Decimal("0.01"))
     assert (mine["fee"], mine["interest"]) == ("60.00", f"{expected:.2f}")
     assert mine["open"] == f"{vargarda.payable:.2f}"  # the invoice's open amount, nothing added
-    [(to, message)] = mailbox.messages
+    [(_, message)] = mailbox.messages
     body = message.get_body(preferencelist=("plain",)).get_content()
     assert "påminnelseavgift 60,00 kr" in body and "faktureras separat" in body
     [attachment] = list(message.iter_attachments())
@@ -456,7 +458,7 @@ def test_a_reminder_setting_that_cannot_work_is_refused_in_swedish(
     env.pop("DATABASE_URL", None)
     done = subprocess.run(
         [str(SCRIPT), "remind", "--dry-run"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert said in done.stderr and ("ska vara" in done.stderr or "kräver" in done.stderr)
@@ -533,7 +535,7 @@ def test_a_chunk_that_a_slow_server_holds_too_long_leaves_the_rest_for_the_next_
         assert code == 1 and 1 <= statuses.count("sent") < 7 and "sending" not in statuses
         assert not Reminder.objects.filter(status="sending").exists()
         monkeypatch.setattr(reminders, "CHUNK_DEADLINE", 600.0)
-        code, second = remind(cli, "--at", day)
+        code, _ = remind(cli, "--at", day)
     finally:
         controller.stop()
     assert code == 0 and len(box.messages) == 7  # each once
@@ -562,7 +564,10 @@ def test_late_interest_takes_each_half_years_reference_rate_and_says_which_days_
 
     settings.LATE_INTEREST = True
     day = dt.date
-    settings.REFERENCE_RATES = ((day(2026, 1, 1), Decimal("2.00")), (day(2026, 7, 1), Decimal("1.75")))
+    settings.REFERENCE_RATES = (
+        (day(2026, 1, 1), Decimal("2.00")),
+        (day(2026, 7, 1), Decimal("1.75")),
+    )
     # 20 days of June at 10 %, 10 days of July at 9,75 % (räntelagen 9 §: the half-year's rate).
     rate, interest = late_interest(Decimal("1000.00"), day(2026, 6, 11), day(2026, 7, 11))
     expected = Decimal("1000") * (Decimal("0.10") * 20 + Decimal("0.0975") * 10) / 365
@@ -572,7 +577,7 @@ def test_late_interest_takes_each_half_years_reference_rate_and_says_which_days_
     assert vargarda.due_date is not None and vargarda.due_date >= day(2026, 1, 1)
     settings.REFERENCE_RATES = ((vargarda.due_date + dt.timedelta(days=1), Decimal("2.00")),)
     reminded = (vargarda.due_date + dt.timedelta(days=10)).isoformat()
-    code, result = remind(cli, "--at", reminded)
+    _, result = remind(cli, "--at", reminded)
     reasons = {s["number"]: s["reason"] for s in result["skipped"]}
     assert "KORTFAKTURA_REFERENCE_RATE" in reasons[str(vargarda.number)]
     assert str(vargarda.number) not in [r["number"] for r in result["reminders"]]
@@ -604,7 +609,7 @@ def test_a_dispute_or_payment_that_comes_while_a_run_goes_on_holds_the_later_chu
     try:
         due = overdue_by_mail[0].due_date
         assert due is not None
-        code, result = remind(cli, "--at", (due + dt.timedelta(days=10)).isoformat())
+        _, result = remind(cli, "--at", (due + dt.timedelta(days=10)).isoformat())
     finally:
         controller.stop()
     sent = {r["number"] for r in result["reminders"] if r["status"] == "sent"}
@@ -626,7 +631,10 @@ def test_the_rate_said_is_the_one_counted_and_a_rate_holds_no_longer_than_its_ha
 
     settings.LATE_INTEREST = True
     day = dt.date
-    settings.REFERENCE_RATES = ((day(2027, 1, 1), Decimal("1.50")), (day(2027, 2, 1), Decimal("1.25")))
+    settings.REFERENCE_RATES = (
+        (day(2027, 1, 1), Decimal("1.50")),
+        (day(2027, 2, 1), Decimal("1.25")),
+    )
     # Reminded on the day the rate changes: every day counted is at the old rate, and says so.
     rate, interest = late_interest(Decimal("688.00"), day(2027, 1, 6), day(2027, 2, 1))
     expected = (Decimal("688") * Decimal("0.095") * 26 / 365).quantize(Decimal("0.01"))
@@ -638,5 +646,6 @@ def test_the_rate_said_is_the_one_counted_and_a_rate_holds_no_longer_than_its_ha
     # One rate without a date: the operator's choice for every day.
     settings.REFERENCE_RATES = ((day.min, Decimal("2.00")),)
     assert late_interest(Decimal("365.00"), day(2026, 12, 1), day(2027, 3, 1)) == (
-        Decimal("10.00"), Decimal("9.00")
+        Decimal("10.00"),
+        Decimal("9.00"),
     )

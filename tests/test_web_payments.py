@@ -212,8 +212,8 @@ def test_ekonomi_marks_an_invoice_disputed_and_no_reminder_goes_out_until_it_is_
     answer = fakturering.post(f"/fakturor/{vargarda.number}/bestrid/", {"reason": "Nej"})
     assert answer.status_code == 403 and not Dispute.objects.exists()
 
-    marked = text(ekonomi.post(f"/fakturor/{vargarda.number}/bestrid/",
-                               {"reason": "Kunden ifrågasätter antalet kort"}, follow=True))  # fmt: skip
+    why = {"reason": "Kunden ifrågasätter antalet kort"}
+    marked = text(ekonomi.post(f"/fakturor/{vargarda.number}/bestrid/", why, follow=True))
     assert "är markerad som bestridd" in marked and "Häv bestridandet" in marked
     again = text(ekonomi.post(f"/fakturor/{vargarda.number}/bestrid/", {"reason": "Igen"},
                               follow=True))  # fmt: skip
@@ -235,8 +235,9 @@ def test_ekonomi_marks_an_invoice_disputed_and_no_reminder_goes_out_until_it_is_
     result = remind(day + dt.timedelta(days=1))
     assert [r.invoice.number for r in result.reminders] == [vargarda.number]
     actions = list(
-        AuditRecord.objects.filter(object=f"faktura {vargarda.number}", action__startswith="invoice.dispute")
-        .values_list("action", "actor")
+        AuditRecord.objects.filter(
+            object=f"faktura {vargarda.number}", action__startswith="invoice.dispute"
+        ).values_list("action", "actor")
     )  # fmt: skip
     assert actions == [("invoice.disputed", "ekonomi"), ("invoice.dispute_closed", "ekonomi")]
     closed = Dispute.objects.get()
