@@ -693,12 +693,6 @@ def _compiler() -> typst.Compiler:
     )  # fmt: skip
 
 
-def render(reminder: Reminder, settled: Settlement) -> bytes:
-    """The reminder as a PDF (PDF/A-2b, the invoices' fonts); ``settled``: what the invoice had
-    been paid and credited on the reminder's day."""
-    return _pdf(_data(reminder, settled))
-
-
 def _data(reminder: Reminder, settled: Settlement) -> dict[str, Any]:
     invoice = reminder.invoice
     buyer = invoice.buyer or {}

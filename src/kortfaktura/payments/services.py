@@ -311,14 +311,7 @@ def assign(payment_id: int, number: int, reason: str) -> Payment:
     text = _reason(reason)
     with transaction.atomic():
         payment = _open_payment(payment_id)
-        invoice = Invoice.objects.filter(
-            number=number, status=Invoice.Status.ISSUED, kind=Invoice.Kind.INVOICE
-        ).first()
-        if invoice is None:
-            raise PaymentError(
-                f"faktura {number} finns inte bland utfärdade fakturor (kreditfakturor och "
-                "interna debiteringar betalas inte); se kortfaktura invoice list"
-            )
+        invoice = _issued_invoice(number, "betalas inte")
         before = payment.status
         payment.status, payment.invoice, payment.matched_by = (
             Payment.Status.ASSIGNED, invoice, "person"
@@ -364,14 +357,16 @@ def refund(payment_id: int, reason: str) -> Payment:
     return payment
 
 
-def _disputable(number: int) -> Invoice:
+def _issued_invoice(number: int, not_for_others: str) -> Invoice:
+    """The issued invoice ``number`` (not a credit note or an internal charge, which
+    ``not_for_others``, e.g. "betalas inte"), or a refusal saying where to look."""
     invoice = Invoice.objects.filter(
         number=number, status=Invoice.Status.ISSUED, kind=Invoice.Kind.INVOICE
     ).first()
     if invoice is None:
         raise PaymentError(
             f"faktura {number} finns inte bland utfärdade fakturor (kreditfakturor och interna "
-            "debiteringar påminns aldrig); se kortfaktura invoice list"
+            f"debiteringar {not_for_others}); se kortfaktura invoice list"
         )
     return invoice
 
@@ -381,7 +376,7 @@ def open_dispute(number: int, reason: str) -> Dispute:
     open (R23)."""
     text = _reason(reason)
     with transaction.atomic():
-        invoice = _disputable(number)
+        invoice = _issued_invoice(number, "påminns aldrig")
         if Dispute.objects.filter(invoice=invoice, closed_at__isnull=True).exists():
             raise PaymentError(f"faktura {number} är redan markerad som bestridd")
         try:
@@ -400,7 +395,7 @@ def close_dispute(number: int, reason: str) -> Dispute:
     again, as R23 says, from the next daily run."""
     text = _reason(reason)
     with transaction.atomic():
-        invoice = _disputable(number)
+        invoice = _issued_invoice(number, "påminns aldrig")
         dispute = (
             Dispute.objects.select_for_update()
             .filter(invoice=invoice, closed_at__isnull=True)
