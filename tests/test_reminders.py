@@ -8,6 +8,7 @@ import email.policy
 import json
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -45,18 +46,25 @@ class Mailbox:
         return "250 OK"
 
 
-@pytest.fixture
-def mailbox(settings: Any, tmp_path: Path) -> Iterator[Mailbox]:
-    box = Mailbox()
+@contextmanager
+def serving(box: Mailbox, settings: Any) -> Iterator[None]:
+    """A real SMTP server on 127.0.0.1 with ``box`` as its handler, and the settings to reach it."""
     controller = Controller(box, hostname="127.0.0.1", port=free_port())
     controller.start()
     settings.SMTP_URL = f"smtp://127.0.0.1:{controller.port}"
     settings.MAIL_FROM = "gits-fakturor@vgregion.example"
-    settings.PRINT_DIR = str(tmp_path / "utskrift")
     try:
-        yield box
+        yield
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mailbox(settings: Any, tmp_path: Path) -> Iterator[Mailbox]:
+    box = Mailbox()
+    settings.PRINT_DIR = str(tmp_path / "utskrift")
+    with serving(box, settings):
+        yield box
 
 
 @pytest.fixture
@@ -283,16 +291,10 @@ def test_many_reminders_are_composed_by_worker_processes_and_sent_over_one_conne
     monkeypatch.setattr(reminders, "CHUNK", 3)
     settings.DOCUMENT_WORKERS = 2
     box = CountingMailbox(refuse={"ekonomi-3@kund.example"})
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.SMTP_URL = f"smtp://127.0.0.1:{controller.port}"
-    settings.MAIL_FROM = "gits-fakturor@vgregion.example"
-    try:
+    with serving(box, settings):
         due = overdue_by_mail[0].due_date
         assert due is not None
         code, result = remind(cli, "--at", (due + dt.timedelta(days=10)).isoformat())
-    finally:
-        controller.stop()
     assert code == 1  # one was refused
     statuses = {r["number"]: r["status"] for r in result["reminders"]}
     assert sorted(statuses.values()) == ["failed"] + ["sent"] * 6
@@ -324,16 +326,10 @@ def test_a_dropped_connection_mid_run_is_opened_again_for_the_next_reminders(
             return await super().handle_DATA(server, session, envelope)
 
     box = Dropping(refuse=set())
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.SMTP_URL = f"smtp://127.0.0.1:{controller.port}"
-    settings.MAIL_FROM = "gits-fakturor@vgregion.example"
-    try:
+    with serving(box, settings):
         due = overdue_by_mail[0].due_date
         assert due is not None
         code, result = remind(cli, "--at", (due + dt.timedelta(days=10)).isoformat())
-    finally:
-        controller.stop()
     assert code == 1
     assert sorted(r["status"] for r in result["reminders"]) == ["failed"] + ["sent"] * 6
     assert len(box.messages) == 6
@@ -521,11 +517,7 @@ def test_a_chunk_that_a_slow_server_holds_too_long_leaves_the_rest_for_the_next_
 
     monkeypatch.setattr(reminders, "CHUNK_DEADLINE", 0.5)
     box = Slow()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.SMTP_URL = f"smtp://127.0.0.1:{controller.port}"
-    settings.MAIL_FROM = "gits-fakturor@vgregion.example"
-    try:
+    with serving(box, settings):
         due = overdue_by_mail[0].due_date
         assert due is not None
         day = (due + dt.timedelta(days=10)).isoformat()
@@ -536,8 +528,6 @@ def test_a_chunk_that_a_slow_server_holds_too_long_leaves_the_rest_for_the_next_
         assert not Reminder.objects.filter(status="sending").exists()
         monkeypatch.setattr(reminders, "CHUNK_DEADLINE", 600.0)
         code, _ = remind(cli, "--at", day)
-    finally:
-        controller.stop()
     assert code == 0 and len(box.messages) == 7  # each once
     assert set(Reminder.objects.values_list("status", flat=True)) == {"sent"}
 
@@ -591,10 +581,6 @@ def test_a_dispute_or_payment_that_comes_while_a_run_goes_on_holds_the_later_chu
 
     monkeypatch.setattr(reminders, "CHUNK", 3)
     box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.SMTP_URL = f"smtp://127.0.0.1:{controller.port}"
-    settings.MAIL_FROM = "gits-fakturor@vgregion.example"
     last, before_last = overdue_by_mail[-1], overdue_by_mail[-2]
     recorded = reminders._record_outcomes
 
@@ -606,12 +592,10 @@ def test_a_dispute_or_payment_that_comes_while_a_run_goes_on_holds_the_later_chu
             import_content(simple_bgmax([(before_last.ocr, "10.00", 8)], day="2026-12-20"), "m")
 
     monkeypatch.setattr(reminders, "_record_outcomes", meanwhile)
-    try:
+    with serving(box, settings):
         due = overdue_by_mail[0].due_date
         assert due is not None
         _, result = remind(cli, "--at", (due + dt.timedelta(days=10)).isoformat())
-    finally:
-        controller.stop()
     sent = {r["number"] for r in result["reminders"] if r["status"] == "sent"}
     assert str(last.number) not in sent and str(before_last.number) not in sent
     assert len(sent) == 5 and len(box.messages) == 5
