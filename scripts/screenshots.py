@@ -11,6 +11,11 @@ invoice, an import, …), of the login page and of the 404 page. Chromium is Deb
     .venv/bin/python scripts/screenshots.py --user kund --user ekonomi --out /tmp/bilder
     .venv/bin/python scripts/screenshots.py --url http://127.0.0.1:8000   # a running server
     DATABASE_URL=postgres://… .venv/bin/python scripts/screenshots.py
+    .venv/bin/python scripts/screenshots.py --guide                # docs/bilder, for docs/web.md
+
+``--guide`` takes the fixed set of pictures that docs/web.md's guide per role shows (``GUIDE``
+below), one screen high, into docs/bilder/ with stable names; tests/test_web_help.py runs it
+and checks that the guide and the pictures name the same pages.
 
 The demo (``kortfaktura demo``) creates the users admin, ekonomi, fakturering, granskare and kund
 with the password it prints; that is the default password here.
@@ -22,6 +27,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -63,6 +69,29 @@ def start_server(database: Path | None, port: int, log: Path) -> subprocess.Pope
             time.sleep(0.5)
     process.terminate()
     sys.exit(f"kortfaktura serve startade inte; se {log}")
+
+
+# The guide's pictures: (user, menu entry, its first detail page too?, file name). The menu
+# entry is found by its label, so a moved URL does not break the guide.
+GUIDE: tuple[tuple[str, str, bool, str], ...] = (
+    ("fakturering", "Översikt", False, "fakturering-oversikt"),
+    ("fakturering", "Import", False, "fakturering-import"),
+    ("fakturering", "Körningar", True, "fakturering-korning"),
+    ("fakturering", "Beställningar", False, "fakturering-bestallningar"),
+    ("ekonomi", "Körningar", True, "ekonomi-korning"),
+    ("ekonomi", "Fakturor", False, "ekonomi-fakturor"),
+    ("ekonomi", "Fakturor", True, "ekonomi-faktura"),
+    ("ekonomi", "Leveranser", False, "ekonomi-leveranser"),
+    ("ekonomi", "Betalningar", False, "ekonomi-betalningar"),
+    ("ekonomi", "Kundreskontra", False, "ekonomi-kundreskontra"),
+    ("ekonomi", "Bokföring", False, "ekonomi-bokforing"),
+    ("granskare", "Genomlysning", False, "granskare-genomlysning"),
+    ("granskare", "Granskningslogg", False, "granskare-granskningslogg"),
+    ("admin", "Användare", False, "admin-anvandare"),
+    ("kund", "Översikt", False, "kund-oversikt"),
+    ("kund", "Fakturor", True, "kund-faktura"),
+)
+GUIDE_OUT = ROOT / "docs" / "bilder"
 
 
 def slug(text: str) -> str:
@@ -122,6 +151,46 @@ class Shooter:
         self.shoot(page, username, "404")
         context.close()
 
+    def guide(self, password: str) -> None:
+        """The guide's pictures (``GUIDE``), each one screen high (1280 × 800)."""
+        for username in dict.fromkeys(user for user, *_ in GUIDE):
+            context = self.browser.new_context(
+                viewport={"width": 1280, "height": 800}, locale="sv-SE"
+            )
+            page = context.new_page()
+            page.goto(f"{self.base}/logga-in/")
+            page.fill("#id_username", username)
+            page.fill("#id_password", password)
+            with page.expect_navigation():
+                page.get_by_role("button", name="Logga in").click()
+            if "/logga-in/" in page.url:
+                context.close()
+                sys.exit(f"{username} kunde inte logga in (fel lösenord?)")
+            menu = {
+                link.inner_text().strip(): link.get_attribute("href")
+                for link in page.locator("nav.main-nav a").all()
+            }
+            for user, label, detail, name in GUIDE:
+                if user != username:
+                    continue
+                if label not in menu:
+                    context.close()
+                    sys.exit(f"{username} har ingen menypost {label!r}")
+                href = menu[label]
+                page.goto(self.base + href)
+                if detail:
+                    target = self.first_detail(page, href)
+                    if target is None:
+                        context.close()
+                        sys.exit(f"{label}: ingen detaljsida att visa för {username}")
+                    page.goto(self.base + target)
+                page.wait_for_load_state("networkidle")
+                path = self.out / f"{name}.png"
+                page.screenshot(path=str(path))
+                self.saved.append(path)
+                print(f"  {path.name}  {page.url}")
+            context.close()
+
     @staticmethod
     def first_detail(page: Any, list_href: str) -> str | None:
         """The first link in the list's table that leads deeper than the list itself."""
@@ -152,8 +221,15 @@ def main() -> int:
     parser.add_argument(
         "--password", default=DEMO_PASSWORD, help="lösenordet (demots som standard)"
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "var" / "screenshots")
+    parser.add_argument("--out", type=Path, help="katalogen (standard var/screenshots)")
+    parser.add_argument(
+        "--guide",
+        action="store_true",
+        help="bilderna till guiden i docs/web.md (till docs/bilder/ om inte --out anges)",
+    )
     args = parser.parse_args()
+    if args.out is None:
+        args.out = GUIDE_OUT if args.guide else ROOT / "var" / "screenshots"
     if not CHROMIUM.exists():
         sys.exit("Chromium saknas: installera Debian-paketet chromium (/usr/bin/chromium).")
     from playwright.sync_api import sync_playwright
@@ -163,7 +239,9 @@ def main() -> int:
     base = args.url
     if not base:
         port = free_port()
-        process = start_server(args.database, port, args.out / "serve.log")
+        # Not among the guide's pictures in docs/bilder.
+        log = Path(tempfile.gettempdir()) / "kortfaktura-screenshots-serve.log"
+        process = start_server(args.database, port, log)
         base = f"http://127.0.0.1:{port}"
     try:
         with sync_playwright() as playwright:
@@ -172,9 +250,12 @@ def main() -> int:
             )
             try:
                 shooter = Shooter(browser, base, args.out)
-                shooter.anonymous()
-                for username in args.user or ["admin"]:
-                    shooter.user(username, args.password)
+                if args.guide:
+                    shooter.guide(args.password)
+                else:
+                    shooter.anonymous()
+                    for username in args.user or ["admin"]:
+                        shooter.user(username, args.password)
             finally:
                 browser.close()
     finally:

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from kortfaktura.access import scope
 from kortfaktura.access.roles import role_of
+from kortfaktura.web import how_to
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,10 @@ def context(request: HttpRequest) -> dict[str, Any]:
         for page in PAGES
         if may_see(user, page)
     ]
+    customer = scope.customer_of(user)
     return {
         "navigation": items,
         "current_role": role_of(user),
-        "current_customer": scope.customer_of(user),
+        "current_customer": customer,
+        "how_to": how_to.steps_for(current, section, kund=customer is not None),
     }
