@@ -115,16 +115,26 @@ def paginate(
     except ValueError:
         offset = 0
     offset = min(offset, 10_000_000)
-    fetched = list(rows[offset : offset + size + 1])
-    page = PageOf(rows=fetched[:size], offset=offset, size=size, total=None)
-    page.has_next = len(fetched) > size
+    total, capped = None, False
     if count and count_limit is not None:
         # The order does not change a count; without it the database need not sort first.
         counted = rows.order_by()[: count_limit + 1].count()
-        page.total = min(counted, count_limit)
-        page.total_capped = counted > count_limit
+        total, capped = min(counted, count_limit), counted > count_limit
     elif count:
-        page.total = rows.count()
+        total = rows.count()
+    if total is not None and not capped and offset > total // 2 and rows.ordered:
+        # A page past the middle is read from the other end, in the reversed order (the
+        # primary key breaks ties, so it is the exact mirror): the last page costs what the
+        # first does instead of walking every row before it.
+        end = max(0, total - offset)
+        fetched = list(rows.reverse()[max(0, end - size) : end])[::-1]
+        page = PageOf(rows=fetched, offset=offset, size=size, total=total)
+        page.has_next = offset + size < total
+        return page
+    fetched = list(rows[offset : offset + size + 1])
+    page = PageOf(rows=fetched[:size], offset=offset, size=size, total=total)
+    page.total_capped = capped
+    page.has_next = len(fetched) > size
     return page
 
 

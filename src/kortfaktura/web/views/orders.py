@@ -4,6 +4,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -34,6 +35,9 @@ SORT_KEYS = {
     "innehavare": ("holder_name",),
     "status": ("status",),
 }
+# A card holder search tests every order (no index serves a part of a name); up to this many
+# matches are found first, in one pass, and then sorted and paged by their primary keys.
+HOLDER_MATCHES = 2000
 # A state filter is a condition per order (invoice items, earlier invoices, held-back rules):
 # its count stops here rather than test every order of a large register.
 STATE_COUNT_LIMIT = 10_000
@@ -81,18 +85,30 @@ def _customer_orgnrs(text: str) -> list[str]:
     )
 
 
+def _id_prefix(text: str) -> Q:
+    """Order ids that begin with ``text``. The unique index serves it: PostgreSQL's pattern
+    index the LIKE, SQLite (whose LIKE ignores case and so no index) the range of ids from
+    ``text`` up to ``text`` followed by the highest character."""
+    condition = Q(order_id__startswith=text)
+    if connection.vendor == "sqlite":
+        condition &= Q(order_id__gte=text, order_id__lt=text + "\U0010ffff")
+    return condition
+
+
 def _search(
     rows: QuerySet[Order], values: dict[str, str], facts: Facts
 ) -> tuple[QuerySet[Order], bool]:
     """The filtered orders, and whether counting them is cheap (an indexed, narrow filter)."""
     cheap = False
     if values["id"]:
-        # The beginning of an id is enough (the unique index serves a prefix search too).
-        rows = rows.filter(order_id__startswith=values["id"])
+        rows = rows.filter(_id_prefix(values["id"]))
         cheap = True
     if values["innehavare"]:
         text = values["innehavare"]
-        rows = rows.filter(Q(holder_name__icontains=text) | Q(holder_hsa_id__iexact=text))
+        matching = rows.filter(Q(holder_name__icontains=text) | Q(holder_hsa_id__iexact=text))
+        # Otherwise the sort walks the date index through every order to find a few matches.
+        pks = list(matching.order_by().values_list("pk", flat=True)[: HOLDER_MATCHES + 1])
+        rows = rows.filter(pk__in=pks) if len(pks) <= HOLDER_MATCHES else matching
     if values["kund"]:
         rows = rows.filter(orgnr__in=_customer_orgnrs(values["kund"]))
     if values["manad"]:
