@@ -347,7 +347,7 @@ def test_the_orders_list_is_exported_with_its_filter_and_sort_every_row(visitors
     rows = csv_rows(content)
     assert rows[0][:4] == ["Beställnings-id", "Beställningsdag", "Kund", "Organisationsnummer"]
     assert [row[0] for row in rows[1:]] == [f"ALE-{n:04d}" for n in range(ALE_ORDERS - 1, -1, -1)]
-    assert {row[2] for row in rows[1:]} == {"Ale kommun"}
+    assert {(row[2], row[3]) for row in rows[1:]} == {("Ale kommun", "212000-1405")}
     assert all(row[9] for row in rows[1:])  # the state, computed for every row
 
     name, content = download(visitor, "Excel")
@@ -389,7 +389,8 @@ def test_a_kund_exports_only_its_own_invoices(visitors: Any, extra: dict[str, An
     _, content = download(visitor, "CSV")
     rows = csv_rows(content)
     assert sorted(row[0] for row in rows[1:]) == sorted(own)
-    assert OTHER_ORGNR not in content.decode("utf-8-sig")
+    text = content.decode("utf-8-sig")
+    assert OTHER_ORGNR not in text and f"{OTHER_ORGNR[:6]}-{OTHER_ORGNR[6:]}" not in text
     amount = rows[1][rows[0].index("Att betala")]
     assert re.fullmatch(r"-?\d+,\d\d", amount), amount  # decimal comma, no thousands space
     _, content = download(visitor, "Excel")

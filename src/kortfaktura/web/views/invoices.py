@@ -25,6 +25,7 @@ from kortfaktura.billing.models import (
     InvoiceItem,
     InvoiceLine,
 )
+from kortfaktura.customers.identifiers import format_orgnr
 from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.documents.services import ExportError, render_one
 from kortfaktura.payments import selectors as payment_selectors
@@ -201,7 +202,7 @@ EXPORT_COLUMNS = [
     exports.Column("Typ", lambda i: i.get_kind_display().capitalize()),
     exports.Column("Krediterar", lambda i: i.credits.number if i.credits else None),
     exports.Column("Kund", lambda i: i.customer.name),
-    exports.Column("Organisationsnummer", lambda i: i.customer.orgnr),
+    exports.Column("Organisationsnummer", lambda i: format_orgnr(i.customer.orgnr)),
     exports.Column("Mottagare", lambda i: i.account.code),
     exports.Column("Mottagarens namn", lambda i: i.account.name),
     exports.Column("Beställda från", lambda i: i.period_start),

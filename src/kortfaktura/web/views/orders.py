@@ -15,6 +15,7 @@ from kortfaktura.audit.models import AuditRecord
 from kortfaktura.billing.core import month_end
 from kortfaktura.billing.models import InvoiceItem
 from kortfaktura.catalog.models import Product
+from kortfaktura.customers.identifiers import format_orgnr
 from kortfaktura.customers.models import Customer
 from kortfaktura.imports.models import ImportBatch
 from kortfaktura.orders.models import Order, OrderChange, PreviouslyInvoiced
@@ -185,7 +186,7 @@ def _export_columns(own: bool) -> list[exports.Column]:
     if not own:
         columns += [
             exports.Column("Kund", lambda o: o.customer_name),
-            exports.Column("Organisationsnummer", lambda o: o.orgnr),
+            exports.Column("Organisationsnummer", lambda o: format_orgnr(o.orgnr)),
         ]
     columns += [
         exports.Column("Enhet", lambda o: o.unit_code),
