@@ -492,6 +492,25 @@ def test_pages_past_the_middle_read_from_the_other_end_give_the_same_rows() -> N
             assert page.has_next == (offset + 3 < 11)
 
 
+@pytest.mark.django_db
+def test_odd_searches_sorts_and_offsets_answer_pages_not_errors() -> None:
+    from django.test import Client
+
+    import webtools
+
+    webtools.billed_world()
+    client = Client()
+    client.force_login(webtools.user("admin"))
+    odd = ("9" * 40, "-", "1 234,567", "=1+2", "%_\\", "x" * 300, "’; DROP", "0,00")
+    for text in odd:
+        assert client.get("/fakturor/", {"q": text}).status_code == 200, text
+        assert client.get("/bestallningar/", {"id": text, "innehavare": text}).status_code == 200
+    for url in ("/bestallningar/", "/fakturor/", "/kunder/", "/granskningslogg/", "/leveranser/"):
+        for params in ({"sort": "-" * 50}, {"sort": "pk"}, {"offset": "99999999"},
+                       {"offset": "-5", "sort": "-"}, {"format": "pdf"}):  # fmt: skip
+            assert client.get(url, params).status_code == 200, (url, params)
+
+
 def test_amounts_are_read_as_people_type_them() -> None:
     from kortfaktura.web.views.invoices import amount_of
 
