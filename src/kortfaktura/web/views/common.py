@@ -122,7 +122,7 @@ def paginate(
         total, capped = min(counted, count_limit), counted > count_limit
     elif count:
         total = rows.count()
-    if total is not None and not capped and offset > total // 2 and rows.ordered:
+    if total is not None and not capped and offset > total // 2 and _ends_with_pk(rows):
         # A page past the middle is read from the other end, in the reversed order (the
         # primary key breaks ties, so it is the exact mirror): the last page costs what the
         # first does instead of walking every row before it.
@@ -136,6 +136,12 @@ def paginate(
     page.total_capped = capped
     page.has_next = len(fetched) > size
     return page
+
+
+def _ends_with_pk(rows: QuerySet[Any]) -> bool:
+    """Whether the order is total (ends with the primary key), so its reverse is its mirror."""
+    ordering = rows.query.order_by
+    return bool(ordering) and str(ordering[-1]).lstrip("-") in ("pk", "id")
 
 
 # --- Sorting by a column heading (issue 21) ------------------------------------------------
