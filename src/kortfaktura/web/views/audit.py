@@ -13,7 +13,8 @@ from django.views.decorators.http import require_safe
 from kortfaktura import swedish
 from kortfaktura.audit.selectors import search
 from kortfaktura.audit.wording import ACTION_LABELS, DETAIL_LABELS, VALUE_WORDS
-from kortfaktura.web.views.common import paginate, require
+from kortfaktura.web.views import exports
+from kortfaktura.web.views.common import paginate, require, sortable
 
 # The actions the services write, with Swedish words; the codes not listed show as written.
 ACTIONS: dict[str, str] = {
@@ -72,6 +73,9 @@ MONEY = {"net", "vat", "payable", "debit", "credit", "unit_price", "amount", "ro
 LIST_LIMIT = 25  # items of one list shown; the rest are counted
 TEXT_LIMIT = 400  # characters of one value
 FIELD_LIMIT = 100  # characters of a filter
+SORT_KEYS = {"tid": ("at",), "vem": ("actor",), "vad": ("action",), "objekt": ("object",)}
+# Counting a long trail costs more than the page: the pager counts this far ("av fler än …").
+COUNT_LIMIT = 100_000
 
 
 def action_choices() -> list[tuple[str, str]]:
@@ -149,6 +153,24 @@ def _since(text: str, errors: list[str], label: str) -> dt.date | None:
         return None
 
 
+def _details_text(entry: Any) -> str:
+    details = readable(entry.details if isinstance(entry.details, dict) else {})
+    return "; ".join(
+        f"{d.label}: {d.before} → {d.after}" if d.is_change else f"{d.label}: {d.value}"
+        for d in details
+    )
+
+
+EXPORT_COLUMNS = [
+    exports.Column("Tid", lambda e: e.at),
+    exports.Column("Vem", lambda e: e.actor),
+    exports.Column("Vad", lambda e: ACTIONS.get(e.action, e.action)),
+    exports.Column("Händelsekod", lambda e: e.action),
+    exports.Column("Objekt", lambda e: e.object),
+    exports.Column("Detaljer", _details_text),
+]
+
+
 @require("access.view_review")
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
@@ -169,8 +191,10 @@ def index(request: HttpRequest) -> HttpResponse:
         actor=form["actor"],
         action=form["action"],
     )
-    # Counting a large trail costs more than the page: the pager says only "1–50".
-    page = paginate(request, found, count=False)
+    found, sorting = sortable(request, found, SORT_KEYS, "-tid")
+    if exports.wanted(request):
+        return exports.export(request, found, EXPORT_COLUMNS, "granskningslogg")
+    page = paginate(request, found, count_limit=COUNT_LIMIT)
     rows = [
         {
             "entry": entry,
@@ -188,6 +212,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "page": page,
         "rows": rows,
         "filtered": filtered,
+        "sorting": sorting,
     }
     return render(request, "web/audit/index.html", context)
 

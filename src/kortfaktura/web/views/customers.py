@@ -19,7 +19,16 @@ from kortfaktura.customers.services import (
 )
 from kortfaktura.review.checks import customer_data_problems
 from kortfaktura.review.report import CustomerDataProblem
-from kortfaktura.web.views.common import paginate, require
+from kortfaktura.web.views import exports
+from kortfaktura.web.views.common import paginate, require, sortable
+
+SORT_KEYS = {"namn": ("name",), "orgnr": ("orgnr",), "mottagare": ("account_count",)}
+EXPORT_COLUMNS = [
+    exports.Column("Namn", lambda c: c.name),
+    exports.Column("Organisationsnummer", lambda c: format_orgnr(c.orgnr)),
+    exports.Column("Fakturamottagare", lambda c: c.account_count),
+    exports.Column("Demodata", lambda c: c.is_demo_data),
+]
 
 
 def _search(request: HttpRequest, text: str) -> Any:
@@ -30,17 +39,20 @@ def _search(request: HttpRequest, text: str) -> Any:
         if digits.isdigit():
             condition |= Q(orgnr__startswith=digits)
         rows = rows.filter(pk__in=scope.customers(request.user).filter(condition).values("pk"))
-    return rows.order_by("name", "orgnr")
+    return rows
 
 
 @require("access.view_billing", section="customers")
 def index(request: HttpRequest) -> HttpResponse:
     text = " ".join(request.GET.get("q", "").split())[:200]
-    page = paginate(request, _search(request, text))
+    rows, sorting = sortable(request, _search(request, text), SORT_KEYS, "namn")
+    if exports.wanted(request):
+        return exports.export(request, rows, EXPORT_COLUMNS, "kunder")
+    page = paginate(request, rows)
     return render(
         request,
         "web/customers/index.html",
-        {"page_title": "Kunder", "q": text, "page": page},
+        {"page_title": "Kunder", "q": text, "page": page, "sorting": sorting},
     )
 
 

@@ -20,7 +20,8 @@ from kortfaktura.delivery import services
 from kortfaktura.delivery.channels import SENDERS, route
 from kortfaktura.delivery.models import Channel, Delivery
 from kortfaktura.jobs import services as jobs
-from kortfaktura.web.views.common import paginate, require
+from kortfaktura.web.views import exports
+from kortfaktura.web.views.common import Sorting, paginate, require, sortable
 
 # The buyer's answer (Peppol Invoice Response, MLR) in ``response_status``, in Swedish.
 RESPONSE_WORDS = {
@@ -35,17 +36,44 @@ RESPONSE_WORDS = {
 ATTENTION = (Delivery.Status.FAILED, Delivery.Status.REJECTED, Delivery.Status.UNCERTAIN)
 ATTENTION_SHOWN = 50
 RUNS_OFFERED = 36  # the latest issued runs in Leverera nu's list; older ones by number
+SORT_KEYS = {
+    "dokument": ("invoice__number",),
+    "kanal": ("channel",),
+    "status": ("status",),
+    "forsok": ("attempts",),
+    "uppdaterad": ("updated_at",),
+}
 
 
-def _rows(request: HttpRequest, status: str, number: int | None) -> QuerySet[Delivery]:
-    # Newest first by primary key: an index scan that stops after the page, however many
-    # deliveries there are (the failed ones are listed on their own above the list).
+def _rows(
+    request: HttpRequest, status: str, number: int | None
+) -> tuple[QuerySet[Delivery], Sorting]:
+    # Unsorted, newest first by primary key: an index scan that stops after the page, however
+    # many deliveries there are (the failed ones are listed on their own above the list).
     rows = scope.deliveries(request.user).select_related("invoice")
     if status:
         rows = rows.filter(status=status)
     if number is not None:
         rows = rows.filter(invoice__number=number)
-    return rows.order_by("-id")
+    return sortable(request, rows, SORT_KEYS)
+
+
+EXPORT_COLUMNS = [
+    exports.Column("Dokument", lambda d: d.invoice.number),
+    exports.Column("Typ", lambda d: d.invoice.get_kind_display()),
+    exports.Column("Kanal", lambda d: d.get_channel_display()),
+    exports.Column("Status", lambda d: d.get_status_display()),
+    exports.Column(
+        "Köparens svar", lambda d: RESPONSE_WORDS.get(d.response_status, d.response_status)
+    ),
+    exports.Column("Försök", lambda d: d.attempts),
+    exports.Column("Svarskod", lambda d: d.response_code),
+    exports.Column("Fel", lambda d: d.error),
+    exports.Column("Mottagare", lambda d: " ".join(d.recipient.split())),
+    exports.Column("Omsändning", lambda d: d.resend_of_id is not None),
+    exports.Column("Skapad", lambda d: d.created_at),
+    exports.Column("Uppdaterad", lambda d: d.updated_at),
+]
 
 
 def _attention(request: HttpRequest) -> list[Delivery]:
@@ -90,7 +118,8 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         for value, label in Delivery.Status.choices
         if counts.get(value)
     ]
-    page = paginate(request, _rows(request, status, number))
+    rows, sorting = _rows(request, status, number)
+    page = paginate(request, rows)
     attention = [] if status or number is not None else _attention(request)
     for row in [*page.rows, *attention]:
         answer = "" if row.response_status == row.status else row.response_status
@@ -115,6 +144,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "statuses": Delivery.Status.choices,
         "channels": Channel.choices,
         "summary": summary,
+        "sorting": sorting,
         "queued": counts.get(Delivery.Status.QUEUED, 0),
         "attention": attention,
         "attention_count": sum(counts.get(s, 0) for s in ATTENTION),
@@ -137,6 +167,11 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 @require("access.view_billing")
 def index(request: HttpRequest) -> HttpResponse:
+    if exports.wanted(request):
+        status, _, number, errors = _filters(request)
+        if not errors:
+            rows, _sorting = _rows(request, status, number)
+            return exports.export(request, rows, EXPORT_COLUMNS, "leveranser")
     return render(request, "web/deliveries/index.html", _context(request))
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -25,17 +25,38 @@ from kortfaktura.billing.models import (
     InvoiceItem,
     InvoiceLine,
 )
+from kortfaktura.customers.identifiers import format_orgnr
 from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.documents.services import ExportError, render_one
 from kortfaktura.payments import selectors as payment_selectors
 from kortfaktura.payments.models import Payment
-from kortfaktura.web.views import payments
-from kortfaktura.web.views.common import paginate, require
+from kortfaktura.web.views import exports, payments
+from kortfaktura.web.views.common import paginate, require, sortable
 from kortfaktura.web.views.runs import date_field, page_message
 
 SPECIFICATION_PAGE = 100
 CREDIT_CHECKBOXES = 1000  # more uncredited orders than this: the order ids are typed instead
 FORMATS = ("pdf", "ubl", "xlsx", "csv")
+SORT_KEYS = {
+    "nummer": ("number",),
+    "typ": ("kind",),
+    "kund": ("customer__name",),
+    "mottagare": ("account__code",),
+    "bestallda": ("period_start",),
+    "fakturadatum": ("issue_date",),
+    "forfaller": ("due_date",),
+    "belopp": ("payable",),
+}
+SPACES = re.compile(r"[\s\u00a0\u202f]")
+AMOUNT = re.compile(r"-?\d{1,12}(?:[.,]\d{1,2})?")
+
+
+def amount_of(text: str) -> Decimal | None:
+    """An amount as people type it: ``1 234,50``, ``1234.50``, ``1234,5 kr``; None otherwise."""
+    compact = SPACES.sub("", text).lower().removesuffix("kr").removesuffix("sek")
+    if not AMOUNT.fullmatch(compact):
+        return None
+    return Decimal(compact.replace(",", "."))
 
 
 class MonthField(forms.CharField):
@@ -50,6 +71,9 @@ class MonthField(forms.CharField):
 
 
 class FilterForm(forms.Form):
+    q = forms.CharField(
+        label="Sök: nummer, OCR-nummer, kund eller belopp", required=False, max_length=200
+    )
     number = forms.CharField(label="Nummer", required=False, max_length=20)
     customer = forms.CharField(
         label="Kund (namn eller organisationsnummer)", required=False, max_length=200
@@ -91,7 +115,28 @@ class FilterForm(forms.Form):
         return data
 
 
+def _search(rows: QuerySet[Invoice], text: str) -> QuerySet[Invoice]:
+    """Whatever the text can be: a number, an OCR number, the payable amount (either sign: a
+    credit note's is negative), a customer's or recipient's name, a recipient code or the
+    beginning of an organisation number. A Kund's rows are its own already (scope)."""
+    compact = SPACES.sub("", text)
+    condition = Q(ocr=compact) | Q(account__code__iexact=text)
+    digits = compact.replace("-", "")
+    if compact.isdigit() and len(compact) <= 18:
+        condition |= Q(number=int(compact))
+    if digits.isdigit() and len(digits) >= 6:
+        condition |= Q(customer__orgnr__startswith=digits[:10])
+    amount = amount_of(text)
+    if amount is not None:
+        condition |= Q(payable=amount) | Q(payable=-amount)
+    if not any(character.isdigit() for character in text):
+        condition |= Q(customer__name__icontains=text) | Q(account__name__icontains=text)
+    return rows.filter(condition)
+
+
 def _filtered(rows: QuerySet[Invoice], data: dict[str, Any], staff: bool) -> QuerySet[Invoice]:
+    if (data.get("q") or "").strip():
+        rows = _search(rows, " ".join(data["q"].split()))
     if data.get("number") is not None:
         rows = rows.filter(number=data["number"])
     customer = (data.get("customer") or "").strip() if staff else ""
@@ -131,16 +176,44 @@ def index(request: HttpRequest) -> HttpResponse:
             Prefetch("credits", Invoice.objects.only("number", "kind")),
         )
         .defer("seller", "buyer")
-        .order_by("-number")
     )
     if form.is_bound:
         rows = _filtered(rows, form.cleaned_data, staff) if form.is_valid() else rows.none()
+    keys = {key: fields for key, fields in SORT_KEYS.items() if staff or key != "kund"}
+    rows, sorting = sortable(request, rows, keys, "-nummer")
+    if exports.wanted(request):
+        return exports.export(request, rows, EXPORT_COLUMNS, "fakturor")
     page = paginate(request, rows)
     return render(
         request,
         "web/invoices/index.html",
-        {"page_title": "Fakturor", "form": form, "page": page, "staff": staff},
+        {
+            "page_title": "Fakturor",
+            "form": form,
+            "page": page,
+            "staff": staff,
+            "sorting": sorting,
+        },
     )
+
+
+EXPORT_COLUMNS = [
+    exports.Column("Nummer", lambda i: i.number),
+    exports.Column("Typ", lambda i: i.get_kind_display().capitalize()),
+    exports.Column("Krediterar", lambda i: i.credits.number if i.credits else None),
+    exports.Column("Kund", lambda i: i.customer.name),
+    exports.Column("Organisationsnummer", lambda i: format_orgnr(i.customer.orgnr)),
+    exports.Column("Mottagare", lambda i: i.account.code),
+    exports.Column("Mottagarens namn", lambda i: i.account.name),
+    exports.Column("Beställda från", lambda i: i.period_start),
+    exports.Column("Beställda till och med", lambda i: i.period_end),
+    exports.Column("Fakturadatum", lambda i: i.issue_date),
+    exports.Column("Förfallodatum", lambda i: i.due_date),
+    exports.Column("OCR-nummer", lambda i: i.ocr),
+    exports.Column("Netto", lambda i: i.net, money=True),
+    exports.Column("Moms", lambda i: i.vat, money=True),
+    exports.Column("Att betala", lambda i: i.payable, money=True),
+]
 
 
 def _document(request: HttpRequest, number: int) -> Invoice:

@@ -4,6 +4,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -14,14 +15,33 @@ from kortfaktura.audit.models import AuditRecord
 from kortfaktura.billing.core import month_end
 from kortfaktura.billing.models import InvoiceItem
 from kortfaktura.catalog.models import Product
+from kortfaktura.customers.identifiers import format_orgnr
 from kortfaktura.customers.models import Customer
 from kortfaktura.imports.models import ImportBatch
 from kortfaktura.orders.models import Order, OrderChange, PreviouslyInvoiced
 from kortfaktura.orders.selectors import OWN_STATES, STATES, Facts, states_of, with_state
-from kortfaktura.web.views.common import paginate, require
+from kortfaktura.web.views import exports
+from kortfaktura.web.views.common import paginate, require, sortable
 
 MONTH = re.compile(r"(\d{4})-(\d{2})")
 CUSTOMER_MATCHES = 200
+# The columns a heading sorts by. Kund sorts by organisation number (its index), so a
+# customer's orders stay together; names are looked up for the page only.
+SORT_KEYS = {
+    "id": ("order_id",),
+    "datum": ("order_date",),
+    "kund": ("orgnr",),
+    "enhet": ("unit_code",),
+    "artikel": ("product_code",),
+    "innehavare": ("holder_name",),
+    "status": ("status",),
+}
+# A card holder search tests every order (no index serves a part of a name); up to this many
+# matches are found first, in one pass, and then sorted and paged by their primary keys.
+HOLDER_MATCHES = 2000
+# A state filter is a condition per order (invoice items, earlier invoices, held-back rules):
+# its count stops here rather than test every order of a large register.
+STATE_COUNT_LIMIT = 10_000
 
 
 def invoice_url(number: int | None) -> str:
@@ -37,6 +57,7 @@ def invoice_url(number: int | None) -> str:
 def _filters(request: HttpRequest, own: bool) -> tuple[dict[str, str], dict[str, str]]:
     values = {
         "id": request.GET.get("id", "").strip()[:64],
+        "innehavare": " ".join(request.GET.get("innehavare", "").split())[:200],
         "kund": "" if own else " ".join(request.GET.get("kund", "").split())[:200],
         "manad": request.GET.get("manad", "").strip()[:7],
         "tillstand": request.GET.get("tillstand", "").strip(),
@@ -65,14 +86,30 @@ def _customer_orgnrs(text: str) -> list[str]:
     )
 
 
+def _id_prefix(text: str) -> Q:
+    """Order ids that begin with ``text``. The unique index serves it: PostgreSQL's pattern
+    index the LIKE, SQLite (whose LIKE ignores case and so no index) the range of ids from
+    ``text`` up to ``text`` followed by the highest character."""
+    condition = Q(order_id__startswith=text)
+    if connection.vendor == "sqlite":
+        condition &= Q(order_id__gte=text, order_id__lt=text + "\U0010ffff")
+    return condition
+
+
 def _search(
     rows: QuerySet[Order], values: dict[str, str], facts: Facts
 ) -> tuple[QuerySet[Order], bool]:
     """The filtered orders, and whether counting them is cheap (an indexed, narrow filter)."""
     cheap = False
     if values["id"]:
-        rows = rows.filter(order_id=values["id"])
+        rows = rows.filter(_id_prefix(values["id"]))
         cheap = True
+    if values["innehavare"]:
+        text = values["innehavare"]
+        matching = rows.filter(Q(holder_name__icontains=text) | Q(holder_hsa_id__iexact=text))
+        # Otherwise the sort walks the date index through every order to find a few matches.
+        pks = list(matching.order_by().values_list("pk", flat=True)[: HOLDER_MATCHES + 1])
+        rows = rows.filter(pk__in=pks) if len(pks) <= HOLDER_MATCHES else matching
     if values["kund"]:
         rows = rows.filter(orgnr__in=_customer_orgnrs(values["kund"]))
     if values["manad"]:
@@ -90,24 +127,35 @@ def index(request: HttpRequest) -> HttpResponse:
     values, errors = _filters(request, own)
     rows = scope.orders(request.user)
     page = None
+    keys = {key: fields for key, fields in SORT_KEYS.items() if not (own and key == "kund")}
+    sorting = None
     if not errors:
         facts = Facts()
         found, cheap = _search(rows, values, facts)
-        found = found.select_related("product").order_by("-order_date", "-id")
-        page = paginate(request, found, count=cheap)
-        states = states_of(page.rows, facts)
-        names = (
-            {}
-            if own
-            else dict(
-                Customer.objects.filter(orgnr__in={o.orgnr for o in page.rows}).values_list(
-                    "orgnr", "name"
+        found, sorting = sortable(request, found.select_related("product"), keys, "-datum")
+
+        def enrich(orders: list[Order]) -> None:
+            states = states_of(orders, facts)
+            names = (
+                {}
+                if own
+                else dict(
+                    Customer.objects.filter(orgnr__in={o.orgnr for o in orders}).values_list(
+                        "orgnr", "name"
+                    )
                 )
             )
-        )
-        for order in page.rows:
-            order.state = states.get(order.pk)
-            order.customer_name = names.get(order.orgnr, "")
+            for order in orders:
+                order.state = states.get(order.pk)  # type: ignore[attr-defined]
+                order.customer_name = names.get(order.orgnr, "")  # type: ignore[attr-defined]
+
+        if exports.wanted(request):
+            return exports.export(
+                request, found, _export_columns(own), "bestallningar", enrich=enrich
+            )
+        limit = None if cheap or not values["tillstand"] else STATE_COUNT_LIMIT
+        page = paginate(request, found, count_limit=limit)
+        enrich(page.rows)
     return render(
         request,
         "web/orders/index.html",
@@ -118,8 +166,39 @@ def index(request: HttpRequest) -> HttpResponse:
             "errors": errors,
             "states": (OWN_STATES if own else STATES).items(),
             "own": own,
+            "sorting": sorting,
         },
     )
+
+
+def _state_text(order: Order, own: bool) -> str:
+    state = getattr(order, "state", None)
+    if state is None:
+        return ""
+    return state.own_label if own else state.label
+
+
+def _export_columns(own: bool) -> list[exports.Column]:
+    columns = [
+        exports.Column("Beställnings-id", lambda o: o.order_id),
+        exports.Column("Beställningsdag", lambda o: o.order_date),
+    ]
+    if not own:
+        columns += [
+            exports.Column("Kund", lambda o: o.customer_name),
+            exports.Column("Organisationsnummer", lambda o: format_orgnr(o.orgnr)),
+        ]
+    columns += [
+        exports.Column("Enhet", lambda o: o.unit_code),
+        exports.Column("Artikel", lambda o: o.product_code),
+        exports.Column("Kortinnehavare", lambda o: o.holder_name),
+        exports.Column("HSA-id", lambda o: o.holder_hsa_id),
+        exports.Column("Status", lambda o: o.get_status_display()),
+        exports.Column("Tillstånd", lambda o: _state_text(o, own)),
+    ]
+    if not own:
+        columns.append(exports.Column("Förklaring", lambda o: o.state.detail if o.state else ""))
+    return columns
 
 
 def _documents(request: HttpRequest, order: Order) -> list[dict[str, Any]]:
