@@ -27,6 +27,20 @@ from kortfaktura.review.report import STATE_LABELS, STATES, ZERO
 from kortfaktura.web.views.common import require
 
 SHOWN = 100
+# The section of the page that lists each kind of finding the verdict names.
+SECTIONS = {
+    "discrepancies": "avvikelser",
+    "unbalanced_months": "per-manad",
+    "held_back": "tillbakahallna",
+    "customer_data": "kunduppgifter",
+    "pending_changes": "andringar",
+    "gaps": "numrering",
+    "invalid_documents": "dokument",
+    "unbooked_documents": "bokforing",
+    "exports": "bokforing",
+    "unmatched_payments": "betalningar",
+    "refunds": "betalningar",
+}
 DATE_HELP = "Ange datumet som ÅÅÅÅ-MM-DD, t.ex. 2020-03-31."
 
 
@@ -92,7 +106,10 @@ def index(request: HttpRequest) -> HttpResponse:
         )
     start, end = _period(form)
     found = reviews.latest(start, end, refresh_as=request.user.get_username())
-    return render(request, "web/review/index.html", _context(form, start, end, found))
+    context = _context(form, start, end, found)
+    # Numbers on the page link to their pages for those who may open them.
+    context["may_follow"] = request.user.has_perm("access.view_billing")
+    return render(request, "web/review/index.html", context)
 
 
 def _context(
@@ -124,8 +141,15 @@ def _context(
         for change in figures["pending_changes"][:SHOWN]
     ]
     files = (found.job.result.get("files") or {}) if found.job else {}
+    attention = [
+        {**entry, "section": SECTIONS.get(entry["kind"], "omdome")}
+        for entry in reviews.attention_of(figures)
+    ]
     context.update(
         {
+            "attention": attention,
+            # Green only when everything ties and nothing needs a person.
+            "all_clear": bool(figures["balanced"]) and not attention,
             "months": months,
             "states": [(state, STATE_LABELS[state]) for state in STATES],
             "totals": totals,
