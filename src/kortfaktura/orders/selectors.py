@@ -190,6 +190,7 @@ def with_state(rows: QuerySet[Order], state: str, facts: Facts | None = None) ->
 class OrderState:
     state: str
     detail: str = ""
+    invoice_number: int | None = None  # the issued invoice an invoiced order is on
 
     @property
     def label(self) -> str:
@@ -211,7 +212,7 @@ def states_of(orders: list[Order], facts: Facts | None = None) -> dict[int, Orde
         order_id__in=pks, credited=False, is_credit=False
     ).values_list("order_id", "invoice__status", "invoice__number"):
         if status == Invoice.Status.ISSUED:
-            found[order_pk] = OrderState("invoiced", f"faktura {number}")
+            found[order_pk] = OrderState("invoiced", f"faktura {number}", number)
         else:
             found.setdefault(order_pk, OrderState("in_draft"))
     earlier = dict(

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_safe
 from kortfaktura import swedish
 from kortfaktura.audit.selectors import search
 from kortfaktura.audit.wording import ACTION_LABELS, DETAIL_LABELS, VALUE_WORDS
+from kortfaktura.web import links
 from kortfaktura.web.views.common import paginate, require
 
 # The actions the services write, with Swedish words; the codes not listed show as written.
@@ -171,9 +172,11 @@ def index(request: HttpRequest) -> HttpResponse:
     )
     # Counting a large trail costs more than the page: the pager says only "1–50".
     page = paginate(request, found, count=False)
+    urls = links.audit_object_urls(request.user, page.rows)
     rows = [
         {
             "entry": entry,
+            "object_url": urls.get(entry.pk, ""),
             "action": ACTIONS.get(entry.action, entry.action),
             "details": readable(entry.details if isinstance(entry.details, dict) else {}),
         }

@@ -105,9 +105,18 @@ def index(request: HttpRequest) -> HttpResponse:
                 )
             )
         )
+        # The invoice of an invoiced order is a link, for a Kund only to its own documents.
+        numbers = {state.invoice_number for state in states.values() if state.invoice_number}
+        visible = set(
+            scope.invoices(request.user)
+            .filter(number__in=sorted(numbers))
+            .values_list("number", flat=True)
+        )
         for order in page.rows:
             order.state = states.get(order.pk)
             order.customer_name = names.get(order.orgnr, "")
+            number = order.state.invoice_number if order.state else None
+            order.invoice_url = invoice_url(number) if number in visible else ""
     return render(
         request,
         "web/orders/index.html",

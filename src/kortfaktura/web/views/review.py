@@ -24,6 +24,7 @@ from kortfaktura.jobs.models import Job
 from kortfaktura.review import html as charts
 from kortfaktura.review import latest as reviews
 from kortfaktura.review.report import STATE_LABELS, STATES, ZERO
+from kortfaktura.web import links
 from kortfaktura.web.views.common import require
 
 SHOWN = 100
@@ -109,6 +110,8 @@ def index(request: HttpRequest) -> HttpResponse:
     context = _context(form, start, end, found)
     # Numbers on the page link to their pages for those who may open them.
     context["may_follow"] = request.user.has_perm("access.view_billing")
+    if found.figures:
+        context.update(_links(request, found.figures, context["changes"]))
     return render(request, "web/review/index.html", context)
 
 
@@ -173,6 +176,31 @@ def _context(
         }
     )
     return context
+
+
+def _links(
+    request: HttpRequest, figures: dict[str, Any], changes: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The orders, documents and customers the page names that this reader may open."""
+    held_back = figures["held_back"][:SHOWN]
+    discrepancies = figures.get("discrepancies", [])
+    problems = figures.get("customer_data", [])
+    customers = links.customer_urls(request.user, [p["orgnr"] for p in problems])
+    return {
+        "customer_data": [{**p, "url": customers.get(p["orgnr"], "")} for p in problems],
+        "order_links": links.visible_orders(
+            request.user,
+            [f["order_id"] for f in held_back]
+            + [d.get("order_id") for d in discrepancies]
+            + [c["order_id"] for c in changes],
+        ),
+        "document_links": links.visible_documents(
+            request.user,
+            [d.get("number") for d in discrepancies]
+            + [d["number"] for d in figures.get("invalid_documents", [])]
+            + [c["invoice_number"] for c in changes],
+        ),
+    }
 
 
 @require("access.view_review", section="review")
