@@ -285,7 +285,7 @@ def test_html_summary_status_and_totals():
     # The months tie, but findings wait for a person: not green, and the verdict names them
     # (issue 21; it said "Allt stämmer" next to its list of things to do).
     assert "bad" in status.get("class")
-    verdict = status.xpath('.//h2')[0].text_content()
+    verdict = status.xpath(".//h2")[0].text_content()
     assert "Allt stämmer" not in verdict
     assert verdict.startswith("✗ Behöver åtgärdas: 3 tillbakahållna beställningar, ")
     assert "1 ändring som väntar på beslut" in verdict and "4 luckor i numreringen" in verdict
