@@ -238,6 +238,11 @@ def test_staff_follows_numbers_to_what_they_name(visitors: Any, server: Server) 
     problems += links_answer(visitor, "beställningar")
     page.get_by_role("link", name=f"faktura {world['own_invoice']}").click()
     page.wait_for_url(re.compile(rf"/fakturor/{world['own_invoice']}/$"))
+    # An order in a draft → its run.
+    visitor.goto("/bestallningar/?id=VG-APR")
+    page.get_by_role("link", name=f"körning {world['draft_run']}").click()
+    page.wait_for_url(re.compile(rf"/korningar/{world['draft_run']}/$"))
+    visitor.goto(f"/fakturor/{world['own_invoice']}/")
     # The invoice's specification → the order; the buyer → the customer.
     problems += links_answer(visitor, "fakturan")
     page.locator("#specifikation ~ .table-wrap").get_by_role("link", name="VG-3").click()
