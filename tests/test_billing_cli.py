@@ -58,7 +58,8 @@ def test_bill_issue_list_and_credit_as_json(cli: Cli, data: Customer) -> None:
     assert march["number"] == "100001" and march["type"] == "invoice"
     assert march["credits"] is None and march["orgnr"] == "2120001454"
     assert march["account_code"] == "1442" and march["run_id"] == draft["id"]  # type: ignore[index]
-    assert march["title"] == "Mars–april"
+    # Named by its own month (issue 21), the run's title first; the document keeps the title.
+    assert march["title"] == "Mars–april, beställda i mars 2020"
     assert (march["issue_date"], march["due_date"]) == ("2026-11-02", "2026-12-02")
     assert (march["net"], march["vat"], march["rounding"], march["payable"]) == (
         "700.00", "175.00", "0.00", "875.00",

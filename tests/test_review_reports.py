@@ -282,8 +282,13 @@ def test_html_summary_status_and_totals():
     review = balanced_review()
     document = page(review)
     status = document.xpath('//section[@id="sammanfattning"]')[0]
-    assert "ok" in status.get("class")
-    assert "Allt stämmer" in status.text_content()
+    # The months tie, but findings wait for a person: not green, and the verdict names them
+    # (issue 21; it said "Allt stämmer" next to its list of things to do).
+    assert "bad" in status.get("class")
+    verdict = status.xpath(".//h2")[0].text_content()
+    assert "Allt stämmer" not in verdict
+    assert verdict.startswith("✗ Behöver åtgärdas: 3 tillbakahållna beställningar, ")
+    assert "1 ändring som väntar på beslut" in verdict and "4 luckor i numreringen" in verdict
     assert review.summary() in status.text_content()
     totals = {
         dd.get("data-key"): dd.text_content() for dd in document.xpath('//*[@id="totalt"]//dd')

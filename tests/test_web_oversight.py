@@ -82,7 +82,10 @@ def test_staff_overview_shows_what_needs_a_person(settings: Any, tmp_path: Path)
     assert "misslyckad" in html and 'href="/leveranser/?status=failed"' in html
     assert 'href="/kunder/"' in html
     # The review's figures, computed once (inline in tests) and kept for the next view.
-    assert "Tillbakahållna beställningar" in html and "Allt stämmer" in html
+    assert "Tillbakahållna beställningar" in html
+    # Not green while a change waits for a decision (issue 21: the verdict names it).
+    assert "Allt stämmer" not in html
+    assert "<strong>Behöver åtgärdas.</strong>" in html and "1 ändring som väntar" in html
     assert Job.objects.filter(kind="review", status="done").count() == 1
     page(client_for("granskare").get("/"))
     assert Job.objects.filter(kind="review").count() == 1  # nothing changed: not again

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 
+from kortfaktura.billing import naming
 from kortfaktura.catalog.models import Product
 from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.imports.fields import BulkAutoField
@@ -208,6 +209,12 @@ class Invoice(models.Model):
         instance = super().from_db(*args, **kwargs)
         instance._stored_status = instance.status
         return instance
+
+    @property
+    def heading(self) -> str:
+        """The document named by its own order months, not its run's period (billing.naming);
+        the stored ``title`` stays as issued."""
+        return naming.heading(self)
 
 
 class InvoiceLine(models.Model):

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery, Sum
 
+from kortfaktura.billing import naming
 from kortfaktura.billing.core import Proposal, ProposedLine
 from kortfaktura.billing.facts import ACTIVE_ITEM
 from kortfaktura.billing.models import BillingRun, HeldBackOrder, Invoice, InvoiceItem, InvoiceLine
@@ -65,7 +66,8 @@ def invoice_json(
         "customer_name": invoice.customer.name,
         "account_code": invoice.account.code,
         "run_id": invoice.run_id,
-        "title": invoice.title,
+        # The document named by its own months; the title as issued is on the document itself.
+        "title": invoice.heading,
         "legacy": invoice.is_legacy,
         "period_start": invoice.period_start.isoformat(),
         "period_end": invoice.period_end.isoformat(),
@@ -184,7 +186,7 @@ def proposal_json(run: BillingRun, proposal: Proposal, *, status: str) -> dict[s
                 "customer_name": account.customer.name,
                 "account_code": account.code,
                 "run_id": None,
-                "title": run.title,
+                "title": naming.heading_of(run.title, run.is_legacy, first_day, last_day),
                 "legacy": run.is_legacy,
                 "period_start": first_day.isoformat(),
                 "period_end": last_day.isoformat(),

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
 from kortfaktura import swedish
+from kortfaktura.billing import naming
 from kortfaktura.billing.models import CREDIT_KINDS, INTERNAL_KINDS, Invoice
 from kortfaktura.delivery import sbdh
 from kortfaktura.delivery.models import Channel, Delivery
@@ -319,12 +320,14 @@ def mail_text(document: DocumentData) -> tuple[str, str]:
     """Subject and body of the e-mail of a document, in Swedish."""
     seller = document.seller
     label = document.type_label
-    subject = f"{label} {document.number} från {seller.get('name', '')}".strip()
+    # Named by its own order months, not by the run's title (issue 21): a catch-up run's
+    # title names years of dates while each document covers one month.
+    covers = naming.heading(document, credited=False)
+    subject = f"{label} {document.number} från {seller.get('name', '')} – {covers}"
     lines = [
         "Hej,",
         "",
-        f"Här kommer {label.lower()} {document.number} från {seller.get('name', '')} "
-        f"({document.title}).",
+        f"Här kommer {label.lower()} {document.number} från {seller.get('name', '')} ({covers}).",
         "",
         f"{label}snummer: {document.number}",
         f"Belopp: {swedish.money(document.payable)}",

@@ -190,6 +190,8 @@ def with_state(rows: QuerySet[Order], state: str, facts: Facts | None = None) ->
 class OrderState:
     state: str
     detail: str = ""
+    invoice_number: int | None = None  # the issued invoice an invoiced order is on
+    run_id: int | None = None  # the draft run an order in a draft is in
 
     @property
     def label(self) -> str:
@@ -207,13 +209,13 @@ def states_of(orders: list[Order], facts: Facts | None = None) -> dict[int, Orde
         return {}
     pks = [order.pk for order in orders]
     found: dict[int, OrderState] = {}
-    for order_pk, status, number in InvoiceItem.objects.filter(
+    for order_pk, status, number, run_id in InvoiceItem.objects.filter(
         order_id__in=pks, credited=False, is_credit=False
-    ).values_list("order_id", "invoice__status", "invoice__number"):
+    ).values_list("order_id", "invoice__status", "invoice__number", "invoice__run_id"):
         if status == Invoice.Status.ISSUED:
-            found[order_pk] = OrderState("invoiced", f"faktura {number}")
+            found[order_pk] = OrderState("invoiced", f"faktura {number}", number)
         else:
-            found.setdefault(order_pk, OrderState("in_draft"))
+            found.setdefault(order_pk, OrderState("in_draft", run_id=run_id))
     earlier = dict(
         PreviouslyInvoiced.objects.filter(
             order_id__in=[order.order_id for order in orders]

@@ -26,6 +26,7 @@ from kortfaktura.review.report import (
     MonthRow,
     OrderFinding,
     Review,
+    listed,
 )
 
 TITLE = "Genomlysning av fakturering"
@@ -279,7 +280,8 @@ def _footer(review: Review) -> str:
 
 def _status(review: Review) -> str:
     total = review.totals
-    ok = review.balanced
+    # Green only when everything ties and nothing needs a person (issue 21, item 6).
+    ok = review.all_clear
     unbalanced = sum(1 for month in review.months if not month.balanced)
     keys: list[tuple[str, str]] = [
         ("Beställningar", swedish.count(total.orders)),
@@ -297,7 +299,13 @@ def _status(review: Review) -> str:
         f'<div><dt>{h(label)}</dt><dd data-key="{h(label)}">{h(value)}</dd></div>'
         for label, value in keys
     )
-    verdict = "✓ Allt stämmer" if ok else "✗ Stämmer INTE"
+    verdict = (
+        "✓ Allt stämmer"
+        if ok
+        else "✗ Stämmer INTE"
+        if not review.balanced
+        else "✗ Behöver åtgärdas: " + listed([a.text for a in review.attention()])
+    )
     return (
         f'<section id="sammanfattning" class="status {"ok" if ok else "bad"}" '
         'aria-labelledby="sammanfattning-rubrik">\n'

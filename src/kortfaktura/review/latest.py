@@ -22,7 +22,7 @@ from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason
 from kortfaktura.jobs import services as jobs
 from kortfaktura.jobs.models import Job
 from kortfaktura.review.rendering import gap_ranges
-from kortfaktura.review.report import STATES, MonthRow, Review
+from kortfaktura.review.report import STATES, MonthRow, Review, attention
 
 KIND = "review"
 # Lists kept in the stored figures are cut here; the reports have every row.
@@ -142,12 +142,41 @@ def figures(review: Review, mark: int) -> dict[str, Any]:
         "unbooked_documents_count": len(review.unbooked_documents),
         "payments": data["payments"],
         "needs_attention": review.needs_attention(),
+        # What the verdict names (issue 21): each kind that needs a person, with its count;
+        # the page is green only when this is empty and everything ties.
+        "attention": [
+            {"kind": a.kind, "count": a.count, "text": a.text} for a in review.attention()
+        ],
+        "all_clear": review.all_clear,
+        "exports_not_matching": [e for e in data["exports"] if not e["matches"]][:KEEP],
         # The hash chains (R19): heads and whether each holds; their breaks are discrepancies.
         "chains": [
             {**chain, "broken": chain["broken"][:KEEP], "broken_count": len(chain["broken"])}
             for chain in data["chains"]
         ],
     }
+
+
+def attention_of(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """The verdict's findings of stored figures; figures kept before the verdict named them
+    are counted again from what they hold (the SIE exports were not kept then)."""
+    if "attention" in figures:
+        return list(figures["attention"])
+    payments = figures.get("payments") or {}
+    counts = {
+        "discrepancies": figures.get("discrepancies_count", 0),
+        "unbalanced_months": sum(1 for m in figures.get("months", []) if not m["balanced"]),
+        "held_back": figures.get("held_back_count", 0),
+        "customer_data": figures.get("customer_data_errors", 0)
+        + figures.get("customer_data_warnings", 0),
+        "pending_changes": figures.get("pending_changes_count", 0),
+        "gaps": figures.get("gaps_count", 0),
+        "invalid_documents": figures.get("invalid_documents_count", 0),
+        "unbooked_documents": figures.get("unbooked_documents_count", 0),
+        "unmatched_payments": payments.get("unmatched", 0),
+        "refunds": payments.get("refund", 0),
+    }
+    return [{"kind": a.kind, "count": a.count, "text": a.text} for a in attention(counts)]
 
 
 def review_work(

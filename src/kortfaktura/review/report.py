@@ -230,6 +230,47 @@ class PaymentsRow:
         }
 
 
+@dataclass(frozen=True)
+class Attention:
+    """One kind of finding that needs a person, with its count: ``3 tillbakahållna
+    beställningar``. ``kind`` names the section of the review that lists them."""
+
+    kind: str
+    count: int
+    text: str
+
+
+# Every kind of finding that needs a person, in the order the verdict names them (singular,
+# plural). The verdict is green only when none of them is there (issue 21, item 6).
+ATTENTION_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("discrepancies", "avvikelse", "avvikelser"),
+    ("unbalanced_months", "månad som inte stämmer", "månader som inte stämmer"),
+    ("held_back", "tillbakahållen beställning", "tillbakahållna beställningar"),
+    ("customer_data", "anmärkning på kunduppgifterna", "anmärkningar på kunduppgifterna"),
+    ("pending_changes", "ändring som väntar på beslut", "ändringar som väntar på beslut"),
+    ("gaps", "lucka i numreringen", "luckor i numreringen"),
+    ("invalid_documents", "dokument som inte stämmer", "dokument som inte stämmer"),
+    ("unbooked_documents", "dokument som inte bokförts (SIE)", "dokument som inte bokförts (SIE)"),
+    ("exports", "SIE-export som inte stämmer", "SIE-exporter som inte stämmer"),
+    ("unmatched_payments", "betalning utan faktura", "betalningar utan faktura"),
+    ("refunds", "betalning att betala tillbaka", "betalningar att betala tillbaka"),
+)
+
+
+def attention(counts: dict[str, int]) -> list[Attention]:
+    """The kinds with a count above zero, in the verdict's order, worded."""
+    return [
+        Attention(kind, counts.get(kind, 0), counted(counts.get(kind, 0), one, many))
+        for kind, one, many in ATTENTION_KINDS
+        if counts.get(kind, 0)
+    ]
+
+
+def listed(texts: list[str]) -> str:
+    """``a, b och c``."""
+    return ", ".join(texts[:-1]) + (" och " if len(texts) > 1 else "") + texts[-1]
+
+
 @dataclass
 class Review:
     period_from: dt.date | None
@@ -276,6 +317,31 @@ class Review:
         for finding in self.held_back:
             counts[finding.label] = counts.get(finding.label, 0) + 1
         return counts
+
+    def attention_counts(self) -> dict[str, int]:
+        """How many findings of each kind need a person (``ATTENTION_KINDS``)."""
+        return {
+            "discrepancies": len(self.discrepancies),
+            "unbalanced_months": sum(1 for month in self.months if not month.balanced),
+            "held_back": len(self.held_back),
+            "customer_data": len(self.customer_data),
+            "pending_changes": len(self.pending_changes),
+            "gaps": len(self.gaps),
+            "invalid_documents": len(self.invalid_documents),
+            "unbooked_documents": len(self.unbooked_documents),
+            "exports": sum(1 for export in self.exports if not export.matches),
+            "unmatched_payments": self.payments.unmatched,
+            "refunds": self.payments.refund,
+        }
+
+    def attention(self) -> list[Attention]:
+        """Every kind of finding that needs a person, counted; empty when nothing does."""
+        return attention(self.attention_counts())
+
+    @property
+    def all_clear(self) -> bool:
+        """Everything ties and nothing needs a person: the only state shown green."""
+        return self.balanced and not self.attention()
 
     def needs_attention(self) -> int:
         """How many findings need a person: held-back orders, remarks on customer data, pending

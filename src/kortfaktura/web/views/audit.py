@@ -13,6 +13,7 @@ from django.views.decorators.http import require_safe
 from kortfaktura import swedish
 from kortfaktura.audit.selectors import search
 from kortfaktura.audit.wording import ACTION_LABELS, DETAIL_LABELS, VALUE_WORDS
+from kortfaktura.web import links
 from kortfaktura.web.views import exports
 from kortfaktura.web.views.common import paginate, require, sortable
 
@@ -195,9 +196,11 @@ def index(request: HttpRequest) -> HttpResponse:
     if exports.wanted(request):
         return exports.export(request, found, EXPORT_COLUMNS, "granskningslogg")
     page = paginate(request, found, count_limit=COUNT_LIMIT)
+    urls = links.audit_object_urls(request.user, page.rows)
     rows = [
         {
             "entry": entry,
+            "object_url": urls.get(entry.pk, ""),
             "action": ACTIONS.get(entry.action, entry.action),
             "details": readable(entry.details if isinstance(entry.details, dict) else {}),
         }

@@ -243,6 +243,12 @@ def detail(request: HttpRequest, number: int) -> HttpResponse:
     )  # fmt: skip
     page = paginate(request, items, size=SPECIFICATION_PAGE, count=False)
     page.total = orders
+    # The specification's orders are links, for a Kund only to orders that are still its own.
+    visible_orders = set(
+        scope.orders(request.user)
+        .filter(order_id__in=[item.order_ref for item in page.rows])
+        .values_list("order_id", flat=True)
+    )
     credit_notes = list(
         scope.invoices(request.user)
         .filter(credits=invoice, status=Invoice.Status.ISSUED)
@@ -277,6 +283,7 @@ def detail(request: HttpRequest, number: int) -> HttpResponse:
             "lines": lines,
             "orders": orders,
             "page": page,
+            "visible_orders": visible_orders,
             "credit_notes": credit_notes,
             "deliveries": deliveries,
             "payment_facts": payment_facts,

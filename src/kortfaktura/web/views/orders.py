@@ -145,9 +145,19 @@ def index(request: HttpRequest) -> HttpResponse:
                     )
                 )
             )
+            # The invoice of an invoiced order is a link, for a Kund only to its own documents.
+            numbers = {state.invoice_number for state in states.values() if state.invoice_number}
+            visible = set(
+                scope.invoices(request.user)
+                .filter(number__in=sorted(numbers))
+                .values_list("number", flat=True)
+            )
             for order in orders:
-                order.state = states.get(order.pk)  # type: ignore[attr-defined]
+                state = states.get(order.pk)
+                number = state.invoice_number if state else None
+                order.state = state  # type: ignore[attr-defined]
                 order.customer_name = names.get(order.orgnr, "")  # type: ignore[attr-defined]
+                order.invoice_url = invoice_url(number) if number in visible else ""  # type: ignore[attr-defined]
 
         if exports.wanted(request):
             return exports.export(

@@ -101,6 +101,8 @@ def _staff_context(request: HttpRequest) -> dict[str, Any]:
         "queued": deliveries.get(Delivery.Status.QUEUED, 0),
         "review": found,
         "figures": figures,
+        # The review's verdict as on Genomlysning: green only when nothing needs a person.
+        "review_attention": reviews.attention_of(figures) if figures else [],
         "held_back": _held_back(request, figures) if figures else [],
         "unbilled_months": _unbilled_months(figures) if figures else [],
         **_schedule(),

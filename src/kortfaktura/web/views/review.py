@@ -24,9 +24,24 @@ from kortfaktura.jobs.models import Job
 from kortfaktura.review import html as charts
 from kortfaktura.review import latest as reviews
 from kortfaktura.review.report import STATE_LABELS, STATES, ZERO
+from kortfaktura.web import links
 from kortfaktura.web.views.common import require
 
 SHOWN = 100
+# The section of the page that lists each kind of finding the verdict names.
+SECTIONS = {
+    "discrepancies": "avvikelser",
+    "unbalanced_months": "per-manad",
+    "held_back": "tillbakahallna",
+    "customer_data": "kunduppgifter",
+    "pending_changes": "andringar",
+    "gaps": "numrering",
+    "invalid_documents": "dokument",
+    "unbooked_documents": "bokforing",
+    "exports": "bokforing",
+    "unmatched_payments": "betalningar",
+    "refunds": "betalningar",
+}
 DATE_HELP = "Ange datumet som ÅÅÅÅ-MM-DD, t.ex. 2020-03-31."
 
 
@@ -92,7 +107,12 @@ def index(request: HttpRequest) -> HttpResponse:
         )
     start, end = _period(form)
     found = reviews.latest(start, end, refresh_as=request.user.get_username())
-    return render(request, "web/review/index.html", _context(form, start, end, found))
+    context = _context(form, start, end, found)
+    # Numbers on the page link to their pages for those who may open them.
+    context["may_follow"] = request.user.has_perm("access.view_billing")
+    if found.figures:
+        context.update(_links(request, found.figures, context["changes"]))
+    return render(request, "web/review/index.html", context)
 
 
 def _context(
@@ -124,8 +144,15 @@ def _context(
         for change in figures["pending_changes"][:SHOWN]
     ]
     files = (found.job.result.get("files") or {}) if found.job else {}
+    attention = [
+        {**entry, "section": SECTIONS.get(entry["kind"], "omdome")}
+        for entry in reviews.attention_of(figures)
+    ]
     context.update(
         {
+            "attention": attention,
+            # Green only when everything ties and nothing needs a person.
+            "all_clear": bool(figures["balanced"]) and not attention,
             "months": months,
             "states": [(state, STATE_LABELS[state]) for state in STATES],
             "totals": totals,
@@ -149,6 +176,31 @@ def _context(
         }
     )
     return context
+
+
+def _links(
+    request: HttpRequest, figures: dict[str, Any], changes: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The orders, documents and customers the page names that this reader may open."""
+    held_back = figures["held_back"][:SHOWN]
+    discrepancies = figures.get("discrepancies", [])
+    problems = figures.get("customer_data", [])
+    customers = links.customer_urls(request.user, [p["orgnr"] for p in problems])
+    return {
+        "customer_data": [{**p, "url": customers.get(p["orgnr"], "")} for p in problems],
+        "order_links": links.visible_orders(
+            request.user,
+            [f["order_id"] for f in held_back]
+            + [d.get("order_id") for d in discrepancies]
+            + [c["order_id"] for c in changes],
+        ),
+        "document_links": links.visible_documents(
+            request.user,
+            [d.get("number") for d in discrepancies]
+            + [d["number"] for d in figures.get("invalid_documents", [])]
+            + [c["invoice_number"] for c in changes],
+        ),
+    }
 
 
 @require("access.view_review", section="review")
