@@ -337,14 +337,24 @@ def test_the_price_list_and_adding_a_period(world: webtools.World) -> None:
 
 def test_an_overlapping_or_wrong_price_is_refused_in_swedish(world: webtools.World) -> None:
     client = client_for("admin")
-    overlap = client.post(
+    # Before the open price began (a new price ends the open one; issue 21 item 4).
+    early = client.post(
         "/priser/nytt/",
-        {"product": "ETK", "unit_price": "400", "vat_rate": "25", "valid_from": "2020-06-01"},
+        {"product": "ETK", "unit_price": "400", "vat_rate": "25", "valid_from": "2018-06-01"},
     )
-    assert overlap.status_code == 200
-    page = text(overlap)
-    assert "överlappar det befintliga priset 350.00 kr (2019-01-01–tills vidare)" in page
-    assert 'value="400"' in page and 'value="2020-06-01"' in page
+    assert early.status_code == 200
+    page = text(early)
+    assert "före det gällande priset 350,00 kr som började 2019-01-01" in page
+    assert 'value="400"' in page and 'value="2018-06-01"' in page
+    # Orders already invoiced would get another price.
+    billed = text(
+        client.post(
+            "/priser/nytt/",
+            {"product": "ETK", "unit_price": "400", "vat_rate": "25", "valid_from": "2020-03-01"},
+        )
+    )
+    assert "5 beställningar av ETK från och med 2020-03-01 finns redan på utfärdade" in billed
+    assert "välj 2020-03-05 eller senare" in billed
     wrong = text(
         client.post(
             "/priser/nytt/",
