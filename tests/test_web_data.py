@@ -186,7 +186,7 @@ def test_an_oversized_body_is_refused_unread_and_csrf_still_guards_the_upload(
     client = client_for("fakturering")
     big = SimpleUploadedFile("stor.csv", b"order_id\n" + b"x" * 200_000)
     refused = client.post("/import/las-in/", {"kind": "orders", "file": big})
-    assert refused.status_code == 200 and "största tillåtna storlek är 0 kB" not in text(refused)
+    assert refused.status_code == 413 and "största tillåtna storlek är 0 kB" not in text(refused)
     assert "Filen är för stor" in text(refused)
     assert not Job.objects.exists() and not (inline_jobs / "uploads").exists()
     guarded = Client(enforce_csrf_checks=True)
