@@ -72,7 +72,8 @@ def _check_upload(request: HttpRequest, kind: str) -> tuple[dict[str, str], Uplo
         errors["file"] = f"{safe_name(name)} är tom – välj filen med innehållet och försök igen."
     elif upload.size > settings.UPLOAD_LIMIT:
         errors["file"] = (
-            f"{safe_name(name)} är {_human_size(upload.size)} – största tillåtna storlek är "
+            f"Filen är för stor: {safe_name(name)} är {_human_size(upload.size)} – största "
+            "tillåtna storlek är "
             f"{_human_size(settings.UPLOAD_LIMIT)}. Dela upp filen och läs in delarna var för sig."
         )
     return errors, upload
