@@ -172,7 +172,7 @@ def test_a_file_over_the_limit_and_a_missing_file_are_refused(
         "/import/las-in/",
         {"kind": "orders", "file": SimpleUploadedFile("stor.csv", orders_file(tmp_path))},
     )
-    assert response.status_code == 200
+    assert response.status_code == 413  # Payload Too Large (issue 21 item 9)
     assert "största tillåtna storlek" in text(response)
     missing = client.post("/import/las-in/", {"kind": "orders"})
     assert missing.status_code == 200 and "Välj en CSV- eller XLSX-fil" in text(missing)

@@ -123,6 +123,7 @@ def test_a_new_price_ends_the_open_one_and_never_reprices_invoiced_orders(
         "2019-01-01 2020-03-31 350,00 kr 25 % standardkontot",
     ], rows
     assert "Gäller nu: 1 234,50 kr" in said(fakturering)
+    assert "ETK: tidigast 2020-04-02" in said(fakturering)  # after the new price began
     fakturering.check_accessibility("/priser/ efter ett nytt pris")
 
     # Audited as a price file's change is: who, what, before and after.

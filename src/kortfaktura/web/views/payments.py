@@ -110,8 +110,10 @@ def import_work(progress: jobs.Progress, *, target: str) -> dict[str, Any]:
     else:
         text = (
             f"{swedish.counted(result.payments, 'ny betalning', 'nya betalningar')}, "
-            f"{swedish.count(result.matched)} matchade, {swedish.count(result.unmatched)} utan "
-            f"faktura, {swedish.count(result.duplicates)} redan inlästa – visa betalningarna"
+            f"{swedish.counted(result.matched, 'matchad', 'matchade')}, "
+            f"{swedish.count(result.unmatched)} utan faktura, "
+            f"{swedish.counted(result.duplicates, 'redan inläst', 'redan inlästa')} – visa "
+            "betalningarna"
         )
     return {
         "url": reverse("web:payments") + f"?fil={result.file_id}",

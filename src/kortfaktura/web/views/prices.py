@@ -12,7 +12,7 @@ from django.urls import path
 from kortfaktura import swedish
 from kortfaktura.catalog.importing import describe_period
 from kortfaktura.catalog.models import Price, Product
-from kortfaktura.catalog.selectors import last_billed_days
+from kortfaktura.catalog.selectors import last_billed_day
 from kortfaktura.catalog.services import PriceError, add_price
 from kortfaktura.web.views.common import require
 
@@ -25,18 +25,19 @@ def _page(request: HttpRequest, *, values: dict[str, str], errors: dict[str, str
         Prefetch("prices", queryset=Price.objects.order_by("-valid_from"))
     ).order_by("code")
     may_edit = request.user.has_perm("access.edit_prices")
-    earliest = last_billed_days() if may_edit else {}
     rows = []
     for product in products:
-        billed = earliest.get(product.pk)
-        rows.append(
-            {
-                "product": product,
-                "current": next((p for p in product.prices.all() if p.valid_to is None), None),
-                # A new price that ends the current one starts after the last billed order.
-                "first_new_day": billed + dt.timedelta(days=1) if billed else None,
-            }
-        )
+        current = next((p for p in product.prices.all() if p.valid_to is None), None)
+        # A new price that ends the current one starts after the last billed order: shown to
+        # those who may add one (a few queries per product, and there are a handful).
+        first_new_day = None
+        if may_edit and current is not None:
+            # …and after the current price began.
+            first_new_day = current.valid_from + dt.timedelta(days=1)
+            billed = last_billed_day(product)
+            if billed is not None:
+                first_new_day = max(first_new_day, billed + dt.timedelta(days=1))
+        rows.append({"product": product, "current": current, "first_new_day": first_new_day})
     return render(
         request,
         "web/prices/index.html",
