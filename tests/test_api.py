@@ -84,7 +84,9 @@ def test_validation_errors_answer_422_with_the_error_shape() -> None:
     admin = api("admin")
     response = admin.get("/invoices", limit=0)
     assert response.status_code == 422
-    assert response.json()["error"] == "ogiltig begäran" and response.json()["detail"]
+    # Swedish, naming the field (issue 21 item 9; was "ogiltig begäran" and pydantic's English).
+    assert response.json()["error"] == "ogiltig begäran – limit: ska vara minst 1"
+    assert response.json()["detail"][0]["field"] == "limit"
     response = admin.client.post("/api/v1/runs", "{inte json", content_type="application/json")
     assert response.status_code in (400, 422) and "error" in response.json()
 

@@ -354,7 +354,7 @@ def test_finance_reads_a_payment_file_and_assigns_what_did_not_match(
     except Exception:
         raise AssertionError(visitor.text()) from None
     with page.expect_navigation():
-        page.get_by_role("link", name=re.compile("1 nya betalningar")).click()
+        page.get_by_role("link", name=re.compile("1 ny betalning")).click()
     row = page.get_by_role("row").filter(has_text="Betalning okänd")
     assert row.count() >= 1, visitor.text()
     waiting = page.locator("table").filter(has_text="Åtgärd").get_by_role("row")

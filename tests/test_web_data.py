@@ -172,7 +172,7 @@ def test_a_file_over_the_limit_and_a_missing_file_are_refused(
         "/import/las-in/",
         {"kind": "orders", "file": SimpleUploadedFile("stor.csv", orders_file(tmp_path))},
     )
-    assert response.status_code == 200
+    assert response.status_code == 413  # Payload Too Large (issue 21 item 9)
     assert "största tillåtna storlek" in text(response)
     missing = client.post("/import/las-in/", {"kind": "orders"})
     assert missing.status_code == 200 and "Välj en CSV- eller XLSX-fil" in text(missing)
@@ -186,7 +186,7 @@ def test_an_oversized_body_is_refused_unread_and_csrf_still_guards_the_upload(
     client = client_for("fakturering")
     big = SimpleUploadedFile("stor.csv", b"order_id\n" + b"x" * 200_000)
     refused = client.post("/import/las-in/", {"kind": "orders", "file": big})
-    assert refused.status_code == 200 and "största tillåtna storlek är 0 kB" not in text(refused)
+    assert refused.status_code == 413 and "största tillåtna storlek är 0 kB" not in text(refused)
     assert "Filen är för stor" in text(refused)
     assert not Job.objects.exists() and not (inline_jobs / "uploads").exists()
     guarded = Client(enforce_csrf_checks=True)
@@ -337,14 +337,24 @@ def test_the_price_list_and_adding_a_period(world: webtools.World) -> None:
 
 def test_an_overlapping_or_wrong_price_is_refused_in_swedish(world: webtools.World) -> None:
     client = client_for("admin")
-    overlap = client.post(
+    # Before the open price began (a new price ends the open one; issue 21 item 4).
+    early = client.post(
         "/priser/nytt/",
-        {"product": "ETK", "unit_price": "400", "vat_rate": "25", "valid_from": "2020-06-01"},
+        {"product": "ETK", "unit_price": "400", "vat_rate": "25", "valid_from": "2018-06-01"},
     )
-    assert overlap.status_code == 200
-    page = text(overlap)
-    assert "överlappar det befintliga priset 350.00 kr (2019-01-01–tills vidare)" in page
-    assert 'value="400"' in page and 'value="2020-06-01"' in page
+    assert early.status_code == 200
+    page = text(early)
+    assert "före det gällande priset 350,00 kr som började 2019-01-01" in page
+    assert 'value="400"' in page and 'value="2018-06-01"' in page
+    # Orders already invoiced would get another price.
+    billed = text(
+        client.post(
+            "/priser/nytt/",
+            {"product": "ETK", "unit_price": "400", "vat_rate": "25", "valid_from": "2020-03-01"},
+        )
+    )
+    assert "5 beställningar av ETK från och med 2020-03-01 finns redan på utfärdade" in billed
+    assert "välj 2020-03-05 eller senare" in billed
     wrong = text(
         client.post(
             "/priser/nytt/",

@@ -81,7 +81,7 @@ def test_the_api_refuses_an_upload_above_the_limit_before_importing(settings: An
     response = Client().post(
         "/api/v1/imports/orders", {"file": upload}, HTTP_AUTHORIZATION=f"Bearer {token}"
     )
-    assert response.status_code == 422
+    assert response.status_code == 413  # Payload Too Large (issue 21 item 9)
     assert "KORTFAKTURA_UPLOAD_LIMIT" in response.json()["error"]
 
 

@@ -107,7 +107,7 @@ def test_overview_months_not_billed_and_held_back_with_what_releases_them() -> N
     make.order(own, "2020-05-04", etk, order_id="MAJ-1")
     make.order(None, "2020-05-05", etk, order_id="OKAND-1", orgnr_text="5560360793")
     html = page(client_for("fakturering").get("/"))
-    assert "2020-05: 1 beställningar" in html
+    assert "2020-05: 1 beställning" in html
     assert "okänd kund" in html and "läs in kunden" in html
 
 

@@ -76,7 +76,7 @@ def test_ekonomi_reads_a_file_and_decides_the_unmatched_payments(
     )
     answer = upload(ekonomi, content)
     shown = text(answer)
-    assert "3 nya betalningar, 1 matchade, 2 utan faktura" in shown
+    assert "3 nya betalningar, 1 matchad, 2 utan faktura" in shown
     page = text(ekonomi.get("/betalningar/"))
     assert "Utan faktura (2)" in page and "okänd referens" in page
     # The same file again books nothing.

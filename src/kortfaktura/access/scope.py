@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from kortfaktura.billing.models import Invoice
+from kortfaktura.billing.models import INTERNAL_KINDS, Invoice
 from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.delivery.models import Delivery
 from kortfaktura.orders.models import Order
@@ -48,6 +48,18 @@ def invoices(user: Any) -> QuerySet[Invoice]:
     """Documents the user may see. A Kund: only its organisation's issued ones, never drafts."""
     rows = _own(Invoice.objects.all(), user, "customer_id")
     return rows if is_staff_reader(user) else rows.filter(status=Invoice.Status.ISSUED)
+
+
+def document_kinds(user: Any) -> list[str]:
+    """The kinds of document the user can meet, to offer as choices: a Kund only those its
+    organisation receives (the seller's own units internal charges and credits, R17; everyone
+    else invoices and credit notes); staff every kind."""
+    kinds = [kind.value for kind in Invoice.Kind]
+    if is_staff_reader(user):
+        return kinds
+    customer = customer_of(user)
+    internal = customer is not None and customer.is_seller
+    return [kind for kind in kinds if (kind in INTERNAL_KINDS) == internal]
 
 
 def orders(user: Any) -> QuerySet[Order]:

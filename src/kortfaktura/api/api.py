@@ -1,6 +1,8 @@
 """The API object: /api/v1/ with the schema at openapi.json and docs at docs (no CDN: ninja's own
 static files). Each area (imports, runs, invoices, …) is a router in ``routers/``."""
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -53,8 +55,22 @@ def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """422 in the error shape: one Swedish sentence naming each field that failed, and the same
+    per field in ``detail``."""
+    detail = [
+        {
+            "loc": list(error.get("loc", ())),
+            "field": _field(error.get("loc", ())),
+            "type": error.get("type", ""),
+            "msg": _swedish(error),
+        }
+        for error in exc.errors
+    ]
+    text = "; ".join(
+        f"{item['field']}: {item['msg']}" if item["field"] else item["msg"] for item in detail
+    )
     return api.create_response(
-        request, {"error": "ogiltig begäran", "detail": _plain(exc.errors)}, status=422
+        request, {"error": f"ogiltig begäran – {text}", "detail": detail}, status=422
     )
 
 
@@ -77,6 +93,7 @@ def _service_errors() -> list[tuple[type[Exception], int]]:
     """The services' refusals, whose message is a Swedish sentence meant for the caller: 400 a
     request that is wrong in itself, 409 one that the data's state refuses, 422 a file that
     cannot be used."""
+    from kortfaktura.api.routers.common import TooLarge
     from kortfaktura.billing.errors import BillingError, UsageError
     from kortfaktura.delivery.channels import MissingSetting
     from kortfaktura.delivery.services import DeliveryError
@@ -88,6 +105,7 @@ def _service_errors() -> list[tuple[type[Exception], int]]:
     from kortfaktura.review.services import ReportError
 
     return [
+        (TooLarge, 413),
         (UsageError, 400),
         (BillingError, 409),
         (ExportError, 409),
@@ -101,9 +119,40 @@ def _service_errors() -> list[tuple[type[Exception], int]]:
     ]
 
 
+# The services are shared with the command line, whose options their messages name; the API
+# names its fields instead: ``--to 2026-10-31`` → ``"to": "2026-10-31"``, ``--title`` → ``fältet
+# title``.
+OPTION_FIELDS = {
+    "from": "from",
+    "to": "to",
+    "title": "title",
+    "customer": "customers",
+    "issue-date": "issue_date",
+    "reason": "reason",
+    "order": "orders",
+    "channel": "channel",
+}
+_OPTION = "|".join(re.escape(option) for option in sorted(OPTION_FIELDS, key=len, reverse=True))
+OPTION_WITH_VALUE = re.compile(rf"--({_OPTION}) (\d{{4}}-\d{{2}}-\d{{2}}|'[^']*')")
+# Not in a command line written out for a person (``--reason TEXT``): it stays as it is.
+OPTION_ALONE = re.compile(rf"--({_OPTION})\b(?!-| [A-ZÅÄÖ]{{2,}})")
+
+
+def api_message(text: str) -> str:
+    """A service's message with the command line's options as the API's fields."""
+
+    def valued(match: re.Match[str]) -> str:
+        value = match.group(2).strip("'")
+        return f'"{OPTION_FIELDS[match.group(1)]}": "{value}"'
+
+    text = OPTION_WITH_VALUE.sub(valued, text)
+    text = text.replace("--legacy", '"legacy": true')
+    return OPTION_ALONE.sub(lambda match: f"fältet {OPTION_FIELDS[match.group(1)]}", text)
+
+
 def _service_error_handler(status: int) -> Any:
     def handler(request: HttpRequest, exc: Exception) -> HttpResponse:
-        return _error(request, str(exc), status)
+        return _error(request, api_message(str(exc)), status)
 
     return handler
 
@@ -116,11 +165,70 @@ def _register_service_errors() -> None:
 _register_service_errors()
 
 
-def _plain(errors: Any) -> Any:
-    return [
-        {key: value for key, value in error.items() if key in ("loc", "msg", "type")}
-        for error in errors
-    ]
+def _field(loc: Any) -> str:
+    """``limit`` for ``["query", "limit"]``, ``from`` for ``["body", "body", "from"]`` (the body's
+    parameter name is the second part), ``lines.0.qty`` for a nested one."""
+    parts = [str(part) for part in loc]
+    if parts[:1] == ["body"]:
+        parts = parts[2:]
+    elif parts:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _or(expected: Any) -> str:
+    """pydantic's ``'a', 'b' or 'c'`` in Swedish."""
+    return str(expected).replace(" or ", " eller ")
+
+
+# pydantic's error types (https://docs.pydantic.dev/latest/errors/validation_errors/) that a
+# request can make, in Swedish; ``ctx`` fills in the limits.
+VALIDATION_TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "missing": lambda ctx: "saknas – fältet är obligatoriskt",
+    "extra_forbidden": lambda ctx: "finns inte – ta bort fältet",
+    "int_parsing": lambda ctx: "ska vara ett heltal",
+    "int_type": lambda ctx: "ska vara ett heltal",
+    "int_from_float": lambda ctx: "ska vara ett heltal",
+    "float_parsing": lambda ctx: "ska vara ett tal",
+    "float_type": lambda ctx: "ska vara ett tal",
+    "decimal_parsing": lambda ctx: "ska vara ett tal",
+    "decimal_type": lambda ctx: "ska vara ett tal",
+    "bool_parsing": lambda ctx: "ska vara true eller false",
+    "bool_type": lambda ctx: "ska vara true eller false",
+    "string_type": lambda ctx: "ska vara en text",
+    "string_too_short": lambda ctx: f"ska ha minst {ctx.get('min_length')} tecken",
+    "string_too_long": lambda ctx: f"får ha högst {ctx.get('max_length')} tecken",
+    "string_pattern_mismatch": lambda ctx: "innehåller tecken eller en form som inte tillåts",
+    "too_short": lambda ctx: f"ska ha minst {ctx.get('min_length')} element",
+    "too_long": lambda ctx: f"får ha högst {ctx.get('max_length')} element",
+    "list_type": lambda ctx: "ska vara en lista",
+    "dict_type": lambda ctx: "ska vara ett JSON-objekt",
+    "model_type": lambda ctx: "ska vara ett JSON-objekt",
+    "model_attributes_type": lambda ctx: "ska vara ett JSON-objekt",
+    "json_invalid": lambda ctx: "är inte giltig JSON",
+    "greater_than": lambda ctx: f"ska vara större än {ctx.get('gt')}",
+    "greater_than_equal": lambda ctx: f"ska vara minst {ctx.get('ge')}",
+    "less_than": lambda ctx: f"ska vara mindre än {ctx.get('lt')}",
+    "less_than_equal": lambda ctx: f"får vara högst {ctx.get('le')}",
+    "literal_error": lambda ctx: f"ska vara ett av {_or(ctx.get('expected', ''))}",
+    "enum": lambda ctx: f"ska vara ett av {_or(ctx.get('expected', ''))}",
+    "date_parsing": lambda ctx: "ska vara ett datum ÅÅÅÅ-MM-DD, t.ex. 2026-10-01",
+    "date_from_datetime_parsing": lambda ctx: "ska vara ett datum ÅÅÅÅ-MM-DD, t.ex. 2026-10-01",
+    "date_from_datetime_inexact": lambda ctx: "ska vara ett datum ÅÅÅÅ-MM-DD utan klockslag",
+    "date_type": lambda ctx: "ska vara ett datum ÅÅÅÅ-MM-DD, t.ex. 2026-10-01",
+    "datetime_parsing": lambda ctx: "ska vara en tidpunkt enligt ISO 8601",
+    "datetime_from_date_parsing": lambda ctx: "ska vara en tidpunkt enligt ISO 8601",
+    "datetime_type": lambda ctx: "ska vara en tidpunkt enligt ISO 8601",
+    "uuid_parsing": lambda ctx: "ska vara ett UUID",
+    "uuid_type": lambda ctx: "ska vara ett UUID",
+}
+
+
+def _swedish(error: Any) -> str:
+    explain = VALIDATION_TEXTS.get(str(error.get("type", "")))
+    if explain is None:
+        return "har ett ogiltigt värde"
+    return explain(dict(error.get("ctx") or {}))
 
 
 def register_routers() -> None:

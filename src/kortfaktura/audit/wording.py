@@ -54,6 +54,8 @@ DETAIL_LABELS = {
     "before": "före", "after": "efter", "field": "fält", "order": "beställning",
     "chain": "kedja", "series": "serie", "first": "första", "last": "sista", "hash": "länk",
     "heads": "kedjornas huvuden",
+    # A new price from the web that ends the open one (issue 21 item 4).
+    "ends": "avslutar", "next": "följs av", "revenue_account": "intäktskonto",
 }  # fmt: skip
 # Codes among the values, in Swedish (by the key they stand under).
 VALUE_WORDS = {

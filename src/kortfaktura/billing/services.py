@@ -78,7 +78,7 @@ def checked_text(option: str, text: str, limit: int) -> str:
     if contains_personal_number(text):
         raise UsageError(
             f"{option} innehåller ett personnummer ({mask(text)}) – personnummer får inte stå "
-            "på en faktura (DOMAIN.md R16); skriv texten utan det"
+            "på en faktura; skriv texten utan det"
         )
     return text
 
@@ -499,7 +499,7 @@ def dual_control_refusal(run: BillingRun, issuer: str) -> str | None:
         if _same_person(name, issuer):
             return (
                 f"{issuer} {what} utkastet till körning {run.pk} och får inte utfärda det "
-                "själv (fyraögonsprincipen, DOMAIN.md R25) – be en kollega med rollen Ekonomi "
+                "själv (fyraögonsprincipen) – be en kollega med rollen Ekonomi "
                 "granska och utfärda det"
             )
     return None

@@ -177,10 +177,13 @@ def _import_one(inbox: Inbox, url: str, name: str, result: dict[str, Any]) -> No
             notify.notify(
                 f"import-quarantine:{imported.batch_id}",
                 notify.FAKTURERING,
-                f"Kortfaktura: {imported.quarantined} rader i karantän i {name}",
+                f"Kortfaktura: {swedish.counted(imported.quarantined, 'rad', 'rader')} i "
+                f"karantän i {name}",
                 f"Filen {name} från inkorgen lästes in (import {imported.batch_id}): "
-                f"{imported.imported} nya, {imported.updated} ändrade, {imported.quarantined} "
-                "rader i karantän med en orsak var. Rätta raderna i källsystemet och lägg en ny "
+                f"{swedish.counted(imported.imported, 'ny', 'nya')}, "
+                f"{swedish.counted(imported.updated, 'ändrad', 'ändrade')}, "
+                f"{swedish.counted(imported.quarantined, 'rad', 'rader')} "
+                "i karantän med en orsak var. Rätta raderna i källsystemet och lägg en ny "
                 f"fil i inkorgen.\n\n{notify.link(f'/import/{imported.batch_id}/')}\n",
             )
     except TransportError as error:
@@ -283,8 +286,11 @@ def payment_inbox() -> dict[str, Any]:
                 notify.notify(
                     f"payments-unmatched:{imported.file_id}",
                     notify.EKONOMI,
-                    f"Kortfaktura: {imported.unmatched} betalningar utan faktura i {name}",
-                    f"Betalfilen {name} lästes in: {imported.payments} betalningar, "
+                    "Kortfaktura: "
+                    f"{swedish.counted(imported.unmatched, 'betalning', 'betalningar')} utan "
+                    f"faktura i {name}",
+                    f"Betalfilen {name} lästes in: "
+                    f"{swedish.counted(imported.payments, 'betalning', 'betalningar')}, "
                     f"{imported.matched} matchade mot fakturor och {imported.unmatched} som inte "
                     "gick att koppla till någon faktura. Koppla dem till rätt faktura eller "
                     "markera dem för återbetalning (kortfaktura payments assign/refund).\n\n"
@@ -308,7 +314,8 @@ def send_reminders(today: dt.date) -> dict[str, Any]:
         notify.notify(
             f"reminders:{today.isoformat()}:{len(troubled)}",
             notify.EKONOMI,
-            f"Kortfaktura: {len(troubled)} påminnelser gick inte iväg {today.isoformat()}",
+            f"Kortfaktura: {swedish.counted(len(troubled), 'påminnelse', 'påminnelser')} gick "
+            f"inte iväg {today.isoformat()}",
             f"Påminnelserna {today.isoformat()} kunde inte alla skickas:\n\n{listed}\n\n"
             "Misslyckade försöks igen vid nästa körning (kortfaktura remind); en oviss har kanske "
             "kommit fram och skickas inte igen av sig själv.\n",
@@ -353,7 +360,8 @@ def monthly_draft(today: dt.date) -> dict[str, Any]:
     if run.pk is not None:
         lines.append(
             f"Månadens utkast är gjort: körning {run.pk}, {run.title}, "
-            f"{len(proposal.invoices)} dokument med {result['orders']} beställningar "
+            f"{len(proposal.invoices)} dokument med "
+            f"{swedish.counted(result['orders'], 'beställning', 'beställningar')} "
             f"({period_from} – {period_to}). Granska dokumenten och utfärda körningen:\n\n"
             f"{notify.link(f'/korningar/{run.pk}/')}"
         )
@@ -373,7 +381,8 @@ def monthly_draft(today: dt.date) -> dict[str, Any]:
         )
     if legacy["documents"]:
         lines.append(
-            f"I den äldre perioden ({legacy['period']}) har {legacy['orders']} beställningar "
+            f"I den äldre perioden ({legacy['period']}) har "
+            f"{swedish.counted(legacy['orders'], 'beställning', 'beställningar')} "
             f"blivit fakturerbara för {legacy['accounts']}. De faktureras inte av månadens "
             "utkast: en person beslutar om en separat körning (kortfaktura bill --legacy)."
         )

@@ -48,6 +48,7 @@ from kortfaktura.delivery.transport import (
     redact,
     split_url,
 )
+from kortfaktura.documents import wording
 from kortfaktura.documents.data import DocumentData, documents_for
 from kortfaktura.documents.models import IssuedDocument
 from kortfaktura.documents.pdf import FONT_DIRS, PdfRenderer, RenderError
@@ -329,13 +330,13 @@ def mail_text(document: DocumentData) -> tuple[str, str]:
         "",
         f"Här kommer {label.lower()} {document.number} från {seller.get('name', '')} ({covers}).",
         "",
-        f"{label}snummer: {document.number}",
+        f"{wording.number_label(document)}: {document.number}",
         f"Belopp: {swedish.money(document.payable)}",
     ]
     if document.is_internal:
         lines.append("Intern debitering: ingen betalning, bokförs på kostnadsstället.")
     elif document.is_credit_note:
-        lines.append(f"Krediterar faktura {document.credited_number}.")
+        lines.append(f"Krediterar {wording.credited_text(document)}.")
     else:
         lines += [
             f"Förfallodatum: {document.due_date.isoformat()}",

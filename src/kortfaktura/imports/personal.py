@@ -164,7 +164,7 @@ def personal_number_problem(header: list[str], values: list[str]) -> str | None:
             column = header[index] if index < len(header) and header[index] else f"fält {index + 1}"
             return (
                 f"{column} innehåller ett personnummer eller samordningsnummer "
-                f"({mask(value)}) – personnummer får inte lagras (DOMAIN.md R16); ta bort "
+                f"({mask(value)}) – personnummer får inte lagras; ta bort "
                 "det ur källfilen, ange t.ex. kortinnehavarens HSA-id i stället, och importera "
                 "filen igen"
             )

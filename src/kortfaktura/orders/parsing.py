@@ -142,7 +142,7 @@ class OrderRowParser:
                 if order_date > today:
                     raise InvalidValue(
                         f"ordered_at {ordered_at} ligger efter importdagen {today} – en "
-                        "beställning kan inte ha lagts ännu (DOMAIN.md R8); kontrollera datumet "
+                        "beställning kan inte ha lagts ännu; kontrollera datumet "
                         "i kortsystemets export"
                     )
                 orgnr = orgnr_of(values[i_orgnr])

@@ -36,7 +36,7 @@ from kortfaktura.review.report import (
     Discrepancy,
     DocumentProblem,
 )
-from kortfaktura.swedish import count as swedish_count
+from kortfaktura.swedish import counted
 
 ERROR = "error"
 WARNING = "warning"
@@ -182,7 +182,8 @@ def customer_data_problems(
             orgnr,
             "",
             ERROR,
-            f"{swedish_count(number)} beställningar från ett organisationsnummer som saknas i "
+            f"{counted(number, 'beställning', 'beställningar')} från ett organisationsnummer "
+            "som saknas i "
             "kunduppgifterna – "
             "läs in kunden, så faktureras de i nästa körning",
         )
@@ -231,7 +232,8 @@ def _unmapped_units(order_period: tuple[str, list[Any]]) -> list[CustomerDataPro
         problems.append(
             CustomerDataProblem(
                 format_orgnr(orgnr), defaults[orgnr], WARNING,
-                f"enheterna {shown}{more} ({swedish_count(sum(units.values()))} beställningar) "
+                f"enheterna {shown}{more} "
+                f"({counted(sum(units.values()), 'beställning', 'beställningar')}) "
                 f"hör inte till någon av kundens mottagare och faktureras till standardmottagaren "
                 f"{defaults[orgnr]} – lägg till enhetskoderna i unit_codes för rätt mottagare",
             )

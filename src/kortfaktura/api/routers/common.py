@@ -3,7 +3,8 @@
 Every operation documents the error answers it can give (``ERRORS``), so a client (and
 schemathesis) can rely on the schema: 400 a request the service refuses, 401 no or a bad
 token, 403 a role without the permission, 404 nothing of that number that the caller may see,
-409 the object's state refuses the action, 422 parameters that do not validate.
+409 the object's state refuses the action, 413 an uploaded file above the upload limit, 422
+parameters that do not validate (a Swedish sentence per field in ``error``, and ``detail``).
 """
 
 from typing import Any, Generic, TypeVar
@@ -36,6 +37,14 @@ ERRORS: dict[int, type[Schema]] = {
     409: Error,
     422: Error,
 }
+
+
+class TooLarge(Exception):
+    """An uploaded file above the upload limit: 413 with the Swedish message."""
+
+
+# What an operation that takes a file can answer besides ``ERRORS``.
+UPLOAD_ERRORS: dict[int, type[Schema]] = {413: Error}
 
 
 def responses(ok: Any, status: int = 200, more: dict[int, Any] | None = None) -> dict[int, Any]:

@@ -13,9 +13,16 @@ from ninja import File, Path, Query, Router, Status
 from ninja.files import UploadedFile
 
 from kortfaktura.api import schemas
-from kortfaktura.api.routers.common import MAX_ID, Page, Paging, require, responses
+from kortfaktura.api.routers.common import (
+    MAX_ID,
+    UPLOAD_ERRORS,
+    Page,
+    Paging,
+    TooLarge,
+    require,
+    responses,
+)
 from kortfaktura.audit.actor import acting_as
-from kortfaktura.imports.engine import ImportFailed
 from kortfaktura.imports.models import ImportBatch, QuarantinedRow
 from kortfaktura.imports.selectors import batch_json, import_json, quarantine_json
 from kortfaktura.imports.services import import_file
@@ -44,10 +51,10 @@ def _file_name(upload: UploadedFile) -> str:
 def refuse_too_large(upload: UploadedFile) -> None:
     limit = settings.UPLOAD_LIMIT
     if (upload.size or 0) > limit:
-        raise ImportFailed(
-            f"filen är {(upload.size or 0) / 1e6:.0f} MB; högst {limit / 1e6:.0f} MB tas emot "
-            "(KORTFAKTURA_UPLOAD_LIMIT) – dela upp filen, t.ex. per år, och läs in delarna var "
-            "för sig"
+        raise TooLarge(
+            f"filen är för stor: {(upload.size or 0) / 1e6:.0f} MB; högst "
+            f"{limit / 1e6:.0f} MB tas emot (KORTFAKTURA_UPLOAD_LIMIT) – dela upp filen, t.ex. "
+            "per år, och läs in delarna var för sig"
         )
 
 
@@ -132,14 +139,14 @@ def get_quarantine(
 
 @router.post(
     "/{kind}",
-    response=responses(schemas.ImportResult, more={202: schemas.Job}),
+    response=responses(schemas.ImportResult, more={202: schemas.Job, **UPLOAD_ERRORS}),
     summary="Läs in en CSV- eller XLSX-fil (som import KIND FIL --json)",
     description=(
         "Filer upp till 2 MB läses in direkt: 200 med samma antal som `import --json` (varje rad i"
         " karantän i `rows`). Större filer läses in i bakgrunden: 202 med jobbet, som följs med "
         "`GET /api/v1/jobs/{id}` (dess `result` är samma JSON när det är klart). En fil som inte "
-        "går att använda ger 422 och ingenting importeras; en andra stor import av samma slag "
-        "medan en pågår ger 409."
+        "går att använda ger 422 och ingenting importeras, en större fil än gränsen 413; en "
+        "andra stor import av samma slag medan en pågår ger 409."
     ),
 )
 def upload(request: HttpRequest, kind: Kind, file: File[UploadedFile]) -> Status[dict[str, Any]]:

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Path, Query, Router, Schema, Status
+from ninja.errors import ValidationError
 
 from kortfaktura.access import scope
 from kortfaktura.api import schemas
@@ -40,7 +41,13 @@ class InvoiceFilters(Schema):
     orgnr: str | None = Field(
         None, max_length=20, pattern=r"^[0-9 -]*$", description="kundens organisationsnummer"
     )
-    type: Literal["invoice", "credit_note", "internal_charge", "internal_credit"] | None = None
+    type: Literal["invoice", "credit_note", "internal_charge", "internal_credit"] | None = Field(
+        None,
+        description=(
+            "dokumentets slag; en Kund kan bara välja de slag dess organisation får: invoice och "
+            "credit_note, för regionens egna enheter internal_charge och internal_credit"
+        ),
+    )
     status: Literal["issued", "draft", "all"] = Field(
         "issued", description="utfärdade (standard), utkast eller alla; en Kund ser bara utfärdade"
     )
@@ -88,7 +95,15 @@ def list_invoices(
 ) -> dict[str, Any]:
     """Issued documents by number (``status=draft`` or ``all`` for staff). A Kund sees only its
     own organisation's issued documents."""
-    rows = _filtered(_readable(request), filters).select_related("customer", "account", "credits")
+    readable = _readable(request)
+    kinds = scope.document_kinds(request.user)
+    if filters.type and filters.type not in kinds:
+        # As if the schema listed only the Kund's own kinds (R17: internal ones or the others).
+        expected = " or ".join(f"'{kind}'" for kind in kinds)
+        raise ValidationError(
+            [{"loc": ("query", "type"), "type": "literal_error", "ctx": {"expected": expected}}]
+        )
+    rows = _filtered(readable, filters).select_related("customer", "account", "credits")
     rows = rows.order_by("number", "id")
     count = rows.count()
     chunk = list(rows[paging.offset : paging.offset + paging.limit])

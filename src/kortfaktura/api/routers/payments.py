@@ -11,7 +11,7 @@ from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from kortfaktura.api import schemas
-from kortfaktura.api.routers.common import Page, Paging, require, responses
+from kortfaktura.api.routers.common import UPLOAD_ERRORS, Page, Paging, require, responses
 from kortfaktura.api.routers.imports import (
     INLINE_BYTES,
     job_json,
@@ -65,7 +65,7 @@ PAYMENTS_JOB = "payments-import"
 
 @router.post(
     "/import",
-    response=responses(PaymentImport, more={202: schemas.Job}),
+    response=responses(PaymentImport, more={202: schemas.Job, **UPLOAD_ERRORS}),
     summary="Läs in en betalfil, BgMax eller camt.054 (som import payments FIL --json)",
     description=(
         "Formatet känns igen på innehållet. Filer upp till 2 MB läses in direkt: 200 med samma "

@@ -93,3 +93,16 @@ def i_ko(job: Any) -> Any:
     from kortfaktura.jobs.selectors import queued
 
     return queued(job)
+
+
+@register.filter
+def antal_ord(value: Any, forms: str) -> str:
+    """A count with its word in the right number: ``{{ n|antal_ord:"beställning,beställningar" }}``
+    gives ``1 beställning`` and ``12 345 beställningar`` (Swedish has no plural rule to derive
+    from the singular, so both forms are given)."""
+    singular, _, plural = forms.partition(",")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return f"{value} {plural or singular}"
+    return swedish.counted(number, singular, plural or singular)

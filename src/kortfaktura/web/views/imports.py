@@ -72,7 +72,8 @@ def _check_upload(request: HttpRequest, kind: str) -> tuple[dict[str, str], Uplo
         errors["file"] = f"{safe_name(name)} är tom – välj filen med innehållet och försök igen."
     elif upload.size > settings.UPLOAD_LIMIT:
         errors["file"] = (
-            f"{safe_name(name)} är {_human_size(upload.size)} – största tillåtna storlek är "
+            f"Filen är för stor: {safe_name(name)} är {_human_size(upload.size)} – största "
+            "tillåtna storlek är "
             f"{_human_size(settings.UPLOAD_LIMIT)}. Dela upp filen och läs in delarna var för sig."
         )
     return errors, upload
@@ -99,8 +100,9 @@ def _busy_message(running: Job) -> str:
     )
 
 
-def _page(request: HttpRequest, *, form: dict[str, Any]) -> HttpResponse:
-    # Errors are shown in the page with status 200, as a re-rendered form usually is.
+def _page(request: HttpRequest, *, form: dict[str, Any], status: int = 200) -> HttpResponse:
+    # Errors are shown in the page with status 200, as a re-rendered form usually is; a file
+    # above the limit answers 413 (Payload Too Large), so that a script sees the refusal too.
     history = paginate(request, ImportBatch.objects.order_by("-started_at", "-id"), size=25)
     return render(
         request,
@@ -118,6 +120,7 @@ def _page(request: HttpRequest, *, form: dict[str, Any]) -> HttpResponse:
                 for kind, importer in IMPORTERS.items()
             },
         },
+        status=status,
     )
 
 
@@ -141,9 +144,9 @@ def import_work(
     return {
         "url": reverse("web:import", args=[result.batch_id]),
         "link_text": (
-            f"Visa resultatet: {swedish.count(result.imported)} nya, "
-            f"{swedish.count(result.updated)} ändrade, "
-            f"{swedish.count(result.unchanged)} oförändrade, "
+            f"Visa resultatet: {swedish.counted(result.imported, 'ny', 'nya')}, "
+            f"{swedish.counted(result.updated, 'ändrad', 'ändrade')}, "
+            f"{swedish.counted(result.unchanged, 'oförändrad', 'oförändrade')}, "
             f"{swedish.count(result.quarantined)} i karantän"
         ),
         "batch_id": result.batch_id,
@@ -170,7 +173,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             f"{_human_size(settings.UPLOAD_LIMIT)}. "
             "Dela upp filen och läs in delarna var för sig."
         )
-        return _page(request, form=form)
+        return _page(request, form=form, status=413)
     return _accept(request)
 
 
@@ -185,7 +188,8 @@ def _accept(request: HttpRequest) -> HttpResponse:
     errors, uploaded = _check_upload(request, kind)
     if errors or uploaded is None:
         form["errors"] = errors
-        return _page(request, form=form)
+        too_large = uploaded is not None and (uploaded.size or 0) > settings.UPLOAD_LIMIT
+        return _page(request, form=form, status=413 if too_large else 200)
     target = _save(uploaded)
     actor = current_actor()
     label = f"Import av {KIND_LABELS[kind].lower()}: {target.name}"

@@ -165,6 +165,15 @@ def _filtered(rows: QuerySet[Invoice], data: dict[str, Any], staff: bool) -> Que
 def index(request: HttpRequest) -> HttpResponse:
     staff = scope.is_staff_reader(request.user)
     form = FilterForm(request.GET or None)
+    # A Kund is offered only the kinds its organisation receives (never "intern debitering" for
+    # a municipality).
+    kinds = scope.document_kinds(request.user)
+    kind_field = form.fields["kind"]
+    assert isinstance(kind_field, forms.ChoiceField)
+    kind_field.choices = [
+        ("", "Alla"),
+        *((value, label) for value, label in Invoice.Kind.choices if value in kinds),
+    ]
     rows = (
         scope.invoices(request.user)
         .filter(status=Invoice.Status.ISSUED)

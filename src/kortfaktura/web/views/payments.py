@@ -109,9 +109,11 @@ def import_work(progress: jobs.Progress, *, target: str) -> dict[str, Any]:
         text = f"{result.file} var redan inläst (betalfil {result.file_id}); ingenting ändrades"
     else:
         text = (
-            f"{swedish.count(result.payments)} nya betalningar, {swedish.count(result.matched)} "
-            f"matchade, {swedish.count(result.unmatched)} utan faktura, "
-            f"{swedish.count(result.duplicates)} redan inlästa – visa betalningarna"
+            f"{swedish.counted(result.payments, 'ny betalning', 'nya betalningar')}, "
+            f"{swedish.counted(result.matched, 'matchad', 'matchade')}, "
+            f"{swedish.count(result.unmatched)} utan faktura, "
+            f"{swedish.counted(result.duplicates, 'redan inläst', 'redan inlästa')} – visa "
+            "betalningarna"
         )
     return {
         "url": reverse("web:payments") + f"?fil={result.file_id}",
@@ -124,17 +126,23 @@ def import_work(progress: jobs.Progress, *, target: str) -> dict[str, Any]:
 @require_POST
 def upload(request: HttpRequest) -> HttpResponse:
     uploaded = request.FILES.get("file")
-    error = ""
+    error, status = "", 400
     if uploaded is None or not uploaded.size:
         error = "Välj betalfilen från Bankgirot (BgMax) eller banken (camt.054) att läsa in."
     elif uploaded.size > settings.UPLOAD_LIMIT:
         error = (
-            f"{safe_name(uploaded.name or 'fil')} är för stor – läs in den med kortfaktura "
-            "import payments FIL."
+            f"Filen är för stor: {safe_name(uploaded.name or 'fil')} är "
+            f"{swedish.count(uploaded.size // 1_000_000)} MB, högst "
+            f"{swedish.count(settings.UPLOAD_LIMIT // 1_000_000)} MB tas emot – hämta en fil "
+            "per dag eller vecka från banken och läs in dem var för sig."
         )
+        status = 413
     if error or uploaded is None:
         return render(
-            request, "web/payments/index.html", _context(request, upload_error=error), status=400
+            request,
+            "web/payments/index.html",
+            _context(request, upload_error=error),
+            status=status,
         )
     folder = upload_dir() / f"betalfil-{uuid.uuid4().hex}"
     folder.mkdir(parents=True, exist_ok=False)
