@@ -45,7 +45,16 @@ def _rows(request: HttpRequest, status: str, number: int | None) -> QuerySet[Del
         rows = rows.filter(status=status)
     if number is not None:
         rows = rows.filter(invoice__number=number)
+    run = _run_filter(request)
+    if run is not None:
+        rows = rows.filter(invoice__run_id=run)
     return rows.order_by("-id")
+
+
+def _run_filter(request: HttpRequest) -> int | None:
+    """?korning=N: one run's deliveries (linked from the run's delivery progress)."""
+    text = request.GET.get("korning", "").strip()
+    return int(text) if text.isdigit() and len(text) < 19 else None
 
 
 def _attention(request: HttpRequest) -> list[Delivery]:
@@ -91,7 +100,8 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         if counts.get(value)
     ]
     page = paginate(request, _rows(request, status, number))
-    attention = [] if status or number is not None else _attention(request)
+    filtered = status or number is not None or _run_filter(request) is not None
+    attention = [] if filtered else _attention(request)
     for row in [*page.rows, *attention]:
         answer = "" if row.response_status == row.status else row.response_status
         row.response_text = RESPONSE_WORDS.get(answer, answer)
@@ -120,6 +130,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "attention_count": sum(counts.get(s, 0) for s in ATTENTION),
         "may_deliver": may_deliver,
         "filter_errors": errors,
+        "run_filter": _run_filter(request),
         "running": jobs.running("deliver", "deliver"),
         # Leverera nu delivers one run or chosen numbers (never the whole history unasked).
         "issued_runs": (
