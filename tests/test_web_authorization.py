@@ -103,6 +103,8 @@ WEB: dict[str, Access] = {
     "run": Access(BILLING),
     "run_issue": only("issue_runs"),
     "run_discard": only("discard_runs"),
+    "run_notify": only("draft_runs", ok=405),  # POST only: tell the issuers (issue 21)
+    "run_deliveries": Access(BILLING),  # an issued run's delivery progress (htmx fragment)
     "run_regenerate": only("draft_runs", ok=302),  # POST only; GET goes back to the run
     "run_draft": Access(BILLING),  # a draft document (R25): never a Kund's
     "run_draft_pdf": Access(BILLING),
@@ -155,6 +157,8 @@ WEB_PARAMETERS: dict[tuple[str, str] | str, Any] = {
     ("run", "run_id"): ["issued_run", "draft_run"],
     ("run_issue", "run_id"): "draft_run",
     ("run_discard", "run_id"): "draft_run",
+    ("run_notify", "run_id"): "draft_run",
+    ("run_deliveries", "run_id"): "issued_run",
     ("run_regenerate", "run_id"): "draft_run",
     ("run_draft", "run_id"): "draft_run",
     ("run_draft", "invoice_id"): "draft_invoice",

@@ -5,13 +5,15 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 
 from kortfaktura.billing import naming
 from kortfaktura.billing.core import Proposal, ProposedLine
 from kortfaktura.billing.facts import ACTIVE_ITEM
 from kortfaktura.billing.models import BillingRun, HeldBackOrder, Invoice, InvoiceItem, InvoiceLine
+from kortfaktura.billing.services import dual_control_refusal
 from kortfaktura.customers.models import BillingAccount, Customer
 from kortfaktura.orders.models import Order
 
@@ -398,3 +400,18 @@ def proposal_figures(proposal: Proposal) -> dict[str, Any]:
         "payable": sum((t.payable for t in totals), Decimal("0")),
         "held_back": len(proposal.held_back),
     }
+
+
+def issuers(run: BillingRun) -> list[Any]:
+    """The active users who may issue the draft ``run``: those with the permission to issue
+    runs, less the person who made or regenerated it while dual control is on (R25)."""
+    allowed = Q(groups__permissions__codename="issue_runs") & Q(
+        groups__permissions__content_type__app_label="access"
+    )
+    users = (
+        get_user_model()
+        .objects.filter(Q(is_active=True) & (allowed | Q(is_superuser=True)))
+        .distinct()
+        .order_by("username")
+    )
+    return [user for user in users if dual_control_refusal(run, user.get_username()) is None]

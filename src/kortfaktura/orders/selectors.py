@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Max, Min, QuerySet
 
 from kortfaktura.billing import core
 from kortfaktura.billing.core import (
@@ -374,3 +374,14 @@ def _own_change(change: OrderChange, own_numbers: set[int]) -> bool:
         return False
     named = [n for n in (change.invoice_number, change.credit_note_number) if n is not None]
     return all(number in own_numbers for number in named)
+
+
+def batch_period(batch_id: int) -> tuple[dt.date, dt.date] | None:
+    """The first and last order day among the orders an import added or changed (the run that
+    should bill them), None when it added or changed none."""
+    found = Order.objects.filter(last_batch_id=batch_id).aggregate(
+        first=Min("order_date"), last=Max("order_date")
+    )
+    if found["first"] is None:
+        return None
+    return found["first"], found["last"]

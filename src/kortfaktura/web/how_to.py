@@ -138,8 +138,8 @@ STEPS: dict[str, HowTo] = {
         steps=(
             "Leverera en utfärdad körning eller enskilda fakturor: Peppol, e-post eller utskrift, "
             "efter mottagarens kanal.",
-            "Behöver åtgärd listar misslyckade och osäkra leveranser med orsak. Rätta mottagaren "
-            "och skicka om; en osäker leverans kan redan ha kommit fram – fråga mottagaren först.",
+            "Misslyckade och osäkra leveranser listas först, med orsak. Rätta mottagaren och "
+            "skicka om; en osäker leverans kan redan ha kommit fram – fråga mottagaren först.",
         ),
     ),
     "payments": HowTo(

@@ -55,6 +55,9 @@ def _rows(
         rows = rows.filter(status=status)
     if number is not None:
         rows = rows.filter(invoice__number=number)
+    run = _run_filter(request)
+    if run is not None:
+        rows = rows.filter(invoice__run_id=run)
     return sortable(request, rows, SORT_KEYS)
 
 
@@ -74,6 +77,12 @@ EXPORT_COLUMNS = [
     exports.Column("Skapad", lambda d: d.created_at),
     exports.Column("Uppdaterad", lambda d: d.updated_at),
 ]
+
+
+def _run_filter(request: HttpRequest) -> int | None:
+    """?korning=N: one run's deliveries (linked from the run's delivery progress)."""
+    text = request.GET.get("korning", "").strip()
+    return int(text) if text.isdigit() and len(text) < 19 else None
 
 
 def _attention(request: HttpRequest) -> list[Delivery]:
@@ -120,7 +129,8 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     ]
     rows, sorting = _rows(request, status, number)
     page = paginate(request, rows)
-    attention = [] if status or number is not None else _attention(request)
+    filtered = status or number is not None or _run_filter(request) is not None
+    attention = [] if filtered else _attention(request)
     for row in [*page.rows, *attention]:
         answer = "" if row.response_status == row.status else row.response_status
         row.response_text = RESPONSE_WORDS.get(answer, answer)
@@ -150,6 +160,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "attention_count": sum(counts.get(s, 0) for s in ATTENTION),
         "may_deliver": may_deliver,
         "filter_errors": errors,
+        "run_filter": _run_filter(request),
         "running": jobs.running("deliver", "deliver"),
         # Leverera nu delivers one run or chosen numbers (never the whole history unasked).
         "issued_runs": (

@@ -1,5 +1,6 @@
 """Import: upload a file (run in the background, one import at a time), its result, the history."""
 
+import datetime as dt
 import re
 import shutil
 import unicodedata
@@ -13,6 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
@@ -23,6 +25,7 @@ from kortfaktura.imports.models import ImportBatch, ImportKind
 from kortfaktura.imports.services import IMPORTERS, import_file
 from kortfaktura.jobs import services as jobs
 from kortfaktura.jobs.models import Job
+from kortfaktura.orders.selectors import batch_period
 from kortfaktura.web.views.common import paginate, require
 
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
@@ -212,6 +215,114 @@ def _accept(request: HttpRequest) -> HttpResponse:
     return redirect("web:job", job.pk)
 
 
+# What a finished import of each kind leads to, and where (besides its quarantine).
+NEXT_PAGE = {
+    ImportKind.CUSTOMERS: (
+        "Kontrollera kunderna och deras fakturamottagare; beställningar som hölls "
+        "tillbaka för en okänd kund tas med när utkastet görs om eller i nästa körning.",
+        "web:customers",
+        "Kunder",
+    ),
+    ImportKind.PRICES: (
+        "Kontrollera prislistan; beställningar som saknade pris tas med när "
+        "utkastet görs om eller i nästa körning.",
+        "web:prices",
+        "Priser",
+    ),
+    ImportKind.BILLED: (
+        "Beställningarna är markerade som fakturerade av det tidigare systemet och "
+        "tas inte med i någon körning.",
+        "web:orders",
+        "Beställningar",
+    ),
+}
+
+
+def _next_steps(request: HttpRequest, found: ImportBatch, pending: int) -> list[dict[str, str]]:
+    """The next steps after an import, each with its page: its quarantine, the changes that
+    wait for a decision, and then the draft that bills the imported orders (or the page of
+    what was imported)."""
+    steps: list[dict[str, str]] = []
+    if found.status == ImportBatch.Status.FAILED:
+        return [
+            {
+                "text": "Rätta filen och läs in den igen.",
+                "url": reverse("web:imports") + f"?typ={found.kind}",
+                "link": "Läs in en fil",
+            }
+        ]
+    if found.status != ImportBatch.Status.COMPLETED:
+        return []
+    if found.quarantined:
+        steps.append(
+            {
+                "text": (
+                    "Granska raden i karantän nedan, rätta den"
+                    if found.quarantined == 1
+                    else f"Granska de {swedish.count(found.quarantined)} raderna i karantän "
+                    "nedan, rätta dem"
+                )
+                + " i källfilen och läs in filen igen.",
+                "url": "#quarantine-heading",
+                "link": "Till karantänen",
+            }
+        )
+    if pending:
+        steps.append(
+            {
+                "text": "Besluta om ändringarna av redan fakturerade beställningar.",
+                "url": reverse("web:changes"),
+                "link": "Till Ändringar",
+            }
+        )
+    if found.kind == ImportKind.ORDERS:
+        steps.extend(_draft_step(request, found))
+    elif found.kind in NEXT_PAGE:
+        text, page, name = NEXT_PAGE[ImportKind(found.kind)]
+        steps.append({"text": text, "url": reverse(page), "link": f"Till {name}"})
+    return steps
+
+
+def _draft_step(request: HttpRequest, found: ImportBatch) -> list[dict[str, str]]:
+    """A draft of the imported orders' months, up to the end of last month (R24: a month is
+    billed when it has ended)."""
+    period = batch_period(found.pk)
+    if period is None:
+        return []
+    first, last = period
+    last_billable = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
+    if first > last_billable:
+        return [
+            {
+                "text": f"Beställningarna är från {swedish.month(first)} och faktureras när "
+                "månaden är slut.",
+                "url": reverse("web:runs"),
+                "link": "Till Körningar",
+            }
+        ]
+    start = first.replace(day=1)
+    month_end = (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    end = min(last_billable, month_end)
+    months = swedish.month(start)
+    if end.replace(day=1) != start:
+        months = f"{months} – {swedish.month(end)}"
+    if not request.user.has_perm("access.draft_runs"):
+        return [
+            {
+                "text": f"Fakturering gör ett utkast för {months}.",
+                "url": reverse("web:runs"),
+                "link": "Till Körningar",
+            }
+        ]
+    return [
+        {
+            "text": f"Skapa ett utkast för {months}.",
+            "url": reverse("web:run_new") + f"?period_from={start}&period_to={end}",
+            "link": f"Ny körning för {months}",
+        }
+    ]
+
+
 @require("access.view_billing", section="imports")
 def batch(request: HttpRequest, pk: int) -> HttpResponse:
     found = get_object_or_404(ImportBatch, pk=pk)
@@ -230,6 +341,7 @@ def batch(request: HttpRequest, pk: int) -> HttpResponse:
             "total": found.imported + found.updated + found.unchanged + found.quarantined,
             "pending_changes": recorded,
             "pending_total": changes.pending_count() if recorded else 0,
+            "next_steps": _next_steps(request, found, recorded),
             "warnings": outcome.get("warnings") or [],
             "unknown_columns": [
                 f"{name} (menade du {suggestions[name]}?)" if name in suggestions else name

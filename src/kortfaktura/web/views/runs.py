@@ -4,6 +4,7 @@ Issuing is irreversible and may take a while for a large run: it asks for confir
 runs as a background job (one at a time per run, the database refuses a second).
 """
 
+import contextlib
 import datetime as dt
 import re
 from typing import Any
@@ -17,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from kortfaktura.billing import selectors, services
 from kortfaktura.billing.core import HELD_BACK_LABELS, HeldBackReason, NotBillable
@@ -29,6 +31,8 @@ from kortfaktura.billing.models import (
 )
 from kortfaktura.billing.numbering import INTERNAL_SERIES, SERIES, first_number
 from kortfaktura.customers.models import BillingAccount, Customer
+from kortfaktura.cycle import notify
+from kortfaktura.delivery.selectors import run_deliveries
 from kortfaktura.documents.data import draft_documents_for
 from kortfaktura.documents.drafts import draft_file_name, render_draft_pdf
 from kortfaktura.documents.pdf import RenderError
@@ -221,7 +225,12 @@ def new(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"page_title": "Ny körning"}
     if request.method != "POST":
         last = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
-        form = RunForm(initial={"period_from": last.replace(day=1), "period_to": last})
+        initial = {"period_from": last.replace(day=1), "period_to": last}
+        # A period suggested by another page (an import's next step): ?period_from=&period_to=
+        for name in initial:
+            with contextlib.suppress(ValueError):
+                initial[name] = dt.date.fromisoformat(request.GET.get(name, ""))
+        form = RunForm(initial=initial)
         return render(request, "web/runs/new.html", {**context, "form": form})
     form = RunForm(request.POST)
     context["form"] = form
@@ -245,7 +254,11 @@ def new(request: HttpRequest) -> HttpResponse:
         context["error"] = page_message(error)
         return render(request, "web/runs/new.html", context, status=400)
     if not preview and result.run.pk is not None:
-        messages.success(request, f"Utkastet till körning {result.run.pk} är skapat.")
+        messages.success(
+            request,
+            f"Utkastet till körning {result.run.pk} är skapat. Nästa steg: en kollega med rollen "
+            "Ekonomi granskar och utfärdar det – se Nästa steg nedan.",
+        )
         return redirect("web:run", run_id=result.run.pk)
     proposal = result.proposal
     context.update(
@@ -317,7 +330,68 @@ def detail(request: HttpRequest, run_id: int) -> HttpResponse:
             "customers": run.customers.order_by("name"),
             "job": job if job and (not job.finished or run.status == "draft") else None,
             "grouping": dict(Grouping.choices).get(run.grouping, run.grouping),
+            "next_step": _next_step(request, run),
+            "deliveries": (
+                run_deliveries(run.pk) if run.status == BillingRun.Status.ISSUED else None
+            ),
         },
+    )
+
+
+def _next_step(request: HttpRequest, run: BillingRun) -> dict[str, Any] | None:
+    """Who issues a draft (R25: not who made it), and whether they can be told by e-mail."""
+    if run.status != BillingRun.Status.DRAFT:
+        return None
+    people = selectors.issuers(run)
+    return {
+        "issuers": people,
+        "without_address": [person for person in people if not person.email],
+        "mail_ready": notify.mail_ready(),
+        "notification": notify.draft_notification(run),
+        "url": request.build_absolute_uri(reverse("web:run", kwargs={"run_id": run.pk})),
+    }
+
+
+@require("access.draft_runs", section="runs")
+@require_POST
+def notify_issuers(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Tells the people who may issue the draft, by e-mail, that it waits for them (audited)."""
+    found = _draft_or_back(request, run_id)
+    if isinstance(found, HttpResponse):
+        return found
+    run = found
+    if not notify.mail_ready():
+        messages.error(
+            request,
+            "E-post är inte inställd (KORTFAKTURA_SMTP_URL och KORTFAKTURA_MAIL_FROM), så "
+            "ingen avisering kan skickas – säg till dem som står under Nästa steg själv.",
+        )
+        return redirect("web:run", run_id=run.pk)
+    addresses = [person.email for person in selectors.issuers(run) if person.email]
+    notice = notify.tell_issuers(run, addresses, request.user.get_username())
+    if notice is None:
+        messages.info(request, f"De som kan utfärda körning {run.pk} är redan aviserade.")
+    elif notice.status == notice.Status.SENT:
+        messages.success(
+            request, f"Aviseringen om körning {run.pk} är skickad till {', '.join(addresses)}."
+        )
+    else:
+        messages.error(
+            request, f"Aviseringen kunde inte skickas: {notice.error}. Säg till dem själv."
+        )
+    return redirect("web:run", run_id=run.pk)
+
+
+@require("access.view_billing", section="runs")
+def deliveries_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The issued run's delivery progress, polled by its page while documents wait."""
+    run = _run_or_404(run_id)
+    if run.status != BillingRun.Status.ISSUED:
+        raise Http404
+    return render(
+        request,
+        "web/runs/_deliveries.html",
+        {"run": run, "deliveries": run_deliveries(run.pk)},
     )
 
 
@@ -554,6 +628,8 @@ urlpatterns = [
     path("korningar/<int:run_id>/", detail, name="run"),
     path("korningar/<int:run_id>/utfarda/", issue, name="run_issue"),
     path("korningar/<int:run_id>/kassera/", discard, name="run_discard"),
+    path("korningar/<int:run_id>/avisera/", notify_issuers, name="run_notify"),
+    path("korningar/<int:run_id>/leveranser/", deliveries_progress, name="run_deliveries"),
     path("korningar/<int:run_id>/gor-om/", regenerate, name="run_regenerate"),
     path("korningar/<int:run_id>/utkast/<int:invoice_id>/", draft_document, name="run_draft"),
     path("korningar/<int:run_id>/utkast/<int:invoice_id>/pdf/", draft_pdf, name="run_draft_pdf"),

@@ -17,4 +17,50 @@
       target.focus();
     }
   });
+  // Item 11 (narrow screens): the menu button. Without this script the button stays hidden
+  // (CSS) and the menu open, so the page works without JavaScript too.
+  document.documentElement.classList.add("js");
+  var menuButton = document.querySelector(".menu-toggle");
+  var menu = menuButton && document.getElementById(menuButton.getAttribute("aria-controls"));
+  function setMenu(open) {
+    menuButton.setAttribute("aria-expanded", open ? "true" : "false");
+    menu.classList.toggle("open", open);
+  }
+  if (menuButton && menu) {
+    menuButton.addEventListener("click", function () {
+      setMenu(menuButton.getAttribute("aria-expanded") !== "true");
+    });
+    // Escape folds an open menu; focus goes back to the button if it was in the menu.
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && menuButton.getAttribute("aria-expanded") === "true") {
+        var inside = menu.contains(document.activeElement);
+        setMenu(false);
+        if (inside) {
+          menuButton.focus();
+        }
+      }
+    });
+  }
+  // Item 11: list tables (data-cards) become one card per row on narrow screens; each cell is
+  // labelled with its column's heading there, taken from the table's own head.
+  function labelCells(root) {
+    var tables = root.querySelectorAll ? root.querySelectorAll("table[data-cards]") : [];
+    Array.prototype.forEach.call(tables, function (table) {
+      var headings = Array.prototype.map.call(
+        table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
+      Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, index) {
+          if (headings[index] && !cell.hasAttribute("data-label")) {
+            cell.setAttribute("data-label", headings[index]);
+          }
+        });
+      });
+    });
+  }
+  labelCells(document);
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail && event.detail.target) {
+      labelCells(event.detail.target.parentNode || event.detail.target);
+    }
+  });
 })();
