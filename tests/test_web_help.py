@@ -1,9 +1,10 @@
 """The "Så gör du" box on every page and the guide per role in docs/web.md (issue 21, item 12).
 
-Every page a role reaches from its menu has the steps, collapsed, in words for that reader (a
-Kund's differ from staff's). The guide's pictures are made by scripts/screenshots.py --guide;
-this test runs the script against the test server and checks that the script, the pictures in
-docs/bilder and the guide in docs/web.md name the same pages, so none of them falls behind.
+Every page a role reaches from its menu has the steps, collapsed under its heading, in words
+for that reader (a Kund's differ from staff's). The guide's pictures are made by
+scripts/screenshots.py --guide; this test runs the script against the test server and checks
+that the script, the pictures in docs/bilder and the guide in docs/web.md name the same pages,
+so none of them falls behind.
 """
 
 import importlib.util
@@ -59,6 +60,8 @@ def test_each_page_in_the_menu_offers_its_steps_collapsed(
             box = visitor.page.locator("main details.how-to")
             assert box.count() == 1, f"{role} {label}: ingen Så gör du"
             assert box.get_attribute("open") is None, f"{role} {label}: inte hopfälld"
+            heading = visitor.page.locator("main h1").bounding_box()
+            assert heading is not None and heading["y"] < (box.bounding_box() or {"y": 0})["y"]
             steps = box.locator("li")
             assert not steps.first.is_visible()
             box.locator("summary", has_text="Så gör du").click()

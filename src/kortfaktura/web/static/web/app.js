@@ -43,11 +43,20 @@
   }
   // Item 11: list tables (data-cards) become one card per row on narrow screens; each cell is
   // labelled with its column's heading there, taken from the table's own head.
+  // A sortable heading also holds words for screen readers and an arrow: the label is the
+  // column's name alone.
+  function headingText(th) {
+    var copy = th.cloneNode(true);
+    Array.prototype.forEach.call(
+      copy.querySelectorAll(".visually-hidden, [aria-hidden='true']"),
+      function (extra) { extra.remove(); });
+    return copy.textContent.trim();
+  }
   function labelCells(root) {
     var tables = root.querySelectorAll ? root.querySelectorAll("table[data-cards]") : [];
     Array.prototype.forEach.call(tables, function (table) {
       var headings = Array.prototype.map.call(
-        table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
+        table.querySelectorAll("thead th"), headingText);
       Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (row) {
         Array.prototype.forEach.call(row.children, function (cell, index) {
           if (headings[index] && !cell.hasAttribute("data-label")) {
