@@ -54,6 +54,7 @@ DETAIL_LABELS = {
     "before": "före", "after": "efter", "field": "fält", "order": "beställning",
     "chain": "kedja", "series": "serie", "first": "första", "last": "sista", "hash": "länk",
     "heads": "kedjornas huvuden",
+    "overlaps": "överlappar exporterna (id)",
 }  # fmt: skip
 # Codes among the values, in Swedish (by the key they stand under).
 VALUE_WORDS = {
