@@ -10,7 +10,9 @@ today.
 """
 
 import datetime as dt
+import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,14 +98,28 @@ def test_what_is_unexported_and_an_overlap_without_a_reason_is_refused(tmp_path:
 
 
 @pytest.mark.django_db
-def test_the_command_line_keeps_exporting_an_overlap_with_a_warning(tmp_path: Path) -> None:
-    """The scripted use (INTERFACES.md) is unchanged: an overlap is a warning there."""
+def test_the_command_line_keeps_exporting_an_overlap_with_a_warning(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    """The scripted use (INTERFACES.md) is unchanged: an overlap is a warning there, and an
+    optional --reason is stored as on the web."""
     webtools.billed_world(with_draft=False)
-    today = timezone.localdate()
-    services.export_sie(today, today, tmp_path / "first.se")
-    result = services.export_sie(today, today, tmp_path / "second.se")
-    assert any("överlappar" in warning for warning in result.warnings)
-    assert SieExport.objects.count() == 2
+    today = timezone.localdate().isoformat()
+    period = ("export", "sie", "--from", today, "--to", today)
+    assert cli(*period, "--out", str(tmp_path / "first.se"))[0] == 0
+    code, out, _ = cli(*period, "--out", str(tmp_path / "second.se"), "--json")
+    assert code == 0
+    assert any("överlappar" in warning for warning in json.loads(out)["warnings"])
+    code, _, _ = cli(
+        *period, "--out", str(tmp_path / "third.se"), "--reason", "Ny fil till revisorn"
+    )
+    assert code == 0
+    assert SieExport.objects.order_by("-id").values_list("reason", flat=True)[0] == (
+        "Ny fil till revisorn"
+    )
+    code, _, err = cli(*period, "--out", str(tmp_path / "fourth.se"), "--reason", "\u200b")
+    assert code == 2 and "orsaken innehåller" in err, err
+    assert SieExport.objects.count() == 3
 
 
 @pytest.mark.django_db
