@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 import webtools
@@ -26,6 +27,7 @@ from kortfaktura.accounting.models import SieExport
 from kortfaktura.audit.actor import acting_as
 from kortfaktura.audit.models import AuditRecord
 from kortfaktura.billing.services import credit_invoice
+from kortfaktura.jobs.models import Job
 from kortfaktura.payments.services import import_content
 from payment_files import simple_bgmax
 
@@ -143,6 +145,33 @@ def test_unbooked_payments_are_waiting_and_counted(tmp_path: Path) -> None:
     result = services.export_sie(paid_on, paid_on, tmp_path / "paid.se")
     assert result.vouchers == 1
     assert selectors.unexported().first is None
+
+
+@pytest.mark.django_db
+def test_the_file_is_not_written_when_the_count_changed_since_the_preview(
+    django_assert_max_num_queries: Any,
+) -> None:
+    """What is written is what the person saw: a document issued between the preview and the
+    confirmation sends them back to the preview. The page and the preview count in a few
+    queries, whatever the number of documents (no booking before the file is written)."""
+    webtools.billed_world(with_draft=False)
+    today = timezone.localdate().isoformat()
+    granskare = Client()
+    granskare.force_login(webtools.user("granskare"))
+    page = granskare.get("/bokforing/").content.decode()
+    assert "Inte exporterat än: <strong>2 dokument</strong>" in page
+    assert "förifylld" not in page  # no form to fill for a role that may not export
+    ekonomi = Client()
+    ekonomi.force_login(webtools.user("ekonomi"))
+    with django_assert_max_num_queries(20):
+        assert ekonomi.get("/bokforing/").status_code == 200
+    with django_assert_max_num_queries(20):
+        preview = ekonomi.get("/bokforing/granska/", {"from": today, "to": today})
+    assert 'name="vouchers" value="2"' in preview.content.decode()
+    stale = ekonomi.post("/bokforing/exportera/", {"from": today, "to": today, "vouchers": "1"})
+    assert stale.status_code == 400
+    assert "har antalet verifikationer ändrats från 1 till 2" in stale.content.decode()
+    assert not SieExport.objects.exists() and not Job.objects.exists()
 
 
 # --- In the browser ------------------------------------------------------------------------------

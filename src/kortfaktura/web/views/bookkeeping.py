@@ -212,7 +212,15 @@ def export(request: HttpRequest) -> HttpResponse:
     # Refused here with the preview shown again, before a job starts or a file is written.
     planned = bookkeeping.preview(period_from, period_to)
     reason = ""
-    if planned.booked_payments:
+    shown = request.POST.get("vouchers", "")
+    if shown.isdigit() and int(shown) != planned.vouchers:
+        # Documents were issued (or payments read) since the preview: what is written must be
+        # what the person saw.
+        errors.append(
+            f"Sedan du granskade har antalet verifikationer ändrats från {shown} till "
+            f"{planned.vouchers} – granska siffrorna nedan och bekräfta igen."
+        )
+    elif planned.booked_payments:
         errors.append(
             f"Perioden har {swedish.counted(planned.booked_payments, 'betalning', 'betalningar')}"
             " som redan bokförts i en tidigare export, och en betalning bokförs bara en gång – "
