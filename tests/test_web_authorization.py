@@ -135,6 +135,7 @@ WEB: dict[str, Access] = {
     "review_download": Access(REVIEW),
     # Bokföring
     "bookkeeping": Access(BILLING),
+    "bookkeeping_preview": only("export_bookkeeping"),
     "bookkeeping_new_export": only("export_bookkeeping", ok=405),
     "bookkeeping_export": Access(BILLING),
     "bookkeeping_download": Access(BILLING),

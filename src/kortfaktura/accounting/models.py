@@ -23,6 +23,9 @@ class SieExport(models.Model):
     # them with what the documents give now, account by account.
     by_account = models.JSONField("saldo per konto", default=dict, blank=True)
     chart = models.JSONField("kontoplan och serie", default=dict, blank=True)
+    # Why a period that an earlier export covers was exported again (the web asks for it, so
+    # that the same documents are not booked twice without a person deciding it).
+    reason = models.TextField("orsak till ny export av perioden", blank=True, default="")
 
     class Meta:
         verbose_name = "SIE-export"

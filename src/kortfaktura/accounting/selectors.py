@@ -5,6 +5,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db.models import Count, Max, Min, Q
+
 from kortfaktura.accounting.models import SieExport
 from kortfaktura.accounting.vouchers import (
     Booking,
@@ -139,4 +141,136 @@ def exports_overlapping(period_from: dt.date, period_to: dt.date) -> list[SieExp
         SieExport.objects.filter(period_from__lte=period_to, period_to__gte=period_from).order_by(
             "made_at", "id"
         )
+    )
+
+
+# --- What has not been exported yet, and what an export would overlap (issue 21) -------------
+#
+# An export books every document issued in its period (by issue date) that was issued when it
+# was made; a document issued later with a date in that period (a credit note the same day, a
+# run issued with an earlier issue date) is not in it. Payments carry the export that booked
+# them (``Payment.booked_in``).
+
+
+def _in_export(export: SieExport) -> Q:
+    """The documents ``export`` booked: issued in its period, and issued by the time it was
+    made (documents issued before ``issued_at`` was kept count as issued before it)."""
+    return Q(issue_date__range=(export.period_from, export.period_to)) & (
+        Q(issued_at__isnull=True) | Q(issued_at__lte=export.made_at)
+    )
+
+
+def _exported(exports: list[SieExport]) -> Q:
+    covered = Q(pk__in=[])
+    for export in exports:
+        covered |= _in_export(export)
+    return covered
+
+
+@dataclass(frozen=True)
+class Unexported:
+    """The documents and payments no SIE export has booked, and the issue or payment days they
+    lie between (``None`` when everything is exported). ``late_payments`` came after the export
+    of their payment day: whichever export comes next books them (see ``payments``), so they
+    do not move the period."""
+
+    documents: int
+    payments: int
+    late_payments: int
+    first: dt.date | None
+    last: dt.date | None
+
+
+def unexported() -> Unexported:
+    """What the next export should hold: the issued documents no export booked, and the
+    payments no export booked."""
+    from kortfaktura.payments.models import Payment
+
+    exports = list(SieExport.objects.order_by("id"))
+    documents = (
+        Invoice.objects.filter(status="issued", issue_date__isnull=False)
+        .exclude(_exported(exports))
+        .aggregate(count=Count("id"), first=Min("issue_date"), last=Max("issue_date"))
+    )
+    covered = Q(pk__in=[])
+    for export in exports:
+        covered |= Q(paid_on__range=(export.period_from, export.period_to))
+    waiting = Payment.objects.filter(booked_in__isnull=True).exclude(amount=0)
+    paid = waiting.exclude(covered).aggregate(
+        count=Count("id"), first=Min("paid_on"), last=Max("paid_on")
+    )
+    days = (documents["first"], documents["last"], paid["first"], paid["last"])
+    known = [day for day in days if day is not None]
+    return Unexported(
+        documents=documents["count"],
+        payments=paid["count"],
+        late_payments=waiting.filter(covered).count() if exports else 0,
+        first=min(known) if known else None,
+        last=max(known) if known else None,
+    )
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """An earlier export whose period shares days with a new one: the new export's documents
+    it already booked, and the payments of the new period it booked."""
+
+    export: SieExport
+    documents: int
+    payments: int
+
+    @property
+    def vouchers(self) -> int:
+        return self.documents + self.payments
+
+
+@dataclass(frozen=True)
+class ExportPreview:
+    """What an export of the period would write, counted before anything is written."""
+
+    period_from: dt.date
+    period_to: dt.date
+    documents: int
+    payments: int
+    overlaps: list[Overlap] = field(default_factory=list)
+
+    @property
+    def vouchers(self) -> int:
+        return self.documents + self.payments
+
+    @property
+    def booked_payments(self) -> int:
+        """Payments of the period that an earlier export booked: the export is refused (R21)."""
+        return sum(overlap.payments for overlap in self.overlaps)
+
+    @property
+    def repeated(self) -> int:
+        """The documents an earlier export already booked (counted once per earlier export)."""
+        return sum(overlap.documents for overlap in self.overlaps)
+
+
+def preview(period_from: dt.date, period_to: dt.date) -> ExportPreview:
+    """The vouchers an export of the period would hold (one per document issued in it, one per
+    payment ``payments`` books) and the earlier exports it overlaps, with the vouchers each
+    already holds: counted in SQL, without booking the documents."""
+    from kortfaktura.payments.models import Payment
+
+    issued = Invoice.objects.filter(status="issued", issue_date__range=(period_from, period_to))
+    overlaps = []
+    for export in exports_overlapping(period_from, period_to):
+        overlaps.append(
+            Overlap(
+                export,
+                documents=issued.filter(_in_export(export)).count(),
+                payments=Payment.objects.filter(
+                    booked_in=export, paid_on__range=(period_from, period_to)
+                ).count(),
+            )
+        )
+    return ExportPreview(
+        period_from,
+        period_to,
+        documents=issued.count(),
+        payments=sum(1 for entry in payments(period_from, period_to) if entry.amount != 0),
+        overlaps=overlaps,
     )

@@ -21,7 +21,7 @@ from django.utils import timezone
 from kortfaktura import __version__
 from kortfaktura.accounting import sie
 from kortfaktura.accounting.models import SieExport
-from kortfaktura.accounting.selectors import booking
+from kortfaktura.accounting.selectors import booking, exports_overlapping
 from kortfaktura.accounting.vouchers import (
     COST_CENTRE_DIMENSION,
     COST_CENTRE_DIMENSION_NAME,
@@ -32,9 +32,11 @@ from kortfaktura.audit.actor import current_actor
 from kortfaktura.audit.services import record
 from kortfaktura.billing.chain import Head, chain_heads, heads_text
 from kortfaktura.documents.services import os_reason, write_atomically
+from kortfaktura.printable import problem
 
 SUFFIXES = (".se", ".si", ".sie")
 PROGRAM = "Kortfaktura"
+REASON_LIMIT = 500  # characters: a sentence or two in the audit trail
 
 
 class SieError(Exception):
@@ -229,6 +231,47 @@ def _refuse_booked_payments(period_from: dt.date, period_to: dt.date) -> None:
     )
 
 
+def check_reason(reason: str) -> str:
+    """The reason given for exporting a period again, as it is stored: whitespace made single
+    spaces, some visible text, no control or hidden characters, at most ``REASON_LIMIT``."""
+    text = " ".join(reason.split())
+    if not text:
+        raise SieUsageError(
+            "ange en orsak till att perioden exporteras igen, t.ex. ”Ekonomisystemet läste "
+            "inte in oktoberfilen”"
+        )
+    if len(text) > REASON_LIMIT:
+        raise SieUsageError(
+            f"orsaken är {len(text)} tecken lång – skriv den med högst {REASON_LIMIT} tecken"
+        )
+    if unfit := problem(text):
+        raise SieUsageError(f"orsaken {unfit} – skriv den utan det")
+    return text
+
+
+def _describe(export: SieExport) -> str:
+    return (
+        f"exporten {export.made_at:%Y-%m-%d %H:%M} av {export.made_by} "
+        f"({export.period_from.isoformat()} – {export.period_to.isoformat()})"
+    )
+
+
+def _refuse_unexplained_overlap(period_from: dt.date, period_to: dt.date, reason: str) -> None:
+    """A period an earlier export covers is exported again only with a reason: its documents
+    would be booked twice if both files were read in (issue 21)."""
+    if reason:
+        return
+    earlier = exports_overlapping(period_from, period_to)
+    if earlier:
+        raise SieError(
+            f"perioden {period_from.isoformat()} – {period_to.isoformat()} överlappar "
+            + ", ".join(_describe(export) for export in earlier)
+            + " – dokument som redan bokförts skulle bokföras igen. Ange en orsak till att "
+            "perioden exporteras igen, eller välj en period som börjar efter den exporten. "
+            "Ingen fil skrevs."
+        )
+
+
 def _mark_booked(payment_ids: list[int], export: SieExport) -> None:
     """The payments are booked by this export, in its transaction; one that another export
     booked meanwhile fails the whole export."""
@@ -246,9 +289,20 @@ def _mark_booked(payment_ids: list[int], export: SieExport) -> None:
         )
 
 
-def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult:
+def export_sie(
+    period_from: dt.date,
+    period_to: dt.date,
+    out: Path,
+    *,
+    reason: str = "",
+    overlap_needs_reason: bool = False,
+) -> SieResult:
     """Every document issued from ``period_from`` to ``period_to`` (issue dates, inclusive) as
-    one voucher each, written to ``out``; the export is saved and recorded in the audit trail."""
+    one voucher each, written to ``out``; the export is saved and recorded in the audit trail.
+
+    ``reason`` says why a period is exported again; it is checked, stored and audited whenever
+    given. With ``overlap_needs_reason`` (the web) a period that an earlier export covers is
+    refused without one; the command line only warns, as it always has."""
     if period_from > period_to:
         raise SieUsageError(
             f"--from {period_from.isoformat()} är efter --to {period_to.isoformat()} – byt plats "
@@ -266,9 +320,13 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
         raise SieError(
             f"KORTFAKTURA_FISCAL_YEAR_START={given} är ingen månad – ange 1–12, t.ex. 1 för januari"
         )
+    reason = check_reason(reason) if reason.strip() else ""
     check_chart()
     check_target(out)
     _refuse_booked_payments(period_from, period_to)
+    if overlap_needs_reason:
+        _refuse_unexplained_overlap(period_from, period_to, reason)
+    overlapped = [export.pk for export in exports_overlapping(period_from, period_to)]
     actor = current_actor()
     heads = chain_heads()
     content, result = render_period(
@@ -313,6 +371,7 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
             last_number=outcome.last_number,
             by_account={account: str(amount) for account, amount in result.by_account.items()},
             chart=chart_in_use(),
+            reason=reason,
         )
         if result.payment_ids:
             _mark_booked(result.payment_ids, export)
@@ -331,6 +390,8 @@ def export_sie(period_from: dt.date, period_to: dt.date, out: Path) -> SieResult
                 "chart": chart_in_use(),
                 "heads": [head.expect for head in heads],
                 "payments": len(result.payment_ids),
+                "overlaps": overlapped,
+                "reason": reason,
             },
             actor=actor,
         )

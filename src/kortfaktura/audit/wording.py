@@ -56,6 +56,7 @@ DETAIL_LABELS = {
     "heads": "kedjornas huvuden",
     # A new price from the web that ends the open one (issue 21 item 4).
     "ends": "avslutar", "next": "följs av", "revenue_account": "intäktskonto",
+    "overlaps": "överlappar exporterna (id)",
 }  # fmt: skip
 # Codes among the values, in Swedish (by the key they stand under).
 VALUE_WORDS = {

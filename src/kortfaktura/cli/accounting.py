@@ -50,6 +50,11 @@ def add_parser(subparsers: Subparsers) -> None:
         help="SIE-filen som skrivs (.se, .si eller .sie), t.ex. var/ut/kortfaktura-2026-10.se; "
         "en tidigare fil med samma namn ersätts",
     )  # fmt: skip
+    parser.add_argument(
+        "--reason", default="", metavar="TEXT",
+        help="varför en period som redan exporterats exporteras igen; sparas med exporten och "
+        "i granskningsloggen (utan den varnar kommandot bara för överlappet)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
     parser.set_defaults(handler=sie_command, needs_database=True)
 
@@ -65,7 +70,7 @@ def sie_command(args: argparse.Namespace) -> int:
     from kortfaktura.accounting import services
 
     try:
-        result = services.export_sie(args.period_from, args.period_to, args.out)
+        result = services.export_sie(args.period_from, args.period_to, args.out, reason=args.reason)
     except services.SieUsageError as error:
         return _refuse(args, str(error), EXIT_USAGE)
     except services.SieError as error:

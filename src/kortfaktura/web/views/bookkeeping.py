@@ -15,6 +15,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from kortfaktura import swedish
+from kortfaktura.accounting import selectors as bookkeeping
 from kortfaktura.accounting import services as accounting
 from kortfaktura.accounting.models import SieExport
 from kortfaktura.accounting.sie import ENCODING
@@ -65,8 +66,11 @@ def _parse_date(text: str, label: str, errors: list[str]) -> dt.date | None:
         return None
 
 
-def _default_period() -> tuple[dt.date, dt.date]:
-    """The month before this one: the period a finance officer usually books."""
+def _default_period(waiting: bookkeeping.Unexported) -> tuple[dt.date, dt.date]:
+    """The days holding what no export has booked yet; with everything exported, the month
+    before this one (the period a finance officer usually books)."""
+    if waiting.first is not None and waiting.last is not None:
+        return waiting.first, waiting.last
     first_of_this = timezone.localdate().replace(day=1)
     last = first_of_this - dt.timedelta(days=1)
     return last.replace(day=1), last
@@ -80,7 +84,11 @@ def _file_exists(export: SieExport) -> bool:
 
 
 def _page(
-    request: HttpRequest, form: dict[str, str], errors: list[str], status: int = 200
+    request: HttpRequest,
+    form: dict[str, str],
+    errors: list[str],
+    status: int = 200,
+    waiting: bookkeeping.Unexported | None = None,
 ) -> HttpResponse:
     exports = SieExport.objects.order_by("-made_at", "-id")
     page = paginate(request, exports, size=20)
@@ -96,27 +104,87 @@ def _page(
         "series": accounting.chart_in_use()["series"],
         "may_export": request.user.has_perm("access.export_bookkeeping"),
         "running": running,
+        "waiting": waiting or bookkeeping.unexported(),
     }
     return render(request, "web/bookkeeping/index.html", context, status=status)
 
 
 @require("access.view_billing")
 def index(request: HttpRequest) -> HttpResponse:
-    first, last = _default_period()
-    form = {"from": first.isoformat(), "to": last.isoformat()}
-    return _page(request, form, [])
+    waiting = bookkeeping.unexported()
+    first, last = _default_period(waiting)
+    # "Ändra perioden" on the preview comes back with the period chosen there.
+    form = {
+        "from": request.GET.get("from") or first.isoformat(),
+        "to": request.GET.get("to") or last.isoformat(),
+    }
+    return _page(request, form, [], waiting=waiting)
+
+
+def _period(form: dict[str, str], errors: list[str]) -> tuple[dt.date, dt.date] | None:
+    period_from = _parse_date(form["from"], "första fakturadatum", errors)
+    period_to = _parse_date(form["to"], "sista fakturadatum", errors)
+    if period_from and period_to and period_from > period_to:
+        errors.append(
+            f"Första fakturadatum {period_from.isoformat()} är efter sista "
+            f"{period_to.isoformat()} – byt plats på datumen."
+        )
+    if errors or period_from is None or period_to is None:
+        return None
+    return period_from, period_to
+
+
+def _preview_page(
+    request: HttpRequest,
+    preview: bookkeeping.ExportPreview,
+    form: dict[str, str],
+    errors: list[str],
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "page_title": "Granska SIE-exporten",
+        "preview": preview,
+        "form": form,
+        "errors": errors,
+        "reason_limit": accounting.REASON_LIMIT,
+        "not_ended": preview.period_to >= timezone.localdate(),
+        "running": jobs.running("sie", "sie"),
+    }
+    return render(request, "web/bookkeeping/preview.html", context, status=status)
+
+
+@require("access.export_bookkeeping")
+def preview(request: HttpRequest) -> HttpResponse:
+    """What an export of the period would write and which earlier exports it overlaps, before
+    anything is written (issue 21): the export is confirmed from here."""
+    if "from" not in request.GET and "to" not in request.GET:
+        first, last = _default_period(bookkeeping.unexported())
+        form = {"from": first.isoformat(), "to": last.isoformat()}
+    else:
+        form = {"from": request.GET.get("from", ""), "to": request.GET.get("to", "")}
+    errors: list[str] = []
+    period = _period(form, errors)
+    if period is None:
+        return _page(request, form, errors, status=400)
+    form["reason"] = ""
+    return _preview_page(request, bookkeeping.preview(*period), form, errors)
 
 
 def sie_work(
-    progress: jobs.Progress, *, period_from: str, period_to: str, target: str
+    progress: jobs.Progress, *, period_from: str, period_to: str, target: str, reason: str = ""
 ) -> dict[str, Any]:
     """The job ``web.sie``: writes the SIE file of the period."""
     # export_sie reports no progress of its own: the page says what is going on instead.
     job = jobs.running("sie", "sie")
     if job is not None:
         jobs.step(job.pk, "läser de utfärdade dokumenten och skriver SIE-filen")
+    # The overlap is checked again here: another export may have been made since the preview.
     result = accounting.export_sie(
-        dt.date.fromisoformat(period_from), dt.date.fromisoformat(period_to), Path(target)
+        dt.date.fromisoformat(period_from),
+        dt.date.fromisoformat(period_to),
+        Path(target),
+        reason=reason,
+        overlap_needs_reason=True,
     )
     return {
         "url": reverse("web:bookkeeping_export", args=[result.export_id]),
@@ -131,17 +199,44 @@ def sie_work(
 @require("access.export_bookkeeping")
 @require_POST
 def export(request: HttpRequest) -> HttpResponse:
-    form = {"from": request.POST.get("from", ""), "to": request.POST.get("to", "")}
+    form = {
+        "from": request.POST.get("from", ""),
+        "to": request.POST.get("to", ""),
+        "reason": request.POST.get("reason", ""),
+    }
     errors: list[str] = []
-    period_from = _parse_date(form["from"], "första fakturadatum", errors)
-    period_to = _parse_date(form["to"], "sista fakturadatum", errors)
-    if period_from and period_to and period_from > period_to:
-        errors.append(
-            f"Första fakturadatum {period_from.isoformat()} är efter sista "
-            f"{period_to.isoformat()} – byt plats på datumen."
-        )
-    if errors or period_from is None or period_to is None:
+    period = _period(form, errors)
+    if period is None:
         return _page(request, form, errors, status=400)
+    period_from, period_to = period
+    # Refused here with the preview shown again, before a job starts or a file is written.
+    planned = bookkeeping.preview(period_from, period_to)
+    reason = ""
+    shown = request.POST.get("vouchers", "")
+    if shown.isdigit() and int(shown) != planned.vouchers:
+        # Documents were issued (or payments read) since the preview: what is written must be
+        # what the person saw.
+        errors.append(
+            f"Sedan du granskade har antalet verifikationer ändrats från {shown} till "
+            f"{planned.vouchers} – granska siffrorna nedan och bekräfta igen."
+        )
+    elif planned.booked_payments:
+        errors.append(
+            f"Perioden har {swedish.counted(planned.booked_payments, 'betalning', 'betalningar')}"
+            " som redan bokförts i en tidigare export, och en betalning bokförs bara en gång – "
+            "välj en period som börjar efter den exporten."
+        )
+    elif planned.overlaps:
+        try:
+            reason = accounting.check_reason(form["reason"])
+        except accounting.SieUsageError as error:
+            errors.append(
+                "Perioden överlappar en tidigare export: "
+                + str(error)
+                + ". Annars: välj en period som börjar efter den exporten."
+            )
+    if errors:
+        return _preview_page(request, planned, form, errors, status=400)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S-%f")
     target = export_directory() / f"kortfaktura-{period_from}-{period_to}-{stamp}.se"
     label = f"SIE-export {period_from.isoformat()} – {period_to.isoformat()}"
@@ -155,6 +250,7 @@ def export(request: HttpRequest) -> HttpResponse:
                 "period_from": period_from.isoformat(),
                 "period_to": period_to.isoformat(),
                 "target": str(target),
+                "reason": reason,
             },
             actor=request.user.get_username(),
         )
@@ -220,6 +316,7 @@ def download(request: HttpRequest, pk: int) -> HttpResponse:
 
 urlpatterns = [
     path("bokforing/", index, name="bookkeeping"),
+    path("bokforing/granska/", preview, name="bookkeeping_preview"),
     path("bokforing/exportera/", export, name="bookkeeping_new_export"),
     path("bokforing/<int:pk>/", detail, name="bookkeeping_export"),
     path("bokforing/<int:pk>/fil/", download, name="bookkeeping_download"),
