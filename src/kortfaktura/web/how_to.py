@@ -165,10 +165,10 @@ STEPS: dict[str, HowTo] = {
     ),
     "bookkeeping": HowTo(
         steps=(
-            "En ny export tar med de dokument som inte exporterats förut.",
-            "Antalet verifikationer och eventuell överlappning visas innan filen skrivs.",
-            "Läs in SIE-filen i ekonomisystemet. Att exportera samma dokument igen kräver "
-            "en orsak.",
+            "Perioden är förifylld med det som inte exporterats än. Tryck Granska exporten.",
+            "Granskningen visar antalet verifikationer och om perioden överlappar en tidigare "
+            "export – innan någon fil skrivs.",
+            "Att exportera en period igen kräver en orsak. Läs in filen i ekonomisystemet.",
         ),
     ),
     "audit": HowTo(
