@@ -344,7 +344,7 @@ def test_an_overlapping_or_wrong_price_is_refused_in_swedish(world: webtools.Wor
     )
     assert early.status_code == 200
     page = text(early)
-    assert "före det gällande priset 350,00 kr som började 2019-01-01" in page
+    assert "före priset 350,00 kr som gäller tills vidare och började 2019-01-01" in page
     assert 'value="400"' in page and 'value="2018-06-01"' in page
     # Orders already invoiced would get another price.
     billed = text(

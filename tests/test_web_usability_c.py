@@ -100,7 +100,7 @@ def test_a_new_price_ends_the_open_one_and_never_reprices_invoiced_orders(
     fakturering.check_accessibility("/priser/ med fel")
     # Before the open price began.
     refused = _submit_price(fakturering, "1 234,50", "2018-06-01")
-    assert "kan inte börja 2018-06-01, före det gällande priset 350,00 kr" in refused
+    assert "kan inte börja 2018-06-01, före priset 350,00 kr som gäller tills vidare" in refused
     assert price_rows(fakturering) == 1
 
     # The first day after the last invoiced order… the April draft's orders get the new price.

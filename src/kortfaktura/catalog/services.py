@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from kortfaktura import swedish
 from kortfaktura.audit.services import changed_fields, record
@@ -148,15 +149,18 @@ def open_price(product: Product) -> Price | None:
 
 
 def _too_early_message(product: Product, valid_from: dt.date, current: Price) -> str:
+    # The open price may not have begun yet (a price set ahead): the words say which.
+    begun = current.valid_from <= timezone.localdate()
+    began = "började" if begun else "börjar"
     if valid_from == current.valid_from:
         return (
-            f"Det gällande priset för {product.code} börjar också {valid_from.isoformat()} – ett "
-            "nytt pris måste börja efter det. Välj en senare dag."
+            f"Priset som gäller tills vidare för {product.code} {began} också "
+            f"{valid_from.isoformat()} – ett nytt pris måste börja efter det. Välj en senare dag."
         )
     return (
-        f"Det nya priset kan inte börja {valid_from.isoformat()}, före det gällande priset "
-        f"{swedish.money(current.unit_price)} som började {current.valid_from.isoformat()} – "
-        f"välj en dag efter {current.valid_from.isoformat()}."
+        f"Det nya priset kan inte börja {valid_from.isoformat()}, före priset "
+        f"{swedish.money(current.unit_price)} som gäller tills vidare och {began} "
+        f"{current.valid_from.isoformat()} – välj en dag efter {current.valid_from.isoformat()}."
     )
 
 

@@ -162,6 +162,8 @@ def _missing_columns_message(
 ) -> str:
     plural = "Kolumnerna" if len(missing) > 1 else "Kolumnen"
     found = ", ".join(name for name in header if name) or "inga"
+    if len(found) > 300:  # a whole data row taken for the header
+        found = f"{found[:300]}… ({len(header)} kolumner)"
     required = ", ".join(importer_class.required_columns)
     return (
         f"{plural} {', '.join(missing)} saknas i rubrikraden i {path.name}. "

@@ -26,6 +26,7 @@ SCAN_CHUNK = 1 << 20
 # one overlong value; with a higher limit such a row reaches the kind's length checks and is
 # quarantined. Beyond this limit the file is refused, naming the line.
 CSV_FIELD_LIMIT = 16_000_000
+HEADER_LIMIT = 100_000  # characters in the first row
 DELIMITERS = (";", ",", "\t")
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"
@@ -231,7 +232,22 @@ class CsvReader:
         first_line = self._text.readline()
         header_text = first_line.rstrip("\r\n")
         self.delimiter = self._choose_delimiter(header_text, known_columns)
-        parsed = next(csv.reader([header_text], delimiter=self.delimiter), [])
+        # A header row is a few hundred characters; one of megabytes is another kind of file
+        # (or no line breaks at all), and quoting it back would drown the message.
+        if len(header_text) > HEADER_LIMIT:
+            raise UnreadableFile(
+                f"Första raden i {path.name} är {len(header_text):,} tecken lång".replace(",", " ")
+                + " – det är ingen rubrikrad. Första raden ska innehålla kolumnnamnen, "
+                "åtskilda med semikolon eller komma. Kontrollera att rätt fil valts och att den "
+                "är en CSV- eller Excel-fil med en rad per post."
+            )
+        try:
+            parsed = next(csv.reader([header_text], delimiter=self.delimiter), [])
+        except csv.Error:
+            raise UnreadableFile(
+                f"Första raden i {path.name} kunde inte läsas som en rubrikrad i CSV-format. "
+                "Kontrollera citattecknen i kolumnnamnen, eller spara filen på nytt från Excel."
+            ) from None
         self.header = [normalize_header(name) for name in parsed]
         if not any(self.header):
             raise UnreadableFile(

@@ -54,6 +54,9 @@ def parse_local_date(text: str, column: str) -> dt.date:
         ) from None
 
 
+PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+
+
 def parse_decimal(text: str, column: str, *, places: int | None = None) -> Decimal:
     """``350``, ``350,00``, ``1 234,50`` or ``1234.50``; at most ``places`` decimals."""
     value = text.strip()
@@ -64,6 +67,10 @@ def parse_decimal(text: str, column: str, *, places: int | None = None) -> Decim
             "utan tusentalsavgränsare (t.ex. 1234,50)"
         )
     compact = compact.replace(",", ".")
+    # Only the digits 0–9 and one decimal sign: Decimal itself would also take "1e3" (a typo
+    # that becomes 1 000) and digits of other scripts.
+    if not PLAIN_NUMBER.fullmatch(compact):
+        raise InvalidValue(f"{column} '{value}' är inget tal – skriv t.ex. 350 eller 350,00")
     try:
         number = Decimal(compact)
     except InvalidOperation:

@@ -51,9 +51,11 @@ STEPS: dict[str, HowTo] = {
     ),
     "prices": HowTo(
         steps=(
-            "Priset som gäller på beställningsdagen används, inte fakturadagen.",
+            "Nytt pris: välj artikel, à-pris och första beställningsdag. Priset som gäller "
+            "tills vidare slutar dagen före, i samma steg.",
+            "Ett datum som skulle ge en redan fakturerad beställning ett annat pris avvisas; "
+            "tabellen visar tidigast möjliga dag per artikel.",
             "En artikel utan pris hålls tillbaka tills ett pris finns.",
-            "Ett nytt pris: lägg till en prisperiod från första beställningsdag det ska gälla.",
         ),
     ),
     "orders": HowTo(
@@ -165,7 +167,7 @@ STEPS: dict[str, HowTo] = {
     ),
     "bookkeeping": HowTo(
         steps=(
-            "Perioden är förifylld med det som inte exporterats än. Tryck Granska exporten.",
+            "Den föreslagna perioden håller det som inte exporterats än. Tryck Granska exporten.",
             "Granskningen visar antalet verifikationer och om perioden överlappar en tidigare "
             "export – innan någon fil skrivs.",
             "Att exportera en period igen kräver en orsak. Läs in filen i ekonomisystemet.",

@@ -33,6 +33,13 @@ ROLE_LABELS = {
 }
 
 
+# A file without vouchers books nothing and would only stand in the list of exports.
+EMPTY_PERIOD = (
+    "Perioden har inga verifikationer att exportera: inga utfärdade dokument och inga "
+    "betalningar som väntar på bokföring. Ingen fil skrivs."
+)
+
+
 def export_directory() -> Path:
     return Path(settings.DATA_DIR) / "exports"
 
@@ -148,6 +155,7 @@ def _preview_page(
         "errors": errors,
         "reason_limit": accounting.REASON_LIMIT,
         "not_ended": preview.period_to >= timezone.localdate(),
+        "empty_message": EMPTY_PERIOD,
         "running": jobs.running("sie", "sie"),
     }
     return render(request, "web/bookkeeping/preview.html", context, status=status)
@@ -220,6 +228,8 @@ def export(request: HttpRequest) -> HttpResponse:
             f"Sedan du granskade har antalet verifikationer ändrats från {shown} till "
             f"{planned.vouchers} – granska siffrorna nedan och bekräfta igen."
         )
+    elif not planned.vouchers:
+        errors.append(EMPTY_PERIOD)
     elif planned.booked_payments:
         errors.append(
             f"Perioden har {swedish.counted(planned.booked_payments, 'betalning', 'betalningar')}"

@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -192,3 +193,17 @@ def sortable(
     sign = "-" if descending else ""
     fields = [*(f"{sign}{name}" for name in keys.get(key, ())), f"{sign}pk"]
     return rows.order_by(*fields), Sorting(key, descending, tuple(keys))
+
+
+def contains_any_case(field: str, text: str) -> Q:
+    """``field`` contains ``text`` whatever its case, also for å, ä, ö and é. SQLite's LIKE
+    folds only ASCII letters, so there the usual ways a word is written are asked for one by
+    one ("göteborg", "GÖTEBORG", "Göteborg", "Göteborgs Stad"); PostgreSQL folds every letter."""
+    if connection.vendor != "sqlite" or text.isascii():
+        return Q(**{f"{field}__icontains": text})
+    condition = Q()
+    for variant in dict.fromkeys(
+        (text, text.lower(), text.upper(), text.capitalize(), text.title())
+    ):
+        condition |= Q(**{f"{field}__icontains": variant})
+    return condition

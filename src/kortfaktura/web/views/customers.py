@@ -20,7 +20,7 @@ from kortfaktura.customers.services import (
 from kortfaktura.review.checks import customer_data_problems
 from kortfaktura.review.report import CustomerDataProblem
 from kortfaktura.web.views import exports
-from kortfaktura.web.views.common import paginate, require, sortable
+from kortfaktura.web.views.common import contains_any_case, paginate, require, sortable
 
 SORT_KEYS = {"namn": ("name",), "orgnr": ("orgnr",), "mottagare": ("account_count",)}
 EXPORT_COLUMNS = [
@@ -35,7 +35,7 @@ def _search(request: HttpRequest, text: str) -> Any:
     rows = scope.customers(request.user).annotate(account_count=Count("accounts"))
     if text:
         digits = text.replace("-", "").replace(" ", "")
-        condition = Q(name__icontains=text) | Q(accounts__code__iexact=text)
+        condition = contains_any_case("name", text) | Q(accounts__code__iexact=text)
         if digits.isdigit():
             condition |= Q(orgnr__startswith=digits)
         rows = rows.filter(pk__in=scope.customers(request.user).filter(condition).values("pk"))

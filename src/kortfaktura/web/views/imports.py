@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from kortfaktura import swedish
 from kortfaktura.audit.actor import current_actor
 from kortfaktura.billing import changes
+from kortfaktura.imports.engine import ImportFailed
 from kortfaktura.imports.models import ImportBatch, ImportKind
 from kortfaktura.imports.services import IMPORTERS, import_file
 from kortfaktura.jobs import services as jobs
@@ -138,6 +139,13 @@ def import_work(
     """The job ``web.import``: reads an uploaded file (saved under the data directory, which
     the workers share with the web server)."""
     path = Path(target)
+    if not path.is_file():
+        # A later try of a job whose first try stopped on an unexpected error: the copy went
+        # with that try (below), and the server's path means nothing to the person.
+        raise ImportFailed(
+            f"Den uppladdade filen {path.name} finns inte längre: ett tidigare försök att läsa "
+            "in den stoppades av ett oväntat fel (se serverns logg). Ladda upp filen igen."
+        )
     # The uploaded copy goes once read, imported or not: the batch keeps its name and
     # checksum, and card holders' names should not lie around in a folder.
     try:

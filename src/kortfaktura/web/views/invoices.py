@@ -31,7 +31,7 @@ from kortfaktura.documents.services import ExportError, render_one
 from kortfaktura.payments import selectors as payment_selectors
 from kortfaktura.payments.models import Payment
 from kortfaktura.web.views import exports, payments
-from kortfaktura.web.views.common import paginate, require, sortable
+from kortfaktura.web.views.common import contains_any_case, paginate, require, sortable
 from kortfaktura.web.views.runs import date_field, page_message
 
 SPECIFICATION_PAGE = 100
@@ -130,7 +130,9 @@ def _search(rows: QuerySet[Invoice], text: str) -> QuerySet[Invoice]:
     if amount is not None:
         condition |= Q(payable=amount) | Q(payable=-amount)
     if not any(character.isdigit() for character in text):
-        condition |= Q(customer__name__icontains=text) | Q(account__name__icontains=text)
+        condition |= contains_any_case("customer__name", text) | contains_any_case(
+            "account__name", text
+        )
     return rows.filter(condition)
 
 
@@ -145,7 +147,7 @@ def _filtered(rows: QuerySet[Invoice], data: dict[str, Any], staff: bool) -> Que
         if digits.isdigit():
             rows = rows.filter(customer__orgnr__startswith=digits)
         else:
-            rows = rows.filter(customer__name__icontains=customer)
+            rows = rows.filter(contains_any_case("customer__name", customer))
     if staff and data.get("run"):
         rows = rows.filter(run_id=data["run"])
     if data.get("kind"):

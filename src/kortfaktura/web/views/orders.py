@@ -21,7 +21,7 @@ from kortfaktura.imports.models import ImportBatch
 from kortfaktura.orders.models import Order, OrderChange, PreviouslyInvoiced
 from kortfaktura.orders.selectors import OWN_STATES, STATES, Facts, states_of, with_state
 from kortfaktura.web.views import exports
-from kortfaktura.web.views.common import paginate, require, sortable
+from kortfaktura.web.views.common import contains_any_case, paginate, require, sortable
 
 MONTH = re.compile(r"(\d{4})-(\d{2})")
 CUSTOMER_MATCHES = 200
@@ -80,7 +80,9 @@ def _customer_orgnrs(text: str) -> list[str]:
     if digits.isdigit() and len(digits) == 10:
         return [digits]
     return list(
-        Customer.objects.filter(Q(name__icontains=text) | Q(orgnr__startswith=digits or "x"))
+        Customer.objects.filter(
+            contains_any_case("name", text) | Q(orgnr__startswith=digits or "x")
+        )
         .order_by("orgnr")
         .values_list("orgnr", flat=True)[:CUSTOMER_MATCHES]
     )
@@ -90,9 +92,13 @@ def _id_prefix(text: str) -> Q:
     """Order ids that begin with ``text``. The unique index serves it: PostgreSQL's pattern
     index the LIKE, SQLite (whose LIKE ignores case and so no index) the range of ids from
     ``text`` up to ``text`` followed by the highest character."""
-    condition = Q(order_id__startswith=text)
-    if connection.vendor == "sqlite":
-        condition &= Q(order_id__gte=text, order_id__lt=text + "\U0010ffff")
+    condition = Q()
+    # Ids are mostly written in capitals; "b0025" finds "B0025…" too.
+    for variant in dict.fromkeys((text, text.upper())):
+        one = Q(order_id__startswith=variant)
+        if connection.vendor == "sqlite":
+            one &= Q(order_id__gte=variant, order_id__lt=variant + "\U0010ffff")
+        condition |= one
     return condition
 
 
@@ -106,7 +112,9 @@ def _search(
         cheap = True
     if values["innehavare"]:
         text = values["innehavare"]
-        matching = rows.filter(Q(holder_name__icontains=text) | Q(holder_hsa_id__iexact=text))
+        matching = rows.filter(
+            contains_any_case("holder_name", text) | Q(holder_hsa_id__iexact=text)
+        )
         # Otherwise the sort walks the date index through every order to find a few matches.
         pks = list(matching.order_by().values_list("pk", flat=True)[: HOLDER_MATCHES + 1])
         rows = rows.filter(pk__in=pks) if len(pks) <= HOLDER_MATCHES else matching
