@@ -130,9 +130,11 @@ def test_bad_periods_are_refused_in_the_form_with_the_input_kept() -> None:
 
 
 def test_a_second_export_while_one_runs_is_refused() -> None:
+    webtools.billed_world(with_draft=False)  # a period with vouchers: an empty one is refused
+    today = timezone.localdate().isoformat()
     ekonomi = client_for("ekonomi")
     Job.objects.create(kind="sie", key="sie", label="SIE-export", created_by="någon")
-    response = ekonomi.post("/bokforing/exportera/", {"from": "2020-03-01", "to": "2020-03-31"})
+    response = ekonomi.post("/bokforing/exportera/", {"from": today, "to": today})
     assert response.status_code == 409
     assert "pågår redan" in text(response)
 
@@ -192,7 +194,9 @@ def test_the_audit_page_pages_without_loading_everything(
     for number in range(60):
         record("run.drafted", f"körning {number}", {})
     granskare = client_for("granskare")
-    with django_assert_max_num_queries(10):
+    # The page's records, the count for "1–50 av 60" and one lookup of the objects that are
+    # links (issue 21): a fixed number of queries, not one per record.
+    with django_assert_max_num_queries(12):
         first_page = granskare.get("/granskningslogg/", {"object": "körning"})
     first = listed(first_page)
     assert "körning 59" in first and "körning 9<" not in first

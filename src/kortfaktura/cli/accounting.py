@@ -53,7 +53,8 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.add_argument(
         "--reason", default="", metavar="TEXT",
         help="varför en period som redan exporterats exporteras igen; sparas med exporten och "
-        "i granskningsloggen (utan den varnar kommandot bara för överlappet)",
+        "i granskningsloggen (utan den varnar kommandot bara för överlappet), t.ex. "
+        "'Ekonomisystemet läste inte in den förra filen'",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="skriv resultatet som JSON")
     parser.set_defaults(handler=sie_command, needs_database=True)

@@ -73,8 +73,8 @@ STEPS: dict[str, HowTo] = {
     ),
     "runs": HowTo(
         steps=(
-            "Ny körning: välj perioden (beställningsdatum) och förhandsgranska. Inget sparas "
-            "förrän du skapar utkastet.",
+            "En körning görs av Fakturering: perioden (beställningsdatum) förhandsgranskas "
+            "först, och inget sparas förrän utkastet skapas.",
             "Utkastet granskas här; Ekonomi utfärdar det (en annan person än den som skapade det).",
             "Fel i utkastet? Rätta uppgifterna, gör om utkastet eller kasta det. Utfärdade "
             "fakturor ändras aldrig – de krediteras.",

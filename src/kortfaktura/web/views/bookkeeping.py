@@ -33,10 +33,11 @@ ROLE_LABELS = {
 }
 
 
-# A file without vouchers books nothing and would only stand in the list of exports.
+# An empty file is allowed (some ledgers want one per closed period), but never by mistake.
 EMPTY_PERIOD = (
     "Perioden har inga verifikationer att exportera: inga utfärdade dokument och inga "
-    "betalningar som väntar på bokföring. Ingen fil skrivs."
+    "betalningar som väntar på bokföring. Filen blir tom; skriv den bara om ekonomisystemet "
+    "ska ha en fil även för den här perioden."
 )
 
 
@@ -228,8 +229,6 @@ def export(request: HttpRequest) -> HttpResponse:
             f"Sedan du granskade har antalet verifikationer ändrats från {shown} till "
             f"{planned.vouchers} – granska siffrorna nedan och bekräfta igen."
         )
-    elif not planned.vouchers:
-        errors.append(EMPTY_PERIOD)
     elif planned.booked_payments:
         errors.append(
             f"Perioden har {swedish.counted(planned.booked_payments, 'betalning', 'betalningar')}"
