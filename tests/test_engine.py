@@ -324,6 +324,8 @@ def test_several_workers_on_one_queue_run_each_task_once(world: World, processes
                 "period_from": "2020-01-01",
                 "period_to": "2030-12-31",
                 "target": str(exports / f"export-{n}.se"),
+                # The same period again and again: on the web that needs a reason (issue 21).
+                "reason": f"provkörning {n} av samma period",
             },
         )
         for n in range(2 * processes)
